@@ -1,0 +1,86 @@
+"""Our loop against diffusers' stock pipelines, same weights and settings, in one process.
+
+    python -m benchmarks.core [--models DIR] [--size 128] [--steps 20] [--repeats 7]
+
+Without --models it writes the tiny model set to a temporary folder. Prints a table and writes
+the "core" section of BENCHMARKS.md: median seconds per image and the ratio ours / diffusers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+from ipa_demo.engine import Engine  # noqa: E402
+from ipa_demo.runtime import pick_device, quiet_library_output  # noqa: E402
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings  # noqa: E402
+from ipa_demo.sources import ModelSources  # noqa: E402
+from ipa_demo.tiny_models import write_tiny_models  # noqa: E402
+from tests.helpers import noise_image  # noqa: E402
+from tests.reference_pipelines import ReferencePipeline  # noqa: E402
+
+from .report import interleaved_medians, machine_line, write_section  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    quiet_library_output()
+    models = args.models or write_tiny_models(Path(tempfile.mkdtemp(prefix="ipa-bench-")))
+    device, _ = pick_device("auto")
+    torch.set_grad_enabled(False)
+
+    engine = Engine(ModelSources(models), device)
+    plain = ReferencePipeline.load(models)
+    with_ip = ReferencePipeline.load(models, "base")
+    reference = noise_image(96, 72, seed=1)
+    init = noise_image(args.size, args.size, seed=2)
+    settings = GenerationSettings(
+        prompt="a photo of a cat", seed=0, width=args.size, height=args.size, steps=args.steps,
+        ip=IPAdapterSettings(scale=0.0),
+    )  # fmt: skip
+    ip_settings = replace(settings, ip=IPAdapterSettings(scale=0.7))
+    img2img = replace(settings, strength=0.6)
+
+    modes = {
+        "txt2img": (lambda: engine.generate(settings), lambda: plain.run(settings)),
+        "IP-Adapter": (
+            lambda: engine.generate(ip_settings, [reference]),
+            lambda: with_ip.run(ip_settings, ip_scale=0.7, reference=reference),
+        ),
+        "img2img": (lambda: engine.generate(img2img, init_image=init), lambda: plain.run(img2img, init_image=init)),
+    }
+    rows = []
+    for mode, (ours, theirs) in modes.items():
+        times = interleaved_medians({"ours": ours, "diffusers": theirs}, args.repeats)
+        rows.append((mode, times["ours"], times["diffusers"], times["ours"] / times["diffusers"]))
+
+    source = args.models or "tiny random model set"
+    table = [
+        f"Machine: {machine_line()}. Models: {source}. {args.size}x{args.size}, {args.steps} steps "
+        f"(img2img strength 0.6), DPM++ 2M Karras, CFG 7.5, batch 1, median of {args.repeats} interleaved runs.",
+        "",
+        "| mode | ours (s) | diffusers (s) | ours / diffusers |",
+        "|---|---:|---:|---:|",
+        *(f"| {mode} | {ours:.3f} | {theirs:.3f} | {ratio:.3f} |" for mode, ours, theirs, ratio in rows),
+    ]
+    markdown = "## Core loop vs diffusers' stock pipelines (`benchmarks/core.py`)\n\n" + "\n".join(table)
+    print(markdown)
+    if not args.no_write:
+        write_section("core", markdown)
+
+
+if __name__ == "__main__":
+    main()

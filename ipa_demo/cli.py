@@ -1,0 +1,148 @@
+"""Command line: ``python -m ipa_demo generate|tiny-models ...``.
+
+Every failure the user can fix ends as one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .images import ImageInputError
+from .ip_adapter import CheckpointError
+from .layers import MASK_PRESETS, STAGE_NAMES
+from .models import ModelLoadError
+from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from .settings import IP_VARIANTS, GenerationSettings, IPAdapterSettings, SettingsError
+from .sources import MissingModelError
+
+USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError)
+
+
+def parse_stages(text: str) -> tuple[float, ...]:
+    """``down2=1,up1=0.5`` -> one weight per stage; stages not named keep 1."""
+    weights = dict.fromkeys(STAGE_NAMES, 1.0)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        stage, sep, value = item.partition("=")
+        if not sep or stage.strip() not in weights:
+            raise SettingsError("ip_stages", f"{item!r} is not STAGE=WEIGHT with STAGE one of {', '.join(STAGE_NAMES)}")
+        try:
+            weights[stage.strip()] = float(value)
+        except ValueError:
+            raise SettingsError("ip_stages", f"{value!r} is not a number") from None
+    return tuple(weights.values())
+
+
+def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", help="folder laid out like the Hub repos (default: $IPA_MODELS_DIR or the Hub)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
+    parser.add_argument("--prompt", default="")
+    parser.add_argument("--negative-prompt", default="")
+    parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
+    parser.add_argument("--ip-scale", type=float, default=0.7, help="λ, the weight of the image attention")
+    mask = parser.add_mutually_exclusive_group()
+    mask.add_argument("--ip-layers", help="16 bits, one per cross-attention layer in execution order")
+    mask.add_argument("--ip-preset", choices=tuple(MASK_PRESETS), help="a named layer mask")
+    parser.add_argument("--ip-stages", default="", help="stage weights, e.g. down2=1,up1=0.5")
+    parser.add_argument("--ip-start", type=float, default=0.0, help="fraction of steps where the image starts to act")
+    parser.add_argument("--ip-end", type=float, default=1.0, help="fraction of steps where it stops")
+    parser.add_argument("--ip-variant", choices=IP_VARIANTS, default="base")
+    parser.add_argument("--ip-fit", choices=("crop", "pad"), default="crop", help="how non-square references are squared")
+    parser.add_argument("--seed", type=int, default=-1, help="-1 picks a random seed")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--guidance", type=float, default=7.5, help="CFG scale")
+    parser.add_argument("--scheduler", choices=SCHEDULER_NAMES, default=DEFAULT_SCHEDULER)
+    parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
+    parser.add_argument("--strength", type=float, default=0.75, help="img2img: how much of the init image to redo")
+    parser.add_argument("--num-images", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("outputs"))
+
+
+def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
+    ip = IPAdapterSettings(
+        scale=args.ip_scale,
+        variant=args.ip_variant,
+        mask=args.ip_layers if args.ip_layers is not None else MASK_PRESETS[args.ip_preset or "all"],
+        stage_weights=parse_stages(args.ip_stages),
+        start=args.ip_start,
+        end=args.ip_end,
+        fit=args.ip_fit,
+    )
+    seed = random.randint(0, 2**32 - 1) if args.seed == -1 else args.seed
+    return GenerationSettings(
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        seed=seed,
+        width=args.width,
+        height=args.height,
+        steps=args.steps,
+        guidance=args.guidance,
+        scheduler=args.scheduler,
+        num_images=args.num_images,
+        strength=args.strength,
+        ip=ip,
+    )
+
+
+def _next_free_index(folder: Path) -> int:
+    numbers = [int(path.name[:5]) for path in folder.glob("[0-9][0-9][0-9][0-9][0-9]-*.png")]
+    return max(numbers, default=-1) + 1
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from .engine import Engine, check_inputs
+    from .images import load_image
+    from .metadata import save_png
+    from .runtime import pick_device, quiet_library_output
+    from .sources import ModelSources
+
+    settings = settings_from_args(args)
+    references = [load_image(path, "reference") for path in args.reference]
+    init_image = load_image(args.init_image, "init image") if args.init_image else None
+    check_inputs(settings, references, init_image)
+    device, dtype = pick_device(args.device)
+    quiet_library_output()
+    engine = Engine(ModelSources.from_env(args.models), device, dtype)
+    result = engine.generate(settings, references, init_image)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    index = _next_free_index(args.out)
+    for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters)):
+        path = save_png(image, args.out / f"{index + offset:05d}-{seed}.png", parameters)
+        print(path)
+    return 0
+
+
+def run_tiny_models(args: argparse.Namespace) -> int:
+    from .tiny_models import write_tiny_models
+
+    print(write_tiny_models(args.dir, seed=args.seed))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ipa_demo", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser("generate", help="text + reference image -> PNGs with their settings inside")
+    _add_generation_arguments(generate)
+    generate.set_defaults(run=run_generate)
+    tiny = commands.add_parser("tiny-models", help="write a tiny random model set (for tests; no download)")
+    tiny.add_argument("dir", type=Path)
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.set_defaults(run=run_tiny_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,128 @@
+"""The A1111 ``parameters`` text: what every setting was, written into each PNG and read back.
+
+Format: the prompt, a ``Negative prompt:`` line, then one line of ``Key: value`` pairs separated by
+", ". Keys A1111 knows keep their names (Steps, Sampler, CFG scale, Seed, Size, Denoising strength);
+ours start with "IP". Values holding ", " are quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from .layers import STAGE_NAMES
+from .settings import GenerationSettings, IPAdapterSettings
+from .sources import IP_ADAPTERS
+
+VERSION = "ipa_demo 0.1.0"
+_PAIR = re.compile(r'\s*([\w \-+.]+?):\s*("(?:\\.|[^"\\])*"|[^,]*)(?:,|$)')
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False) if ("," in value or '"' in value) else value
+
+
+def _stages_text(weights: tuple[float, ...]) -> str:
+    return " ".join(f"{stage}={weight:g}" for stage, weight in zip(STAGE_NAMES, weights))
+
+
+def format_parameters(
+    settings: GenerationSettings,
+    seed: int,
+    *,
+    ip_used: bool,
+    img2img: bool,
+    model: str = "stable-diffusion-v1-5",
+) -> str:
+    """The text for one image; ``seed`` is that image's own seed."""
+    pairs: dict[str, str] = {
+        "Steps": str(settings.steps),
+        "Sampler": settings.scheduler,
+        "CFG scale": f"{settings.guidance:g}",
+        "Seed": str(seed),
+        "Size": f"{settings.width}x{settings.height}",
+        "Model": model,
+    }
+    if img2img:
+        pairs["Denoising strength"] = f"{settings.strength:g}"
+    if ip_used:
+        ip = settings.ip
+        pairs.update(
+            {
+                "IP-Adapter": IP_ADAPTERS[ip.variant].key,
+                "IP scale": f"{ip.scale:g}",
+                "IP layers": ip.mask,
+                "IP stages": _stages_text(ip.stage_weights),
+                "IP window": f"{ip.start:g}-{ip.end:g}",
+                "IP fit": ip.fit,
+            }
+        )
+    pairs["Version"] = VERSION
+    details = ", ".join(f"{key}: {_quote(value)}" for key, value in pairs.items())
+    return f"{settings.prompt}\nNegative prompt: {settings.negative_prompt}\n{details}"
+
+
+def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
+    """(prompt, negative prompt, key -> value) from a ``parameters`` text."""
+    lines = text.strip("\n").split("\n")
+    details = lines.pop() if lines and _PAIR.match(lines[-1]) and ": " in lines[-1] else ""
+    negative_lines: list[str] = []
+    prompt_lines: list[str] = []
+    for line in lines:
+        if line.startswith("Negative prompt:") or negative_lines:
+            negative_lines.append(line.removeprefix("Negative prompt:").removeprefix(" "))
+        else:
+            prompt_lines.append(line)
+    pairs = {}
+    for key, value in _PAIR.findall(details):
+        pairs[key.strip()] = json.loads(value) if value.startswith('"') else value.strip()
+    return "\n".join(prompt_lines), "\n".join(negative_lines), pairs
+
+
+def settings_from_parameters(text: str) -> GenerationSettings:
+    """Rebuild the settings a PNG was made with (the inverse of ``format_parameters``)."""
+    prompt, negative, pairs = parse_parameters(text)
+    width, _, height = pairs.get("Size", "512x512").partition("x")
+    settings = GenerationSettings(
+        prompt=prompt,
+        negative_prompt=negative,
+        seed=int(pairs.get("Seed", 0)),
+        width=int(width),
+        height=int(height),
+        steps=int(pairs.get("Steps", 30)),
+        guidance=float(pairs.get("CFG scale", 7.5)),
+        scheduler=pairs.get("Sampler", GenerationSettings.scheduler),
+        strength=float(pairs.get("Denoising strength", 0.75)),
+    )
+    if "IP-Adapter" not in pairs:
+        return replace(settings, ip=replace(settings.ip, scale=0.0))
+    variant = next(name for name, spec in IP_ADAPTERS.items() if spec.key == pairs["IP-Adapter"])
+    stages = dict(item.split("=") for item in pairs.get("IP stages", "").split())
+    start, _, end = pairs.get("IP window", "0-1").partition("-")
+    ip = IPAdapterSettings(
+        scale=float(pairs["IP scale"]),
+        variant=variant,
+        mask=pairs["IP layers"],
+        stage_weights=tuple(float(stages.get(stage, 1.0)) for stage in STAGE_NAMES),
+        start=float(start),
+        end=float(end),
+        fit=pairs.get("IP fit", "crop"),  # type: ignore[arg-type]
+    )
+    return replace(settings, ip=ip)
+
+
+def save_png(image: Image.Image, path: Path, parameters: str) -> Path:
+    info = PngInfo()
+    info.add_text("parameters", parameters)
+    image.save(path, pnginfo=info)
+    return path
+
+
+def read_png_parameters(path: Path) -> str | None:
+    with Image.open(path) as image:
+        return image.info.get("parameters")

@@ -1,0 +1,188 @@
+"""The one denoising loop: txt2img or img2img, classifier-free guidance, IP-Adapter with a step window.
+
+It makes the same calls, in the same order and with the same random draws, as diffusers'
+``StableDiffusionPipeline`` and ``StableDiffusionImg2ImgPipeline``, so that on the same weights and
+seeds it returns the same pixels; the parity tests hold it to that. Per-image CPU generators
+seeded ``seed, seed+1, ...`` make each image of a batch reproducible on its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+
+from .ip_adapter import IPAdapterWeights, IPAttention
+from .models import StableDiffusionModels
+from .schedulers import make_scheduler
+from .settings import GenerationSettings
+
+StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
+
+
+@dataclass(frozen=True)
+class TextConditioning:
+    embeddings: torch.Tensor  # [negative × n ; positive × n] under CFG, else [positive × n]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImagePromptConditioning:
+    """IP-Adapter inputs for one generation, batch already laid out like the latents."""
+
+    weights: IPAdapterWeights
+    tokens: torch.Tensor
+    layer_scales: tuple[float, ...]
+    start: float
+    end: float
+
+    def for_step(self, index: int, total: int) -> IPAttention | None:
+        if not step_in_window(index, total, self.start, self.end):
+            return None
+        return IPAttention(self.weights, self.tokens, self.layer_scales)
+
+
+def step_in_window(index: int, total: int, start: float, end: float) -> bool:
+    """diffusers' ControlNet rule: step i runs when [i/n, (i+1)/n] lies inside [start, end]."""
+    return not (index / total < start or (index + 1) / total > end)
+
+
+def uses_guidance(settings: GenerationSettings) -> bool:
+    return settings.guidance > 1.0
+
+
+def _tokenize(models: StableDiffusionModels, text: str) -> tuple[torch.Tensor, bool]:
+    tokenizer = models.tokenizer
+    ids = tokenizer(text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+    untruncated = tokenizer(text, padding="longest", return_tensors="pt").input_ids
+    return ids, untruncated.shape[-1] > ids.shape[-1]
+
+
+@torch.no_grad()
+def encode_text(models: StableDiffusionModels, settings: GenerationSettings) -> TextConditioning:
+    warnings = []
+    batches = []
+    texts = [("prompt", settings.prompt)]
+    if uses_guidance(settings):
+        texts.insert(0, ("negative prompt", settings.negative_prompt))
+    for label, text in texts:
+        ids, truncated = _tokenize(models, text)
+        if truncated:
+            limit = models.tokenizer.model_max_length - 2
+            warnings.append(f"The {label} is longer than CLIP's {limit} tokens; the words past that were ignored.")
+        embeds = models.text_encoder(ids.to(models.device))[0].to(models.dtype)
+        batches.append(embeds.repeat_interleave(settings.num_images, dim=0))
+    return TextConditioning(torch.cat(batches), tuple(warnings))
+
+
+def ip_conditioning(
+    weights: IPAdapterWeights,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+    settings: GenerationSettings,
+) -> ImagePromptConditioning:
+    """Project the reference encodings to image tokens once per generation, not once per step."""
+    count = settings.num_images
+    encodings = [positive.repeat_interleave(count, dim=0)]
+    if uses_guidance(settings):
+        encodings.insert(0, negative.repeat_interleave(count, dim=0))
+    with torch.no_grad():
+        tokens = weights.image_tokens(torch.cat(encodings).to(weights.dtype))
+    ip = settings.ip
+    return ImagePromptConditioning(weights, tokens, ip.layer_scales, ip.start, ip.end)
+
+
+def _generators(settings: GenerationSettings) -> list[torch.Generator]:
+    return [torch.Generator("cpu").manual_seed(seed) for seed in settings.image_seeds]
+
+
+def _step_kwargs(scheduler: object, generators: list[torch.Generator]) -> dict[str, object]:
+    accepted = set(inspect.signature(scheduler.step).parameters)  # type: ignore[attr-defined]
+    kwargs: dict[str, object] = {}
+    if "eta" in accepted:
+        kwargs["eta"] = 0.0
+    if "generator" in accepted:
+        kwargs["generator"] = generators
+    return kwargs
+
+
+def _init_image_latents(
+    models: StableDiffusionModels, image: Image.Image, generators: list[torch.Generator]
+) -> torch.Tensor:
+    pixels = models.image_processor.preprocess(image).to(models.device, models.dtype)
+    posterior = models.vae.encode(pixels).latent_dist
+    samples = [posterior.sample(generator) for generator in generators]
+    return models.vae.config.scaling_factor * torch.cat(samples)
+
+
+@torch.no_grad()
+def denoise(
+    models: StableDiffusionModels,
+    settings: GenerationSettings,
+    text: TextConditioning,
+    ip: ImagePromptConditioning | None = None,
+    init_image: Image.Image | None = None,
+    on_step: StepCallback | None = None,
+) -> torch.Tensor:
+    """Run the sampler and return the final latents, (n, 4, h/8, w/8)."""
+    scheduler = make_scheduler(settings.scheduler, models.scheduler_config)
+    scheduler.set_timesteps(settings.steps, device=models.device)
+    generators = _generators(settings)
+    shape = (
+        settings.num_images,
+        models.unet.config.in_channels,
+        settings.height // models.vae_scale_factor,
+        settings.width // models.vae_scale_factor,
+    )
+    if init_image is None:
+        timesteps = scheduler.timesteps
+        latents = randn_tensor(shape, generator=generators, device=models.device, dtype=models.dtype)
+        latents = latents * scheduler.init_noise_sigma
+    else:
+        timesteps = _img2img_timesteps(scheduler, settings)
+        clean = _init_image_latents(models, init_image, generators)
+        noise = randn_tensor(clean.shape, generator=generators, device=models.device, dtype=models.dtype)
+        latents = scheduler.add_noise(clean, noise, timesteps[:1].repeat(settings.num_images))
+
+    guided = uses_guidance(settings)
+    step_kwargs = _step_kwargs(scheduler, generators)
+    total = len(timesteps)
+    for index, timestep in enumerate(timesteps):
+        model_input = torch.cat([latents] * 2) if guided else latents
+        model_input = scheduler.scale_model_input(model_input, timestep)
+        attention = ip.for_step(index, total) if ip is not None else None
+        noise_pred = models.unet(
+            model_input,
+            timestep,
+            encoder_hidden_states=text.embeddings,
+            cross_attention_kwargs={"ip": attention},
+            return_dict=False,
+        )[0]
+        if guided:
+            uncond, cond = noise_pred.chunk(2)
+            noise_pred = uncond + settings.guidance * (cond - uncond)
+        latents = scheduler.step(noise_pred, timestep, latents, **step_kwargs, return_dict=False)[0]
+        if on_step is not None:
+            on_step(index + 1, total)
+    return latents
+
+
+def _img2img_timesteps(scheduler: object, settings: GenerationSettings) -> torch.Tensor:
+    """The tail of the schedule that ``strength`` keeps, as diffusers' img2img computes it."""
+    kept = min(int(settings.steps * settings.strength), settings.steps)
+    start = max(settings.steps - kept, 0) * scheduler.order  # type: ignore[attr-defined]
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
+    return scheduler.timesteps[start:]  # type: ignore[attr-defined]
+
+
+@torch.no_grad()
+def decode(models: StableDiffusionModels, latents: torch.Tensor) -> np.ndarray:
+    """Latents -> float images in [0, 1], (n, h, w, 3)."""
+    pixels = models.vae.decode(latents / models.vae.config.scaling_factor, return_dict=False)[0]
+    return models.image_processor.postprocess(pixels, output_type="np", do_denormalize=[True] * len(pixels))

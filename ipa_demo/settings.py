@@ -1,0 +1,175 @@
+"""One typed, validated object per generation request.
+
+A settings object that exists is valid: construction checks every field and raises
+``SettingsError`` naming the first bad one. Nothing is clamped or rounded behind the user's back.
+Server limits (largest size, most steps, ...) come from the environment and are checked apart,
+with ``check_limits``, because the CLI on a user's own GPU may go further than a public Space.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+from .layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES, layer_scales
+from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+
+IP_VARIANTS: tuple[str, ...] = ("base", "light", "plus", "full-face")
+FIT_MODES: tuple[str, ...] = ("crop", "pad")
+MAX_SEED = 2**32 - 1
+MAX_IP_SCALE = 3.0
+
+
+class SettingsError(ValueError):
+    """A setting the engine cannot honour; ``field`` names it for the UI and CLI."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+def _require(condition: bool, field_name: str, message: str) -> None:
+    if not condition:
+        raise SettingsError(field_name, message)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_float(value: object, field_name: str, low: float, high: float) -> None:
+    _require(_is_number(value), field_name, f"must be a number, got {value!r}")
+    _require(math.isfinite(value), field_name, f"must be finite, got {value!r}")  # type: ignore[arg-type]
+    _require(low <= value <= high, field_name, f"must be between {low:g} and {high:g}, got {value!r}")  # type: ignore[operator]
+
+
+def _check_int(value: object, field_name: str, low: int, high: int) -> None:
+    _require(isinstance(value, int) and not isinstance(value, bool), field_name, f"must be a whole number, got {value!r}")
+    _require(low <= value <= high, field_name, f"must be between {low} and {high}, got {value!r}")  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class IPAdapterSettings:
+    """How strongly, where and when the reference image steers the UNet."""
+
+    scale: float = 0.7
+    variant: str = "base"
+    mask: str = MASK_PRESETS["all"]  # one bit per cross-attention layer, execution order
+    stage_weights: tuple[float, ...] = (1.0,) * len(STAGE_NAMES)
+    start: float = 0.0  # fraction of the denoising steps
+    end: float = 1.0
+    fit: Literal["crop", "pad"] = "crop"  # how a non-square reference becomes square for CLIP
+
+    def __post_init__(self) -> None:
+        _check_float(self.scale, "ip_scale", 0.0, MAX_IP_SCALE)
+        _require(self.variant in IP_VARIANTS, "ip_variant", f"must be one of {', '.join(IP_VARIANTS)}, got {self.variant!r}")
+        _require(
+            isinstance(self.mask, str) and len(self.mask) == NUM_LAYERS and set(self.mask) <= {"0", "1"},
+            "ip_layers",
+            f"must be {NUM_LAYERS} characters of 0 and 1, got {self.mask!r}",
+        )
+        _require(
+            isinstance(self.stage_weights, tuple) and len(self.stage_weights) == len(STAGE_NAMES),
+            "ip_stages",
+            f"needs one weight for each of {', '.join(STAGE_NAMES)}",
+        )
+        for stage, weight in zip(STAGE_NAMES, self.stage_weights):
+            _check_float(weight, f"ip_stages.{stage}", 0.0, MAX_IP_SCALE)
+        _check_float(self.start, "ip_start", 0.0, 1.0)
+        _check_float(self.end, "ip_end", 0.0, 1.0)
+        _require(self.start <= self.end, "ip_end", f"must not be before ip_start ({self.start:g})")
+        _require(self.fit in FIT_MODES, "ip_fit", f"must be one of {', '.join(FIT_MODES)}, got {self.fit!r}")
+
+    @property
+    def layer_scales(self) -> tuple[float, ...]:
+        return layer_scales(self.scale, self.mask, self.stage_weights)
+
+    @property
+    def uses_hidden_states(self) -> bool:
+        """Plus and full-face read the encoder's penultimate hidden states, not its image embeds."""
+        return self.variant in ("plus", "full-face")
+
+    @property
+    def is_active(self) -> bool:
+        """Whether any layer gets image attention at any step."""
+        return any(self.layer_scales) and self.start < self.end
+
+    def with_preset(self, preset: str) -> IPAdapterSettings:
+        _require(preset in MASK_PRESETS, "ip_preset", f"must be one of {', '.join(MASK_PRESETS)}, got {preset!r}")
+        return replace(self, mask=MASK_PRESETS[preset])
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    prompt: str
+    negative_prompt: str = ""
+    seed: int = 0
+    width: int = 512
+    height: int = 512
+    steps: int = 30
+    guidance: float = 7.5
+    scheduler: str = DEFAULT_SCHEDULER
+    num_images: int = 1
+    strength: float = 0.75  # img2img only: how much of the init image is noised away
+    ip: IPAdapterSettings = field(default_factory=IPAdapterSettings)
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.prompt, str), "prompt", "must be text")
+        _require(isinstance(self.negative_prompt, str), "negative_prompt", "must be text")
+        _check_int(self.seed, "seed", 0, MAX_SEED)
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            _check_int(value, name, 64, 8192)
+            _require(value % 8 == 0, name, f"must be a multiple of 8, got {value}")
+        _check_int(self.steps, "steps", 1, 1000)
+        _check_float(self.guidance, "guidance", 1.0, 30.0)
+        _require(
+            self.scheduler in SCHEDULER_NAMES,
+            "scheduler",
+            f"must be one of {', '.join(SCHEDULER_NAMES)}, got {self.scheduler!r}",
+        )
+        _check_int(self.num_images, "num_images", 1, 64)
+        _check_float(self.strength, "strength", 0.0, 1.0)
+        _require(self.strength > 0.0, "strength", "must be above 0 (0 would run no denoising step)")
+        _require(isinstance(self.ip, IPAdapterSettings), "ip", "must be IPAdapterSettings")
+
+    @property
+    def image_seeds(self) -> tuple[int, ...]:
+        """One seed per image, as A1111 numbers them: each image is reproducible on its own."""
+        return tuple(self.seed + index for index in range(self.num_images))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What this server accepts; a public Space sets these lower than a local GPU needs."""
+
+    max_side: int = 1024
+    max_steps: int = 150
+    max_images: int = 8
+    max_prompt_chars: int = 4000
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        values = {}
+        for spec in fields(cls):
+            raw = os.environ.get(f"IPA_{spec.name.upper()}")
+            if raw is not None:
+                values[spec.name] = int(raw)
+        return cls(**values)
+
+
+def check_limits(settings: GenerationSettings, limits: Limits) -> None:
+    for name in ("width", "height"):
+        value = getattr(settings, name)
+        _require(value <= limits.max_side, name, f"at most {limits.max_side} on this server, got {value}")
+    _require(settings.steps <= limits.max_steps, "steps", f"at most {limits.max_steps} on this server, got {settings.steps}")
+    _require(
+        settings.num_images <= limits.max_images,
+        "num_images",
+        f"at most {limits.max_images} on this server, got {settings.num_images}",
+    )
+    for name in ("prompt", "negative_prompt"):
+        length = len(getattr(settings, name))
+        _require(length <= limits.max_prompt_chars, name, f"at most {limits.max_prompt_chars} characters, got {length}")

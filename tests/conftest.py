@@ -1,0 +1,46 @@
+"""Shared fixtures: one tiny model set and one engine per test session; nothing downloads."""
+
+from __future__ import annotations
+
+import os
+
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ[_name] = _value
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ipa_demo.engine import Engine  # noqa: E402
+from ipa_demo.sources import ModelSources  # noqa: E402
+from ipa_demo.tiny_models import write_tiny_models  # noqa: E402
+
+from .helpers import noise_image  # noqa: E402
+
+
+# Tiny models gain nothing from threads, and with a second pytest worker on the CPUs torch's
+# spinning worker threads slowed a 2-step generation from 0.4 s to a minute.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_models(tmp_path_factory.mktemp("tiny-models"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_models_dir: Path) -> Engine:
+    return Engine(ModelSources(tiny_models_dir))
+
+
+@pytest.fixture(scope="session")
+def reference() -> Image.Image:
+    """Non-square on purpose: references rarely are square."""
+    return noise_image(96, 72, seed=1)

@@ -1,0 +1,67 @@
+"""diffusers' stock pipelines on the tiny model set: the reference our loop must equal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+from PIL import Image
+
+from ipa_demo.schedulers import make_scheduler
+from ipa_demo.settings import GenerationSettings
+from ipa_demo.sources import IP_ADAPTERS
+
+
+@dataclass
+class ReferencePipeline:
+    pipe: StableDiffusionPipeline
+    scheduler_config: Any  # the model's own, before any swap
+
+    @classmethod
+    def load(cls, models_dir: Path, ip_variant: str | None = None) -> ReferencePipeline:
+        pipe = StableDiffusionPipeline.from_pretrained(models_dir / "stable-diffusion-v1-5", safety_checker=None)
+        pipe.set_progress_bar_config(disable=True)
+        if ip_variant is not None:
+            weight = IP_ADAPTERS[ip_variant].path_in_repo.removeprefix("models/")
+            pipe.load_ip_adapter(
+                str(models_dir / "IP-Adapter"),
+                subfolder="models",
+                weight_name=weight,
+                image_encoder_folder="image_encoder",
+            )
+        return cls(pipe, pipe.scheduler.config)
+
+    def run(
+        self,
+        settings: GenerationSettings,
+        ip_scale: float | dict[str, Any] | None = None,
+        reference: Image.Image | None = None,
+        init_image: Image.Image | None = None,
+    ) -> np.ndarray:
+        """The same request through diffusers; ``ip_scale`` as ``set_ip_adapter_scale`` takes it."""
+        pipe = self.pipe
+        kwargs: dict[str, object] = {}
+        if ip_scale is not None:
+            pipe.set_ip_adapter_scale(ip_scale)
+            kwargs["ip_adapter_image"] = reference
+        if init_image is not None:
+            pipe = StableDiffusionImg2ImgPipeline(**pipe.components)
+            pipe.set_progress_bar_config(disable=True)
+            kwargs.update(image=init_image, strength=settings.strength)
+        else:
+            kwargs.update(height=settings.height, width=settings.width)
+        pipe.scheduler = make_scheduler(settings.scheduler, self.scheduler_config)
+        return pipe(
+            settings.prompt,
+            negative_prompt=settings.negative_prompt,
+            num_inference_steps=settings.steps,
+            guidance_scale=settings.guidance,
+            num_images_per_prompt=settings.num_images,
+            generator=[torch.Generator("cpu").manual_seed(seed) for seed in settings.image_seeds],
+            output_type="np",
+            **kwargs,
+        ).images

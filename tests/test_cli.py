@@ -1,0 +1,104 @@
+"""The command line: PNGs with their settings inside, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ipa_demo.cli import main, parse_stages
+from ipa_demo.metadata import parse_parameters, read_png_parameters
+from ipa_demo.settings import SettingsError
+
+from .helpers import noise_image
+
+
+@pytest.fixture
+def reference_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ref.png"
+    noise_image(80, 64, seed=4).save(path)
+    return path
+
+
+def small_run(models: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "generate", "--models", str(models), "--prompt", "a cat", "--steps", "3",
+        "--width", "64", "--height", "64", "--out", str(out), *extra,
+    ]  # fmt: skip
+
+
+def test_generate_writes_pngs_with_parameters(tiny_models_dir, reference_file, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    args = small_run(tiny_models_dir, out, "--reference", str(reference_file), "--seed", "5", "--num-images", "2",
+                     "--ip-scale", "0.6", "--ip-preset", "style", "--ip-stages", "up1=0.5")  # fmt: skip
+    assert main(args) == 0
+    paths = sorted(out.glob("*.png"))
+    assert [path.name for path in paths] == ["00000-5.png", "00001-6.png"]
+    _, _, pairs = parse_parameters(read_png_parameters(paths[1]) or "")
+    assert (pairs["Seed"], pairs["IP scale"], pairs["IP layers"]) == ("6", "0.6", "0000000111000000")
+    assert "up1=0.5" in pairs["IP stages"]
+    assert capsys.readouterr().out.split() == [str(path) for path in paths]
+
+
+def test_same_seed_same_image(tiny_models_dir, reference_file, tmp_path) -> None:
+    for name in ("a", "b"):
+        assert main(small_run(tiny_models_dir, tmp_path / name, "--reference", str(reference_file), "--seed", "9")) == 0
+    first, second = (np.asarray(Image.open(next((tmp_path / name).glob("*.png")))) for name in ("a", "b"))
+    assert np.array_equal(first, second)
+
+
+def test_img2img_records_strength(tiny_models_dir, reference_file, tmp_path) -> None:
+    out = tmp_path / "out"
+    assert main(small_run(tiny_models_dir, out, "--ip-scale", "0", "--init-image", str(reference_file),
+                          "--strength", "0.5")) == 0  # fmt: skip
+    _, _, pairs = parse_parameters(read_png_parameters(next(out.glob("*.png"))) or "")
+    assert pairs["Denoising strength"] == "0.5"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--steps", "0"], "steps"),
+        (["--ip-layers", "11110000"], "ip_layers"),
+        (["--ip-scale", "nan"], "ip_scale"),
+        (["--ip-stages", "down9=1"], "ip_stages"),
+        (["--reference", "/nonexistent.png"], "reference"),
+        ([], "reference_images"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tiny_models_dir, tmp_path, capsys, extra, message) -> None:
+    assert main(small_run(tiny_models_dir, tmp_path, *extra)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_not_an_image_is_refused(tiny_models_dir, tmp_path, capsys) -> None:
+    fake = tmp_path / "text.png"
+    fake.write_text("not an image")
+    assert main(small_run(tiny_models_dir, tmp_path, "--reference", str(fake))) == 2
+    assert "cannot be read as an image" in capsys.readouterr().err
+
+
+def test_missing_models_folder_says_what_and_how(tmp_path, capsys) -> None:
+    assert main(small_run(tmp_path / "empty", tmp_path, "--ip-scale", "0")) == 2
+    err = capsys.readouterr().err
+    assert "stable-diffusion-v1-5" in err and "download" in err
+
+
+def test_parse_stages() -> None:
+    assert parse_stages("down2=2, up1=0.5") == (1.0, 1.0, 2.0, 1.0, 0.5, 1.0, 1.0)
+    with pytest.raises(SettingsError):
+        parse_stages("up1=lots")
+
+
+def test_real_process_prints_no_traceback(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ipa_demo", "generate", "--models", str(tmp_path), "--steps", "-1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "Traceback" not in done.stderr

@@ -1,0 +1,70 @@
+"""The PNG ``parameters`` text: A1111's format, and read back into the same settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from ipa_demo.metadata import (
+    format_parameters,
+    parse_parameters,
+    read_png_parameters,
+    save_png,
+    settings_from_parameters,
+)
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings
+
+SETTINGS = GenerationSettings(
+    prompt="a cat, oil painting, \"impasto\"",
+    negative_prompt="blurry, low quality",
+    seed=123,
+    width=640,
+    height=512,
+    steps=25,
+    guidance=6.5,
+    scheduler="Euler a",
+    strength=0.55,
+    ip=IPAdapterSettings(
+        scale=0.65,
+        variant="plus",
+        mask="0000110111000000",
+        stage_weights=(1, 1, 0.5, 1, 0.75, 1, 1),
+        start=0.1,
+        end=0.8,
+        fit="pad",
+    ),
+)
+
+
+def test_text_follows_a1111_layout() -> None:
+    text = format_parameters(SETTINGS, 123, ip_used=True, img2img=True)
+    prompt_line, negative_line, details = text.split("\n")
+    assert prompt_line == SETTINGS.prompt
+    assert negative_line == "Negative prompt: blurry, low quality"
+    assert details.startswith("Steps: 25, Sampler: Euler a, CFG scale: 6.5, Seed: 123, Size: 640x512, ")
+    assert "Denoising strength: 0.55" in details
+    assert "IP-Adapter: ip-adapter-plus_sd15, IP scale: 0.65, IP layers: 0000110111000000" in details
+    assert "IP window: 0.1-0.8" in details
+
+
+def test_round_trip_restores_every_setting() -> None:
+    text = format_parameters(SETTINGS, SETTINGS.seed, ip_used=True, img2img=True)
+    assert settings_from_parameters(text) == SETTINGS
+
+
+def test_without_adapter_the_restored_scale_is_zero() -> None:
+    text = format_parameters(SETTINGS, SETTINGS.seed, ip_used=False, img2img=False)
+    assert "IP" not in parse_parameters(text)[2]
+    assert settings_from_parameters(text).ip.scale == 0.0
+
+
+def test_multiline_prompts_survive() -> None:
+    settings = GenerationSettings(prompt="line one\nline two", negative_prompt="bad\nworse")
+    prompt, negative, _ = parse_parameters(format_parameters(settings, 0, ip_used=False, img2img=False))
+    assert (prompt, negative) == ("line one\nline two", "bad\nworse")
+
+
+def test_png_carries_the_text(tmp_path: Path) -> None:
+    path = save_png(Image.new("RGB", (8, 8)), tmp_path / "x.png", "hello\nNegative prompt: \nSteps: 1")
+    assert read_png_parameters(path) == "hello\nNegative prompt: \nSteps: 1"
