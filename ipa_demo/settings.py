@@ -17,6 +17,8 @@ from .layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES, layer_scales
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
 IP_VARIANTS: tuple[str, ...] = ("base", "light", "plus", "full-face")
+STRUCTURE_KINDS: tuple[str, ...] = ("none", "canny", "depth")
+REFERENCE_MODES: tuple[str, ...] = ("off", "attn", "adain", "attn+adain")
 FIT_MODES: tuple[str, ...] = ("crop", "pad")
 MAX_SEED = 2**32 - 1
 MAX_IP_SCALE = 3.0
@@ -101,6 +103,74 @@ class IPAdapterSettings:
         return replace(self, mask=MASK_PRESETS[preset])
 
 
+def _check_window(start: float, end: float, prefix: str) -> None:
+    _check_float(start, f"{prefix}_start", 0.0, 1.0)
+    _check_float(end, f"{prefix}_end", 0.0, 1.0)
+    _require(start <= end, f"{prefix}_end", f"must not be before {prefix}_start ({start:g})")
+
+
+@dataclass(frozen=True)
+class ControlNetSettings:
+    """ControlNet v1.1 guidance from a canny or depth map of the control image."""
+
+    kind: str = "none"
+    scale: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+    guess_mode: bool = False  # the ControlNet sees only the conditional half and scales its residuals
+
+    def __post_init__(self) -> None:
+        _require(self.kind in STRUCTURE_KINDS, "controlnet", f"must be one of {', '.join(STRUCTURE_KINDS)}, got {self.kind!r}")
+        _check_float(self.scale, "controlnet_scale", 0.0, 2.0)
+        _check_window(self.start, self.end, "controlnet")
+        _require(isinstance(self.guess_mode, bool), "guess_mode", "must be true or false")
+
+    @property
+    def is_active(self) -> bool:
+        return self.kind != "none" and self.scale > 0.0 and self.start < self.end
+
+
+@dataclass(frozen=True)
+class T2IAdapterSettings:
+    """T2I-Adapter: features computed once from the map, added to the UNet's down blocks."""
+
+    kind: str = "none"
+    scale: float = 1.0
+    factor: float = 1.0  # fraction of the steps (from the first) that get the features
+
+    def __post_init__(self) -> None:
+        _require(self.kind in STRUCTURE_KINDS, "t2i", f"must be one of {', '.join(STRUCTURE_KINDS)}, got {self.kind!r}")
+        _check_float(self.scale, "t2i_scale", 0.0, 2.0)
+        _check_float(self.factor, "t2i_factor", 0.0, 1.0)
+
+    @property
+    def is_active(self) -> bool:
+        return self.kind != "none" and self.scale > 0.0 and self.factor > 0.0
+
+
+@dataclass(frozen=True)
+class ReferenceOnlySettings:
+    """A1111's reference-only: the UNet also attends to a re-noised copy of the reference."""
+
+    mode: str = "off"
+    fidelity: float = 0.5  # style fidelity: 1 follows the reference in both CFG halves
+    weight: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+    fast: bool = False  # one batch-1 reference pass per step (an approximation) instead of the exact CFG batch
+
+    def __post_init__(self) -> None:
+        _require(self.mode in REFERENCE_MODES, "ref_only", f"must be one of {', '.join(REFERENCE_MODES)}, got {self.mode!r}")
+        _check_float(self.fidelity, "ref_fidelity", 0.0, 1.0)
+        _check_float(self.weight, "ref_weight", 0.0, 1.0)
+        _check_window(self.start, self.end, "ref")
+        _require(isinstance(self.fast, bool), "ref_fast", "must be true or false")
+
+    @property
+    def is_active(self) -> bool:
+        return self.mode != "off" and self.weight > 0.0 and self.start < self.end
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     prompt: str
@@ -114,6 +184,12 @@ class GenerationSettings:
     num_images: int = 1
     strength: float = 0.75  # img2img only: how much of the init image is noised away
     ip: IPAdapterSettings = field(default_factory=IPAdapterSettings)
+    controlnet: ControlNetSettings = field(default_factory=ControlNetSettings)
+    t2i: T2IAdapterSettings = field(default_factory=T2IAdapterSettings)
+    control_is_map: bool = False  # the control image is a ready canny/depth map: skip preprocessing
+    canny_low: int = 100
+    canny_high: int = 200
+    reference_only: ReferenceOnlySettings = field(default_factory=ReferenceOnlySettings)
 
     def __post_init__(self) -> None:
         _require(isinstance(self.prompt, str), "prompt", "must be text")
@@ -134,6 +210,17 @@ class GenerationSettings:
         _check_float(self.strength, "strength", 0.0, 1.0)
         _require(self.strength > 0.0, "strength", "must be above 0 (0 would run no denoising step)")
         _require(isinstance(self.ip, IPAdapterSettings), "ip", "must be IPAdapterSettings")
+        _require(isinstance(self.controlnet, ControlNetSettings), "controlnet", "must be ControlNetSettings")
+        _require(isinstance(self.t2i, T2IAdapterSettings), "t2i", "must be T2IAdapterSettings")
+        _require(isinstance(self.reference_only, ReferenceOnlySettings), "ref_only", "must be ReferenceOnlySettings")
+        _require(isinstance(self.control_is_map, bool), "control_map", "must be true or false")
+        _check_int(self.canny_low, "canny_low", 0, 255)
+        _check_int(self.canny_high, "canny_high", 0, 255)
+        _require(self.canny_low <= self.canny_high, "canny_high", f"must not be below canny_low ({self.canny_low})")
+
+    @property
+    def needs_control_image(self) -> bool:
+        return self.controlnet.is_active or self.t2i.is_active
 
     @property
     def image_seeds(self) -> tuple[int, ...]:
