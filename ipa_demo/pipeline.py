@@ -25,6 +25,10 @@ from .settings import GenerationSettings
 StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
 
 
+class GenerationCancelled(Exception):
+    """Raised by a step callback to stop a run between two steps."""
+
+
 @dataclass(frozen=True)
 class TextConditioning:
     embeddings: torch.Tensor  # [negative × n ; positive × n] under CFG, else [positive × n]
