@@ -16,7 +16,15 @@ from .ip_adapter import CheckpointError
 from .layers import MASK_PRESETS, STAGE_NAMES
 from .models import ModelLoadError
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
-from .settings import IP_VARIANTS, GenerationSettings, IPAdapterSettings, SettingsError
+from .settings import (
+    IP_VARIANTS,
+    STRUCTURE_KINDS,
+    ControlNetSettings,
+    GenerationSettings,
+    IPAdapterSettings,
+    SettingsError,
+    T2IAdapterSettings,
+)
 from .sources import MissingModelError
 
 USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError)
@@ -60,6 +68,19 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
     parser.add_argument("--strength", type=float, default=0.75, help="img2img: how much of the init image to redo")
     parser.add_argument("--num-images", type=int, default=1)
+    control = parser.add_mutually_exclusive_group()
+    control.add_argument("--control-image", type=Path, help="photo to take canny/depth structure from")
+    control.add_argument("--control-map", type=Path, help="a ready canny/depth map, used as is")
+    parser.add_argument("--controlnet", choices=STRUCTURE_KINDS, default="none")
+    parser.add_argument("--controlnet-scale", type=float, default=1.0)
+    parser.add_argument("--controlnet-start", type=float, default=0.0)
+    parser.add_argument("--controlnet-end", type=float, default=1.0)
+    parser.add_argument("--guess-mode", action="store_true", help="ControlNet on the conditional half only")
+    parser.add_argument("--t2i", choices=STRUCTURE_KINDS, default="none", help="T2I-Adapter")
+    parser.add_argument("--t2i-scale", type=float, default=1.0)
+    parser.add_argument("--t2i-factor", type=float, default=1.0, help="fraction of the steps that get T2I features")
+    parser.add_argument("--canny-low", type=int, default=100)
+    parser.add_argument("--canny-high", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("outputs"))
 
 
@@ -86,6 +107,17 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         num_images=args.num_images,
         strength=args.strength,
         ip=ip,
+        controlnet=ControlNetSettings(
+            kind=args.controlnet,
+            scale=args.controlnet_scale,
+            start=args.controlnet_start,
+            end=args.controlnet_end,
+            guess_mode=args.guess_mode,
+        ),
+        t2i=T2IAdapterSettings(kind=args.t2i, scale=args.t2i_scale, factor=args.t2i_factor),
+        control_is_map=args.control_map is not None,
+        canny_low=args.canny_low,
+        canny_high=args.canny_high,
     )
 
 
@@ -104,17 +136,23 @@ def run_generate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     references = [load_image(path, "reference") for path in args.reference]
     init_image = load_image(args.init_image, "init image") if args.init_image else None
-    check_inputs(settings, references, init_image)
+    control_path = args.control_image or args.control_map
+    control_image = load_image(control_path, "control image") if control_path else None
+    check_inputs(settings, references, init_image, control_image)
     device, dtype = pick_device(args.device)
     quiet_library_output()
     engine = Engine(ModelSources.from_env(args.models), device, dtype)
-    result = engine.generate(settings, references, init_image)
+    result = engine.generate(settings, references, init_image, control_image)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     index = _next_free_index(args.out)
     for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters)):
         path = save_png(image, args.out / f"{index + offset:05d}-{seed}.png", parameters)
+        print(path)
+    for kind, control_map in result.control_maps.items():
+        path = args.out / f"{index:05d}-{settings.seed}-{kind}-map.png"
+        control_map.save(path)
         print(path)
     return 0
 

@@ -1,26 +1,40 @@
 """The engine: loads the models once, keeps them and the reference encodings, and serves requests.
 
 Everything a request asks for arrives in its ``GenerationSettings``; the engine holds only models
-and caches, so concurrent requests cannot leak settings into each other.
+and caches, so concurrent requests cannot leak settings into each other. Models other than the
+base SD1.5 load on first use.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from diffusers import ControlNetModel, T2IAdapter
+from PIL import Image
 
+from .control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
 from .ip_adapter import IPAdapterWeights, install_processors, load_ip_adapter
 from .metadata import format_parameters
-from .models import StableDiffusionModels, load_stable_diffusion
-from .pipeline import StepCallback, decode, denoise, encode_text, ip_conditioning
+from .models import (
+    StableDiffusionModels,
+    load_controlnet,
+    load_depth_estimator,
+    load_image_encoder,
+    load_stable_diffusion,
+    load_t2i_adapter,
+)
+from .pipeline import ImagePromptConditioning, StepCallback, decode, denoise, encode_text, ip_conditioning, uses_guidance
 from .reference_encoder import ReferenceEncoder
 from .settings import GenerationSettings, SettingsError
-from .sources import IMAGE_ENCODER, IP_ADAPTERS, SD15, ModelSources
+from .sources import CONTROLNETS, DEPTH_ESTIMATOR, IMAGE_ENCODER, IP_ADAPTERS, SD15, T2I_ADAPTERS, ModelSources
+from .structure import ControlNetGuidance, StructureGuidance, T2IGuidance
+
+Loaded = TypeVar("Loaded")
 
 
 @dataclass(frozen=True)
@@ -30,16 +44,22 @@ class GenerationResult:
     seeds: tuple[int, ...]
     parameters: list[str]  # A1111 text per image
     warnings: tuple[str, ...]
+    control_maps: dict[str, Image.Image] = field(default_factory=dict)  # "canny"/"depth" -> map used
 
 
 def check_inputs(
-    settings: GenerationSettings, references: Sequence[Image.Image], init_image: Image.Image | None
+    settings: GenerationSettings,
+    references: Sequence[Image.Image],
+    init_image: Image.Image | None,
+    control_image: Image.Image | None = None,
 ) -> None:
     """What a request needs besides valid settings; cheap, so callers check before loading models."""
     if settings.ip.is_active and not references:
         raise SettingsError("reference_images", "IP-Adapter needs a reference image (or set ip_scale to 0)")
     if init_image is not None and int(settings.steps * settings.strength) < 1:
         raise SettingsError("strength", f"{settings.strength:g} × {settings.steps} steps leaves no step to run")
+    if settings.needs_control_image and control_image is None:
+        raise SettingsError("control_image", "ControlNet and T2I-Adapter need a control image")
 
 
 class Engine:
@@ -55,52 +75,107 @@ class Engine:
         self.models: StableDiffusionModels = load_stable_diffusion(sources.resolve(SD15), self.device, dtype)
         install_processors(self.models.unet)
         self._load_lock = threading.Lock()
-        self._reference_encoder: ReferenceEncoder | None = None
-        self._ip_adapters: dict[str, IPAdapterWeights] = {}
+        self._loaded: dict[str, Any] = {}
+        self.control_maps = ControlMapMaker(self._depth_estimator)
+
+    def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
+        with self._load_lock:
+            if key not in self._loaded:
+                self._loaded[key] = load()
+            return self._loaded[key]
 
     @property
     def reference_encoder(self) -> ReferenceEncoder:
-        with self._load_lock:
-            if self._reference_encoder is None:
-                from transformers import CLIPVisionModelWithProjection
+        def load() -> ReferenceEncoder:
+            return ReferenceEncoder(load_image_encoder(self.sources.resolve(IMAGE_ENCODER), self.device, self.dtype))
 
-                encoder = CLIPVisionModelWithProjection.from_pretrained(
-                    self.sources.resolve(IMAGE_ENCODER), dtype=self.dtype, use_safetensors=True
-                )
-                self._reference_encoder = ReferenceEncoder(encoder.to(self.device).eval())
-            return self._reference_encoder
+        return self._once("image_encoder", load)
 
     def ip_adapter(self, variant: str) -> IPAdapterWeights:
-        with self._load_lock:
-            if variant not in self._ip_adapters:
-                path = self.sources.resolve(IP_ADAPTERS[variant])
-                self._ip_adapters[variant] = load_ip_adapter(path, self.models.unet)
-            return self._ip_adapters[variant]
+        return self._once(
+            f"ip:{variant}", lambda: load_ip_adapter(self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet)
+        )
+
+    def controlnet(self, kind: str) -> ControlNetModel:
+        return self._once(
+            f"controlnet:{kind}", lambda: load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype)
+        )
+
+    def t2i_adapter(self, kind: str) -> T2IAdapter:
+        return self._once(
+            f"t2i:{kind}", lambda: load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype)
+        )
+
+    def _depth_estimator(self) -> DepthEstimator:
+        return self._once("depth", lambda: load_depth_estimator(self.sources.resolve(DEPTH_ESTIMATOR), self.device))
+
+    def control_map(self, control_image: Image.Image, kind: str, settings: GenerationSettings) -> Image.Image:
+        """The map a conditioner of ``kind`` gets: made from the image, or the image itself if it is one."""
+        if settings.control_is_map:
+            return fit_to_size(control_image, settings.width, settings.height)
+        request = MapRequest(kind, settings.width, settings.height, settings.canny_low, settings.canny_high)
+        return self.control_maps.make(control_image, request)
+
+    def image_prompt(self, settings: GenerationSettings, references: Sequence[Image.Image]) -> ImagePromptConditioning | None:
+        if not settings.ip.is_active:
+            return None
+        weights = self.ip_adapter(settings.ip.variant)
+        encoding = self.reference_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
+        return ip_conditioning(weights, encoding.positive, encoding.negative, settings)
+
+    def structure(
+        self, settings: GenerationSettings, control_image: Image.Image | None
+    ) -> tuple[StructureGuidance | None, dict[str, Image.Image]]:
+        if control_image is None or not settings.needs_control_image:
+            return None, {}
+        maps: dict[str, Image.Image] = {}
+        guided, count = uses_guidance(settings), settings.num_images
+        controlnet = t2i = None
+        if settings.controlnet.is_active:
+            options = settings.controlnet
+            maps[options.kind] = self.control_map(control_image, options.kind, settings)
+            controlnet = ControlNetGuidance.prepare(
+                self.controlnet(options.kind),
+                maps[options.kind],
+                num_images=count,
+                guided=guided,
+                scale=options.scale,
+                start=options.start,
+                end=options.end,
+                guess_mode=options.guess_mode,
+            )
+        if settings.t2i.is_active:
+            options = settings.t2i
+            maps[options.kind] = self.control_map(control_image, options.kind, settings)
+            t2i = T2IGuidance.prepare(
+                self.t2i_adapter(options.kind),
+                maps[options.kind],
+                num_images=count,
+                guided=guided,
+                scale=options.scale,
+                factor=options.factor,
+            )
+        return StructureGuidance(controlnet, t2i), maps
 
     def generate(
         self,
         settings: GenerationSettings,
         references: Sequence[Image.Image] = (),
         init_image: Image.Image | None = None,
+        control_image: Image.Image | None = None,
         on_step: StepCallback | None = None,
     ) -> GenerationResult:
-        check_inputs(settings, references, init_image)
-        ip_used = settings.ip.is_active
-        if init_image is not None and init_image.size != (settings.width, settings.height):
-            # A1111's "crop and resize": keep the centre at the target aspect, then scale.
-            init_image = ImageOps.fit(init_image.convert("RGB"), (settings.width, settings.height), Image.LANCZOS)
-
+        check_inputs(settings, references, init_image, control_image)
+        if init_image is not None:
+            init_image = fit_to_size(init_image, settings.width, settings.height)
         text = encode_text(self.models, settings)
-        ip = None
-        if ip_used:
-            weights = self.ip_adapter(settings.ip.variant)
-            encoding = self.reference_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
-            ip = ip_conditioning(weights, encoding.positive, encoding.negative, settings)
-        latents = denoise(self.models, settings, text, ip, init_image, on_step)
+        ip = self.image_prompt(settings, references)
+        structure, maps = self.structure(settings, control_image)
+        latents = denoise(self.models, settings, text, ip, init_image, on_step, structure)
         pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
         parameters = [
-            format_parameters(settings, seed, ip_used=ip_used, img2img=init_image is not None)
+            format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None)
             for seed in settings.image_seeds
         ]
-        return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings)
+        return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps)

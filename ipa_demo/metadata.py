@@ -16,7 +16,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .layers import STAGE_NAMES
-from .settings import GenerationSettings, IPAdapterSettings
+from .settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
 from .sources import IP_ADAPTERS
 
 VERSION = "ipa_demo 0.1.0"
@@ -62,9 +62,37 @@ def format_parameters(
                 "IP fit": ip.fit,
             }
         )
+    pairs.update(_structure_pairs(settings))
     pairs["Version"] = VERSION
     details = ", ".join(f"{key}: {_quote(value)}" for key, value in pairs.items())
     return f"{settings.prompt}\nNegative prompt: {settings.negative_prompt}\n{details}"
+
+
+def _structure_pairs(settings: GenerationSettings) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    control, t2i = settings.controlnet, settings.t2i
+    if control.is_active:
+        pairs.update(
+            {
+                "ControlNet": control.kind,
+                "ControlNet scale": f"{control.scale:g}",
+                "ControlNet window": f"{control.start:g}-{control.end:g}",
+                "Guess mode": str(control.guess_mode),
+            }
+        )
+    if t2i.is_active:
+        pairs.update({"T2I-Adapter": t2i.kind, "T2I scale": f"{t2i.scale:g}", "T2I factor": f"{t2i.factor:g}"})
+    if settings.needs_control_image:
+        if settings.control_is_map:
+            pairs["Control map"] = "given"
+        elif "canny" in (control.kind if control.is_active else "", t2i.kind if t2i.is_active else ""):
+            pairs["Canny thresholds"] = f"{settings.canny_low}-{settings.canny_high}"
+    return pairs
+
+
+def _window(text: str) -> tuple[float, float]:
+    start, _, end = text.partition("-")
+    return float(start), float(end)
 
 
 def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
@@ -99,21 +127,44 @@ def settings_from_parameters(text: str) -> GenerationSettings:
         scheduler=pairs.get("Sampler", GenerationSettings.scheduler),
         strength=float(pairs.get("Denoising strength", 0.75)),
     )
+    settings = replace(settings, **_structure_settings(pairs))
     if "IP-Adapter" not in pairs:
         return replace(settings, ip=replace(settings.ip, scale=0.0))
     variant = next(name for name, spec in IP_ADAPTERS.items() if spec.key == pairs["IP-Adapter"])
     stages = dict(item.split("=") for item in pairs.get("IP stages", "").split())
-    start, _, end = pairs.get("IP window", "0-1").partition("-")
+    start, end = _window(pairs.get("IP window", "0-1"))
     ip = IPAdapterSettings(
         scale=float(pairs["IP scale"]),
         variant=variant,
         mask=pairs["IP layers"],
         stage_weights=tuple(float(stages.get(stage, 1.0)) for stage in STAGE_NAMES),
-        start=float(start),
-        end=float(end),
+        start=start,
+        end=end,
         fit=pairs.get("IP fit", "crop"),  # type: ignore[arg-type]
     )
     return replace(settings, ip=ip)
+
+
+def _structure_settings(pairs: dict[str, str]) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    if "ControlNet" in pairs:
+        start, end = _window(pairs.get("ControlNet window", "0-1"))
+        changes["controlnet"] = ControlNetSettings(
+            kind=pairs["ControlNet"],
+            scale=float(pairs.get("ControlNet scale", 1.0)),
+            start=start,
+            end=end,
+            guess_mode=pairs.get("Guess mode") == "True",
+        )
+    if "T2I-Adapter" in pairs:
+        changes["t2i"] = T2IAdapterSettings(
+            kind=pairs["T2I-Adapter"], scale=float(pairs.get("T2I scale", 1.0)), factor=float(pairs.get("T2I factor", 1.0))
+        )
+    changes["control_is_map"] = pairs.get("Control map") == "given"
+    if "Canny thresholds" in pairs:
+        low, high = _window(pairs["Canny thresholds"])
+        changes.update(canny_low=int(low), canny_high=int(high))
+    return changes
 
 
 def save_png(image: Image.Image, path: Path, parameters: str) -> Path:

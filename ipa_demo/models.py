@@ -1,17 +1,19 @@
-"""Loading the SD1.5 components once, from a diffusers folder, onto one device and dtype."""
+"""Loading each model from its folder onto one device and dtype, with errors that name the folder."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, ControlNetModel, PNDMScheduler, T2IAdapter, UNet2DConditionModel
 from diffusers.image_processor import VaeImageProcessor
-from diffusers import PNDMScheduler
-from transformers import CLIPTextModel, CLIPTokenizer
+from PIL import Image
+from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 
 class ModelLoadError(RuntimeError):
@@ -46,19 +48,17 @@ def weights_variant(folder: Path, weights_name: str) -> str | None:
     return "fp16"
 
 
+def _diffusers_weights(folder: Path) -> dict[str, Any]:
+    return {"variant": weights_variant(folder, "diffusion_pytorch_model.safetensors")}
+
+
 def load_stable_diffusion(path: Path, device: torch.device | str, dtype: torch.dtype) -> StableDiffusionModels:
     try:
         unet = UNet2DConditionModel.from_pretrained(
-            path / "unet",
-            variant=weights_variant(path / "unet", "diffusion_pytorch_model.safetensors"),
-            torch_dtype=dtype,
-            use_safetensors=True,
+            path / "unet", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "unet")
         )
         vae = AutoencoderKL.from_pretrained(
-            path / "vae",
-            variant=weights_variant(path / "vae", "diffusion_pytorch_model.safetensors"),
-            torch_dtype=dtype,
-            use_safetensors=True,
+            path / "vae", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "vae")
         )
         text_encoder = CLIPTextModel.from_pretrained(
             path / "text_encoder",
@@ -71,7 +71,7 @@ def load_stable_diffusion(path: Path, device: torch.device | str, dtype: torch.d
     except Exception as error:
         raise ModelLoadError(f"cannot load Stable Diffusion from {path}: {error}") from None
     for module in (unet, vae, text_encoder):
-        module.to(device).eval().requires_grad_(False)
+        _ready(module, device)
     return StableDiffusionModels(
         unet=unet,
         vae=vae,
@@ -82,3 +82,43 @@ def load_stable_diffusion(path: Path, device: torch.device | str, dtype: torch.d
         device=torch.device(device),
         dtype=dtype,
     )
+
+
+def _ready(module: ModuleT, device: torch.device | str) -> ModuleT:
+    return module.to(device).eval().requires_grad_(False)
+
+
+def load_image_encoder(path: Path, device: torch.device | str, dtype: torch.dtype) -> CLIPVisionModelWithProjection:
+    try:
+        encoder = CLIPVisionModelWithProjection.from_pretrained(path, dtype=dtype, use_safetensors=True)
+    except Exception as error:
+        raise ModelLoadError(f"cannot load the image encoder from {path}: {error}") from None
+    return _ready(encoder, device)
+
+
+def load_controlnet(path: Path, device: torch.device | str, dtype: torch.dtype) -> ControlNetModel:
+    try:
+        model = ControlNetModel.from_pretrained(path, torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path))
+    except Exception as error:
+        raise ModelLoadError(f"cannot load the ControlNet from {path}: {error}") from None
+    return _ready(model, device)
+
+
+def load_t2i_adapter(path: Path, device: torch.device | str, dtype: torch.dtype) -> T2IAdapter:
+    # TencentARC publishes these as pickles only; diffusers reads .bin with torch.load(weights_only=True).
+    try:
+        model = T2IAdapter.from_pretrained(path, torch_dtype=dtype, **_diffusers_weights(path))
+    except Exception as error:
+        raise ModelLoadError(f"cannot load the T2I-Adapter from {path}: {error}") from None
+    return _ready(model, device)
+
+
+def load_depth_estimator(path: Path, device: torch.device | str) -> Callable[[Image.Image], Image.Image]:
+    """A transformers depth-estimation pipeline (DPT, Depth Anything, ...) as image -> depth image."""
+    from transformers import pipeline
+
+    try:
+        estimator = pipeline("depth-estimation", model=str(path), device=torch.device(device))
+    except Exception as error:
+        raise ModelLoadError(f"cannot load the depth estimator from {path}: {error}") from None
+    return lambda image: estimator(image)["depth"]

@@ -21,6 +21,8 @@ from .ip_adapter import IPAdapterWeights, IPAttention
 from .models import StableDiffusionModels
 from .schedulers import make_scheduler
 from .settings import GenerationSettings
+from .structure import StructureGuidance
+from .windows import step_in_window
 
 StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
 
@@ -49,11 +51,6 @@ class ImagePromptConditioning:
         if not step_in_window(index, total, self.start, self.end):
             return None
         return IPAttention(self.weights, self.tokens, self.layer_scales)
-
-
-def step_in_window(index: int, total: int, start: float, end: float) -> bool:
-    """diffusers' ControlNet rule: step i runs when [i/n, (i+1)/n] lies inside [start, end]."""
-    return not (index / total < start or (index + 1) / total > end)
 
 
 def uses_guidance(settings: GenerationSettings) -> bool:
@@ -132,6 +129,7 @@ def denoise(
     ip: ImagePromptConditioning | None = None,
     init_image: Image.Image | None = None,
     on_step: StepCallback | None = None,
+    structure: StructureGuidance | None = None,
 ) -> torch.Tensor:
     """Run the sampler and return the final latents, (n, 4, h/8, w/8)."""
     scheduler = make_scheduler(settings.scheduler, models.scheduler_config)
@@ -160,12 +158,14 @@ def denoise(
         model_input = torch.cat([latents] * 2) if guided else latents
         model_input = scheduler.scale_model_input(model_input, timestep)
         attention = ip.for_step(index, total) if ip is not None else None
+        extra = structure.unet_kwargs(index, total, model_input, timestep, text.embeddings) if structure else {}
         noise_pred = models.unet(
             model_input,
             timestep,
             encoder_hidden_states=text.embeddings,
             cross_attention_kwargs={"ip": attention},
             return_dict=False,
+            **extra,
         )[0]
         if guided:
             uncond, cond = noise_pred.chunk(2)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+from diffusers import (
+    ControlNetModel,
+    DiffusionPipeline,
+    StableDiffusionAdapterPipeline,
+    StableDiffusionControlNetPipeline,
+    StableDiffusionImg2ImgPipeline,
+    StableDiffusionPipeline,
+    T2IAdapter,
+)
 from PIL import Image
 
 from ipa_demo.schedulers import make_scheduler
@@ -35,12 +44,23 @@ class ReferencePipeline:
             )
         return cls(pipe, pipe.scheduler.config)
 
+    def with_class(self, pipeline_class: type[DiffusionPipeline], **extra: object) -> DiffusionPipeline:
+        """Another stock pipeline over the same components (and the same IP-Adapter, if loaded)."""
+        accepted = inspect.signature(pipeline_class.__init__).parameters
+        components = {name: value for name, value in self.pipe.components.items() if name in accepted}
+        pipe = pipeline_class(**components, **extra)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
     def run(
         self,
         settings: GenerationSettings,
         ip_scale: float | dict[str, Any] | None = None,
         reference: Image.Image | None = None,
         init_image: Image.Image | None = None,
+        controlnet: ControlNetModel | None = None,
+        adapter: T2IAdapter | None = None,
+        control_map: Image.Image | None = None,
     ) -> np.ndarray:
         """The same request through diffusers; ``ip_scale`` as ``set_ip_adapter_scale`` takes it."""
         pipe = self.pipe
@@ -48,9 +68,21 @@ class ReferencePipeline:
         if ip_scale is not None:
             pipe.set_ip_adapter_scale(ip_scale)
             kwargs["ip_adapter_image"] = reference
+        if controlnet is not None:
+            pipe = self.with_class(StableDiffusionControlNetPipeline, controlnet=controlnet)
+            options = settings.controlnet
+            kwargs.update(
+                image=control_map,
+                controlnet_conditioning_scale=options.scale,
+                control_guidance_start=options.start,
+                control_guidance_end=options.end,
+                guess_mode=options.guess_mode,
+            )
+        elif adapter is not None:
+            pipe = self.with_class(StableDiffusionAdapterPipeline, adapter=adapter)
+            kwargs.update(image=control_map, adapter_conditioning_scale=settings.t2i.scale)
         if init_image is not None:
-            pipe = StableDiffusionImg2ImgPipeline(**pipe.components)
-            pipe.set_progress_bar_config(disable=True)
+            pipe = self.with_class(StableDiffusionImg2ImgPipeline)
             kwargs.update(image=init_image, strength=settings.strength)
         else:
             kwargs.update(height=settings.height, width=settings.width)

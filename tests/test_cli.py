@@ -102,3 +102,22 @@ def test_real_process_prints_no_traceback(tmp_path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "Traceback" not in done.stderr
+
+
+def test_structure_flags_reach_the_png_and_the_maps_are_saved(tiny_models_dir, reference_file, tmp_path) -> None:
+    out = tmp_path / "out"
+    args = small_run(tiny_models_dir, out, "--ip-scale", "0", "--control-image", str(reference_file),
+                     "--controlnet", "canny", "--controlnet-end", "0.5", "--t2i", "depth", "--t2i-scale", "0.7",
+                     "--canny-low", "50", "--canny-high", "150", "--seed", "3")  # fmt: skip
+    assert main(args) == 0
+    _, _, pairs = parse_parameters(read_png_parameters(out / "00000-3.png") or "")
+    assert (pairs["ControlNet"], pairs["ControlNet window"], pairs["T2I-Adapter"], pairs["T2I scale"]) == (
+        "canny", "0-0.5", "depth", "0.7",
+    )  # fmt: skip
+    assert pairs["Canny thresholds"] == "50-150"
+    assert {path.name for path in out.glob("*-map.png")} == {"00000-3-canny-map.png", "00000-3-depth-map.png"}
+
+
+def test_controlnet_without_control_image_is_refused(tiny_models_dir, tmp_path, capsys) -> None:
+    assert main(small_run(tiny_models_dir, tmp_path, "--ip-scale", "0", "--controlnet", "depth")) == 2
+    assert "control_image" in capsys.readouterr().err

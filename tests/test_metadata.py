@@ -68,3 +68,21 @@ def test_multiline_prompts_survive() -> None:
 def test_png_carries_the_text(tmp_path: Path) -> None:
     path = save_png(Image.new("RGB", (8, 8)), tmp_path / "x.png", "hello\nNegative prompt: \nSteps: 1")
     assert read_png_parameters(path) == "hello\nNegative prompt: \nSteps: 1"
+
+
+def test_round_trip_restores_structure_settings() -> None:
+    from dataclasses import replace
+
+    from ipa_demo.settings import ControlNetSettings, T2IAdapterSettings
+
+    settings = replace(
+        SETTINGS,
+        controlnet=ControlNetSettings(kind="canny", scale=0.8, start=0.1, end=0.9, guess_mode=True),
+        t2i=T2IAdapterSettings(kind="depth", scale=0.6, factor=0.5),
+        canny_low=40,
+        canny_high=160,
+    )
+    text = format_parameters(settings, settings.seed, ip_used=True, img2img=True)
+    assert settings_from_parameters(text) == settings
+    as_map = replace(settings, control_is_map=True, canny_low=100, canny_high=200)
+    assert settings_from_parameters(format_parameters(as_map, as_map.seed, ip_used=True, img2img=True)) == as_map

@@ -10,7 +10,6 @@ import pytest
 
 from ipa_demo.engine import Engine
 from ipa_demo.layers import MASK_PRESETS, diffusers_scale_dict
-from ipa_demo.pipeline import step_in_window
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 
 from .helpers import noise_image
@@ -106,10 +105,3 @@ def test_each_image_of_a_batch_is_reproducible_from_its_own_seed(engine: Engine,
     alone = engine.generate(second_alone, [reference]).pixels
     # Batched and single matmuls may round differently on CPU; the noise must be the same.
     assert np.abs(pixels[1] - alone[0]).max() <= TOLERANCE
-
-
-def test_step_window_follows_diffusers_controlnet_rule() -> None:
-    assert [step_in_window(i, 10, 0.0, 1.0) for i in range(10)] == [True] * 10
-    assert [step_in_window(i, 10, 0.0, 0.5) for i in range(10)] == [True] * 5 + [False] * 5
-    assert [step_in_window(i, 10, 0.3, 0.6) for i in range(10)] == [False] * 3 + [True] * 3 + [False] * 4
-    assert not any(step_in_window(i, 10, 0.4, 0.4) for i in range(10))

@@ -1,0 +1,117 @@
+"""Structure guidance in our loop: ControlNet (per step) and T2I-Adapter (features once).
+
+Both feed the same UNet call: ControlNet through ``down_block_additional_residuals`` and
+``mid_block_additional_residual``, T2I through ``down_intrablock_additional_residuals``. No stock
+SD1.5 pipeline combines them, or T2I with IP-Adapter; the UNet itself accepts all at once.
+Each mirrors its diffusers pipeline (``StableDiffusionControlNetPipeline``,
+``StableDiffusionAdapterPipeline``) operation for operation, so parity tests can hold them to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers import ControlNetModel, T2IAdapter
+from diffusers.image_processor import VaeImageProcessor
+from PIL import Image
+
+from .windows import step_in_window
+
+UNetKwargs = dict[str, object]
+
+
+@dataclass(frozen=True)
+class ControlNetGuidance:
+    model: ControlNetModel
+    image: torch.Tensor  # the map, batched like the UNet input (conditional half only in guess mode)
+    scale: float
+    start: float
+    end: float
+    guess_mode: bool
+    guided: bool  # classifier-free guidance is on
+
+    @classmethod
+    def prepare(
+        cls,
+        model: ControlNetModel,
+        control_map: Image.Image,
+        *,
+        num_images: int,
+        guided: bool,
+        scale: float,
+        start: float,
+        end: float,
+        guess_mode: bool,
+    ) -> ControlNetGuidance:
+        processor = VaeImageProcessor(do_convert_rgb=True, do_normalize=False)
+        image = processor.preprocess(control_map, height=control_map.height, width=control_map.width)
+        image = image.to(torch.float32).repeat_interleave(num_images, dim=0).to(model.device, model.dtype)
+        if guided and not guess_mode:
+            image = torch.cat([image] * 2)
+        return cls(model, image, scale, start, end, guess_mode, guided)
+
+    def unet_kwargs(self, index: int, total: int, model_input: torch.Tensor, timestep, text: torch.Tensor) -> UNetKwargs:
+        # Outside its window diffusers still runs the ControlNet at scale 0, adding zeros; skipping
+        # it gives the same numbers for less work.
+        if not step_in_window(index, total, self.start, self.end):
+            return {}
+        conditional_only = self.guess_mode and self.guided
+        if conditional_only:  # the unconditional half gets no residuals at all
+            model_input, text = model_input.chunk(2)[1], text.chunk(2)[1]
+        down, mid = self.model(
+            model_input,
+            timestep,
+            encoder_hidden_states=text,  # text tokens only: the ControlNet never sees image tokens
+            controlnet_cond=self.image,
+            conditioning_scale=self.scale,
+            guess_mode=self.guess_mode,
+            return_dict=False,
+        )
+        if conditional_only:
+            down = [torch.cat([torch.zeros_like(sample), sample]) for sample in down]
+            mid = torch.cat([torch.zeros_like(mid), mid])
+        return {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
+
+
+@dataclass(frozen=True)
+class T2IGuidance:
+    features: tuple[torch.Tensor, ...]  # scaled and batched once per generation
+    factor: float  # the first ``factor`` of the steps get the features
+
+    @classmethod
+    @torch.no_grad()
+    def prepare(
+        cls, adapter: T2IAdapter, control_map: Image.Image, *, num_images: int, guided: bool, scale: float, factor: float
+    ) -> T2IGuidance:
+        if adapter.config.in_channels == 1:
+            control_map = control_map.convert("L")
+        pixels = np.asarray(control_map, dtype=np.float32) / 255.0
+        pixels = pixels[None, ..., None] if pixels.ndim == 2 else pixels[None]
+        tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(adapter.device, adapter.dtype)
+        features = []
+        for feature in adapter(tensor):
+            feature = (feature * scale).repeat(num_images, 1, 1, 1)
+            features.append(torch.cat([feature] * 2) if guided else feature)
+        return cls(tuple(features), factor)
+
+    def unet_kwargs(self, index: int, total: int) -> UNetKwargs:
+        if index >= int(total * self.factor):
+            return {}
+        # A fresh list each step: the UNet pops from it.
+        return {"down_intrablock_additional_residuals": [feature.clone() for feature in self.features]}
+
+
+@dataclass(frozen=True)
+class StructureGuidance:
+    controlnet: ControlNetGuidance | None = None
+    t2i: T2IGuidance | None = None
+
+    def unet_kwargs(self, index: int, total: int, model_input: torch.Tensor, timestep, text: torch.Tensor) -> UNetKwargs:
+        kwargs: UNetKwargs = {}
+        if self.controlnet is not None:
+            kwargs.update(self.controlnet.unet_kwargs(index, total, model_input, timestep, text))
+        if self.t2i is not None:
+            kwargs.update(self.t2i.unet_kwargs(index, total))
+        return kwargs

@@ -1,0 +1,64 @@
+"""Canny and depth maps: controlnet_aux's canny where its 64-rounding is a no-op, exact sizes, a cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from controlnet_aux import CannyDetector
+from PIL import Image
+
+from ipa_demo.control_maps import ControlMapMaker, MapRequest, canny_map, fit_to_size
+from ipa_demo.engine import Engine
+
+from .helpers import noise_image
+
+
+def smooth_photo(width: int, height: int) -> Image.Image:
+    """Shapes with edges (noise alone would make every pixel an edge)."""
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[(x - width / 2) ** 2 + (y - height / 2) ** 2 < (min(width, height) / 3) ** 2] = (200, 120, 40)
+    pixels[: height // 4, : width // 3] = (30, 220, 90)
+    return Image.fromarray(pixels)
+
+
+@pytest.mark.parametrize(("width", "height"), [(128, 192), (256, 128)])
+@pytest.mark.parametrize(("low", "high"), [(100, 200), (50, 120)])
+def test_canny_equals_controlnet_aux_where_its_rounding_is_a_no_op(width, height, low, high) -> None:
+    photo = smooth_photo(width, height)
+    theirs = CannyDetector()(photo, low, high, detect_resolution=min(width, height), image_resolution=min(width, height))
+    ours = canny_map(photo, low, high)
+    assert ours.size == theirs.size
+    assert np.array_equal(np.asarray(ours), np.asarray(theirs))
+    assert np.asarray(ours).any(), "the test photo must have edges"
+
+
+def test_maps_have_the_generation_size_even_off_the_64_grid() -> None:
+    maker = ControlMapMaker(depth_estimator=lambda: pytest.fail("canny needs no depth model"))
+    made = maker.make(smooth_photo(300, 200), MapRequest("canny", 136, 96))
+    assert made.size == (136, 96)
+
+
+def test_fit_to_size_crops_to_the_aspect_instead_of_stretching() -> None:
+    wide = Image.new("RGB", (200, 100), (0, 0, 0))
+    wide.paste((255, 255, 255), (0, 0, 50, 100))  # a white left quarter is cropped away
+    fitted = fit_to_size(wide, 100, 100)
+    assert fitted.size == (100, 100) and np.asarray(fitted).max() < 255
+
+
+def test_second_request_reuses_the_map(engine: Engine) -> None:
+    photo = noise_image(96, 64, seed=11)
+    request = MapRequest("depth", 64, 64)
+    made_before = engine.control_maps.maps_made
+    first = engine.control_maps.make(photo, request)
+    second = engine.control_maps.make(photo, request)
+    assert engine.control_maps.maps_made == made_before + 1
+    assert second is first
+    engine.control_maps.make(photo, MapRequest("canny", 64, 64))
+    assert engine.control_maps.maps_made == made_before + 2
+
+
+def test_depth_comes_from_the_transformers_estimator(engine: Engine) -> None:
+    depth = engine.control_maps.make(smooth_photo(120, 80), MapRequest("depth", 120, 80))
+    assert depth.size == (120, 80) and depth.mode == "RGB"
+    assert np.asarray(depth).std() > 0
