@@ -9,8 +9,6 @@ image to the generation size once and run the same ``cv2.Canny`` on it; a test h
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from .reference_encoder import image_digest
+from .cache import LRUCache, image_digest
 
 
 @dataclass(frozen=True)
@@ -58,25 +56,17 @@ class ControlMapMaker:
 
     def __init__(self, depth_estimator: Callable[[], DepthEstimator], cache_size: int = 16) -> None:
         self._depth_estimator = depth_estimator  # loaded on first depth request
-        self._cache: OrderedDict[tuple[str, MapRequest], Image.Image] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
-        self.maps_made = 0  # counted so tests can prove the cache works
+        self._cache: LRUCache[Image.Image] = LRUCache(cache_size)
+
+    @property
+    def maps_made(self) -> int:
+        return self._cache.misses
 
     def make(self, image: Image.Image, request: MapRequest) -> Image.Image:
-        key = (image_digest(image), request)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        return self._cache.get_or_make((image_digest(image), request), lambda: self._make(image, request))
+
+    def _make(self, image: Image.Image, request: MapRequest) -> Image.Image:
         fitted = fit_to_size(image, request.width, request.height)
         if request.kind == "canny":
-            made = canny_map(fitted, request.canny_low, request.canny_high)
-        else:
-            made = depth_map(self._depth_estimator(), fitted)
-        with self._lock:
-            self.maps_made += 1
-            self._cache[key] = made
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return made
+            return canny_map(fitted, request.canny_low, request.canny_high)
+        return depth_map(self._depth_estimator(), fitted)

@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 from diffusers import ControlNetModel, T2IAdapter
+from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
 
+from .cache import LRUCache, image_digest
 from .control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
-from .ip_adapter import IPAdapterWeights, install_processors, load_ip_adapter
+from .ip_adapter import IPAdapterWeights, load_ip_adapter
 from .metadata import format_parameters
 from .models import (
     StableDiffusionModels,
@@ -28,11 +30,23 @@ from .models import (
     load_stable_diffusion,
     load_t2i_adapter,
 )
-from .pipeline import ImagePromptConditioning, StepCallback, decode, denoise, encode_text, ip_conditioning, uses_guidance
+from .pipeline import (
+    Conditioning,
+    ImagePromptConditioning,
+    StepCallback,
+    decode,
+    denoise,
+    encode_text,
+    encode_to_posterior,
+    ip_conditioning,
+    uses_guidance,
+)
+from .reference_only import ReferenceGuidance
 from .reference_encoder import ReferenceEncoder
 from .settings import GenerationSettings, SettingsError
 from .sources import CONTROLNETS, DEPTH_ESTIMATOR, IMAGE_ENCODER, IP_ADAPTERS, SD15, T2I_ADAPTERS, ModelSources
 from .structure import ControlNetGuidance, StructureGuidance, T2IGuidance
+from .unet_setup import prepare_unet
 
 Loaded = TypeVar("Loaded")
 
@@ -58,6 +72,8 @@ def check_inputs(
         raise SettingsError("reference_images", "IP-Adapter needs a reference image (or set ip_scale to 0)")
     if init_image is not None and int(settings.steps * settings.strength) < 1:
         raise SettingsError("strength", f"{settings.strength:g} × {settings.steps} steps leaves no step to run")
+    if settings.reference_only.is_active and not references:
+        raise SettingsError("reference_images", "reference-only needs a reference image")
     if settings.needs_control_image and control_image is None:
         raise SettingsError("control_image", "ControlNet and T2I-Adapter need a control image")
 
@@ -73,10 +89,11 @@ class Engine:
         self.device = torch.device(device)
         self.dtype = dtype
         self.models: StableDiffusionModels = load_stable_diffusion(sources.resolve(SD15), self.device, dtype)
-        install_processors(self.models.unet)
+        prepare_unet(self.models.unet)
         self._load_lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self.control_maps = ControlMapMaker(self._depth_estimator)
+        self._posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
@@ -123,6 +140,21 @@ class Engine:
         encoding = self.reference_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
         return ip_conditioning(weights, encoding.positive, encoding.negative, settings)
 
+    def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
+        """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
+        size = (settings.width, settings.height)
+        return self._posteriors.get_or_make(
+            (image_digest(image), size), lambda: encode_to_posterior(self.models, fit_to_size(image, *size))
+        )
+
+    def reference_guidance(
+        self, settings: GenerationSettings, references: Sequence[Image.Image]
+    ) -> ReferenceGuidance | None:
+        if not settings.reference_only.is_active:
+            return None
+        posterior = self.posterior(references[0], settings)
+        return ReferenceGuidance.prepare(self.models.unet, posterior, settings.reference_only)
+
     def structure(
         self, settings: GenerationSettings, control_image: Image.Image | None
     ) -> tuple[StructureGuidance | None, dict[str, Image.Image]]:
@@ -166,12 +198,17 @@ class Engine:
         on_step: StepCallback | None = None,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
-        if init_image is not None:
-            init_image = fit_to_size(init_image, settings.width, settings.height)
         text = encode_text(self.models, settings)
         ip = self.image_prompt(settings, references)
         structure, maps = self.structure(settings, control_image)
-        latents = denoise(self.models, settings, text, ip, init_image, on_step, structure)
+        conditioning = Conditioning(
+            text=text,
+            ip=ip,
+            structure=structure,
+            reference=self.reference_guidance(settings, references),
+            init_posterior=self.posterior(init_image, settings) if init_image is not None else None,
+        )
+        latents = denoise(self.models, settings, conditioning, on_step)
         pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
         parameters = [

@@ -114,23 +114,9 @@ class IPAttention:
     tokens: torch.Tensor  # (batch, image tokens, cross dim), batch ordered like the latents
     layer_scales: tuple[float, ...]  # λ per layer, execution order
 
-
-class SelfAttnProcessor:
-    """attn1: plain self-attention. It exists so that every processor accepts our kwargs."""
-
-    def __init__(self) -> None:
-        self._plain = AttnProcessor2_0()
-
-    def __call__(
-        self,
-        attn: Attention,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        temb: torch.Tensor | None = None,
-        ip: IPAttention | None = None,
-    ) -> torch.Tensor:
-        return self._plain(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+    def rows(self, selection: slice) -> IPAttention:
+        """The same attention for part of the batch."""
+        return IPAttention(self.weights, self.tokens[selection], self.layer_scales)
 
 
 class CrossAttnProcessor:
@@ -205,9 +191,3 @@ class CrossAttnProcessor:
         if attn.residual_connection:
             out = out + residual
         return out / attn.rescale_output_factor
-
-
-def install_processors(unet: UNet2DConditionModel) -> None:
-    """Give every attention layer one of our processors (once, when the UNet is loaded)."""
-    cross = {processor_name(layer): CrossAttnProcessor(index) for index, layer in enumerate(CROSS_ATTENTION_LAYERS)}
-    unet.set_attn_processor({name: cross.get(name, SelfAttnProcessor()) for name in unet.attn_processors})

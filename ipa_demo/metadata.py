@@ -16,7 +16,13 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .layers import STAGE_NAMES
-from .settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
+from .settings import (
+    ControlNetSettings,
+    GenerationSettings,
+    IPAdapterSettings,
+    ReferenceOnlySettings,
+    T2IAdapterSettings,
+)
 from .sources import IP_ADAPTERS
 
 VERSION = "ipa_demo 0.1.0"
@@ -82,6 +88,17 @@ def _structure_pairs(settings: GenerationSettings) -> dict[str, str]:
         )
     if t2i.is_active:
         pairs.update({"T2I-Adapter": t2i.kind, "T2I scale": f"{t2i.scale:g}", "T2I factor": f"{t2i.factor:g}"})
+    reference = settings.reference_only
+    if reference.is_active:
+        pairs.update(
+            {
+                "Reference-only": reference.mode,
+                "Ref fidelity": f"{reference.fidelity:g}",
+                "Ref weight": f"{reference.weight:g}",
+                "Ref window": f"{reference.start:g}-{reference.end:g}",
+                "Ref fast": str(reference.fast),
+            }
+        )
     if settings.needs_control_image:
         if settings.control_is_map:
             pairs["Control map"] = "given"
@@ -159,6 +176,16 @@ def _structure_settings(pairs: dict[str, str]) -> dict[str, object]:
     if "T2I-Adapter" in pairs:
         changes["t2i"] = T2IAdapterSettings(
             kind=pairs["T2I-Adapter"], scale=float(pairs.get("T2I scale", 1.0)), factor=float(pairs.get("T2I factor", 1.0))
+        )
+    if "Reference-only" in pairs:
+        start, end = _window(pairs.get("Ref window", "0-1"))
+        changes["reference_only"] = ReferenceOnlySettings(
+            mode=pairs["Reference-only"],
+            fidelity=float(pairs.get("Ref fidelity", 0.5)),
+            weight=float(pairs.get("Ref weight", 1.0)),
+            start=start,
+            end=end,
+            fast=pairs.get("Ref fast") == "True",
         )
     changes["control_is_map"] = pairs.get("Control map") == "given"
     if "Canny thresholds" in pairs:

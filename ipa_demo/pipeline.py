@@ -11,14 +11,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
+from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .ip_adapter import IPAdapterWeights, IPAttention
 from .models import StableDiffusionModels
+from .reference_only import ReferenceGuidance, activate
 from .schedulers import make_scheduler
 from .settings import GenerationSettings
 from .structure import StructureGuidance
@@ -112,24 +115,38 @@ def _step_kwargs(scheduler: object, generators: list[torch.Generator]) -> dict[s
     return kwargs
 
 
-def _init_image_latents(
-    models: StableDiffusionModels, image: Image.Image, generators: list[torch.Generator]
-) -> torch.Tensor:
+def encode_to_posterior(models: StableDiffusionModels, image: Image.Image) -> DiagonalGaussianDistribution:
+    """The VAE posterior of an image already at the generation size (deterministic, so cacheable)."""
     pixels = models.image_processor.preprocess(image).to(models.device, models.dtype)
-    posterior = models.vae.encode(pixels).latent_dist
+    with torch.no_grad():
+        return models.vae.encode(pixels).latent_dist
+
+
+def sample_latents(
+    models: StableDiffusionModels, posterior: DiagonalGaussianDistribution, generators: list[torch.Generator]
+) -> torch.Tensor:
+    """One posterior sample per image, each from that image's generator, as diffusers draws them."""
     samples = [posterior.sample(generator) for generator in generators]
     return models.vae.config.scaling_factor * torch.cat(samples)
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Everything a generation is steered by, prepared once before the loop."""
+
+    text: TextConditioning
+    ip: ImagePromptConditioning | None = None
+    structure: StructureGuidance | None = None
+    reference: ReferenceGuidance | None = None
+    init_posterior: DiagonalGaussianDistribution | None = None  # img2img
 
 
 @torch.no_grad()
 def denoise(
     models: StableDiffusionModels,
     settings: GenerationSettings,
-    text: TextConditioning,
-    ip: ImagePromptConditioning | None = None,
-    init_image: Image.Image | None = None,
+    conditioning: Conditioning,
     on_step: StepCallback | None = None,
-    structure: StructureGuidance | None = None,
 ) -> torch.Tensor:
     """Run the sampler and return the final latents, (n, 4, h/8, w/8)."""
     scheduler = make_scheduler(settings.scheduler, models.scheduler_config)
@@ -141,16 +158,18 @@ def denoise(
         settings.height // models.vae_scale_factor,
         settings.width // models.vae_scale_factor,
     )
-    if init_image is None:
+    random = partial(randn_tensor, generator=generators, device=models.device, dtype=models.dtype)
+    if conditioning.init_posterior is None:
         timesteps = scheduler.timesteps
-        latents = randn_tensor(shape, generator=generators, device=models.device, dtype=models.dtype)
-        latents = latents * scheduler.init_noise_sigma
+        latents = random(shape) * scheduler.init_noise_sigma
     else:
         timesteps = _img2img_timesteps(scheduler, settings)
-        clean = _init_image_latents(models, init_image, generators)
-        noise = randn_tensor(clean.shape, generator=generators, device=models.device, dtype=models.dtype)
-        latents = scheduler.add_noise(clean, noise, timesteps[:1].repeat(settings.num_images))
+        clean = sample_latents(models, conditioning.init_posterior, generators)
+        latents = scheduler.add_noise(clean, random(clean.shape), timesteps[:1].repeat(settings.num_images))
+    reference = conditioning.reference
+    reference_latents = sample_latents(models, reference.posterior, generators) if reference else None
 
+    text, ip, structure = conditioning.text.embeddings, conditioning.ip, conditioning.structure
     guided = uses_guidance(settings)
     step_kwargs = _step_kwargs(scheduler, generators)
     total = len(timesteps)
@@ -158,15 +177,23 @@ def denoise(
         model_input = torch.cat([latents] * 2) if guided else latents
         model_input = scheduler.scale_model_input(model_input, timestep)
         attention = ip.for_step(index, total) if ip is not None else None
-        extra = structure.unet_kwargs(index, total, model_input, timestep, text.embeddings) if structure else {}
-        noise_pred = models.unet(
-            model_input,
-            timestep,
-            encoder_hidden_states=text.embeddings,
-            cross_attention_kwargs={"ip": attention},
-            return_dict=False,
-            **extra,
-        )[0]
+        reference_pass = None
+        if reference is not None:  # fresh noise every step, in or out of the window: one random stream
+            noise = random(reference_latents.shape)
+            if reference.acts_at(index, total):
+                reference_pass = reference.write(
+                    models.unet, scheduler, reference_latents, noise, timestep, text, attention, guided
+                )
+        extra = structure.unet_kwargs(index, total, model_input, timestep, text) if structure else {}
+        with activate(reference_pass):
+            noise_pred = models.unet(
+                model_input,
+                timestep,
+                encoder_hidden_states=text,
+                cross_attention_kwargs={"ip": attention},
+                return_dict=False,
+                **extra,
+            )[0]
         if guided:
             uncond, cond = noise_pred.chunk(2)
             noise_pred = uncond + settings.guidance * (cond - uncond)

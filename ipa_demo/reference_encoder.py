@@ -6,14 +6,13 @@ ViT-H): encodings are cached by the image's pixels, the fit mode and the kind of
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 from PIL import Image, ImageOps
 from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
+
+from .cache import LRUCache, image_digest
 
 # Padding a non-square reference with CLIP's mean colour makes the pad normalise to zero,
 # i.e. it carries as little content as a pixel can.
@@ -26,12 +25,6 @@ def fit_square(image: Image.Image, fit: str) -> Image.Image:
         return image  # CLIPImageProcessor resizes the short side and centre-crops
     side = max(image.size)
     return ImageOps.pad(image, (side, side), color=_CLIP_MEAN_RGB)
-
-
-def image_digest(image: Image.Image) -> str:
-    digest = hashlib.sha256(f"{image.mode}{image.size}".encode())
-    digest.update(image.tobytes())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -49,9 +42,7 @@ class ReferenceEncoder:
         # The same preprocessing diffusers' load_ip_adapter sets up for this encoder.
         self.processor = CLIPImageProcessor(size=size, crop_size=size)
         self.encoder_runs = 0  # counted so tests can prove the cache works
-        self._cache: OrderedDict[tuple[str, str, bool], torch.Tensor] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: LRUCache[torch.Tensor] = LRUCache(cache_size)
         self._negative_hidden: torch.Tensor | None = None
 
     def encode(self, images: list[Image.Image], fit: str, hidden_states: bool) -> ReferenceEncoding:
@@ -61,18 +52,11 @@ class ReferenceEncoder:
         return ReferenceEncoding(positive, self._negative(positive, hidden_states))
 
     def _encode_one(self, image: Image.Image, fit: str, hidden_states: bool) -> torch.Tensor:
-        key = (image_digest(image), fit, hidden_states)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        pixels = self.processor(fit_square(image.convert("RGB"), fit), return_tensors="pt").pixel_values
-        encoding = self._run(pixels, hidden_states)
-        with self._lock:
-            self._cache[key] = encoding
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return encoding
+        def encode() -> torch.Tensor:
+            pixels = self.processor(fit_square(image.convert("RGB"), fit), return_tensors="pt").pixel_values
+            return self._run(pixels, hidden_states)
+
+        return self._cache.get_or_make((image_digest(image), fit, hidden_states), encode)
 
     def _negative(self, positive: torch.Tensor, hidden_states: bool) -> torch.Tensor:
         """Zero embeds for base/light; for plus variants, the hidden states of an all-zero image."""

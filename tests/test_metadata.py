@@ -73,7 +73,7 @@ def test_png_carries_the_text(tmp_path: Path) -> None:
 def test_round_trip_restores_structure_settings() -> None:
     from dataclasses import replace
 
-    from ipa_demo.settings import ControlNetSettings, T2IAdapterSettings
+    from ipa_demo.settings import ControlNetSettings, ReferenceOnlySettings, T2IAdapterSettings
 
     settings = replace(
         SETTINGS,
@@ -81,6 +81,7 @@ def test_round_trip_restores_structure_settings() -> None:
         t2i=T2IAdapterSettings(kind="depth", scale=0.6, factor=0.5),
         canny_low=40,
         canny_high=160,
+        reference_only=ReferenceOnlySettings(mode="attn+adain", fidelity=0.3, weight=0.8, start=0.1, end=0.7, fast=True),
     )
     text = format_parameters(settings, settings.seed, ip_used=True, img2img=True)
     assert settings_from_parameters(text) == settings
