@@ -19,6 +19,7 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
 
 from .cache import LRUCache, image_digest
+from .compare import ComparisonResult, compare
 from .control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
 from .ip_adapter import IPAdapterWeights, load_ip_adapter
 from .metadata import format_parameters
@@ -93,7 +94,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self.control_maps = ControlMapMaker(self._depth_estimator)
-        self._posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
+        self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
@@ -143,7 +144,7 @@ class Engine:
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
         size = (settings.width, settings.height)
-        return self._posteriors.get_or_make(
+        return self.posteriors.get_or_make(
             (image_digest(image), size), lambda: encode_to_posterior(self.models, fit_to_size(image, *size))
         )
 
@@ -188,6 +189,16 @@ class Engine:
                 factor=options.factor,
             )
         return StructureGuidance(controlnet, t2i), maps
+
+    def compare(
+        self,
+        settings: GenerationSettings,
+        reference: Image.Image,
+        control_image: Image.Image | None = None,
+        on_step: StepCallback | None = None,
+    ) -> ComparisonResult:
+        """Reference-only, img2img and IP-Adapter (+ structure) side by side; see ``compare.py``."""
+        return compare(self, settings, reference, control_image, on_step)
 
     def generate(
         self,

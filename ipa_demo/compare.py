@@ -1,0 +1,156 @@
+"""Side by side: reference-only, img2img and IP-Adapter (and IP + structure) on one seed.
+
+Every method runs through ``Engine.generate`` with the same prompt, seed, sampler, steps, CFG and
+size, so each picture is exactly what that method gives alone (a test holds them bit-identical).
+Work that does not depend on the method is done once and shared through the engine's caches:
+the CLIP encoding of the reference, its VAE encoding (img2img's init latents and reference-only's
+reference latents), the canny/depth map. The methods are not batched into one UNet call: on the
+CPU a different batch size changes float rounding, and "identical to running it alone" matters
+more here than the last 20 % of speed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from .control_maps import fit_to_size
+from .pipeline import StepCallback
+from .settings import (
+    ControlNetSettings,
+    GenerationSettings,
+    ReferenceOnlySettings,
+    T2IAdapterSettings,
+)
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+@dataclass(frozen=True)
+class ComparisonMethod:
+    label: str
+    settings: GenerationSettings
+    init_from_reference: bool = False  # img2img starts from the reference itself
+    uses_control: bool = False
+
+
+@dataclass(frozen=True)
+class ComparisonEntry:
+    label: str
+    image: Image.Image
+    parameters: str
+    similarity: float  # cosine of CLIP image embeddings, output vs reference
+    seconds: float
+    settings: GenerationSettings
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    entries: list[ComparisonEntry]
+    grid: Image.Image
+    encoder_name: str
+    warnings: tuple[str, ...]
+
+
+def comparison_methods(settings: GenerationSettings, with_control: bool) -> list[ComparisonMethod]:
+    """One request's settings turned into the methods to compare (one image each)."""
+    neutral = replace(
+        settings,
+        num_images=1,
+        ip=replace(settings.ip, scale=0.0),
+        reference_only=ReferenceOnlySettings(),
+        controlnet=ControlNetSettings(),
+        t2i=T2IAdapterSettings(),
+    )
+    chosen_reference = settings.reference_only
+    if chosen_reference.mode == "off":  # not set by the user: the common default, fast pass
+        chosen_reference = ReferenceOnlySettings(mode="attn", fast=True)
+    ip_adapter = replace(neutral, ip=settings.ip)
+    methods = [
+        ComparisonMethod(f"Reference-only ({chosen_reference.mode})", replace(neutral, reference_only=chosen_reference)),
+        ComparisonMethod(f"img2img (strength {settings.strength:g})", neutral, init_from_reference=True),
+        ComparisonMethod(f"IP-Adapter (λ {settings.ip.scale:g})", ip_adapter),
+    ]
+    if with_control:
+        controlnet, t2i = settings.controlnet, settings.t2i
+        if not (controlnet.is_active or t2i.is_active):
+            controlnet = ControlNetSettings(kind="canny")
+        structured = replace(ip_adapter, controlnet=controlnet, t2i=t2i)
+        names = [f"ControlNet {controlnet.kind}"] * controlnet.is_active + [f"T2I {t2i.kind}"] * t2i.is_active
+        methods.append(ComparisonMethod(f"IP-Adapter + {' + '.join(names)}", structured, uses_control=True))
+    return methods
+
+
+def similarity(engine: Engine, reference: Image.Image, image: Image.Image) -> float:
+    encoder = engine.reference_encoder
+    embeds = [encoder.encode([picture], "crop", hidden_states=False).positive for picture in (reference, image)]
+    return float(torch.nn.functional.cosine_similarity(embeds[0].float(), embeds[1].float()).item())
+
+
+def compare(
+    engine: Engine,
+    settings: GenerationSettings,
+    reference: Image.Image,
+    control_image: Image.Image | None = None,
+    on_step: StepCallback | None = None,
+) -> ComparisonResult:
+    methods = comparison_methods(settings, with_control=control_image is not None)
+    total = sum(_steps_of(method) for method in methods)
+    entries: list[ComparisonEntry] = []
+    warnings: list[str] = []
+    done = 0
+    for method in methods:
+        started = time.perf_counter()
+        result = engine.generate(
+            method.settings,
+            [reference],
+            init_image=reference if method.init_from_reference else None,
+            control_image=control_image if method.uses_control else None,
+            on_step=_offset(on_step, done, total),
+        )
+        seconds = time.perf_counter() - started
+        done += _steps_of(method)
+        warnings.extend(warning for warning in result.warnings if warning not in warnings)
+        image = result.images[0]
+        entries.append(
+            ComparisonEntry(
+                method.label, image, result.parameters[0], similarity(engine, reference, image), seconds, method.settings
+            )
+        )
+    config = engine.reference_encoder.encoder.config
+    encoder_name = f"IP-Adapter's CLIP image encoder (ViT, width {config.hidden_size}, patch {config.patch_size})"
+    return ComparisonResult(entries, labelled_grid(reference, entries), encoder_name, tuple(warnings))
+
+
+def _steps_of(method: ComparisonMethod) -> int:
+    settings = method.settings
+    return int(settings.steps * settings.strength) if method.init_from_reference else settings.steps
+
+
+def _offset(on_step: StepCallback | None, done: int, total: int) -> StepCallback | None:
+    if on_step is None:
+        return None
+    report: Callable[[int, int], None] = on_step
+    return lambda step, _steps: report(done + step, total)
+
+
+def labelled_grid(reference: Image.Image, entries: list[ComparisonEntry]) -> Image.Image:
+    """Reference first, then each output, with its label and score underneath."""
+    width, height = entries[0].image.size
+    tiles = [("Reference", fit_to_size(reference, width, height))] + [
+        (f"{entry.label}\nCLIP {entry.similarity:.3f} · {entry.seconds:.1f}s", entry.image) for entry in entries
+    ]
+    caption = 40
+    grid = Image.new("RGB", (width * len(tiles), height + caption), "white")
+    draw = ImageDraw.Draw(grid)
+    font = ImageFont.load_default()
+    for column, (label, image) in enumerate(tiles):
+        grid.paste(image, (column * width, 0))
+        draw.multiline_text((column * width + 4, height + 3), label, fill="black", font=font)
+    return grid

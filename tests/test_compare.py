@@ -1,0 +1,75 @@
+"""The comparison: each method's picture is exactly what it gives alone, and shared work is done once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ipa_demo.compare import ComparisonResult
+from ipa_demo.engine import Engine
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings, T2IAdapterSettings
+
+from .helpers import noise_image
+
+SETTINGS = GenerationSettings(
+    prompt="a lighthouse", seed=11, width=64, height=64, steps=4, strength=0.6, ip=IPAdapterSettings(scale=0.7)
+)
+
+
+@pytest.fixture(scope="module")
+def control_image():
+    return noise_image(64, 64, seed=12)
+
+
+@pytest.fixture(scope="module")
+def comparison(engine: Engine, reference, control_image) -> ComparisonResult:
+    return engine.compare(SETTINGS, reference, control_image=control_image)
+
+
+def test_methods_and_labels(comparison: ComparisonResult) -> None:
+    labels = [entry.label for entry in comparison.entries]
+    assert labels == ["Reference-only (attn)", "img2img (strength 0.6)", "IP-Adapter (λ 0.7)",
+                      "IP-Adapter + ControlNet canny"]  # fmt: skip
+    assert "CLIP" in comparison.encoder_name
+
+
+def test_each_output_is_bit_identical_to_running_it_alone(engine: Engine, comparison, reference, control_image) -> None:
+    for entry in comparison.entries:
+        alone = engine.generate(
+            entry.settings,
+            [reference],
+            init_image=reference if entry.label.startswith("img2img") else None,
+            control_image=control_image if "+" in entry.label else None,
+        )
+        assert np.array_equal(np.asarray(alone.images[0]), np.asarray(entry.image)), entry.label
+        assert alone.parameters[0] == entry.parameters
+
+
+def test_all_methods_share_seed_sampler_steps_and_size(comparison: ComparisonResult) -> None:
+    shared = {(e.settings.seed, e.settings.scheduler, e.settings.steps, e.settings.guidance, e.settings.width,
+               e.settings.height) for e in comparison.entries}  # fmt: skip
+    assert shared == {(11, SETTINGS.scheduler, 4, SETTINGS.guidance, 64, 64)}
+
+
+def test_scores_timings_and_grid(comparison: ComparisonResult) -> None:
+    for entry in comparison.entries:
+        assert -1.0 <= entry.similarity <= 1.0 and entry.seconds > 0
+    assert comparison.grid.size == (64 * (len(comparison.entries) + 1), 64 + 40)
+
+
+def test_the_reference_is_encoded_once(engine: Engine, reference) -> None:
+    fresh = noise_image(64, 64, seed=99)
+    clip_runs = engine.reference_encoder.encoder_runs
+    vae_encodes = engine.posteriors.misses
+    engine.compare(SETTINGS, fresh)
+    # CLIP: the reference once for IP-Adapter (reused for scoring) plus one per scored output.
+    assert engine.reference_encoder.encoder_runs == clip_runs + 1 + 3
+    assert engine.posteriors.misses == vae_encodes + 1, "img2img and reference-only share one VAE encode"
+
+
+def test_chosen_structure_and_reference_settings_are_used(engine: Engine, reference, control_image) -> None:
+    settings = replace(SETTINGS, t2i=T2IAdapterSettings(kind="depth"))
+    result = engine.compare(settings, reference, control_image=control_image)
+    assert result.entries[-1].label == "IP-Adapter + T2I depth"
