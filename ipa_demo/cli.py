@@ -1,4 +1,4 @@
-"""Command line: ``python -m ipa_demo generate|tiny-models ...``.
+"""Command line: ``python -m ipa_demo generate|compare|download|tiny-models ...``.
 
 Every failure the user can fix ends as one line on stderr and exit status 2, never a traceback.
 """
@@ -6,10 +6,16 @@ Every failure the user can fix ends as one line on stderr and exit status 2, nev
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
 
 from .images import ImageInputError
 from .ip_adapter import CheckpointError
@@ -18,14 +24,19 @@ from .models import ModelLoadError
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from .settings import (
     IP_VARIANTS,
+    REFERENCE_MODES,
     STRUCTURE_KINDS,
     ControlNetSettings,
     GenerationSettings,
     IPAdapterSettings,
+    ReferenceOnlySettings,
     SettingsError,
     T2IAdapterSettings,
 )
-from .sources import MissingModelError
+from .sources import SPECS_BY_KEY, MissingModelError
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError)
 
@@ -81,6 +92,12 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t2i-factor", type=float, default=1.0, help="fraction of the steps that get T2I features")
     parser.add_argument("--canny-low", type=int, default=100)
     parser.add_argument("--canny-high", type=int, default=200)
+    parser.add_argument("--ref-only", choices=REFERENCE_MODES, default="off", help="reference-only on the first --reference")
+    parser.add_argument("--ref-fidelity", type=float, default=0.5, help="style fidelity, 0-1")
+    parser.add_argument("--ref-weight", type=float, default=1.0)
+    parser.add_argument("--ref-start", type=float, default=0.0)
+    parser.add_argument("--ref-end", type=float, default=1.0)
+    parser.add_argument("--ref-fast", action="store_true", help="batch-1 reference pass: faster, approximate")
     parser.add_argument("--out", type=Path, default=Path("outputs"))
 
 
@@ -118,6 +135,14 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         control_is_map=args.control_map is not None,
         canny_low=args.canny_low,
         canny_high=args.canny_high,
+        reference_only=ReferenceOnlySettings(
+            mode=args.ref_only,
+            fidelity=args.ref_fidelity,
+            weight=args.ref_weight,
+            start=args.ref_start,
+            end=args.ref_end,
+            fast=args.ref_fast,
+        ),
     )
 
 
@@ -126,12 +151,18 @@ def _next_free_index(folder: Path) -> int:
     return max(numbers, default=-1) + 1
 
 
-def run_generate(args: argparse.Namespace) -> int:
-    from .engine import Engine, check_inputs
+@dataclass(frozen=True)
+class Request:
+    settings: GenerationSettings
+    references: list[Image.Image]
+    init_image: Image.Image | None
+    control_image: Image.Image | None
+
+
+def read_request(args: argparse.Namespace) -> Request:
+    """Settings and images from the flags, checked before any model loads."""
+    from .engine import check_inputs
     from .images import load_image
-    from .metadata import save_png
-    from .runtime import pick_device, quiet_library_output
-    from .sources import ModelSources
 
     settings = settings_from_args(args)
     references = [load_image(path, "reference") for path in args.reference]
@@ -139,21 +170,62 @@ def run_generate(args: argparse.Namespace) -> int:
     control_path = args.control_image or args.control_map
     control_image = load_image(control_path, "control image") if control_path else None
     check_inputs(settings, references, init_image, control_image)
+    return Request(settings, references, init_image, control_image)
+
+
+def load_engine(args: argparse.Namespace) -> Engine:
+    from .engine import Engine
+    from .runtime import pick_device, quiet_library_output
+    from .sources import ModelSources
+
     device, dtype = pick_device(args.device)
     quiet_library_output()
-    engine = Engine(ModelSources.from_env(args.models), device, dtype)
-    result = engine.generate(settings, references, init_image, control_image)
-    for warning in result.warnings:
+    return Engine(ModelSources.from_env(args.models), device, dtype)
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from .metadata import save_png
+
+    request = read_request(args)
+    result = load_engine(args).generate(request.settings, request.references, request.init_image, request.control_image)
+    _print_warnings(result.warnings)
     args.out.mkdir(parents=True, exist_ok=True)
     index = _next_free_index(args.out)
     for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters)):
         path = save_png(image, args.out / f"{index + offset:05d}-{seed}.png", parameters)
         print(path)
     for kind, control_map in result.control_maps.items():
-        path = args.out / f"{index:05d}-{settings.seed}-{kind}-map.png"
+        path = args.out / f"{index:05d}-{request.settings.seed}-{kind}-map.png"
         control_map.save(path)
         print(path)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .metadata import save_png
+
+    request = read_request(args)
+    if not request.references:
+        raise SettingsError("reference_images", "the comparison needs a --reference image")
+    result = load_engine(args).compare(request.settings, request.references[0], request.control_image)
+    _print_warnings(result.warnings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary = {"encoder": result.encoder_name, "settings": asdict(request.settings), "methods": []}
+    for entry in result.entries:
+        name = re.sub(r"[^a-z0-9]+", "-", entry.label.lower()).strip("-") + ".png"
+        save_png(entry.image, args.out / name, entry.parameters)
+        summary["methods"].append(
+            {"label": entry.label, "file": name, "clip_similarity": entry.similarity, "seconds": entry.seconds,
+             "settings": asdict(entry.settings)}  # fmt: skip
+        )
+    result.grid.save(args.out / "grid.png")
+    (args.out / "comparison.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    print(args.out / "comparison.json")
     return 0
 
 
@@ -164,12 +236,31 @@ def run_tiny_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_download(args: argparse.Namespace) -> int:
+    from .download import run
+
+    return run(args.dir, args.only, args.dry_run)
+
+
+def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", type=Path, nargs="?", help="models folder for --models DIR (default: the Hugging Face cache)")
+    parser.add_argument("--only", nargs="+", choices=tuple(SPECS_BY_KEY), default=[], metavar="KEY",
+                        help=f"components to fetch (default: all): {', '.join(SPECS_BY_KEY)}")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="list the files and their sizes, fetch nothing")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ipa_demo", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate", help="text + reference image -> PNGs with their settings inside")
     _add_generation_arguments(generate)
     generate.set_defaults(run=run_generate)
+    comparison = commands.add_parser("compare", help="reference-only vs img2img vs IP-Adapter on one seed")
+    _add_generation_arguments(comparison)
+    comparison.set_defaults(run=run_compare)
+    download = commands.add_parser("download", help="fetch exactly the model files the app loads (then run offline)")
+    _add_download_arguments(download)
+    download.set_defaults(run=run_download)
     tiny = commands.add_parser("tiny-models", help="write a tiny random model set (for tests; no download)")
     tiny.add_argument("dir", type=Path)
     tiny.add_argument("--seed", type=int, default=0)

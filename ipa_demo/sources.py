@@ -3,11 +3,14 @@
 With a models folder every component resolves to ``<models_dir>/<repo name>/<path in repo>``,
 the layout a ``huggingface_hub`` download of each repo gives. Without one, components come
 from the Hub cache, downloading exactly the files listed here when they are not cached yet.
+Every spec lists exact file names (no patterns): ``download``, the Space's ``preload_from_hub``
+and the cache lookup all work from the same list.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,12 +35,15 @@ class ModelSpec:
     repo_id: str
     path_in_repo: str  # "" for the repo root
     kind: Kind
-    files: tuple[str, ...]  # what `download` fetches, relative to the repo root (glob patterns allowed)
+    files: tuple[str, ...]  # exactly what `download` fetches, relative to the repo root
     description: str
 
     @property
     def repo_name(self) -> str:
         return self.repo_id.split("/")[-1]
+
+
+CLIP_TOKENIZER_FILES = ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json")
 
 
 def _diffusers_folder(subfolder: str, weights: str) -> tuple[str, ...]:
@@ -52,7 +58,7 @@ SD15 = ModelSpec(
     files=(
         "model_index.json",
         "scheduler/scheduler_config.json",
-        "tokenizer/*",
+        *(f"tokenizer/{name}" for name in CLIP_TOKENIZER_FILES),
         *_diffusers_folder("text_encoder", "model.fp16.safetensors"),
         *_diffusers_folder("unet", "diffusion_pytorch_model.fp16.safetensors"),
         *_diffusers_folder("vae", "diffusion_pytorch_model.fp16.safetensors"),
@@ -149,13 +155,45 @@ ALL_SPECS: tuple[ModelSpec, ...] = (
     *T2I_ADAPTERS.values(),
     DEPTH_ESTIMATOR,
 )
+SPECS_BY_KEY: dict[str, ModelSpec] = {spec.key: spec for spec in ALL_SPECS}
+DEFAULT_SPECS: tuple[ModelSpec, ...] = (SD15, IMAGE_ENCODER, IP_ADAPTERS["base"])  # what a first generation loads
+
+
+def hub_is_offline() -> bool:
+    """``HF_HUB_OFFLINE``, as huggingface_hub read it when it was imported."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def cached_path(spec: ModelSpec, cache_dir: Path | None = None) -> Path | None:
+    """``spec`` in the Hub cache when every one of its files is there, else None. Never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    root = None
+    for name in spec.files:
+        found = try_to_load_from_cache(spec.repo_id, name, cache_dir=cache_dir)
+        if not isinstance(found, str):  # None (not cached) or the "known not to exist" marker
+            return None
+        root = Path(found).parents[name.count("/")]  # the snapshot folder
+    assert root is not None, f"{spec.key} lists no files"
+    return root / spec.path_in_repo
+
+
+def download_hint(spec: ModelSpec, models_dir: Path | None = None) -> str:
+    target = f" {models_dir}" if models_dir is not None else ""
+    return f"get it with `python -m ipa_demo download{target} --only {spec.key}`"
 
 
 @dataclass(frozen=True)
 class ModelSources:
-    """Resolves a spec to a local path: from ``models_dir`` when set, else from the Hub cache."""
+    """Resolves a spec to a local path: from ``models_dir`` when set, else from the Hub cache.
+
+    ``hub_cache`` overrides huggingface_hub's cache folder (``$HF_HOME/hub``); tests use it.
+    """
 
     models_dir: Path | None = None
+    hub_cache: Path | None = None
 
     @classmethod
     def from_env(cls, models_dir: str | os.PathLike[str] | None = None) -> ModelSources:
@@ -173,25 +211,34 @@ class ModelSources:
             path = self.local_path(spec)
             if not path.exists():
                 raise MissingModelError(
-                    f"missing {spec.description}: expected {path} "
-                    f"(get it with `python -m ipa_demo download {self.models_dir} --only {spec.key}`)"
+                    f"missing {spec.description}: expected {path} ({download_hint(spec, self.models_dir)})"
                 )
             return path
         return self._from_hub(spec)
 
-    @staticmethod
-    def _from_hub(spec: ModelSpec) -> Path:
-        from huggingface_hub import snapshot_download
+    def _from_hub(self, spec: ModelSpec) -> Path:
+        path = cached_path(spec, self.hub_cache)
+        if path is not None:
+            return path
+        missing = f"{spec.description} ({spec.repo_id}) is not in the Hub cache"
+        if hub_is_offline():
+            raise MissingModelError(
+                f"{missing} and HF_HUB_OFFLINE is set: {download_hint(spec)} where the Hub is reachable, "
+                "or pass --models DIR"
+            )
+        from .download import HubError, download
 
         try:
-            root = Path(snapshot_download(spec.repo_id, allow_patterns=list(spec.files)))
-        except Exception as error:  # the hub client raises many types; all mean "not available"
+            download([spec], cache_dir=self.hub_cache, report=_to_stderr)
+        except HubError as error:
             raise MissingModelError(
-                f"{spec.description} ({spec.repo_id}) is not in the local Hub cache and could not be "
-                f"downloaded ({type(error).__name__}); run `python -m ipa_demo download` where the Hub is "
-                "reachable, or pass --models DIR"
+                f"{missing}, and downloading it failed: {error}; {download_hint(spec)}, or pass --models DIR"
             ) from None
-        path = root / spec.path_in_repo
-        if not path.exists():
-            raise MissingModelError(f"{spec.description}: {spec.path_in_repo} is missing from {root}")
+        path = cached_path(spec, self.hub_cache)
+        if path is None:
+            raise MissingModelError(f"{missing} even after downloading it; {download_hint(spec)}")
         return path
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -121,3 +121,18 @@ def test_structure_flags_reach_the_png_and_the_maps_are_saved(tiny_models_dir, r
 def test_controlnet_without_control_image_is_refused(tiny_models_dir, tmp_path, capsys) -> None:
     assert main(small_run(tiny_models_dir, tmp_path, "--ip-scale", "0", "--controlnet", "depth")) == 2
     assert "control_image" in capsys.readouterr().err
+
+
+def test_compare_writes_each_image_the_grid_and_a_summary(tiny_models_dir, reference_file, tmp_path) -> None:
+    import json
+
+    out = tmp_path / "cmp"
+    assert main(["compare", *small_run(tiny_models_dir, out, "--reference", str(reference_file), "--seed", "4")[1:]]) == 0
+    summary = json.loads((out / "comparison.json").read_text())
+    assert [method["label"] for method in summary["methods"]] == [
+        "Reference-only (attn)", "img2img (strength 0.75)", "IP-Adapter (λ 0.7)",
+    ]  # fmt: skip
+    for method in summary["methods"]:
+        _, _, pairs = parse_parameters(read_png_parameters(out / method["file"]) or "")
+        assert pairs["Seed"] == "4" and method["seconds"] > 0
+    assert (out / "grid.png").exists() and summary["settings"]["seed"] == 4

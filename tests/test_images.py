@@ -1,0 +1,69 @@
+"""Every file of the bad-input corpus is converted correctly or refused with a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ipa_demo.cli import main
+from ipa_demo.images import ImageInputError, load_image
+
+from .bad_images import BAD, GOOD, write_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_files_are_refused_naming_the_input(corpus, name: str) -> None:
+    with pytest.raises(ImageInputError, match="^reference: "):
+        load_image(corpus[name], "reference")
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_good_files_become_rgb(corpus, name: str) -> None:
+    image = load_image(corpus[name], "reference")
+    assert image.mode == "RGB" and min(image.size) >= 8
+
+
+def test_exif_orientation_is_applied(corpus) -> None:
+    assert load_image(corpus["rotated.jpg"], "reference").size == (32, 64)
+
+
+def test_transparency_is_flattened_onto_white(corpus) -> None:
+    pixels = np.asarray(load_image(corpus["rgba.png"], "reference"))
+    assert tuple(pixels[0, 0]) == (200, 0, 0) and tuple(pixels[0, -1]) == (255, 255, 255)
+
+
+def test_sixteen_bit_grey_keeps_its_range(corpus) -> None:
+    pixels = np.asarray(load_image(corpus["grey16.png"], "reference"))
+    assert pixels.min() == 0 and pixels.max() == 255 and 100 < pixels.mean() < 155
+
+
+def test_animated_images_give_their_first_frame(corpus) -> None:
+    assert tuple(np.asarray(load_image(corpus["animated.gif"], "reference"))[0, 0]) == (255, 0, 0)
+
+
+def test_cmyk_is_converted(corpus) -> None:
+    pixels = np.asarray(load_image(corpus["cmyk.jpg"], "reference")).astype(int)
+    assert abs(pixels[0, 0] - (0, 0, 0)).max() < 40 and abs(pixels[-1, -1] - (255, 255, 255)).max() < 40
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_cli_refuses_bad_files_in_one_line(tiny_models_dir, corpus, tmp_path, capsys, name: str) -> None:
+    code = main(["generate", "--models", str(tiny_models_dir), "--prompt", "x", "--reference", str(corpus[name]),
+                 "--steps", "2", "--width", "64", "--height", "64", "--out", str(tmp_path)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: reference: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_cli_uses_good_files(tiny_models_dir, corpus, tmp_path, name: str) -> None:
+    code = main(["generate", "--models", str(tiny_models_dir), "--prompt", "x", "--reference", str(corpus[name]),
+                 "--init-image", str(corpus[name]), "--strength", "0.5",
+                 "--steps", "2", "--width", "64", "--height", "64", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0 and len(list(tmp_path.glob("*.png"))) == 1
