@@ -45,11 +45,19 @@ from .pipeline import (
 from .reference_only import ReferenceGuidance
 from .reference_encoder import ReferenceEncoder
 from .settings import GenerationSettings, SettingsError
+from .runtime import (
+    ModelOffload,
+    apply_speed_settings,
+    describe_device,
+    enable_model_offload,
+    prefers_channels_last,
+)
 from .sources import CONTROLNETS, DEPTH_ESTIMATOR, IMAGE_ENCODER, IP_ADAPTERS, SD15, T2I_ADAPTERS, ModelSources
 from .structure import ControlNetGuidance, StructureGuidance, T2IGuidance
 from .unet_setup import prepare_unet
 
 Loaded = TypeVar("Loaded")
+Module = TypeVar("Module", bound=torch.nn.Module)
 
 
 @dataclass(frozen=True)
@@ -85,12 +93,22 @@ class Engine:
         sources: ModelSources,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
+        *,
+        compile_unet: bool = False,
+        channels_last: bool | None = None,  # None: where it helps (CUDA)
+        offload: bool = False,
     ) -> None:
         self.sources = sources
         self.device = torch.device(device)
         self.dtype = dtype
         self.models: StableDiffusionModels = load_stable_diffusion(sources.resolve(SD15), self.device, dtype)
         prepare_unet(self.models.unet)
+        if channels_last is None:
+            channels_last = prefers_channels_last(self.device)
+        apply_speed_settings(self.models, compile_unet=compile_unet, channels_last=channels_last)
+        self.offload: ModelOffload | None = enable_model_offload(self.models) if offload else None
+        extras = ["compiled UNet"] * compile_unet + ["CPU offload"] * offload
+        self.description = ", ".join([describe_device(self.device, dtype), *extras])
         self._load_lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self.control_maps = ControlMapMaker(self._depth_estimator)
@@ -102,26 +120,36 @@ class Engine:
                 self._loaded[key] = load()
             return self._loaded[key]
 
+    def _staged(self, module: Module, stage: str) -> Module:
+        """Under CPU offload a model loaded later joins its stage (see ``runtime.ModelOffload``)."""
+        if self.offload is not None:
+            self.offload.add(module, stage)
+        return module
+
     @property
     def reference_encoder(self) -> ReferenceEncoder:
         def load() -> ReferenceEncoder:
-            return ReferenceEncoder(load_image_encoder(self.sources.resolve(IMAGE_ENCODER), self.device, self.dtype))
+            encoder = load_image_encoder(self.sources.resolve(IMAGE_ENCODER), self.device, self.dtype)
+            return ReferenceEncoder(self._staged(encoder, "image"), self.device)
 
         return self._once("image_encoder", load)
 
     def ip_adapter(self, variant: str) -> IPAdapterWeights:
         return self._once(
-            f"ip:{variant}", lambda: load_ip_adapter(self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet)
+            f"ip:{variant}",
+            lambda: self._staged(load_ip_adapter(self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet), "unet"),
         )
 
     def controlnet(self, kind: str) -> ControlNetModel:
         return self._once(
-            f"controlnet:{kind}", lambda: load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype)
+            f"controlnet:{kind}",
+            lambda: self._staged(load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype), "unet"),
         )
 
     def t2i_adapter(self, kind: str) -> T2IAdapter:
         return self._once(
-            f"t2i:{kind}", lambda: load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype)
+            f"t2i:{kind}",
+            lambda: self._staged(load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"),
         )
 
     def _depth_estimator(self) -> DepthEstimator:
@@ -170,6 +198,7 @@ class Engine:
             controlnet = ControlNetGuidance.prepare(
                 self.controlnet(options.kind),
                 maps[options.kind],
+                device=self.device,
                 num_images=count,
                 guided=guided,
                 scale=options.scale,
@@ -183,6 +212,7 @@ class Engine:
             t2i = T2IGuidance.prepare(
                 self.t2i_adapter(options.kind),
                 maps[options.kind],
+                device=self.device,
                 num_images=count,
                 guided=guided,
                 scale=options.scale,

@@ -36,8 +36,9 @@ class ReferenceEncoding:
 
 
 class ReferenceEncoder:
-    def __init__(self, encoder: CLIPVisionModelWithProjection, cache_size: int = 32) -> None:
+    def __init__(self, encoder: CLIPVisionModelWithProjection, device: torch.device, cache_size: int = 32) -> None:
         self.encoder = encoder
+        self.device = device  # where inputs go; under offload the encoder itself may be parked elsewhere
         size = encoder.config.image_size
         # The same preprocessing diffusers' load_ip_adapter sets up for this encoder.
         self.processor = CLIPImageProcessor(size=size, crop_size=size)
@@ -70,7 +71,7 @@ class ReferenceEncoder:
     @torch.no_grad()
     def _run(self, pixels: torch.Tensor, hidden_states: bool) -> torch.Tensor:
         self.encoder_runs += 1
-        pixels = pixels.to(self.encoder.device, self.encoder.dtype)
+        pixels = pixels.to(self.device, self.encoder.dtype)
         if hidden_states:
             return self.encoder(pixels, output_hidden_states=True).hidden_states[-2]
         return self.encoder(pixels).image_embeds

@@ -38,6 +38,7 @@ class ControlNetGuidance:
         model: ControlNetModel,
         control_map: Image.Image,
         *,
+        device: torch.device,
         num_images: int,
         guided: bool,
         scale: float,
@@ -47,7 +48,7 @@ class ControlNetGuidance:
     ) -> ControlNetGuidance:
         processor = VaeImageProcessor(do_convert_rgb=True, do_normalize=False)
         image = processor.preprocess(control_map, height=control_map.height, width=control_map.width)
-        image = image.to(torch.float32).repeat_interleave(num_images, dim=0).to(model.device, model.dtype)
+        image = image.to(torch.float32).repeat_interleave(num_images, dim=0).to(device, model.dtype)
         if guided and not guess_mode:
             image = torch.cat([image] * 2)
         return cls(model, image, scale, start, end, guess_mode, guided)
@@ -83,13 +84,21 @@ class T2IGuidance:
     @classmethod
     @torch.no_grad()
     def prepare(
-        cls, adapter: T2IAdapter, control_map: Image.Image, *, num_images: int, guided: bool, scale: float, factor: float
+        cls,
+        adapter: T2IAdapter,
+        control_map: Image.Image,
+        *,
+        device: torch.device,
+        num_images: int,
+        guided: bool,
+        scale: float,
+        factor: float,
     ) -> T2IGuidance:
         if adapter.config.in_channels == 1:
             control_map = control_map.convert("L")
         pixels = np.asarray(control_map, dtype=np.float32) / 255.0
         pixels = pixels[None, ..., None] if pixels.ndim == 2 else pixels[None]
-        tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(adapter.device, adapter.dtype)
+        tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(device, adapter.dtype)
         features = []
         for feature in adapter(tensor):
             feature = (feature * scale).repeat(num_images, 1, 1, 1)

@@ -112,3 +112,15 @@ def test_parameters_record_each_image_seed_and_the_adapter(engine, reference) ->
 def test_long_prompt_is_truncated_with_a_warning(engine) -> None:
     result = engine.generate(replace(with_ip(scale=0.0), prompt="cat " * 200))
     assert any("77" in warning or "75" in warning for warning in result.warnings)
+
+
+def test_offload_and_channels_last_keep_the_image(tiny_models_dir, reference) -> None:
+    """On the CPU "offload" parks and fetches the same device, so this checks the wiring, not speed."""
+    from ipa_demo.sources import ModelSources
+
+    settings = replace(with_ip(scale=0.7), num_images=1)
+    plain = Engine(ModelSources(tiny_models_dir)).generate(settings, [reference]).pixels
+    tuned_engine = Engine(ModelSources(tiny_models_dir), offload=True, channels_last=True)
+    tuned = tuned_engine.generate(settings, [reference]).pixels
+    assert np.abs(tuned - plain).max() <= 1e-4
+    assert "CPU offload" in tuned_engine.description
