@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from .images import ImageInputError
-from .ip_adapter import CheckpointError
+from .errors import CheckpointError, ModelLoadError
 from .layers import MASK_PRESETS, STAGE_NAMES
-from .models import ModelLoadError
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from .settings import (
     IP_VARIANTS,

@@ -22,11 +22,8 @@ from diffusers.models.embeddings import ImageProjection
 from safetensors.torch import load_file
 from torch import nn
 
+from .errors import CheckpointError
 from .layers import CROSS_ATTENTION_LAYERS, processor_name
-
-
-class CheckpointError(RuntimeError):
-    """An IP-Adapter file that cannot be used with this UNet; the message names the file."""
 
 
 def read_checkpoint(path: Path) -> dict[str, dict[str, torch.Tensor]]:

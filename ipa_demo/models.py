@@ -13,11 +13,9 @@ from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
+from .errors import ModelLoadError
+
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
-
-
-class ModelLoadError(RuntimeError):
-    """A model folder exists but cannot be loaded; the message names it."""
 
 
 @dataclass(frozen=True)
