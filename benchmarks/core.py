@@ -8,41 +8,18 @@ the "core" section of BENCHMARKS.md: median seconds per image and the ratio ours
 
 from __future__ import annotations
 
-import argparse
-import os
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings
+from tests.helpers import noise_image
+from tests.reference_pipelines import ReferencePipeline
 
-import torch  # noqa: E402
-
-from ipa_demo.engine import Engine  # noqa: E402
-from ipa_demo.runtime import pick_device, quiet_library_output  # noqa: E402
-from ipa_demo.settings import GenerationSettings, IPAdapterSettings  # noqa: E402
-from ipa_demo.sources import ModelSources  # noqa: E402
-from ipa_demo.tiny_models import write_tiny_models  # noqa: E402
-from tests.helpers import noise_image  # noqa: E402
-from tests.reference_pipelines import ReferencePipeline  # noqa: E402
-
-from .report import interleaved_medians, machine_line, write_section  # noqa: E402
+from .report import interleaved_medians, machine_line, models_and_engine, parse_arguments, publish
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
-    args = parser.parse_args()
-    quiet_library_output()
-    models = args.models or write_tiny_models(Path(tempfile.mkdtemp(prefix="ipa-bench-")))
-    device, _ = pick_device("auto")
-    torch.set_grad_enabled(False)
-
-    engine = Engine(ModelSources(models), device)
+    args = parse_arguments(__doc__, size=128, steps=20, repeats=7)
+    models, engine = models_and_engine(args)
     plain = ReferencePipeline.load(models)
     with_ip = ReferencePipeline.load(models, "base")
     reference = noise_image(96, 72, seed=1)
@@ -76,10 +53,7 @@ def main() -> None:
         "|---|---:|---:|---:|",
         *(f"| {mode} | {ours:.3f} | {theirs:.3f} | {ratio:.3f} |" for mode, ours, theirs, ratio in rows),
     ]
-    markdown = "## Core loop vs diffusers' stock pipelines (`benchmarks/core.py`)\n\n" + "\n".join(table)
-    print(markdown)
-    if not args.no_write:
-        write_section("core", markdown)
+    publish(args, "core", "Core loop vs diffusers' stock pipelines (`benchmarks/core.py`)", table)
 
 
 if __name__ == "__main__":

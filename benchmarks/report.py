@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import platform
 import re
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+from ipa_demo.engine import Engine  # noqa: E402
+from ipa_demo.runtime import pick_device, quiet_library_output  # noqa: E402
+from ipa_demo.sources import ModelSources  # noqa: E402
+from ipa_demo.tiny_models import write_tiny_models  # noqa: E402
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -49,3 +59,30 @@ def write_section(name: str, markdown: str) -> None:
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
     BENCHMARKS_MD.write_text(text)
+
+
+def parse_arguments(doc: str, *, size: int, repeats: int, steps: int | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--models", type=Path, help="a models folder (default: a fresh tiny random set)")
+    parser.add_argument("--size", type=int, default=size)
+    if steps is not None:
+        parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    return parser.parse_args()
+
+
+def models_and_engine(args: argparse.Namespace) -> tuple[Path, Engine]:
+    """The models to time (the tiny set unless --models) and an engine on the best device here."""
+    quiet_library_output()
+    torch.set_grad_enabled(False)
+    models = args.models or write_tiny_models(Path(tempfile.mkdtemp(prefix="ipa-bench-")))
+    device, _ = pick_device("auto")  # fp32 everywhere, like the diffusers pipelines we compare with
+    return models, Engine(ModelSources(models), device)
+
+
+def publish(args: argparse.Namespace, section: str, title: str, lines: list[str]) -> None:
+    markdown = f"## {title}\n\n" + "\n".join(lines)
+    print(markdown)
+    if not args.no_write:
+        write_section(section, markdown)

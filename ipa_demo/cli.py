@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .images import ImageInputError
 from .errors import CheckpointError, ModelLoadError
+from .images import ImageInputError
 from .layers import MASK_PRESETS, STAGE_NAMES
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from .settings import (
@@ -195,7 +195,7 @@ def run_generate(args: argparse.Namespace) -> int:
     _print_warnings(result.warnings)
     args.out.mkdir(parents=True, exist_ok=True)
     index = _next_free_index(args.out)
-    for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters)):
+    for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters, strict=True)):
         path = save_png(image, args.out / f"{index + offset:05d}-{seed}.png", parameters)
         print(path)
     for kind, control_map in result.control_maps.items():

@@ -42,9 +42,8 @@ from .pipeline import (
     ip_conditioning,
     uses_guidance,
 )
-from .reference_only import ReferenceGuidance
 from .reference_encoder import ReferenceEncoder
-from .settings import GenerationSettings, SettingsError
+from .reference_only import ReferenceGuidance
 from .runtime import (
     ModelOffload,
     apply_speed_settings,
@@ -52,6 +51,7 @@ from .runtime import (
     enable_model_offload,
     prefers_channels_last,
 )
+from .settings import GenerationSettings, SettingsError
 from .sources import CONTROLNETS, DEPTH_ESTIMATOR, IMAGE_ENCODER, IP_ADAPTERS, SD15, T2I_ADAPTERS, ModelSources
 from .structure import ControlNetGuidance, StructureGuidance, T2IGuidance
 from .unet_setup import prepare_unet

@@ -29,8 +29,8 @@ from diffusers import UNet2DConditionModel
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
-from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.models.unets.unet_2d_blocks import CrossAttnDownBlock2D, CrossAttnUpBlock2D
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from .ip_adapter import IPAttention
 from .settings import ReferenceOnlySettings
