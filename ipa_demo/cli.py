@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .errors import CheckpointError, ModelLoadError
+from .errors import CheckpointError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
 from .layers import MASK_PRESETS, STAGE_NAMES
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
@@ -37,7 +37,7 @@ from .sources import SPECS_BY_KEY, MissingModelError
 if TYPE_CHECKING:
     from .engine import Engine
 
-USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError)
+USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError, OutOfMemoryError)
 
 
 def parse_stages(text: str) -> tuple[float, ...]:

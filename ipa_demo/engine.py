@@ -8,7 +8,8 @@ base SD1.5 load on first use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from PIL import Image
 from .cache import LRUCache, image_digest
 from .compare import ComparisonResult, compare
 from .control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
+from .errors import OutOfMemoryError
 from .ip_adapter import IPAdapterWeights, load_ip_adapter
 from .metadata import format_parameters
 from .models import (
@@ -220,6 +222,15 @@ class Engine:
             )
         return StructureGuidance(controlnet, t2i), maps
 
+    @contextmanager
+    def _out_of_memory_as_user_error(self) -> Iterator[None]:
+        try:
+            yield
+        except torch.OutOfMemoryError:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()  # what the failed request held is free for the next one
+            raise OutOfMemoryError(str(self.device)) from None
+
     def compare(
         self,
         settings: GenerationSettings,
@@ -249,8 +260,9 @@ class Engine:
             reference=self.reference_guidance(settings, references),
             init_posterior=self.posterior(init_image, settings) if init_image is not None else None,
         )
-        latents = denoise(self.models, settings, conditioning, on_step)
-        pixels = decode(self.models, latents)
+        with self._out_of_memory_as_user_error():
+            latents = denoise(self.models, settings, conditioning, on_step)
+            pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
         parameters = [
             format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None)

@@ -10,3 +10,13 @@ class ModelLoadError(RuntimeError):
 
 class CheckpointError(RuntimeError):
     """An IP-Adapter file that cannot be used with this UNet; the message names the file."""
+
+
+class OutOfMemoryError(RuntimeError):
+    """The device ran out of memory for this request; the engine is usable again at once."""
+
+    def __init__(self, device: str) -> None:
+        super().__init__(
+            f"{device} ran out of memory for this request: try a smaller size, fewer images, fewer "
+            "conditioners at once, or start the app with CPU offload (--offload)"
+        )
