@@ -1,0 +1,47 @@
+"""Input components that leave range, choice and image checks to the event's validator.
+
+Gradio's Slider, Radio, Dropdown and Image raise while preprocessing an out-of-range number, an
+unknown choice or an unreadable upload. Before a validator, that reaches an API caller as a bare
+"400 Bad Request" naming no parameter. These keep the raw value instead (an unreadable image as
+its path, which Gradio has already checked lies in its upload cache), so the validator rejects it
+with the parameter's name and the rule it broke. The wrapping is per instance: a subclass would
+make Gradio write a .pyi file beside this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import gradio as gr
+from gradio.exceptions import Error as GradioError
+
+Input = TypeVar("Input", bound=gr.components.Component)
+
+
+def lenient(component: Input) -> Input:
+    strict = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        try:
+            return strict(payload)
+        except (GradioError, ValueError, OSError):
+            return getattr(payload, "path", payload)
+
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
+
+
+def slider(*args: Any, **kwargs: Any) -> gr.Slider:
+    return lenient(gr.Slider(*args, **kwargs))
+
+
+def radio(*args: Any, **kwargs: Any) -> gr.Radio:
+    return lenient(gr.Radio(*args, **kwargs))
+
+
+def dropdown(*args: Any, **kwargs: Any) -> gr.Dropdown:
+    return lenient(gr.Dropdown(*args, **kwargs))
+
+
+def image(*args: Any, **kwargs: Any) -> gr.Image:
+    return lenient(gr.Image(*args, **kwargs))

@@ -1,0 +1,102 @@
+"""Examples from assets/: each one sets every control (images, prompt, λ, mask, sampling, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .layers import MASK_PRESETS
+from .settings import ControlNetSettings, GenerationSettings, IPAdapterSettings
+from .ui_controls import Controls
+from .ui_fields import PARAMS, values_from_settings
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+_BASE = GenerationSettings(prompt="", negative_prompt="lowres, blurry, watermark, text", seed=42, steps=30)
+
+
+@dataclass(frozen=True)
+class Example:
+    label: str
+    settings: GenerationSettings
+    references: tuple[str, ...] = ()
+    init_image: str | None = None
+    control_image: str | None = None
+
+    def values(self, assets: Path = ASSETS) -> dict[str, Any]:
+        values = values_from_settings(self.settings)
+        values["reference_images"] = [str(assets / name) for name in self.references] or None
+        values["init_image"] = str(assets / self.init_image) if self.init_image else None
+        values["control_image"] = str(assets / self.control_image) if self.control_image else None
+        return values
+
+
+def _ip(scale: float, preset: str) -> IPAdapterSettings:
+    return IPAdapterSettings(scale=scale, mask=MASK_PRESETS[preset])
+
+
+EXAMPLES: tuple[Example, ...] = (
+    Example(
+        "Cat as an oil painting (all layers)",
+        replace(_BASE, prompt="a cat, oil painting, thick brush strokes", ip=_ip(0.7, "all")),
+        references=("chelsea.jpg",),
+    ),
+    Example(
+        "Coffee-shop style on a lighthouse (style layers)",
+        replace(_BASE, prompt="a lighthouse on a cliff", seed=7, ip=_ip(1.0, "style")),
+        references=("coffee.jpg",),
+    ),
+    Example(
+        "Rocket's composition, new subject (composition layers)",
+        replace(_BASE, prompt="a tall glass tower at dusk, photo", seed=3, ip=_ip(0.8, "composition")),
+        references=("rocket.jpg",),
+    ),
+    Example(
+        "House lines + ControlNet canny, coffee style",
+        replace(
+            _BASE,
+            prompt="a cozy cottage, warm evening light",
+            seed=11,
+            ip=_ip(0.6, "style+composition"),
+            controlnet=ControlNetSettings(kind="canny", scale=0.9),
+            control_is_map=True,
+        ),
+        references=("coffee.jpg",),
+        control_image="house-edges.png",
+    ),
+    Example(
+        "img2img: the cat, restyled by the coffee photo",
+        replace(_BASE, prompt="a cat, warm brown tones", seed=5, strength=0.6, ip=_ip(0.8, "style")),
+        references=("coffee.jpg",),
+        init_image="chelsea.jpg",
+    ),
+)
+
+
+def files_present(example: Example, assets: Path = ASSETS) -> bool:
+    names = [*example.references, example.init_image, example.control_image]
+    return all((assets / name).is_file() for name in names if name)
+
+
+def example_rows(examples: tuple[Example, ...] = EXAMPLES, assets: Path = ASSETS) -> list[list[Any]]:
+    """One row per example, one value per API parameter (PARAMS order)."""
+    return [[example.values(assets)[name] for name in PARAMS] for example in examples]
+
+
+def add_examples(controls: Controls, examples: tuple[Example, ...] = EXAMPLES) -> None:
+    """The examples whose images are at hand (an installed package may come without assets/)."""
+    examples = tuple(example for example in examples if files_present(example))
+    if not examples:
+        return
+    shown = [PARAMS.index("reference_images"), PARAMS.index("prompt")]
+    gr.Examples(
+        examples=example_rows(examples),
+        inputs=controls.components,
+        label="Examples (each sets every control)",
+        example_labels=[example.label for example in examples],
+        visible_columns=shown,
+        examples_per_page=len(examples),
+        api_visibility="private",
+    )

@@ -1,0 +1,264 @@
+"""Event handlers of the web app, bound to one engine; no Gradio layout here.
+
+The GPU handlers (``generate``, ``compare``) are generators: they parse and check the request,
+run the engine in a worker thread (``ui_runner``), report its steps to ``gr.Progress`` and yield
+between steps so that Stop can close them. Everything a request needs travels in its arguments:
+nothing about one request is kept on the handlers or the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import gradio as gr
+from PIL import Image, UnidentifiedImageError
+
+from .images import ImageInputError
+from .ip_adapter import CheckpointError
+from .metadata import read_png_parameters, settings_from_parameters
+from .models import ModelLoadError
+from .settings import Limits, SettingsError
+from .sources import MissingModelError
+from .ui_fields import (
+    IMAGE_PARAMS,
+    PARAMS,
+    Request,
+    param_for_field,
+    parse_request,
+    settings_from_values,
+    values_from_settings,
+)
+from .ui_outputs import OutputStore, comparison_caption, comparison_rows, seed_caption, slider_pair
+from .ui_runner import Step, run_stoppable
+from .zerogpu import MIN_SECONDS, estimate_gpu_seconds
+
+USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError)
+GENERATE_OUTPUTS = 5  # gallery, seed used, before/after slider, control maps, parameters text
+COMPARE_OUTPUTS = 5  # gallery, score table, grid file, seed used, note
+
+
+class EngineLike(Protocol):
+    """What the handlers use of ``ipa_demo.engine.Engine`` (tests pass a fake)."""
+
+    def generate(
+        self,
+        settings: Any,
+        references: Sequence[Image.Image] = (),
+        init_image: Image.Image | None = None,
+        control_image: Image.Image | None = None,
+        on_step: Any = None,
+    ) -> Any: ...
+
+    def compare(
+        self, settings: Any, reference: Image.Image, control_image: Image.Image | None = None, on_step: Any = None
+    ) -> Any: ...
+
+
+def _message(error: SettingsError) -> str:
+    return str(error).removeprefix(f"{error.field}: ")
+
+
+def validation_for(error: SettingsError) -> list[dict[str, Any]]:
+    """One ``gr.validate`` per API parameter, failing on the one the error names."""
+    target = param_for_field(error.field)
+    message = _message(error) if target else str(error)
+    target = target or PARAMS[0]
+    return [gr.validate(name != target, message if name == target else "") for name in PARAMS]
+
+
+def _unchanged(width: int) -> tuple[Any, ...]:
+    return tuple(gr.skip() for _ in range(width))
+
+
+def _follow(
+    run: Generator[Step | None, None, Any], progress: gr.Progress, label: str, width: int
+) -> Generator[tuple[Any, ...], None, Any]:
+    """Report the run's steps and yield "no change" between them; return the run's result."""
+    try:
+        while True:
+            try:
+                step = next(run)
+            except StopIteration as finished:
+                return finished.value
+            if step is not None:
+                progress(step, desc=label, unit="steps")
+            yield _unchanged(width)
+    finally:
+        run.close()  # a Stop closes us at the yield above: pass it on to the engine run
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "image"
+
+
+def _gallery_path(gallery: Sequence[Any] | None, selected: int | None) -> str:
+    if not gallery:
+        raise gr.Error("Generate an image first.")
+    index = selected if selected is not None and 0 <= selected < len(gallery) else 0
+    item = gallery[index]
+    return str(item[0] if isinstance(item, (tuple, list)) else item)
+
+
+class Handlers:
+    def __init__(self, engine: EngineLike, store: OutputStore, limits: Limits) -> None:
+        self.engine = engine
+        self.store = store
+        self.limits = limits
+
+    # -- validation: runs before the request joins the queue, so before any model runs --
+
+    def _parse(self, values: dict[str, Any], seed: int | None = None, *, needs_reference: bool = False) -> Request:
+        request = parse_request(values, self.limits, seed)
+        if needs_reference and not request.references:
+            raise SettingsError("reference_images", "Compare needs a reference image")
+        return request
+
+    def validate_generate(self, **values: Any) -> list[dict[str, Any]]:
+        return self._validation(values, needs_reference=False)
+
+    def validate_compare(self, **values: Any) -> list[dict[str, Any]]:
+        return self._validation(values, needs_reference=True)
+
+    def _validation(self, values: dict[str, Any], *, needs_reference: bool) -> list[dict[str, Any]]:
+        try:
+            self._parse(values, needs_reference=needs_reference)
+        except SettingsError as error:
+            return validation_for(error)
+        return [gr.validate(True, "") for _ in PARAMS]
+
+    def _request(self, values: dict[str, Any], *, needs_reference: bool = False) -> Request:
+        try:
+            return self._parse(values, needs_reference=needs_reference)
+        except SettingsError as error:
+            raise gr.Error(str(error)) from None
+
+    # -- GPU events --
+
+    # Images are keyword parameters with a None default so that API callers may leave them out.
+    def generate(
+        self,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
+        *,
+        reference_images: Any = None,
+        init_image: str | None = None,
+        control_image: str | None = None,
+        **values: Any,
+    ) -> Iterator[tuple[Any, ...]]:
+        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        request = self._request(values)
+        settings = request.settings
+
+        def task(on_step: Any) -> Any:
+            return self.engine.generate(
+                settings, request.references, request.init_image, request.control_image, on_step=on_step
+            )
+
+        try:
+            result = yield from _follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error)) from None
+        for warning in result.warnings:
+            gr.Warning(warning)
+        paths = [
+            self.store.save(image, str(seed), text)
+            for image, seed, text in zip(result.images, result.seeds, result.parameters)
+        ]
+        before = request.references[0] if request.references else request.init_image
+        maps = [(self.store.save(image, kind), kind) for kind, image in result.control_maps.items()]
+        yield (
+            [(path, seed_caption(seed)) for path, seed in zip(paths, result.seeds)],
+            settings.seed,
+            slider_pair(before, paths[0], self.store),
+            maps,
+            result.parameters[0],
+        )
+
+    def compare(
+        self,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
+        *,
+        reference_images: Any = None,
+        init_image: str | None = None,
+        control_image: str | None = None,
+        **values: Any,
+    ) -> Iterator[tuple[Any, ...]]:
+        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        request = self._request(values, needs_reference=True)
+        settings = request.settings
+
+        def task(on_step: Any) -> Any:
+            return self.engine.compare(settings, request.references[0], request.control_image, on_step=on_step)
+
+        try:
+            result = yield from _follow(run_stoppable(task), progress, "Comparing", COMPARE_OUTPUTS)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error)) from None
+        for warning in result.warnings:
+            gr.Warning(warning)
+        gallery = [
+            (self.store.save(entry.image, _slug(entry.label), entry.parameters),
+             comparison_caption(entry.label, entry.similarity, entry.seconds))
+            for entry in result.entries
+        ]  # fmt: skip
+        note = (
+            f"Seed {settings.seed} for every method. Similarity: cosine between the "
+            f"{result.encoder_name} image embeddings of each output and of the reference."
+        )
+        yield gallery, comparison_rows(result.entries), self.store.save(result.grid, "grid"), settings.seed, note
+
+    # -- helper events (private) --
+
+    def load_png(self, path: str | None) -> list[Any]:
+        """Every control from a PNG's ``parameters`` text; the images stay as they are."""
+        if not path:
+            return [gr.skip()] * (len(PARAMS) + 1)
+        try:
+            text = read_png_parameters(Path(path))
+        except (UnidentifiedImageError, OSError):
+            raise gr.Error(f"{Path(path).name} is not a PNG this app can read.") from None
+        if not text:
+            raise gr.Error(f"{Path(path).name} carries no generation parameters.")
+        try:
+            values = values_from_settings(settings_from_parameters(text))
+        except (SettingsError, ValueError, StopIteration, KeyError) as error:
+            raise gr.Error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
+        return [gr.skip() if name in IMAGE_PARAMS else values[name] for name in PARAMS] + [text]
+
+    def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
+        return self.load_png(_gallery_path(gallery, selected))
+
+    @staticmethod
+    def use_as_reference(
+        gallery: Sequence[Any] | None, selected: int | None, references: Sequence[Any] | None
+    ) -> list[str]:
+        kept = [str(item[0] if isinstance(item, (tuple, list)) else item) for item in references or []]
+        return [*kept, _gallery_path(gallery, selected)]
+
+    @staticmethod
+    def use_as_init(gallery: Sequence[Any] | None, selected: int | None) -> str:
+        return _gallery_path(gallery, selected)
+
+    @staticmethod
+    def select(event: gr.SelectData) -> int:
+        return int(event.index)
+
+
+def _gpu_seconds(methods: Callable[[dict[str, Any]], int]) -> Callable[..., int]:
+    """ZeroGPU's duration function: it gets the handler's arguments, so it parses the settings."""
+
+    def duration(*_: Any, **values: Any) -> int:
+        try:
+            settings = settings_from_values(values, seed=0)
+        except SettingsError:  # the validator has rejected it already; ask for little
+            return MIN_SECONDS
+        return estimate_gpu_seconds(settings, methods(values))
+
+    return duration
+
+
+generate_seconds = _gpu_seconds(lambda values: 1)
+# reference-only, img2img, IP-Adapter, and IP-Adapter with structure when there is a control image
+compare_seconds = _gpu_seconds(lambda values: 4 if values.get("control_image") else 3)

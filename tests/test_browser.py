@@ -1,0 +1,179 @@
+"""A person's path through the app in a real browser: Debian's chromium driven by Playwright.
+
+Starts ``python app.py`` on the tiny model set, uploads a reference, moves λ, picks a mask preset,
+generates, sends the output back as reference and init image, compares, stops a long run, restores
+every control from a PNG and loads an example. Screenshots go to the test's temporary folder, or to the folder named by
+``IPA_SCREENSHOTS`` (``IPA_SCREENSHOTS=docs`` refreshes the README's pictures).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ipa_demo.layers import MASK_PRESETS
+from ipa_demo.metadata import format_parameters, save_png
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings
+from ipa_demo.ui_examples import EXAMPLES
+
+from .test_app import ROOT, launched_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 90_000
+ASSETS = ROOT / "assets"
+
+if not CHROMIUM.exists():
+    if os.environ.get("IPA_REQUIRE_BROWSER"):  # CI installs chromium: there, a missing browser is a failure
+        raise RuntimeError(f"IPA_REQUIRE_BROWSER is set but there is no browser at {CHROMIUM}")
+    pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
+playwright.expect.set_options(timeout=TIMEOUT_MS)  # two busy cores: a first step can take seconds
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("IPA_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_a_user_generates_compares_stops_and_restores(tiny_models_dir: Path, tmp_path: Path) -> None:
+    """One journey (one app.py, one browser): each step leaves the page as the next one expects."""
+    shots = screenshot_folder(tmp_path)
+    with launched_app(tiny_models_dir, tmp_path / "app.log") as url, playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        outside: list[str] = []
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(url) else None)
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.wait_for_selector("#generate-button")
+
+        generate(page, shots)
+        compare(page, shots)
+        use_the_output(page)
+        stop_a_long_run(page)
+        restore_from_a_png(page, tmp_path)
+        load_an_example(page)
+        browser.close()
+    assert not outside, f"the page fetched from outside the app: {outside[:3]}"
+
+
+def set_slider(page, elem_id: str, value: float) -> None:
+    """Move a slider as a keyboard user would: type into its box, then leave it."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def generate(page, shots: Path) -> None:
+    page.locator("#reference_images input[type=file]").set_input_files(str(ASSETS / "chelsea.jpg"))
+    page.wait_for_selector("#reference_images img")
+    page.locator("#prompt textarea").fill("a red bicycle, watercolor")
+
+    page.locator("#ip_scale input[type=range]").fill("1.2")
+    assert page.locator("#ip_scale input[type=number]").input_value() == "1.2"
+    page.locator("#ip_preset input[value='style']").check()
+    mask = page.locator("#ip_layers input, #ip_layers textarea").first
+    playwright.expect(mask).to_have_value(MASK_PRESETS["style"])
+    playwright.expect(page.locator("#layer-7 input")).to_be_checked()
+    playwright.expect(page.locator("#layer-0 input")).not_to_be_checked()
+
+    for elem_id, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_slider(page, elem_id, value)
+    page.locator("#generate-button").click()
+
+    page.wait_for_selector("#output-gallery img")
+    used_seed = page.locator("#used-seed input")
+    playwright.expect(used_seed).not_to_have_value("")
+    assert 0 <= int(used_seed.input_value()) < 2**32
+    parameters = page.locator("#parameters textarea").input_value()
+    assert "IP scale: 1.2" in parameters and f"IP layers: {MASK_PRESETS['style']}" in parameters
+    assert f"Seed: {used_seed.input_value()}," in parameters
+    page.wait_for_selector("#before-after img")
+    page.screenshot(path=str(shots / "generate-tab.png"), full_page=True)
+
+
+def use_the_output(page) -> None:
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#use-as-reference").click()
+    playwright.expect(page.locator("#reference_images img")).to_have_count(2)
+    page.locator("#use-as-init").click()
+    page.get_by_text("img2img", exact=True).click()  # open its accordion
+    playwright.expect(page.locator("#init_image img")).to_be_visible()
+
+
+def compare(page, shots: Path) -> None:
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-button").click()
+    gallery = page.locator("#compare-gallery")
+    gallery.locator("img").first.wait_for()
+    captions = gallery.inner_text().lower()
+    for method in ("reference", "img2img", "ip-adapter"):
+        assert method in captions
+    playwright.expect(page.locator("#compare-table")).to_contain_text("similarity")
+    page.screenshot(path=str(shots / "compare-tab.png"), full_page=True)
+
+
+def stop_a_long_run(page) -> None:
+    page.get_by_role("tab", name="Generate").click()
+    for elem_id, value in (("steps", 150), ("width", 320), ("height", 320)):
+        set_slider(page, elem_id, value)
+    page.locator("#generate-button").click()
+    progress = page.get_by_text(re.compile(r"Denoising - \d")).first  # gr.Progress following the steps
+    playwright.expect(progress).to_be_visible()
+    page.locator("#stop-generate").click()
+    playwright.expect(progress).to_be_hidden()
+
+    for elem_id, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_slider(page, elem_id, value)
+    page.locator("#seed input").fill("4242")
+    page.locator("#generate-button").click()
+    playwright.expect(page.locator("#used-seed input")).to_have_value("4242")
+
+
+def restore_from_a_png(page, tmp_path: Path) -> None:
+    settings = GenerationSettings(
+        prompt="a lighthouse at night", negative_prompt="fog", seed=98765, width=72, height=88, steps=9,
+        guidance=3.5, scheduler="Euler a",
+        ip=IPAdapterSettings(scale=0.45, mask=MASK_PRESETS["composition"], stage_weights=(1, 1, 0.6, 1, 1, 1, 1)),
+    )  # fmt: skip
+    png = save_png(Image.new("RGB", (72, 88)), tmp_path / "old.png", format_parameters(
+        settings, settings.seed, ip_used=True, img2img=False))  # fmt: skip
+    page.get_by_text("Load settings from a PNG").click()
+    page.locator("#png-file input[type=file]").set_input_files(str(png))
+    playwright.expect(page.locator("#prompt textarea")).to_have_value("a lighthouse at night")
+    playwright.expect(page.locator("#negative_prompt textarea")).to_have_value("fog")
+    playwright.expect(page.locator("#seed input")).to_have_value("98765")
+    playwright.expect(page.locator("#steps input[type=number]")).to_have_value("9")
+    playwright.expect(page.locator("#ip_scale input[type=number]")).to_have_value("0.45")
+    playwright.expect(page.locator("#ip_stage_down2 input[type=number]")).to_have_value("0.6")
+    playwright.expect(page.locator("#ip_preset input[value='composition']")).to_be_checked()
+    playwright.expect(page.locator("#layer-4 input")).to_be_checked()
+    playwright.expect(page.locator("#layer-7 input")).not_to_be_checked()
+
+
+def load_an_example(page) -> None:
+    example = next(example for example in EXAMPLES if example.control_image)
+    page.get_by_text(example.label).click()
+    playwright.expect(page.locator("#prompt textarea")).to_have_value(example.settings.prompt)
+    playwright.expect(page.locator("#ip_layers input, #ip_layers textarea").first).to_have_value(
+        example.settings.ip.mask
+    )
+    playwright.expect(page.locator("#reference_images img")).to_have_count(len(example.references))
+    page.get_by_text("Structure: ControlNet / T2I-Adapter").click()
+    playwright.expect(page.locator("#control_image img")).to_be_visible()
+    playwright.expect(page.locator(f"#controlnet input[value='{example.settings.controlnet.kind}']")).to_be_checked()
+    playwright.expect(page.locator("#seed input")).to_have_value(str(example.settings.seed))
