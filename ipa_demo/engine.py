@@ -192,34 +192,16 @@ class Engine:
         if control_image is None or not settings.needs_control_image:
             return None, {}
         maps: dict[str, Image.Image] = {}
-        guided, count = uses_guidance(settings), settings.num_images
+        batch = {"device": self.device, "num_images": settings.num_images, "guided": uses_guidance(settings)}
         controlnet = t2i = None
         if settings.controlnet.is_active:
-            options = settings.controlnet
-            maps[options.kind] = self.control_map(control_image, options.kind, settings)
-            controlnet = ControlNetGuidance.prepare(
-                self.controlnet(options.kind),
-                maps[options.kind],
-                device=self.device,
-                num_images=count,
-                guided=guided,
-                scale=options.scale,
-                start=options.start,
-                end=options.end,
-                guess_mode=options.guess_mode,
-            )
+            kind = settings.controlnet.kind
+            maps[kind] = self.control_map(control_image, kind, settings)
+            controlnet = ControlNetGuidance.prepare(self.controlnet(kind), maps[kind], settings.controlnet, **batch)
         if settings.t2i.is_active:
-            options = settings.t2i
-            maps[options.kind] = self.control_map(control_image, options.kind, settings)
-            t2i = T2IGuidance.prepare(
-                self.t2i_adapter(options.kind),
-                maps[options.kind],
-                device=self.device,
-                num_images=count,
-                guided=guided,
-                scale=options.scale,
-                factor=options.factor,
-            )
+            kind = settings.t2i.kind
+            maps[kind] = self.control_map(control_image, kind, settings)
+            t2i = T2IGuidance.prepare(self.t2i_adapter(kind), maps[kind], settings.t2i, **batch)
         return StructureGuidance(controlnet, t2i), maps
 
     @contextmanager

@@ -17,6 +17,7 @@ from diffusers import ControlNetModel, T2IAdapter
 from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 
+from .settings import ControlNetSettings, T2IAdapterSettings
 from .windows import step_in_window
 
 UNetKwargs = dict[str, object]
@@ -37,21 +38,18 @@ class ControlNetGuidance:
         cls,
         model: ControlNetModel,
         control_map: Image.Image,
+        options: ControlNetSettings,
         *,
         device: torch.device,
         num_images: int,
         guided: bool,
-        scale: float,
-        start: float,
-        end: float,
-        guess_mode: bool,
     ) -> ControlNetGuidance:
         processor = VaeImageProcessor(do_convert_rgb=True, do_normalize=False)
         image = processor.preprocess(control_map, height=control_map.height, width=control_map.width)
         image = image.to(torch.float32).repeat_interleave(num_images, dim=0).to(device, model.dtype)
-        if guided and not guess_mode:
+        if guided and not options.guess_mode:
             image = torch.cat([image] * 2)
-        return cls(model, image, scale, start, end, guess_mode, guided)
+        return cls(model, image, options.scale, options.start, options.end, options.guess_mode, guided)
 
     def unet_kwargs(self, index: int, total: int, model_input: torch.Tensor, timestep, text: torch.Tensor) -> UNetKwargs:
         # Outside its window diffusers still runs the ControlNet at scale 0, adding zeros; skipping
@@ -87,12 +85,11 @@ class T2IGuidance:
         cls,
         adapter: T2IAdapter,
         control_map: Image.Image,
+        options: T2IAdapterSettings,
         *,
         device: torch.device,
         num_images: int,
         guided: bool,
-        scale: float,
-        factor: float,
     ) -> T2IGuidance:
         if adapter.config.in_channels == 1:
             control_map = control_map.convert("L")
@@ -101,9 +98,9 @@ class T2IGuidance:
         tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(device, adapter.dtype)
         features = []
         for feature in adapter(tensor):
-            feature = (feature * scale).repeat(num_images, 1, 1, 1)
+            feature = (feature * options.scale).repeat(num_images, 1, 1, 1)
             features.append(torch.cat([feature] * 2) if guided else feature)
-        return cls(tuple(features), factor)
+        return cls(tuple(features), options.factor)
 
     def unet_kwargs(self, index: int, total: int) -> UNetKwargs:
         if index >= int(total * self.factor):
