@@ -72,13 +72,16 @@ def parse_arguments(doc: str, *, size: int, repeats: int, steps: int | None = No
     return parser.parse_args()
 
 
-def models_and_engine(args: argparse.Namespace) -> tuple[Path, Engine]:
-    """The models to time (the tiny set unless --models) and an engine on the best device here."""
+def models_and_engine(args: argparse.Namespace, dtype_for_device: bool = False) -> tuple[Path, Engine]:
+    """The models to time (the tiny set unless --models) and an engine on the best device here.
+
+    fp32 unless ``dtype_for_device`` (then fp16 on CUDA): the reference pipelines must use the same.
+    """
     quiet_library_output()
     torch.set_grad_enabled(False)
     models = args.models or write_tiny_models(Path(tempfile.mkdtemp(prefix="ipa-bench-")))
-    device, _ = pick_device("auto")  # fp32 everywhere, like the diffusers pipelines we compare with
-    return models, Engine(ModelSources(models), device)
+    device, dtype = pick_device("auto")
+    return models, Engine(ModelSources(models), device, dtype if dtype_for_device else torch.float32)
 
 
 def publish(args: argparse.Namespace, section: str, title: str, lines: list[str]) -> None:

@@ -20,6 +20,7 @@ from diffusers import (
 )
 from PIL import Image
 
+from ipa_demo.models import weights_variant
 from ipa_demo.schedulers import make_scheduler
 from ipa_demo.settings import GenerationSettings
 from ipa_demo.sources import IP_ADAPTERS
@@ -31,8 +32,17 @@ class ReferencePipeline:
     scheduler_config: Any  # the model's own, before any swap
 
     @classmethod
-    def load(cls, models_dir: Path, ip_variant: str | None = None) -> ReferencePipeline:
-        pipe = StableDiffusionPipeline.from_pretrained(models_dir / "stable-diffusion-v1-5", safety_checker=None)
+    def load(
+        cls,
+        models_dir: Path,
+        ip_variant: str | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> ReferencePipeline:
+        weights = weights_variant(models_dir / "stable-diffusion-v1-5" / "unet", "diffusion_pytorch_model.safetensors")
+        pipe = StableDiffusionPipeline.from_pretrained(
+            models_dir / "stable-diffusion-v1-5", safety_checker=None, torch_dtype=dtype, variant=weights
+        ).to(device)
         pipe.set_progress_bar_config(disable=True)
         if ip_variant is not None:
             weight = IP_ADAPTERS[ip_variant].path_in_repo.removeprefix("models/")

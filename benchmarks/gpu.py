@@ -1,0 +1,124 @@
+"""Speed and peak memory of every mode on a GPU box, against diffusers' stock pipelines in the same run.
+
+    python -m benchmarks.gpu [--models DIR] [--size 512] [--steps 30] [--repeats 3]
+
+With --models pointing at real weights it times them; without, the tiny random set (CI smoke-tests
+it on the CPU at a small size). fp16 on CUDA, fp32 on the CPU, for ours and diffusers' alike.
+Modes with no stock pipeline (IP + T2I, reference-only, which diffusers has only as a community
+pipeline fetched at run time, and our comparison) are timed for us alone. Writes the "gpu" section
+of BENCHMARKS.md when run on CUDA (a CPU run prints only, unless --write-cpu).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ipa_demo.settings import (
+    ControlNetSettings,
+    GenerationSettings,
+    IPAdapterSettings,
+    ReferenceOnlySettings,
+    T2IAdapterSettings,
+)
+from tests.helpers import noise_image
+from tests.reference_pipelines import ReferencePipeline
+
+from .report import interleaved_medians, machine_line, models_and_engine, publish
+
+Run = Callable[[], object]
+
+
+def peak_memory_mib(run: Run, device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    run()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+def synchronised(run: Run, device: torch.device) -> Run:
+    def timed() -> None:
+        run()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return timed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--write-cpu", action="store_true", help="write BENCHMARKS.md even without CUDA")
+    args = parser.parse_args(argv)
+    models, engine = models_and_engine(args, dtype_for_device=True)
+    device, dtype = engine.device, engine.dtype
+    with_ip = ReferencePipeline.load(models, "base", device=device, dtype=dtype)
+    plain = ReferencePipeline.load(models, device=device, dtype=dtype)
+
+    reference = noise_image(args.size, args.size, seed=1)
+    control = noise_image(args.size, args.size, seed=2)
+    base = GenerationSettings(
+        prompt="a photo of a cat", width=args.size, height=args.size, steps=args.steps, ip=IPAdapterSettings(scale=0.0)
+    )
+    ip = replace(base, ip=IPAdapterSettings(scale=0.7))
+    ip_controlnet = replace(ip, controlnet=ControlNetSettings(kind="canny"), control_is_map=True)
+    ip_t2i = replace(ip, t2i=T2IAdapterSettings(kind="canny"), control_is_map=True)
+    reference_only = replace(base, reference_only=ReferenceOnlySettings(mode="attn"))
+    canny_net = engine.controlnet("canny")
+
+    modes: dict[str, tuple[Run, Run | None]] = {
+        "txt2img": (lambda: engine.generate(base), lambda: plain.run(base)),
+        "IP-Adapter": (
+            lambda: engine.generate(ip, [reference]),
+            lambda: with_ip.run(ip, ip_scale=0.7, reference=reference),
+        ),
+        "IP + ControlNet canny": (
+            lambda: engine.generate(ip_controlnet, [reference], control_image=control),
+            lambda: with_ip.run(ip_controlnet, ip_scale=0.7, reference=reference, controlnet=canny_net, control_map=control),
+        ),
+        "IP + T2I canny": (lambda: engine.generate(ip_t2i, [reference], control_image=control), None),
+        "reference-only (exact)": (lambda: engine.generate(reference_only, [reference]), None),
+        "comparison (3 methods)": (lambda: engine.compare(replace(ip, strength=0.6), reference), None),
+    }
+    runs: dict[tuple[str, str], Run] = {}
+    for mode, (ours, theirs) in modes.items():
+        runs[(mode, "ours")] = synchronised(ours, device)
+        if theirs is not None:
+            runs[(mode, "diffusers")] = synchronised(theirs, device)
+    times = interleaved_medians(runs, args.repeats)
+    rows = []
+    for mode, (ours, _) in modes.items():
+        mine = times[(mode, "ours")]
+        stock = times.get((mode, "diffusers"))
+        memory = peak_memory_mib(ours, device)
+        rows.append(
+            f"| {mode} | {mine:.3f} | {f'{stock:.3f}' if stock else 'no stock pipeline'} | "
+            f"{f'{mine / stock:.3f}' if stock else '–'} | {f'{memory:.0f}' if memory else '–'} |"
+        )
+    lines = [
+        f"Machine: {machine_line()}. Models: {args.models or 'tiny random model set'}. {args.size}x{args.size}, "
+        f"{args.steps} steps, DPM++ 2M Karras, CFG 7.5, batch 1, {str(dtype).removeprefix('torch.')}, "
+        f"median of {args.repeats} interleaved runs.",
+        "",
+        "| mode | ours (s) | diffusers (s) | ours / diffusers | peak VRAM, ours (MiB) |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
+    ]
+    if device.type != "cuda" and not args.write_cpu:
+        args.no_write = True
+    publish(args, "gpu", "Every mode on a GPU (`benchmarks/gpu.py`)", lines)
+
+
+if __name__ == "__main__":
+    main()
