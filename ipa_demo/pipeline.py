@@ -9,6 +9,7 @@ seeded ``seed, seed+1, ...`` make each image of a batch reproducible on its own.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -60,10 +61,18 @@ def uses_guidance(settings: GenerationSettings) -> bool:
     return settings.guidance > 1.0
 
 
+# A fast tokenizer keeps its padding/truncation settings as shared state: two requests tokenizing at
+# once with different settings can get each other's (a 77-token batch padded to 2, seen in tests).
+_TOKENIZER_LOCK = threading.Lock()
+
+
 def _tokenize(models: StableDiffusionModels, text: str) -> tuple[torch.Tensor, bool]:
     tokenizer = models.tokenizer
-    ids = tokenizer(text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
-    untruncated = tokenizer(text, padding="longest", return_tensors="pt").input_ids
+    with _TOKENIZER_LOCK:
+        ids = tokenizer(
+            text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids
+        untruncated = tokenizer(text, padding="longest", return_tensors="pt").input_ids
     return ids, untruncated.shape[-1] > ids.shape[-1]
 
 

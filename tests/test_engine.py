@@ -124,3 +124,24 @@ def test_offload_and_channels_last_keep_the_image(tiny_models_dir, reference) ->
     tuned = tuned_engine.generate(settings, [reference]).pixels
     assert np.abs(tuned - plain).max() <= 1e-4
     assert "CPU offload" in tuned_engine.description
+
+
+def test_text_encoding_is_safe_from_several_threads(engine) -> None:
+    """The fast tokenizer's padding state is shared; without the lock some of these came back 2 long."""
+    import threading
+
+    from ipa_demo.pipeline import encode_text
+
+    shapes: list[tuple[int, ...]] = []
+
+    def encode_many(offset: int) -> None:
+        for index in range(60):
+            settings = replace(BASE, prompt="a red bicycle " * ((index + offset) % 25))
+            shapes.append(tuple(encode_text(engine.models, settings).embeddings.shape))
+
+    threads = [threading.Thread(target=encode_many, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(shapes) == 240 and set(shapes) == {(2, 77, engine.models.unet.config.cross_attention_dim)}
