@@ -1,9 +1,10 @@
 """Start the web app: ``python app.py [--models DIR] [--host H] [--port P] [--device D] [--dtype T]``.
 
 Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_DEVICE, IPA_DTYPE,
-IPA_CONCURRENCY, IPA_QUEUE_SIZE, IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT serve
-for host and port when the IPA_ ones are unset. With a models folder the app runs
-fully offline: nothing is fetched from the Hub and Gradio sends no analytics.
+IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE, IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT
+serve for host and port when the IPA_ ones are unset. With a models folder the app runs
+fully offline: nothing is fetched from the Hub and Gradio sends no analytics. What the server
+accepts (sizes, steps, uploads: IPA_MAX_*) is described in SECURITY.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ MODELS_DIR_ENV = "IPA_MODELS_DIR"  # as ipa_demo.sources, read here before anyth
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description="ipa_demo web app (Gradio)")
@@ -37,10 +45,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--dtype", choices=DTYPES, default=env("IPA_DTYPE", "auto"), help="auto: fp16 on CUDA, else fp32"
     )
     parser.add_argument(
-        "--concurrency", type=int, default=int(env("IPA_CONCURRENCY", "1")), help="generations that run at once"
+        "--offload",
+        action="store_true",
+        default=env("IPA_OFFLOAD", "").lower() in ("1", "true"),
+        help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
     )
     parser.add_argument(
-        "--queue-size", type=int, default=int(env("IPA_QUEUE_SIZE", "16")), help="requests that may wait"
+        "--concurrency", type=positive, default=env("IPA_CONCURRENCY", "1"), help="generations that run at once"
+    )
+    parser.add_argument(
+        "--queue-size",
+        type=positive,
+        default=env("IPA_QUEUE_SIZE", "16"),
+        help="requests that may wait; more are refused with 'queue is full'",
     )
     parser.add_argument(
         "--threads", type=int, default=int(env("IPA_TORCH_THREADS", "0")), help="CPU threads for torch (0: its default)"
@@ -58,25 +75,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ipa_demo.engine import Engine
+    from ipa_demo.images import max_pixels
     from ipa_demo.models import ModelLoadError
     from ipa_demo.runtime import pick_device, quiet_library_output
-    from ipa_demo.settings import SettingsError
+    from ipa_demo.settings import Limits, SettingsError
     from ipa_demo.sources import MissingModelError, ModelSources
-    from ipa_demo.ui import CSS, THEME, create_app
+    from ipa_demo.ui import create_app, launch_options
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    try:
+        options, limits = launch_options(), Limits.from_env()
+        max_pixels()  # read on each upload: a typo should stop the start, not fail every request
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # int() of an IPA_MAX_* variable
+        print(f"error: the IPA_MAX_* variables take whole numbers ({error})", file=sys.stderr)
+        return 2
     try:
         device, dtype = pick_device(args.device)
         if args.dtype != "auto":
             dtype = getattr(torch, args.dtype)
         quiet_library_output()
-        engine = Engine(ModelSources.from_env(args.models), device, dtype)
+        engine = Engine(ModelSources.from_env(args.models), device, dtype, offload=args.offload)
     except (SettingsError, MissingModelError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    demo = create_app(engine, concurrency=args.concurrency, queue_size=args.queue_size)
-    demo.launch(server_name=args.host, server_port=args.port, theme=THEME, css=CSS, show_error=True)
+    demo = create_app(engine, limits=limits, concurrency=args.concurrency, queue_size=args.queue_size)
+    demo.launch(server_name=args.host, server_port=args.port, **options)
     return 0
 
 

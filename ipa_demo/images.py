@@ -35,8 +35,8 @@ def check_size(image: Image.Image, label: str) -> None:
         raise ImageInputError(f"{label}: the image is {width}x{height}; it must be at least {MIN_SIDE}x{MIN_SIDE}")
     if width * height > max_pixels():
         raise ImageInputError(
-            f"{label}: the image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
-            f"at most {max_pixels() / 1e6:.0f} megapixels are accepted"
+            f"{label}: the image is {width}x{height} ({width * height / 1e6:.3g} megapixels); "
+            f"at most {max_pixels() / 1e6:.3g} megapixels are accepted"
         )
 
 

@@ -4,17 +4,19 @@
 tests inject a fake one. Public API: ``/generate`` and ``/compare``, whose keyword arguments are
 named after the settings (``ui_fields.PARAMS``); every other event is private. Both GPU events
 share one queue slot group (``concurrency_id="gpu"``), and a validator rejects bad input before
-the request is queued.
+the request is queued. ``launch_options`` is how ``app.py`` (and the tests) serve it: upload size
+limit, no library error text to the page, theme.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from .settings import Limits
+from .settings import Limits, SettingsError
 from .ui_controls import HELPER, Controls, build_controls
 from .ui_examples import add_examples
 from .ui_handlers import EngineLike, Handlers, compare_seconds, generate_seconds
@@ -23,6 +25,9 @@ from .zerogpu import gpu_task
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
 GPU_QUEUE = "gpu"
+UPLOAD_LIMIT_ENV = "IPA_MAX_UPLOAD_MB"
+DEFAULT_UPLOAD_MB = 20.0
+MEGABYTE = 1024 * 1024
 THEME = gr.themes.Soft(primary_hue="indigo")
 CSS = """
 #layer-grid .stage-row { align-items: center; gap: 6px; }
@@ -99,6 +104,31 @@ class Outputs:
     @property
     def of_compare(self) -> list[gr.components.Component]:
         return [self.compare_gallery, self.compare_table, self.grid, self.compare_seed, self.compare_note]
+
+
+def max_upload_bytes(megabytes: float | None = None) -> int:
+    """The largest file Gradio accepts, from ``megabytes`` or IPA_MAX_UPLOAD_MB (default 20 MB)."""
+    if megabytes is None:
+        raw = os.environ.get(UPLOAD_LIMIT_ENV, str(DEFAULT_UPLOAD_MB))
+        try:
+            megabytes = float(raw)
+        except ValueError:
+            raise SettingsError(UPLOAD_LIMIT_ENV, f"must be a number of megabytes, got {raw!r}") from None
+    if not 0 < megabytes < float("inf"):
+        raise SettingsError(UPLOAD_LIMIT_ENV, f"must be above 0, got {megabytes!r}")
+    return max(1, int(megabytes * MEGABYTE))
+
+
+def launch_options(max_upload_mb: float | None = None) -> dict[str, Any]:
+    """``demo.launch`` keywords that every server of this app uses.
+
+    Gradio refuses larger uploads before they reach a handler. ``show_error`` stays off: our
+    handlers raise ``gr.Error`` with a message for everything the user should read (``ui_errors``),
+    so whatever else fails inside Gradio reaches the page as a plain "Error", never as exception
+    text. No ``allowed_paths``: outputs are copied into Gradio's cache, the only folder (with the
+    uploads) it serves files from.
+    """
+    return {"theme": THEME, "css": CSS, "show_error": False, "max_file_size": max_upload_bytes(max_upload_mb)}
 
 
 def create_app(

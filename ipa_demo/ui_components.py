@@ -6,6 +6,9 @@ unknown choice or an unreadable upload. Before a validator, that reaches an API 
 its path, which Gradio has already checked lies in its upload cache), so the validator rejects it
 with the parameter's name and the rule it broke. The wrapping is per instance: a subclass would
 make Gradio write a .pyi file beside this module.
+
+Every exception counts, not only Gradio's own: gr.Image opens the upload with Pillow to learn its
+mode, and a header claiming 30000x30000 pixels raises ``DecompressionBombError`` (no OSError) there.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import gradio as gr
-from gradio.exceptions import Error as GradioError
 
 Input = TypeVar("Input", bound=gr.components.Component)
 
@@ -24,7 +26,7 @@ def lenient(component: Input) -> Input:
     def preprocess(payload: Any) -> Any:
         try:
             return strict(payload)
-        except (GradioError, ValueError, OSError):
+        except Exception:  # noqa: BLE001 (the validator checks the raw value and names the parameter)
             return getattr(payload, "path", payload)
 
     component.preprocess = preprocess  # type: ignore[method-assign]

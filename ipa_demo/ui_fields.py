@@ -246,12 +246,15 @@ def _gallery_paths(value: Any) -> list[str]:
 
 
 def _open(path: str | None, name: str) -> Image.Image | None:
+    """The image an upload holds; its errors say what is wrong (too small, too large, not an image)."""
     if path is None:
         return None
     try:
         return load_image(Path(path), name)
     except ImageInputError as error:
-        raise SettingsError(name, f"{Path(path).name} cannot be read as an image") from error
+        # The server's upload path means nothing to the user and should not leak: name the file only.
+        reason = str(error).removeprefix(f"{name}: ").replace(str(Path(path)), Path(path).name)
+        raise SettingsError(name, reason) from None
 
 
 def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = None) -> Request:

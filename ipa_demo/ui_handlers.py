@@ -3,7 +3,8 @@
 The GPU handlers (``generate``, ``compare``) are generators: they parse and check the request,
 run the engine in a worker thread (``ui_runner``), report its steps to ``gr.Progress`` and yield
 between steps so that Stop can close them. Everything a request needs travels in its arguments:
-nothing about one request is kept on the handlers or the engine.
+nothing about one request is kept on the handlers or the engine. What they raise reaches the
+user through ``ui_errors``: their own mistakes in words, server faults as a fixed message.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from typing import Any, Protocol
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
-from .images import ImageInputError
-from .ip_adapter import CheckpointError
 from .metadata import read_png_parameters, settings_from_parameters
-from .models import ModelLoadError
-from .settings import Limits, SettingsError
-from .sources import MissingModelError
+from .settings import GenerationSettings, Limits, SettingsError
+from .ui_errors import log, reported_errors, user_error
 from .ui_fields import (
     IMAGE_PARAMS,
     PARAMS,
@@ -31,11 +29,17 @@ from .ui_fields import (
     settings_from_values,
     values_from_settings,
 )
-from .ui_outputs import OutputStore, comparison_caption, comparison_rows, seed_caption, slider_pair
+from .ui_outputs import (
+    OutputStore,
+    comparison_caption,
+    comparison_rows,
+    seed_caption,
+    slider_pair,
+    with_warnings,
+)
 from .ui_runner import Step, run_stoppable
 from .zerogpu import MIN_SECONDS, estimate_gpu_seconds
 
-USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError)
 GENERATE_OUTPUTS = 5  # gallery, seed used, before/after slider, control maps, parameters text
 COMPARE_OUTPUTS = 5  # gallery, score table, grid file, seed used, note
 
@@ -96,7 +100,7 @@ def _slug(text: str) -> str:
 
 def _gallery_path(gallery: Sequence[Any] | None, selected: int | None) -> str:
     if not gallery:
-        raise gr.Error("Generate an image first.")
+        raise user_error("Generate an image first.")
     index = selected if selected is not None and 0 <= selected < len(gallery) else 0
     item = gallery[index]
     return str(item[0] if isinstance(item, (tuple, list)) else item)
@@ -127,13 +131,11 @@ class Handlers:
             self._parse(values, needs_reference=needs_reference)
         except SettingsError as error:
             return validation_for(error)
+        except Exception:  # noqa: BLE001 (Gradio would send its text to the caller)
+            # A bug, not the user's mistake: let the request through, so the handler fails the same
+            # way and its error reaches the user as a message rather than a bare "400 Bad Request".
+            log.exception("checking a request failed")
         return [gr.validate(True, "") for _ in PARAMS]
-
-    def _request(self, values: dict[str, Any], *, needs_reference: bool = False) -> Request:
-        try:
-            return self._parse(values, needs_reference=needs_reference)
-        except SettingsError as error:
-            raise gr.Error(str(error)) from None
 
     # -- GPU events --
 
@@ -148,32 +150,32 @@ class Handlers:
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
-        request = self._request(values)
-        settings = request.settings
+        with reported_errors("generating"):
+            request = self._parse(values)
 
-        def task(on_step: Any) -> Any:
-            return self.engine.generate(
-                settings, request.references, request.init_image, request.control_image, on_step=on_step
-            )
+            def task(on_step: Any) -> Any:
+                return self.engine.generate(
+                    request.settings, request.references, request.init_image, request.control_image, on_step=on_step
+                )
 
-        try:
             result = yield from _follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
-        except USER_ERRORS as error:
-            raise gr.Error(str(error)) from None
-        for warning in result.warnings:
-            gr.Warning(warning)
+            outputs = self._generate_outputs(request, result)
+        _warn(result.warnings)
+        yield outputs
+
+    def _generate_outputs(self, request: Request, result: Any) -> tuple[Any, ...]:
         paths = [
             self.store.save(image, str(seed), text)
             for image, seed, text in zip(result.images, result.seeds, result.parameters)
         ]
         before = request.references[0] if request.references else request.init_image
         maps = [(self.store.save(image, kind), kind) for kind, image in result.control_maps.items()]
-        yield (
+        return (
             [(path, seed_caption(seed)) for path, seed in zip(paths, result.seeds)],
-            settings.seed,
+            request.settings.seed,
             slider_pair(before, paths[0], self.store),
             maps,
-            result.parameters[0],
+            with_warnings(result.parameters[0], result.warnings),
         )
 
     def compare(
@@ -186,18 +188,20 @@ class Handlers:
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
-        request = self._request(values, needs_reference=True)
-        settings = request.settings
+        with reported_errors("comparing"):
+            request = self._parse(values, needs_reference=True)
 
-        def task(on_step: Any) -> Any:
-            return self.engine.compare(settings, request.references[0], request.control_image, on_step=on_step)
+            def task(on_step: Any) -> Any:
+                return self.engine.compare(
+                    request.settings, request.references[0], request.control_image, on_step=on_step
+                )
 
-        try:
             result = yield from _follow(run_stoppable(task), progress, "Comparing", COMPARE_OUTPUTS)
-        except USER_ERRORS as error:
-            raise gr.Error(str(error)) from None
-        for warning in result.warnings:
-            gr.Warning(warning)
+            outputs = self._compare_outputs(request.settings, result)
+        _warn(result.warnings)
+        yield outputs
+
+    def _compare_outputs(self, settings: GenerationSettings, result: Any) -> tuple[Any, ...]:
         gallery = [
             (self.store.save(entry.image, _slug(entry.label), entry.parameters),
              comparison_caption(entry.label, entry.similarity, entry.seconds))
@@ -207,7 +211,8 @@ class Handlers:
             f"Seed {settings.seed} for every method. Similarity: cosine between the "
             f"{result.encoder_name} image embeddings of each output and of the reference."
         )
-        yield gallery, comparison_rows(result.entries), self.store.save(result.grid, "grid"), settings.seed, note
+        grid = self.store.save(result.grid, "grid")
+        return gallery, comparison_rows(result.entries), grid, settings.seed, with_warnings(note, result.warnings)
 
     # -- helper events (private) --
 
@@ -215,16 +220,17 @@ class Handlers:
         """Every control from a PNG's ``parameters`` text; the images stay as they are."""
         if not path:
             return [gr.skip()] * (len(PARAMS) + 1)
-        try:
-            text = read_png_parameters(Path(path))
-        except (UnidentifiedImageError, OSError):
-            raise gr.Error(f"{Path(path).name} is not a PNG this app can read.") from None
-        if not text:
-            raise gr.Error(f"{Path(path).name} carries no generation parameters.")
-        try:
-            values = values_from_settings(settings_from_parameters(text))
-        except (SettingsError, ValueError, StopIteration, KeyError) as error:
-            raise gr.Error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
+        with reported_errors("reading the PNG's settings"):
+            try:
+                text = read_png_parameters(Path(path))
+            except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+                raise user_error(f"{Path(path).name} is not a PNG this app can read.") from None
+            if not text:
+                raise user_error(f"{Path(path).name} carries no generation parameters.")
+            try:
+                values = values_from_settings(settings_from_parameters(text))
+            except (SettingsError, ValueError, StopIteration, KeyError) as error:
+                raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
         return [gr.skip() if name in IMAGE_PARAMS else values[name] for name in PARAMS] + [text]
 
     def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
@@ -244,6 +250,12 @@ class Handlers:
     @staticmethod
     def select(event: gr.SelectData) -> int:
         return int(event.index)
+
+
+def _warn(warnings: Sequence[str]) -> None:
+    """Warnings as toasts in the page (API callers read them in the info text)."""
+    for warning in warnings:
+        gr.Warning(warning)
 
 
 def _gpu_seconds(methods: Callable[[dict[str, Any]], int]) -> Callable[..., int]:

@@ -65,6 +65,11 @@ def slider_pair(before: Image.Image | None, after_path: str | None, store: Outpu
     return store.save(fitted, "before"), after_path
 
 
+def with_warnings(text: str, warnings: Sequence[str]) -> str:
+    """An info text with the run's warnings below it, where API callers (who see no toast) read them."""
+    return "\n\n".join([text, *(f"Warning: {warning}" for warning in warnings)])
+
+
 def seed_caption(seed: int) -> str:
     return f"seed {seed}"
 

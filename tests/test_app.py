@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -92,10 +93,13 @@ def launched_app(models: Path, log: Path, *flags: str) -> Iterator[str]:
 
 
 @contextmanager
-def served(demo: gr.Blocks) -> Iterator[str]:
-    """The same app in this process (quicker to start than app.py); yields its URL."""
+def served(demo: gr.Blocks, **options: object) -> Iterator[str]:
+    """The same app in this process (quicker to start than app.py); yields its URL.
+
+    ``options`` go to ``demo.launch``, such as ``ipa_demo.ui.launch_options()`` as app.py passes them.
+    """
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **options)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -278,11 +282,17 @@ def test_png_parameters_rebuild_the_request(client: Client, reference_file: str)
     )
 
 
-def test_flags_win_over_environment_and_a_space_gets_its_address(monkeypatch: pytest.MonkeyPatch) -> None:
+def app_module() -> types.ModuleType:
+    """app.py imported as a module (it is a script, not part of the package)."""
     spec = importlib.util.spec_from_file_location("app_under_test", ROOT / "app.py")
     assert spec is not None and spec.loader is not None
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
+    return app
+
+
+def test_flags_win_over_environment_and_a_space_gets_its_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = app_module()
     for name in ("IPA_HOST", "IPA_PORT", "IPA_MODELS_DIR", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):
         monkeypatch.delenv(name, raising=False)
     assert (app.parse_args([]).host, app.parse_args([]).port) == ("127.0.0.1", 7860)
