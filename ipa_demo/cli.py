@@ -57,6 +57,7 @@ def parse_stages(text: str) -> tuple[float, ...]:
 def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", help="folder laid out like the Hub repos (default: $IPA_MODELS_DIR or the Hub)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
+    parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
@@ -179,7 +180,7 @@ def load_engine(args: argparse.Namespace) -> Engine:
 
     device, dtype = pick_device(args.device)
     quiet_library_output()
-    return Engine(ModelSources.from_env(args.models), device, dtype)
+    return Engine(ModelSources.from_env(args.models), device, dtype, offload=args.offload)
 
 
 def _print_warnings(warnings: Sequence[str]) -> None:

@@ -144,7 +144,7 @@ def create_app(
     limits = limits or Limits.from_env()
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=420):
                 controls = build_controls(limits)
