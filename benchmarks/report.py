@@ -24,15 +24,6 @@ from ipa_demo.tiny_models import write_tiny_models  # noqa: E402
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Time the candidates in turn, round after round, so drift in the machine hits all alike."""
     for run in runs.values():  # warm-up: lazy loading, allocator, oneDNN kernels
@@ -48,7 +39,11 @@ def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> 
 
 def machine_line() -> str:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
-    return f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
+    load = os.getloadavg()[0]
+    return (
+        f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, wall time, "
+        f"load average {load:.2f} at the end, {time.strftime('%Y-%m-%d')}"
+    )
 
 
 def write_section(name: str, markdown: str) -> None:

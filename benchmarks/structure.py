@@ -1,6 +1,6 @@
 """Per-step cost of ControlNet and T2I-Adapter against plain steps, and the control-map cache.
 
-    python -m benchmarks.structure [--models DIR] [--size 128] [--repeats 5]
+    python -m benchmarks.structure [--models DIR] [--size 256] [--repeats 7]
 
 Per-step cost is measured as (time at 2k steps - time at k steps) / k, which cancels the
 per-image work (text encoding, map, T2I features, VAE decode). Writes the "structure" section
@@ -23,7 +23,7 @@ STEPS = 8
 
 
 def main() -> None:
-    args = parse_arguments(__doc__, size=128, repeats=5)
+    args = parse_arguments(__doc__, size=256, repeats=7)
     _, engine = models_and_engine(args)
     control = noise_image(args.size, args.size, seed=3)
     plain = GenerationSettings(

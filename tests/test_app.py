@@ -302,3 +302,38 @@ def test_flags_win_over_environment_and_a_space_gets_its_address(monkeypatch: py
     monkeypatch.setenv("IPA_HOST", "10.1.2.3")
     assert app.parse_args([]).host == "10.1.2.3"
     assert app.parse_args(["--host", "::1", "--port", "9000"]).port == 9000
+
+
+STUB_SPACES = '''
+import os
+
+
+def GPU(duration=None):  # the stub records that app.py wrapped its GPU handlers, then calls them
+    def wrap(handler):
+        with open(os.environ["STUB_SPACES_LOG"], "a") as log:
+            log.write(f"wrapped {handler.__name__}\\n")
+        return handler
+
+    return wrap
+'''
+
+
+@pytest.mark.parametrize("zero_gpu", [False, True], ids=["plain", "stubbed-zerogpu"])
+def test_app_py_launches_with_and_without_zero_gpu(
+    tiny_models_dir: Path, tmp_path: Path, reference_file: str, monkeypatch: pytest.MonkeyPatch, zero_gpu: bool
+) -> None:
+    log = tmp_path / "spaces.log"
+    if zero_gpu:
+        (tmp_path / "spaces.py").write_text(STUB_SPACES)
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+        monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+        monkeypatch.setenv("STUB_SPACES_LOG", str(log))
+    else:
+        monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    with launched_app(tiny_models_dir, tmp_path / "app.log") as url:
+        gallery, *_ = Client(url, verbose=False).predict(
+            **small(reference_images=[{"image": handle_file(reference_file)}], seed=3), api_name="/generate"
+        )
+        assert len(gallery) == 1
+    wrapped = log.read_text().split() if log.exists() else []
+    assert wrapped == (["wrapped", "generate", "wrapped", "compare"] if zero_gpu else [])
