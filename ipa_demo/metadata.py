@@ -21,6 +21,7 @@ from .settings import (
     GenerationSettings,
     IPAdapterSettings,
     ReferenceOnlySettings,
+    SettingsError,
     T2IAdapterSettings,
 )
 from .sources import IP_ADAPTERS
@@ -147,7 +148,10 @@ def settings_from_parameters(text: str) -> GenerationSettings:
     settings = replace(settings, **_structure_settings(pairs))
     if "IP-Adapter" not in pairs:
         return replace(settings, ip=replace(settings.ip, scale=0.0))
-    variant = next(name for name, spec in IP_ADAPTERS.items() if spec.key == pairs["IP-Adapter"])
+    variants = {spec.key: name for name, spec in IP_ADAPTERS.items()}
+    if pairs["IP-Adapter"] not in variants:
+        raise SettingsError("ip_variant", f"unknown IP-Adapter {pairs['IP-Adapter']!r} in the PNG's parameters")
+    variant = variants[pairs["IP-Adapter"]]
     stages = dict(item.split("=") for item in pairs.get("IP stages", "").split())
     start, end = _window(pairs.get("IP window", "0-1"))
     ip = IPAdapterSettings(

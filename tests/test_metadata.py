@@ -87,3 +87,13 @@ def test_round_trip_restores_structure_settings() -> None:
     assert settings_from_parameters(text) == settings
     as_map = replace(settings, control_is_map=True, canny_low=100, canny_high=200)
     assert settings_from_parameters(format_parameters(as_map, as_map.seed, ip_used=True, img2img=True)) == as_map
+
+
+def test_unknown_adapter_in_a_png_is_a_settings_error() -> None:
+    import pytest
+
+    from ipa_demo.settings import SettingsError
+
+    text = format_parameters(SETTINGS, 1, ip_used=True, img2img=False).replace("ip-adapter-plus_sd15", "mystery")
+    with pytest.raises(SettingsError, match="ip_variant"):
+        settings_from_parameters(text)
