@@ -97,7 +97,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ref-weight", type=float, default=1.0)
     parser.add_argument("--ref-start", type=float, default=0.0)
     parser.add_argument("--ref-end", type=float, default=1.0)
-    parser.add_argument("--ref-fast", action="store_true", help="batch-1 reference pass: faster, approximate")
+    parser.add_argument("--ref-fast", action="store_true", help="reference as one extra row of each UNet call: faster, approximate")
     parser.add_argument("--out", type=Path, default=Path("outputs"))
 
 

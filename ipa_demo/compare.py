@@ -4,9 +4,10 @@ Every method runs through ``Engine.generate`` with the same prompt, seed, sample
 size, so each picture is exactly what that method gives alone (a test holds them bit-identical).
 Work that does not depend on the method is done once and shared through the engine's caches:
 the CLIP encoding of the reference, its VAE encoding (img2img's init latents and reference-only's
-reference latents), the canny/depth map. The methods are not batched into one UNet call: on the
-CPU a different batch size changes float rounding, and "identical to running it alone" matters
-more here than the last 20 % of speed.
+reference latents), the canny/depth map. Reference-only defaults to its fast mode, one UNet call a
+step. The methods are not batched into one UNet call: on the CPU a different batch size changes
+float rounding (MKL picks its kernels by matrix size), and "identical to running it alone" matters
+more here than that speed-up (on a GPU it is the next one to measure).
 """
 
 from __future__ import annotations

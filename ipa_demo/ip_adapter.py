@@ -111,9 +111,9 @@ class IPAttention:
     tokens: torch.Tensor  # (batch, image tokens, cross dim), batch ordered like the latents
     layer_scales: tuple[float, ...]  # λ per layer, execution order
 
-    def rows(self, selection: slice) -> IPAttention:
-        """The same attention for part of the batch."""
-        return IPAttention(self.weights, self.tokens[selection], self.layer_scales)
+    def with_rows_in_front(self, selection: slice) -> IPAttention:
+        """The same attention for a batch with copies of some of its rows put in front."""
+        return IPAttention(self.weights, torch.cat([self.tokens[selection], self.tokens]), self.layer_scales)
 
 
 class CrossAttnProcessor:

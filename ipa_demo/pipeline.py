@@ -22,10 +22,12 @@ from PIL import Image
 
 from .ip_adapter import IPAdapterWeights, IPAttention
 from .models import StableDiffusionModels
-from .reference_only import ReferenceGuidance, activate
+from .reference_only import ReferenceGuidance
+from .reference_pass import activate
 from .schedulers import make_scheduler
 from .settings import GenerationSettings
 from .structure import StructureGuidance
+from .unet_call import UNetCall
 from .windows import step_in_window
 
 StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
@@ -185,24 +187,17 @@ def denoise(
     for index, timestep in enumerate(timesteps):
         model_input = torch.cat([latents] * 2) if guided else latents
         model_input = scheduler.scale_model_input(model_input, timestep)
-        attention = ip.for_step(index, total) if ip is not None else None
+        extra = structure.unet_kwargs(index, total, model_input, timestep, text) if structure else {}
+        call = UNetCall(model_input, text, ip.for_step(index, total) if ip is not None else None, extra)
         reference_pass = None
         if reference is not None:  # fresh noise every step, in or out of the window: one random stream
             noise = random(reference_latents.shape)
             if reference.acts_at(index, total):
-                reference_pass = reference.write(
-                    models.unet, scheduler, reference_latents, noise, timestep, text, attention, guided
+                reference_pass, call = reference.prepare_step(
+                    models.unet, scheduler, reference_latents, noise, timestep, call, guided
                 )
-        extra = structure.unet_kwargs(index, total, model_input, timestep, text) if structure else {}
         with activate(reference_pass):
-            noise_pred = models.unet(
-                model_input,
-                timestep,
-                encoder_hidden_states=text,
-                cross_attention_kwargs={"ip": attention},
-                return_dict=False,
-                **extra,
-            )[0]
+            noise_pred = call.run(models.unet, timestep)
         if guided:
             uncond, cond = noise_pred.chunk(2)
             noise_pred = uncond + settings.guidance * (cond - uncond)

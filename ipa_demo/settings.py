@@ -157,7 +157,7 @@ class ReferenceOnlySettings:
     weight: float = 1.0
     start: float = 0.0
     end: float = 1.0
-    fast: bool = False  # one batch-1 reference pass per step (an approximation) instead of the exact CFG batch
+    fast: bool = False  # the reference as one extra row of each step's UNet call (approximate), not its own call
 
     def __post_init__(self) -> None:
         _require(self.mode in REFERENCE_MODES, "ref_only", f"must be one of {', '.join(REFERENCE_MODES)}, got {self.mode!r}")

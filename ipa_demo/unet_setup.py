@@ -6,7 +6,7 @@ from diffusers import UNet2DConditionModel
 
 from .ip_adapter import CrossAttnProcessor
 from .layers import CROSS_ATTENTION_LAYERS, processor_name
-from .reference_only import SelfAttnProcessor, install_adain_hooks
+from .reference_hooks import SelfAttnProcessor, install_adain_hooks
 
 
 def prepare_unet(unet: UNet2DConditionModel) -> None:

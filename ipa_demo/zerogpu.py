@@ -31,7 +31,7 @@ MIN_SECONDS = 10
 IP_ADAPTER_COST = 0.15  # 0.04 % more FLOPs but ~13 % more kernel launches
 CONTROLNET_COST = 0.5  # a ControlNet pass is about half a UNet pass
 REFERENCE_COST = 1.0  # reference-only: one more UNet pass over the reference, CFG-batched
-REFERENCE_FAST_COST = 0.5  # ... or batch 1 in its fast mode
+REFERENCE_FAST_COST = 0.5  # ... or one more row of the step's batch in its fast mode (generous)
 
 
 def on_zero_gpu() -> bool:

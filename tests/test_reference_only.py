@@ -64,9 +64,12 @@ def test_style_fidelity_matters_under_cfg(engine, reference) -> None:
     assert not np.array_equal(low, high)
 
 
-def test_style_fidelity_has_no_effect_without_cfg(engine, reference) -> None:
+@pytest.mark.parametrize("fast", [False, True])
+def test_style_fidelity_has_no_effect_without_cfg(engine, reference, fast: bool) -> None:
     runs = [
-        engine.generate(replace(with_reference(mode="attn+adain", fidelity=fidelity), guidance=1.0), [reference]).pixels
+        engine.generate(
+            replace(with_reference(mode="attn+adain", fidelity=fidelity, fast=fast), guidance=1.0), [reference]
+        ).pixels
         for fidelity in (0.0, 0.5, 1.0)
     ]
     assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])

@@ -1,0 +1,43 @@
+"""A row put in front of a UNet call: conditioning copied, no structure residuals, not returned."""
+
+from __future__ import annotations
+
+import torch
+
+from ipa_demo.engine import Engine
+from ipa_demo.ip_adapter import IPAttention
+from ipa_demo.unet_call import UNetCall
+
+TIMESTEP = torch.tensor(700)
+
+
+def structured_call(engine: Engine) -> UNetCall:
+    generator = torch.Generator().manual_seed(4)
+    latents, text = torch.randn(2, 4, 8, 8, generator=generator), torch.randn(2, 77, 32, generator=generator)
+    control = torch.rand(2, 3, 64, 64, generator=generator)
+    down, mid = engine.controlnet("canny")(latents, TIMESTEP, text, control, return_dict=False)
+    tokens = torch.randn(2, 4, 32, generator=generator)
+    ip = IPAttention(engine.ip_adapter("base"), tokens, (0.6,) * 16)
+    residuals = {"down_block_additional_residuals": list(down), "mid_block_additional_residual": mid}
+    return UNetCall(latents, text, ip, residuals)
+
+
+def test_the_front_row_gets_row_conditioning_and_zero_residuals(engine: Engine) -> None:
+    call = structured_call(engine)
+    front = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(5))
+    longer = call.with_row_in_front(front, copy_conditioning_of=1)
+    assert torch.equal(longer.sample, torch.cat([front, call.sample])) and longer.hidden_rows == 1
+    assert torch.equal(longer.text[0], call.text[1]) and torch.equal(longer.text[1:], call.text)
+    assert torch.equal(longer.ip.tokens[0], call.ip.tokens[1]) and torch.equal(longer.ip.tokens[1:], call.ip.tokens)
+    residual = longer.residuals["mid_block_additional_residual"]
+    assert not residual[0].any() and torch.equal(residual[1:], call.residuals["mid_block_additional_residual"])
+    assert all(not sample[0].any() for sample in longer.residuals["down_block_additional_residuals"])
+
+
+def test_the_front_row_changes_nothing_for_the_others(engine: Engine) -> None:
+    call = structured_call(engine)
+    front = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(6))
+    alone = call.run(engine.models.unet, TIMESTEP)
+    with_front = call.with_row_in_front(front, copy_conditioning_of=0).run(engine.models.unet, TIMESTEP)
+    assert with_front.shape == alone.shape
+    torch.testing.assert_close(with_front, alone, atol=1e-6, rtol=1e-5)  # another batch size: rounding only
