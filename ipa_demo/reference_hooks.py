@@ -2,7 +2,8 @@
 
 Both do nothing unless a ``ReferencePass`` is active (see ``reference_pass``). In the exact read
 they compute what diffusers' community ``stable_diffusion_reference`` pipeline computes, operation
-for operation; the fast single call reads row 0 instead of a bank and uses split attention.
+for operation; the fast single call reads row 0 instead of a bank, with split attention where a
+fused kernel returns the log-sum-exp (the CPU; elsewhere the literal read).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
 from .reference_only import adain_points_for
 from .reference_pass import ReferencePass, active_pass
-from .split_attention import attention_and_logsumexp, own_share
+from .split_attention import attention_and_logsumexp, has_fused_kernel, own_share
 
 _EPS = 1e-6
 
@@ -43,7 +44,8 @@ class SelfAttnProcessor:
         if state.phase == "read":
             return self._read_literal(attn, hidden_states, state.attention_bank[self.block], state)
         reference, own = hidden_states[:1], hidden_states[1:]
-        read = _read_split if _is_plain_self_attention(attn, hidden_states) else self._read_literal
+        splits = _is_plain_self_attention(attn, hidden_states) and has_fused_kernel(hidden_states.device)
+        read = _read_split if splits else self._read_literal
         return torch.cat([self._plain(attn, reference), read(attn, own, reference, state)])
 
     def _read_literal(
@@ -69,7 +71,9 @@ def _is_plain_self_attention(attn: Attention, hidden_states: torch.Tensor) -> bo
     )
 
 
-def _read_split(attn: Attention, hidden_states: torch.Tensor, reference: torch.Tensor, state: ReferencePass) -> torch.Tensor:
+def _read_split(
+    attn: Attention, hidden_states: torch.Tensor, reference: torch.Tensor, state: ReferencePass
+) -> torch.Tensor:
     """Attention over [own ; reference] as its two halves (``split_attention``), for the fast call.
 
     The reference (one row) is projected once for all rows, and the unconditional rows' own-only
@@ -82,8 +86,12 @@ def _read_split(attn: Attention, hidden_states: torch.Tensor, reference: torch.T
         return tokens.unflatten(-1, (attn.heads, -1)).transpose(1, 2).expand(batch, -1, -1, -1)
 
     query = heads(attn.to_q(hidden_states))
-    own, own_lse = attention_and_logsumexp(query, heads(attn.to_k(hidden_states)), heads(attn.to_v(hidden_states)), attn.scale)
-    other, other_lse = attention_and_logsumexp(query, heads(attn.to_k(reference)), heads(attn.to_v(reference)), attn.scale)
+    own, own_lse = attention_and_logsumexp(
+        query, heads(attn.to_k(hidden_states)), heads(attn.to_v(hidden_states)), attn.scale
+    )
+    other, other_lse = attention_and_logsumexp(
+        query, heads(attn.to_k(reference)), heads(attn.to_v(reference)), attn.scale
+    )
     mixed = torch.lerp(other, own, own_share(own_lse, other_lse, own.dtype))
     if state.uncond_rows is not None and state.fidelity > 0:
         rows = state.uncond_rows

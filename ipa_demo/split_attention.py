@@ -5,9 +5,10 @@ with lse_A and lse_B the log-sum-exps of the scores, the result is σ(lse_A − 
 σ(lse_B − lse_A)·out_B. The fast reference read uses this because it needs out_A (own tokens only)
 for the unconditional rows anyway, and because B (the reference) is then projected once for all rows.
 
-``torch.nn.functional.scaled_dot_product_attention`` does not return the log-sum-exp, so the fused
-kernels are called through the ATen ops that it dispatches to (CPU flash, CUDA memory-efficient);
-``tests/test_split_attention.py`` holds them equal to it and to the plain formula.
+``torch.nn.functional.scaled_dot_product_attention`` does not return the log-sum-exp, so on the CPU
+the fused kernel is called through the ATen op it dispatches to; ``tests/test_split_attention.py``
+holds it equal to it and to the plain formula. On other devices only the formula is available here
+(the CUDA kernels' shape rules could not be tested without a GPU), so callers check ``has_fused_kernel``.
 """
 
 from __future__ import annotations
@@ -16,20 +17,19 @@ import torch
 from torch import Tensor
 
 
+def has_fused_kernel(device: torch.device) -> bool:
+    return device.type == "cpu"
+
+
 def attention_and_logsumexp(query: Tensor, key: Tensor, value: Tensor, scale: float) -> tuple[Tensor, Tensor]:
     """(batch, heads, tokens, dim) in; the attention output and the log-sum-exp per query row out."""
-    if query.device.type == "cpu":
+    if has_fused_kernel(query.device):
         return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, scale=scale)
-    if query.device.type == "cuda":
-        output, logsumexp, *_ = torch.ops.aten._scaled_dot_product_efficient_attention(
-            query, key, value, None, True, scale=scale
-        )
-        return output, logsumexp[..., : query.shape[-2]]  # some versions pad the rows to a multiple of 32
     return reference_attention_and_logsumexp(query, key, value, scale)
 
 
 def reference_attention_and_logsumexp(query: Tensor, key: Tensor, value: Tensor, scale: float) -> tuple[Tensor, Tensor]:
-    """The textbook formula: what the fused kernels must agree with, and the fallback elsewhere."""
+    """The textbook formula: what the fused kernel must agree with (it holds every score in memory)."""
     scores = (query @ key.transpose(-1, -2)).float() * scale
     logsumexp = scores.logsumexp(dim=-1)
     return (torch.exp(scores - logsumexp.unsqueeze(-1)).to(value.dtype) @ value), logsumexp

@@ -50,7 +50,12 @@ def written_then_read(engine: Engine, state: ReferencePass, call: UNetCall, refe
 
 @pytest.mark.parametrize("mode", ["attn", "adain", "attn+adain"])
 @pytest.mark.parametrize("fidelity", [0.0, 0.5, 1.0])
-def test_single_call_equals_writing_then_reading(engine: Engine, mode: str, fidelity: float) -> None:
+@pytest.mark.parametrize("fused", [True, False], ids=["split-read", "literal-read"])
+def test_single_call_equals_writing_then_reading(
+    engine: Engine, mode: str, fidelity: float, fused: bool, monkeypatch
+) -> None:
+    if not fused:  # as on a device without a fused log-sum-exp kernel
+        monkeypatch.setattr("ipa_demo.reference_hooks.has_fused_kernel", lambda _device: False)
     latents, text, reference = inputs()
     call = UNetCall(latents, text, image_prompt(engine))
     with activate(reference_pass(engine, mode, "single", fidelity)):
@@ -89,7 +94,9 @@ def test_write_stops_after_the_last_selected_layer_with_the_same_banks(engine: E
         handle.remove()
     assert calls == ["conv_out"]  # only the run that never filled its banks got to the end
     assert early.attention_bank.keys() == early.attention_layers and len(early.adain_bank) == len(early.adain_points)
-    assert all(torch.equal(early.attention_bank[name], never_full.attention_bank[name]) for name in early.attention_bank)
+    assert all(
+        torch.equal(early.attention_bank[name], never_full.attention_bank[name]) for name in early.attention_bank
+    )
     assert all(
         torch.equal(early.adain_bank[point][index], never_full.adain_bank[point][index])
         for point in early.adain_bank

@@ -6,7 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ipa_demo.split_attention import attention_and_logsumexp, own_share, reference_attention_and_logsumexp
+from ipa_demo.split_attention import (
+    attention_and_logsumexp,
+    has_fused_kernel,
+    own_share,
+    reference_attention_and_logsumexp,
+)
 
 DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 
@@ -18,12 +23,13 @@ def qkv(batch: int, keys: int, device: str, seed: int = 0) -> tuple[torch.Tensor
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_fused_kernel_matches_sdpa_and_the_formula(device: str) -> None:
+def test_kernel_matches_sdpa_and_the_formula(device: str) -> None:
     query, key, value = qkv(2, 40, device)
     output, logsumexp = attention_and_logsumexp(query, key, value, scale=0.3)
     expected, expected_logsumexp = reference_attention_and_logsumexp(query, key, value, scale=0.3)
     assert logsumexp.shape == (2, 2, 48)
-    assert torch.equal(output, F.scaled_dot_product_attention(query, key, value, scale=0.3))
+    sdpa = F.scaled_dot_product_attention(query, key, value, scale=0.3)
+    assert torch.equal(output, sdpa) if has_fused_kernel(query.device) else torch.allclose(output, sdpa, atol=1e-5)
     torch.testing.assert_close(output, expected, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(logsumexp, expected_logsumexp, atol=1e-5, rtol=1e-5)
 
