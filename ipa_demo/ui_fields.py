@@ -17,8 +17,9 @@ from typing import Any
 
 from PIL import Image
 
+from .cache import LRUCache
 from .engine import check_inputs
-from .images import ImageInputError, load_image
+from .images import ImageInputError, load_image, max_pixels
 from .layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES
 from .settings import (
     MAX_SEED,
@@ -245,12 +246,27 @@ def _gallery_paths(value: Any) -> list[str]:
     return [str(item[0] if isinstance(item, (tuple, list)) else item) for item in value]
 
 
+# The validator decodes each upload before the request is queued, then the handler parses the same
+# request again: keyed by the file's identity, the second parse reuses the first decode. Gradio writes
+# an upload once and never changes it; a file that did change has another key.
+_decoded_uploads: LRUCache[Image.Image] = LRUCache(4)
+
+
+def _decode(file: Path, name: str) -> Image.Image:
+    try:
+        status = file.stat()
+    except OSError:
+        return load_image(file, name)  # which says what is wrong with it
+    key = (str(file.resolve()), status.st_mtime_ns, status.st_size, name, max_pixels())
+    return _decoded_uploads.get_or_make(key, lambda: load_image(file, name))
+
+
 def _open(path: str | None, name: str) -> Image.Image | None:
     """The image an upload holds; its errors say what is wrong (too small, too large, not an image)."""
     if path is None:
         return None
     try:
-        return load_image(Path(path), name)
+        return _decode(Path(path), name)
     except ImageInputError as error:
         # The server's upload path means nothing to the user and should not leak: name the file only.
         reason = str(error).removeprefix(f"{name}: ").replace(str(Path(path)), Path(path).name)

@@ -16,6 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from ipa_demo import ui_fields
 from ipa_demo.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.metadata import format_parameters, save_png
 from ipa_demo.settings import (
@@ -45,6 +46,7 @@ from ipa_demo.ui_handlers import Handlers, compare_seconds, generate_seconds, va
 from ipa_demo.ui_outputs import OutputStore
 from ipa_demo.ui_runner import run_stoppable
 
+from .helpers import noise_image
 from .test_app import served
 
 EVERYTHING_SET = GenerationSettings(
@@ -126,6 +128,22 @@ def test_request_reads_images_and_checks_limits(tmp_path: Path, reference: Image
     with pytest.raises(SettingsError) as error:
         parse_request(tiny_request(control_image=str(broken)), Limits())
     assert error.value.field == "control_image"
+
+
+def test_an_upload_is_decoded_once_for_validator_and_handler(tmp_path: Path, monkeypatch) -> None:
+    decoded: list[str] = []
+    real_load = ui_fields.load_image
+    monkeypatch.setattr(ui_fields, "load_image", lambda path, name: decoded.append(name) or real_load(path, name))
+    path = tmp_path / "init.png"
+    noise_image(64, 64, seed=3).save(path)
+    values = tiny_request(init_image=str(path))
+    first, second = parse_request(values, Limits()), parse_request(values, Limits())
+    assert decoded == ["init_image"] and np.array_equal(np.asarray(first.init_image), np.asarray(second.init_image))
+    noise_image(64, 72, seed=4).save(path)  # the same path, another image: decoded anew
+    assert parse_request(values, Limits()).init_image.size == (64, 72) and decoded == ["init_image"] * 2
+    monkeypatch.setenv("IPA_MAX_IMAGE_PIXELS", "100")  # a limit that changed is checked again
+    with pytest.raises(SettingsError, match="megapixels"):
+        parse_request(values, Limits())
 
 
 def test_random_seed_is_drawn_once() -> None:
