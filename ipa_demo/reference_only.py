@@ -18,7 +18,7 @@ prompt, and float rounding differs). How the layers act is in ``reference_hooks`
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from diffusers import UNet2DConditionModel
@@ -27,7 +27,7 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.models.unets.unet_2d_blocks import CrossAttnDownBlock2D, CrossAttnUpBlock2D
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
-from .reference_pass import BanksFilled, ReferencePass, activate
+from .reference_pass import BanksFilled, Phase, ReferencePass, activate
 from .settings import ReferenceOnlySettings
 from .unet_call import UNetCall
 from .windows import step_in_window
@@ -99,15 +99,19 @@ class ReferenceGuidance:
         Exact: the write call runs here and the step's call is unchanged. Fast: the first image's
         reference latent, with the conditional prompt, becomes row 0 of the step's call.
         """
-        noisy = scheduler.add_noise(latents, noise, timestep.reshape(1))
-        reading_rows = len(call.sample)
-        uncond_rows = torch.arange(reading_rows, device=noisy.device) < reading_rows // 2 if guided else None
-        state = ReferencePass("write", self.attention_layers, self.adain_points, self.settings.fidelity, uncond_rows)
+        rows = len(call.sample)  # the rows that read: CFG halves of every image
+        uncond_rows = torch.arange(rows, device=latents.device) < rows // 2 if guided else None
         if self.settings.fast:
+            noisy = scheduler.add_noise(latents[:1], noise[:1], timestep.reshape(1))
+            front_row = scheduler.scale_model_input(noisy, timestep)
             conditional_row = len(latents) if guided else 0
-            reference_row = scheduler.scale_model_input(noisy[:1], timestep)
-            return replace(state, phase="single"), call.with_row_in_front(reference_row, conditional_row)
+            return self._pass("single", uncond_rows), call.with_row_in_front(front_row, conditional_row)
+        noisy = scheduler.add_noise(latents, noise, timestep.reshape(1))
         noisy = scheduler.scale_model_input(torch.cat([noisy] * 2) if guided else noisy, timestep)
+        state = self._pass("write", uncond_rows)
         with activate(state), suppress(BanksFilled):
             UNetCall(noisy, call.text, call.ip).run(unet, timestep)
         return state.reading(), call
+
+    def _pass(self, phase: Phase, uncond_rows: torch.Tensor | None) -> ReferencePass:
+        return ReferencePass(phase, self.attention_layers, self.adain_points, self.settings.fidelity, uncond_rows)
