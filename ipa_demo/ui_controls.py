@@ -163,7 +163,7 @@ def build_controls(limits: Limits) -> Controls:
         with gr.Row():
             fields["ref_start"], fields["ref_end"] = _window("ref", "Reference", values["ref_start"], values["ref_end"])
         fields["ref_fast"] = gr.Checkbox(
-            value=values["ref_fast"], label="Fast: the reference shares the UNet pass (about 2/3 of the time, approximate)"
+            value=values["ref_fast"], label="Fast: the reference shares the UNet pass (faster, approximate)"
         )
 
     with gr.Accordion("Sampling", open=True):
