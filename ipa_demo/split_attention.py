@@ -18,7 +18,7 @@ from torch import Tensor
 
 
 def has_fused_kernel(device: torch.device) -> bool:
-    return device.type == "cpu"
+    return device.type == "cpu" and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
 
 
 def attention_and_logsumexp(query: Tensor, key: Tensor, value: Tensor, scale: float) -> tuple[Tensor, Tensor]:
