@@ -92,11 +92,9 @@ def _read_split(
     other, other_lse = attention_and_logsumexp(
         query, heads(attn.to_k(reference)), heads(attn.to_v(reference)), attn.scale
     )
-    mixed = torch.lerp(other, own, own_share(own_lse, other_lse, own.dtype))
-    if state.uncond_rows is not None and state.fidelity > 0:
-        rows = state.uncond_rows
-        mixed[rows] = torch.lerp(mixed[rows], own[rows], state.fidelity)
-    output = attn.to_out[0](mixed.transpose(1, 2).flatten(2))
+    with_reference = torch.lerp(other, own, own_share(own_lse, other_lse, own.dtype))
+    blended = state.blend(with_reference, own[state.uncond_rows] if state.uncond_rows is not None else None)
+    output = attn.to_out[0](blended.transpose(1, 2).flatten(2))
     return attn.to_out[1](output)  # dropout
 
 
