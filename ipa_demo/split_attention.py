@@ -7,8 +7,8 @@ for the unconditional rows anyway, and because B (the reference) is then project
 
 ``torch.nn.functional.scaled_dot_product_attention`` does not return the log-sum-exp, so on the CPU
 the fused kernel is called through the ATen op it dispatches to; ``tests/test_split_attention.py``
-holds it equal to it and to the plain formula. On other devices only the formula is available here
-(the CUDA kernels' shape rules could not be tested without a GPU), so callers check ``has_fused_kernel``.
+holds it equal to it and to the textbook formula. Other devices have no such kernel here (the CUDA
+kernels' shape rules could not be tested without a GPU): callers check ``has_fused_kernel`` first.
 """
 
 from __future__ import annotations
@@ -22,17 +22,9 @@ def has_fused_kernel(device: torch.device) -> bool:
 
 
 def attention_and_logsumexp(query: Tensor, key: Tensor, value: Tensor, scale: float) -> tuple[Tensor, Tensor]:
-    """(batch, heads, tokens, dim) in; the attention output and the log-sum-exp per query row out."""
-    if has_fused_kernel(query.device):
-        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, scale=scale)
-    return reference_attention_and_logsumexp(query, key, value, scale)
-
-
-def reference_attention_and_logsumexp(query: Tensor, key: Tensor, value: Tensor, scale: float) -> tuple[Tensor, Tensor]:
-    """The textbook formula: what the fused kernel must agree with (it holds every score in memory)."""
-    scores = (query @ key.transpose(-1, -2)).float() * scale
-    logsumexp = scores.logsumexp(dim=-1)
-    return (torch.exp(scores - logsumexp.unsqueeze(-1)).to(value.dtype) @ value), logsumexp
+    """(batch, heads, tokens, dim) in, on a device with ``has_fused_kernel``; the attention output
+    and the log-sum-exp per query row out."""
+    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, scale=scale)
 
 
 def own_share(own_logsumexp: Tensor, other_logsumexp: Tensor, dtype: torch.dtype) -> Tensor:
