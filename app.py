@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
-        options, limits = launch_options(), Limits.from_env()
+        options, limits = launch_options(host=args.host), Limits.from_env()
         max_pixels()  # read on each upload: a typo should stop the start, not fail every request
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)

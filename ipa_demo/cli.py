@@ -10,6 +10,7 @@ import json
 import random
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -146,6 +147,19 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
     )
 
 
+def writable_folder(folder: Path, flag: str) -> Path:
+    """Make sure ``folder`` is (or can become) a folder we can write to, before any work starts."""
+    if folder.exists() and not folder.is_dir():
+        raise SettingsError(flag, f"{folder} is a file; give a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise SettingsError(flag, f"cannot write to {folder} ({error.strerror or error})") from None
+    return folder
+
+
 def _next_free_index(folder: Path) -> int:
     numbers = [int(path.name[:5]) for path in folder.glob("[0-9][0-9][0-9][0-9][0-9]-*.png")]
     return max(numbers, default=-1) + 1
@@ -192,9 +206,9 @@ def run_generate(args: argparse.Namespace) -> int:
     from .metadata import save_png
 
     request = read_request(args)
+    writable_folder(args.out, "--out")
     result = load_engine(args).generate(request.settings, request.references, request.init_image, request.control_image)
     _print_warnings(result.warnings)
-    args.out.mkdir(parents=True, exist_ok=True)
     index = _next_free_index(args.out)
     for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters, strict=True)):
         path = save_png(image, args.out / f"{index + offset:05d}-{seed}.png", parameters)
@@ -212,9 +226,9 @@ def run_compare(args: argparse.Namespace) -> int:
     request = read_request(args)
     if not request.references:
         raise SettingsError("reference_images", "the comparison needs a --reference image")
+    writable_folder(args.out, "--out")
     result = load_engine(args).compare(request.settings, request.references[0], request.control_image)
     _print_warnings(result.warnings)
-    args.out.mkdir(parents=True, exist_ok=True)
     summary = {"encoder": result.encoder_name, "settings": asdict(request.settings), "methods": []}
     for entry in result.entries:
         name = re.sub(r"[^a-z0-9]+", "-", entry.label.lower()).strip("-") + ".png"
@@ -232,14 +246,14 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_tiny_models(args: argparse.Namespace) -> int:
     from .tiny_models import write_tiny_models
 
-    print(write_tiny_models(args.dir, seed=args.seed))
+    print(write_tiny_models(writable_folder(args.dir, "dir"), seed=args.seed))
     return 0
 
 
 def run_download(args: argparse.Namespace) -> int:
     from .download import run
 
-    return run(args.dir, args.only, args.dry_run)
+    return run(args.dir and writable_folder(args.dir, "dir"), args.only, args.dry_run)
 
 
 def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
@@ -274,4 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the disk filled up, a folder vanished, ...: what happened, in one line
+        print(f"error: {error.filename or 'a file'}: {error.strerror or error}", file=sys.stderr)
         return 2

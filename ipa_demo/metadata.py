@@ -2,7 +2,9 @@
 
 Format: the prompt, a ``Negative prompt:`` line, then one line of ``Key: value`` pairs separated by
 ", ". Keys A1111 knows keep their names (Steps, Sampler, CFG scale, Seed, Size, Denoising strength);
-ours start with "IP". Values holding ", " are quoted.
+ours start with "IP". Values holding ", " are quoted. A prompt that this layout cannot carry back
+(one with a line starting "Negative prompt:", say) is also written, JSON-quoted, as the settings
+line's "Exact prompt" / "Exact negative prompt", which the reader prefers.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ VERSION = "ipa_demo 0.1.0"
 _PAIR = re.compile(r'\s*([\w \-+.]+?):\s*("(?:\\.|[^"\\])*"|[^,]*)(?:,|$)')
 
 
-def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False) if ("," in value or '"' in value) else value
+EXACT_PROMPT, EXACT_NEGATIVE = "Exact prompt", "Exact negative prompt"
+EXACT_KEYS = (EXACT_PROMPT, EXACT_NEGATIVE)
+
+
+def _quote(value: str, always: bool = False) -> str:
+    return json.dumps(value, ensure_ascii=False) if (always or "," in value or '"' in value) else value
 
 
 def _stages_text(weights: tuple[float, ...]) -> str:
@@ -71,8 +77,16 @@ def format_parameters(
         )
     pairs.update(_structure_pairs(settings))
     pairs["Version"] = VERSION
-    details = ", ".join(f"{key}: {_quote(value)}" for key, value in pairs.items())
-    return f"{settings.prompt}\nNegative prompt: {settings.negative_prompt}\n{details}"
+    text = _layout(settings.prompt, settings.negative_prompt, pairs)
+    if parse_parameters(text)[:2] == (settings.prompt, settings.negative_prompt):
+        return text
+    pairs.update({EXACT_PROMPT: settings.prompt, EXACT_NEGATIVE: settings.negative_prompt})
+    return _layout(settings.prompt, settings.negative_prompt, pairs)
+
+
+def _layout(prompt: str, negative: str, pairs: dict[str, str]) -> str:
+    details = ", ".join(f"{key}: {_quote(value, always=key in EXACT_KEYS)}" for key, value in pairs.items())
+    return f"{prompt}\nNegative prompt: {negative}\n{details}"
 
 
 def _structure_pairs(settings: GenerationSettings) -> dict[str, str]:
@@ -127,7 +141,8 @@ def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
     pairs = {}
     for key, value in _PAIR.findall(details):
         pairs[key.strip()] = json.loads(value) if value.startswith('"') else value.strip()
-    return "\n".join(prompt_lines), "\n".join(negative_lines), pairs
+    prompt = pairs.pop(EXACT_PROMPT, "\n".join(prompt_lines))
+    return prompt, pairs.pop(EXACT_NEGATIVE, "\n".join(negative_lines)), pairs
 
 
 def settings_from_parameters(text: str) -> GenerationSettings:

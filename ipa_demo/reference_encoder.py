@@ -19,11 +19,16 @@ from .cache import LRUCache, image_digest
 _CLIP_MEAN_RGB = tuple(round(channel * 255) for channel in CLIPImageProcessor().image_mean)
 
 
+# CLIP sees 224x224; a padded canvas larger than this is shrunk first, so that a long thin image
+# cannot ask for a canvas of its long side squared (an 8x5,000,000 strip: 25 terapixels).
+MAX_PAD_SIDE = 2048
+
+
 def fit_square(image: Image.Image, fit: str) -> Image.Image:
     """Make a reference square: "crop" keeps the centre (CLIP's own behaviour), "pad" keeps everything."""
     if fit == "crop" or image.width == image.height:
         return image  # CLIPImageProcessor resizes the short side and centre-crops
-    side = max(image.size)
+    side = min(max(image.size), MAX_PAD_SIDE)
     return ImageOps.pad(image, (side, side), color=_CLIP_MEAN_RGB)
 
 

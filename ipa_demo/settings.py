@@ -41,15 +41,36 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float, such as 10**400
+        return False
+
+
+def shown(value: object) -> str:
+    """A value as an error quotes it: an enormous number is not spelled out digit by digit."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}… ({len(text)} characters)"
+
+
+def _check_text(value: object, field_name: str) -> None:
+    _require(isinstance(value, str), field_name, "must be text")
+    try:
+        value.encode("utf-8")  # type: ignore[union-attr]
+    except UnicodeEncodeError as error:  # a lone surrogate: from JSON "\ud800", or argv that is not UTF-8
+        raise SettingsError(field_name, f"is not valid Unicode text (character {error.start + 1} cannot be encoded)") from None
+
+
 def _check_float(value: object, field_name: str, low: float, high: float) -> None:
-    _require(_is_number(value), field_name, f"must be a number, got {value!r}")
-    _require(math.isfinite(value), field_name, f"must be finite, got {value!r}")  # type: ignore[arg-type]
-    _require(low <= value <= high, field_name, f"must be between {low:g} and {high:g}, got {value!r}")  # type: ignore[operator]
+    _require(_is_number(value), field_name, f"must be a number, got {shown(value)}")
+    _require(_is_finite(value), field_name, f"must be finite, got {shown(value)}")  # type: ignore[arg-type]
+    _require(low <= value <= high, field_name, f"must be between {low:g} and {high:g}, got {shown(value)}")  # type: ignore[operator]
 
 
 def _check_int(value: object, field_name: str, low: int, high: int) -> None:
-    _require(isinstance(value, int) and not isinstance(value, bool), field_name, f"must be a whole number, got {value!r}")
-    _require(low <= value <= high, field_name, f"must be between {low} and {high}, got {value!r}")  # type: ignore[operator]
+    _require(isinstance(value, int) and not isinstance(value, bool), field_name, f"must be a whole number, got {shown(value)}")
+    _require(low <= value <= high, field_name, f"must be between {low} and {high}, got {shown(value)}")  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
@@ -192,8 +213,8 @@ class GenerationSettings:
     reference_only: ReferenceOnlySettings = field(default_factory=ReferenceOnlySettings)
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.prompt, str), "prompt", "must be text")
-        _require(isinstance(self.negative_prompt, str), "negative_prompt", "must be text")
+        _check_text(self.prompt, "prompt")
+        _check_text(self.negative_prompt, "negative_prompt")
         _check_int(self.seed, "seed", 0, MAX_SEED)
         for name in ("width", "height"):
             value = getattr(self, name)
@@ -236,6 +257,15 @@ class Limits:
     max_steps: int = 150
     max_images: int = 8
     max_prompt_chars: int = 4000
+    # The memory budget of a request's input images, checked from their headers before decoding.
+    max_references: int = 8
+    max_input_images: int = 10  # references, init image and control image together
+    max_request_pixels: int = 80_000_000  # decoded pixels of all input images together (two 40-MP photos)
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            _require(isinstance(value, int) and value >= 1, f"IPA_{spec.name.upper()}", f"must be at least 1, got {value!r}")
 
     @classmethod
     def from_env(cls) -> Limits:

@@ -19,6 +19,8 @@ import gradio as gr
 from .settings import Limits, SettingsError
 from .ui_controls import HELPER, Controls, build_controls
 from .ui_examples import add_examples
+from .ui_file_gate import gate_every_input
+from .ui_server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
 from .ui_handlers import EngineLike, Handlers, compare_seconds, generate_seconds
 from .ui_outputs import COMPARISON_HEADERS, OutputStore
 from .zerogpu import gpu_task
@@ -119,16 +121,22 @@ def max_upload_bytes(megabytes: float | None = None) -> int:
     return max(1, int(megabytes * MEGABYTE))
 
 
-def launch_options(max_upload_mb: float | None = None) -> dict[str, Any]:
-    """``demo.launch`` keywords that every server of this app uses.
+def launch_options(max_upload_mb: float | None = None, host: str = "127.0.0.1") -> dict[str, Any]:
+    """``demo.launch`` keywords that every server of this app uses, bound to ``host``.
 
     Gradio refuses larger uploads before they reach a handler. ``show_error`` stays off: our
     handlers raise ``gr.Error`` with a message for everything the user should read (``ui_errors``),
     so whatever else fails inside Gradio reaches the page as a plain "Error", never as exception
     text. No ``allowed_paths``: outputs are copied into Gradio's cache, the only folder (with the
-    uploads) it serves files from.
+    uploads) it serves files from. The request guard (``ui_server_guard``) checks Host and origin.
     """
-    return {"theme": THEME, "css": CSS, "show_error": False, "max_file_size": max_upload_bytes(max_upload_mb)}
+    return {
+        "theme": THEME,
+        "css": CSS,
+        "show_error": False,
+        "max_file_size": max_upload_bytes(max_upload_mb),
+        "app_kwargs": {"lifespan": guarded_lifespan(GuardPolicy.for_server(host))},
+    }
 
 
 def create_app(
@@ -153,8 +161,15 @@ def create_app(
         if with_examples:
             add_examples(controls)
         _wire(handlers, controls, outputs, concurrency)
+        gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
+    hold_queue_size(demo)
     return demo
+
+
+def _input_names(controls: Controls) -> dict[int, str]:
+    """How an error names each control: its label, and the API parameter behind it."""
+    return {component._id: f"{component.label} ({name})" for name, component in controls.fields.items()}
 
 
 def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency: int) -> None:

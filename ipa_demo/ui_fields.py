@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from PIL import Image
 
 from .cache import LRUCache
 from .engine import check_inputs
-from .images import ImageInputError, load_image, max_pixels
+from .images import ImageInputError, load_image, max_aspect_ratio, max_pixels
+from .input_budget import check_budget, decode_slot, read_header
 from .layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES
 from .settings import (
     MAX_SEED,
@@ -31,6 +33,7 @@ from .settings import (
     SettingsError,
     T2IAdapterSettings,
     check_limits,
+    shown,
 )
 
 RANDOM_SEED = -1  # A1111's convention: -1 asks for a fresh random seed
@@ -105,17 +108,20 @@ def param_for_field(field: str) -> str | None:
 
 def _whole(value: Any, name: str) -> int:
     """Sliders deliver floats; a whole-number setting accepts 4.0 but not 4.5."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SettingsError(name, f"must be a whole number, got {value!r}")
-    if value != int(value):
-        raise SettingsError(name, f"must be a whole number, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # a range check follows; an enormous int fails it by name
+    if not isinstance(value, float) or not math.isfinite(value) or value != int(value):
+        raise SettingsError(name, f"must be a whole number, got {shown(value)}")
     return int(value)
 
 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(name, f"must be a number, got {value!r}")
-    return float(value)
+        raise SettingsError(name, f"must be a number, got {shown(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # 10**400 from JSON
+        raise SettingsError(name, f"must be finite, got {shown(value)}") from None
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -257,20 +263,41 @@ def _decode(file: Path, name: str) -> Image.Image:
         status = file.stat()
     except OSError:
         return load_image(file, name)  # which says what is wrong with it
-    key = (str(file.resolve()), status.st_mtime_ns, status.st_size, name, max_pixels())
+    key = (str(file.resolve()), status.st_mtime_ns, status.st_size, name, max_pixels(), max_aspect_ratio())
     return _decoded_uploads.get_or_make(key, lambda: load_image(file, name))
 
 
-def _open(path: str | None, name: str) -> Image.Image | None:
-    """The image an upload holds; its errors say what is wrong (too small, too large, not an image)."""
-    if path is None:
-        return None
+@contextmanager
+def _named_after(name: str, path: str) -> Iterator[None]:
+    """An image's error as a ``SettingsError`` naming the input and the file, never the server's path."""
     try:
-        return _decode(Path(path), name)
+        yield
     except ImageInputError as error:
-        # The server's upload path means nothing to the user and should not leak: name the file only.
         reason = str(error).removeprefix(f"{name}: ").replace(str(Path(path)), Path(path).name)
         raise SettingsError(name, reason) from None
+
+
+def _image_inputs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(input name, path) for every image the request names, references first."""
+    named = [("reference_images", path) for path in _gallery_paths(values.get("reference_images"))]
+    named += [(name, values[name]) for name in ("init_image", "control_image") if values.get(name) is not None]
+    return named
+
+
+def _decode_within_budget(values: Mapping[str, Any], limits: Limits) -> dict[str, list[Image.Image]]:
+    """The request's images by input name, decoded only once their headers fit the budget."""
+    named = _image_inputs(values)
+    headers = []
+    for name, path in named:
+        with _named_after(name, path):
+            headers.append(read_header(Path(path), name))
+    check_budget(headers, limits)
+    images: dict[str, list[Image.Image]] = {}
+    with decode_slot():
+        for name, path in named:
+            with _named_after(name, path):
+                images.setdefault(name, []).append(_decode(Path(path), name))
+    return images
 
 
 def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = None) -> Request:
@@ -282,11 +309,10 @@ def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = 
     _check_present(values)
     settings = settings_from_values(values, resolve_seed(values["seed"]) if seed is None else seed)
     check_limits(settings, limits)
-    references = tuple(
-        image for path in _gallery_paths(values.get("reference_images")) if (image := _open(path, "reference_images"))
-    )
-    init_image = _open(values.get("init_image"), "init_image")
-    control_image = _open(values.get("control_image"), "control_image")
+    images = _decode_within_budget(values, limits)
+    references = tuple(images.get("reference_images", ()))
+    init_image = next(iter(images.get("init_image", ())), None)
+    control_image = next(iter(images.get("control_image", ())), None)
     check_inputs(settings, references, init_image, control_image)
     return Request(settings, references, init_image, control_image)
 

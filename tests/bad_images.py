@@ -8,7 +8,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageCms
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -62,19 +62,47 @@ def rgba_png() -> bytes:
     return _encoded(Image.fromarray(pixels, mode="RGBA"), "PNG")
 
 
+def lab_tiff() -> bytes:
+    """CIELAB, as image editors write it for print: Pillow must convert it to sRGB, not copy channels."""
+    rgb = Image.fromarray(gradient(32, 32))
+    to_lab = ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
+    return _encoded(ImageCms.applyTransform(rgb, to_lab), "TIFF")
+
+
+def float_tiff() -> bytes:
+    return _encoded(Image.fromarray(np.linspace(0.0, 1.0, 32 * 32, dtype=np.float32).reshape(32, 32), mode="F"), "TIFF")
+
+
+def negative_int_tiff() -> bytes:
+    values = np.linspace(-1000, 1000, 32 * 32).astype(np.int32).reshape(32, 32)
+    return _encoded(Image.fromarray(values, mode="I"), "TIFF")
+
+
 GOOD = {
     "cmyk.jpg": lambda: _encoded(Image.fromarray(gradient(32, 32)).convert("CMYK"), "JPEG"),
     "grey16.png": sixteen_bit_grey_png,
     "rgba.png": rgba_png,
     "animated.gif": animated_gif,
-    "wide.png": lambda: _encoded(Image.fromarray(gradient(4000, 16)), "PNG"),
+    "wide.png": lambda: _encoded(Image.fromarray(gradient(320, 16)), "PNG"),  # 20:1, the widest accepted
     "rotated.jpg": exif_rotated_jpeg,
+    "lab.tif": lab_tiff,
 }
 BAD = {
     "text.png": lambda: b"this is not an image at all\n",
     "truncated.png": lambda: _encoded(Image.fromarray(noise(64, 64)), "PNG")[:2000],
     "tiny.png": lambda: _encoded(Image.new("RGB", (1, 1)), "PNG"),
     "bomb.png": bomb_png,
+    "strip.png": lambda: _encoded(Image.fromarray(gradient(4000, 16)), "PNG"),  # 250:1
+    "float.tif": float_tiff,
+    "negative.tif": negative_int_tiff,
+}
+# What each refusal says (the rest: "cannot be read as an image").
+REASONS = {
+    "bomb.png": "too large",
+    "tiny.png": "at least 8x8",
+    "strip.png": "at most 20 times the other",
+    "float.tif": "floating-point images are not supported",
+    "negative.tif": "integer images must lie in 0-65535",
 }
 
 

@@ -42,7 +42,7 @@ from ipa_demo.ui_fields import IMAGE_PARAMS, PARAMS, default_values, settings_fr
 from ipa_demo.ui_handlers import Handlers
 from ipa_demo.ui_outputs import OutputStore
 
-from .bad_images import BAD, GOOD, write_corpus
+from .bad_images import BAD, GOOD, REASONS, write_corpus
 from .test_app import ROOT, app_module, served, small
 from .test_ui import FakeEngine, ProbeEngine, wait_for
 
@@ -117,13 +117,12 @@ def call_raw(url: str, **overrides: Any) -> httpx.Response:
 
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_bad_files_are_refused_by_name_and_the_server_carries_on(client: Client, corpus, name: str) -> None:
-    reasons = {"bomb.png": "too large", "tiny.png": "at least 8x8"}
     for parameter, upload in (
         ("reference_images", {"reference_images": references(corpus[name]), "ip_scale": 0.5}),
         ("init_image", {"init_image": handle_file(str(corpus[name]))}),
     ):
         message = refusal(client, ValidationError, **small(**upload))
-        assert f"- {parameter}: " in message and reasons.get(name, "cannot be read as an image") in message
+        assert f"- {parameter}: " in message and REASONS.get(name, "cannot be read as an image") in message
         still_serves(client)
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from ipa_demo.cli import main
-from ipa_demo.images import ImageInputError, load_image
+from ipa_demo.images import ImageInputError, load_image, read_size
 
-from .bad_images import BAD, GOOD, write_corpus
+from .bad_images import BAD, GOOD, REASONS, gradient, write_corpus
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,31 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_bad_files_are_refused_naming_the_input(corpus, name: str) -> None:
-    with pytest.raises(ImageInputError, match="^reference: "):
+    with pytest.raises(ImageInputError, match="^reference: ") as caught:
         load_image(corpus[name], "reference")
+    assert REASONS.get(name, "cannot be read as an image") in str(caught.value)
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_the_header_check_refuses_what_decoding_would_except_unconvertible_pixels(corpus, name: str) -> None:
+    if name in ("float.tif", "negative.tif", "truncated.png"):  # their headers are sound
+        assert min(read_size(corpus[name], "reference")) >= 8
+        return
+    with pytest.raises(ImageInputError, match="^reference: "):
+        read_size(corpus[name], "reference")
+
+
+def test_lab_is_converted_to_the_colours_it_stands_for(corpus) -> None:
+    pixels = np.asarray(load_image(corpus["lab.tif"], "reference")).astype(int)
+    assert np.abs(pixels - gradient(32, 32)).mean() < 3  # copying L, a, b as R, G, B would be off by ~100
+
+
+def test_aspect_ratio_limit_comes_from_the_environment(corpus, monkeypatch) -> None:
+    monkeypatch.setenv("IPA_MAX_ASPECT_RATIO", "300")
+    assert load_image(corpus["strip.png"], "reference").size == (4000, 16)
+    monkeypatch.setenv("IPA_MAX_ASPECT_RATIO", "10")
+    with pytest.raises(ImageInputError, match="at most 10 times the other"):
+        load_image(corpus["wide.png"], "reference")
 
 
 @pytest.mark.parametrize("name", sorted(GOOD))

@@ -1,0 +1,143 @@
+"""What the server lets in before Gradio sees a request: the Host it answers to, the origins it shares
+responses with, and a queue that keeps its size under a burst.
+
+- Host: a server bound to a loopback address answers only to ``localhost``, ``127.0.0.1`` and
+  ``[::1]`` (and the names in ``IPA_ALLOWED_HOSTS``), so a web page cannot reach it through DNS
+  rebinding. One bound to the network (a Space, Docker) checks the Host only when
+  ``IPA_ALLOWED_HOSTS`` is set; ``*`` switches the check off, e.g. behind a reverse proxy.
+- Cross-origin: Gradio grants credentialed CORS to any origin when its Host is not a localhost
+  name, and to any localhost origin when it is. Here a response carries CORS headers only for its
+  own origin or one listed in ``IPA_ALLOWED_ORIGINS``.
+- Queue: Gradio checks the queue's size before it awaits the event's validator and adds the event
+  after it, so simultaneous requests all pass the check. Requests being validated count here.
+
+The guard wraps Gradio's whole middleware stack at start-up, before the server accepts a request
+(``lifespan``), so it sees every request first, including those Gradio's own middleware answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import gradio as gr
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import PlainTextResponse
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+ANY = "*"
+BUSY = "Queue is full. Max size is {size} and size is {waiting}: the server is busy, try again in a minute."
+CORS_HEADERS = ("access-control-allow-origin", "access-control-allow-credentials")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+
+def _names(variable: str) -> tuple[str, ...]:
+    return tuple(item.strip().lower() for item in os.environ.get(variable, "").split(",") if item.strip())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """``hosts``: the Host names answered (None: any); ``origins``: foreign origins shared with."""
+
+    hosts: tuple[str, ...] | None
+    origins: tuple[str, ...]
+
+    @classmethod
+    def for_server(cls, bind_host: str) -> GuardPolicy:
+        listed = _names("IPA_ALLOWED_HOSTS")
+        if ANY in listed or (not listed and not _is_loopback(bind_host)):
+            hosts = None
+        else:
+            hosts = (*LOCAL_HOSTS, *listed)
+        return cls(hosts, _names("IPA_ALLOWED_ORIGINS"))
+
+
+def _hostname(host_header: str) -> str:
+    """``example.com:7860`` -> ``example.com``; ``[::1]:7860`` -> ``::1``."""
+    return (urlsplit(f"//{host_header}").hostname or "").lower()
+
+
+class RequestGuard:
+    """ASGI middleware: refuse foreign Host headers, keep CORS to the page's own origin."""
+
+    def __init__(self, app: ASGIApp, policy: GuardPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if self.policy.hosts is not None and _hostname(host) not in self.policy.hosts:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            message = f"Host {host!r} is not served here; set IPA_ALLOWED_HOSTS to serve it."
+            await PlainTextResponse(message, status_code=400)(scope, receive, send)
+            return
+        origin = headers.get("origin")
+        if origin is None or self._may_share_with(origin, host):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                for name in CORS_HEADERS:
+                    del response_headers[name]
+            await send(message)
+
+        await self.app(scope, receive, send_without_cors)
+
+    def _may_share_with(self, origin: str, host: str) -> bool:
+        return urlsplit(origin).netloc.lower() == host.lower() or origin.lower().rstrip("/") in self.policy.origins
+
+
+def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
+    """A FastAPI ``lifespan`` that puts ``RequestGuard`` in front of the app's built middleware stack."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        app.middleware_stack = RequestGuard(app.middleware_stack or app.build_middleware_stack(), policy)
+        yield
+
+    return lifespan
+
+
+def hold_queue_size(demo: gr.Blocks) -> None:
+    """Count the requests being validated as waiting, so that a burst cannot overfill the queue."""
+    queue = demo._queue
+    push = queue.push
+    validating = 0
+
+    async def bounded_push(*args: Any, **kwargs: Any) -> Any:
+        nonlocal validating
+        waiting = len(queue) + validating
+        if queue.max_size is not None and waiting >= queue.max_size:
+            return False, BUSY.format(size=queue.max_size, waiting=waiting), "queue_full"
+        validating += 1
+        try:
+            return await push(*args, **kwargs)
+        finally:
+            validating -= 1
+
+    queue.push = bounded_push  # type: ignore[method-assign]
