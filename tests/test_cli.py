@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from ipa_demo.metadata import parse_parameters, read_png_parameters
 from ipa_demo.settings import SettingsError
 
 from .helpers import noise_image
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -136,3 +139,38 @@ def test_compare_writes_each_image_the_grid_and_a_summary(tiny_models_dir, refer
         _, _, pairs = parse_parameters(read_png_parameters(out / method["file"]) or "")
         assert pairs["Seed"] == "4" and method["seconds"] > 0
     assert (out / "grid.png").exists() and summary["settings"]["seed"] == 4
+
+
+def test_file_problems_end_in_one_line_before_any_model_loads(tiny_models_dir, tmp_path, capsys, monkeypatch) -> None:
+    def no_engine(*args: object) -> None:
+        raise AssertionError("the engine must not load before the output folder is known to work")
+
+    monkeypatch.setattr("ipa_demo.cli.load_engine", no_engine)
+    a_file = tmp_path / "taken.png"
+    a_file.write_bytes(b"x")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    cases = {
+        ("generate", str(a_file)): f"error: --out: {a_file} is a file; give a folder\n",
+        ("compare", str(a_file)): f"error: --out: {a_file} is a file; give a folder\n",
+        ("generate", "/proc/no-such-folder"): "error: --out: cannot write to /proc/no-such-folder (No such file or directory)\n",
+    }
+    if os.geteuid() != 0:  # root writes anywhere
+        cases[("generate", str(read_only / "out"))] = f"error: --out: cannot write to {read_only / 'out'} (Permission denied)\n"
+    for (command, out), message in cases.items():
+        args = small_run(tiny_models_dir, Path(out), "--ip-scale", "0")
+        args[0] = command
+        if command == "compare":
+            args += ["--reference", str(a_file.with_name("ref.png"))]
+            noise_image(16, 16, seed=1).save(a_file.with_name("ref.png"))
+        assert main(args) == 2 and capsys.readouterr().err == message, (command, out)
+    assert main(["tiny-models", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"error: dir: {a_file} is a file; give a folder\n"
+
+
+def test_a_prompt_that_is_not_utf8_is_one_clear_error(tiny_models_dir, tmp_path) -> None:
+    args = [arg.encode() for arg in small_run(tiny_models_dir, tmp_path / "out", "--ip-scale", "0")]
+    args[args.index(b"a cat")] = b"a \xff\xfe cat"
+    done = subprocess.run([sys.executable.encode(), b"-m", b"ipa_demo", *args], capture_output=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and not (tmp_path / "out").exists()
+    assert done.stderr.decode() == "error: prompt: is not valid Unicode text (character 3 cannot be encoded)\n"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from ipa_demo.metadata import (
@@ -97,3 +99,21 @@ def test_unknown_adapter_in_a_png_is_a_settings_error() -> None:
     text = format_parameters(SETTINGS, 1, ip_used=True, img2img=False).replace("ip-adapter-plus_sd15", "mystery")
     with pytest.raises(SettingsError, match="ip_variant"):
         settings_from_parameters(text)
+
+
+def test_any_prompt_text_survives_the_round_trip() -> None:
+    """Lines that look like the layout's own ("Negative prompt:", "Steps: 3, ..."), quotes, escapes."""
+    pieces = ["a cat", "\n", "Negative prompt: ", "Steps: 3, Seed: 4", ", ", '"', "\\", "\\n", ": ", "é🚲", " ", ""]
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        prompt, negative = ("".join(rng.choice(pieces, size=rng.integers(0, 7))) for _ in range(2))
+        text = format_parameters(replace(SETTINGS, prompt=prompt, negative_prompt=negative), 1, ip_used=True, img2img=False)
+        restored = settings_from_parameters(text)
+        assert (restored.prompt, restored.negative_prompt) == (prompt, negative), text
+
+
+def test_plain_prompts_keep_the_a1111_layout_alone() -> None:
+    text = format_parameters(SETTINGS, 1, ip_used=True, img2img=False)
+    assert "Exact prompt" not in text and text.startswith(f"{SETTINGS.prompt}\nNegative prompt: {SETTINGS.negative_prompt}\n")
+    tricky = replace(SETTINGS, prompt="a cat\nNegative prompt: a dog")
+    assert 'Exact prompt: "a cat\\nNegative prompt: a dog"' in format_parameters(tricky, 1, ip_used=True, img2img=False)

@@ -1,0 +1,153 @@
+"""Every event in ``/config``, public or private, fed server paths in every file-like input, over raw HTTP.
+
+The events and their inputs are read from the served app's ``/config``, so an event added later is
+attacked too. Each file-like input gets a server path in each shape a caller can send (with and
+without Gradio's ``meta``, as a bare string, inside a gallery item), the other inputs their
+defaults. For each: the request is refused; nothing of the file, nor a link to a copy of it, comes
+back; the refusal reads the same for a file that exists and one that does not; and the server still
+serves a normal request afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from ipa_demo.ui import create_app, launch_options
+
+from .test_app import ROOT, served, small
+from .test_ui import FakeEngine
+
+FILE_LIKE = {"image", "gallery", "file", "imageslider", "imageeditor", "uploadbutton"}
+META = {"_type": "gradio.FileData"}
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    with served(create_app(FakeEngine(), with_examples=False), **launch_options()) as url:  # type: ignore[arg-type]
+        yield url
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Server files a caller must not get at: a readable PNG in the app's folder and in /tmp, source, nothing."""
+    secret_png = tmp_path_factory.mktemp("secret") / "secret.png"
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(secret_png)
+    return {
+        "png in the app's folder": ROOT / "docs" / "generate-tab.png",
+        "png in /tmp": secret_png,
+        "source file": ROOT / "app.py",
+        "missing file": ROOT / "docs" / "no-such-file.png",
+    }
+
+
+def shapes(kind: str, path: str) -> dict[str, Any]:
+    """Every way a caller can name ``path`` in an input of component type ``kind``."""
+    bare, with_meta = {"path": path}, {"path": path, "meta": META}
+    if kind == "gallery":
+        return {
+            "gallery item": [{"image": bare, "caption": None}],
+            "gallery item with meta": [{"image": with_meta, "caption": None}],
+            "gallery of strings": [path],
+        }
+    if kind == "imageslider":
+        return {"pair": [bare, bare], "pair with meta": [with_meta, with_meta]}
+    return {"file data": bare, "file data with meta": with_meta, "string": path}
+
+
+def events(url: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    config = httpx.get(f"{url}config").json()
+    components = {component["id"]: component for component in config["components"]}
+    return [(event, [components[index] for index in event["inputs"]]) for event in config["dependencies"]]
+
+
+def attacked_inputs(url: str) -> list[tuple[dict[str, Any], list[dict[str, Any]], int]]:
+    return [
+        (event, inputs, position)
+        for event, inputs in events(url)
+        for position, component in enumerate(inputs)
+        if component["type"] in FILE_LIKE
+    ]
+
+
+def call(url: str, event: dict[str, Any], data: list[Any]) -> str:
+    """Run the event as the page does (queued or not); the raw text the server answered."""
+    session = uuid.uuid4().hex
+    body = {"data": data, "fn_index": event["id"], "session_hash": session, "event_data": None, "trigger_id": None}
+    if not event["queue"]:
+        return httpx.post(f"{url}gradio_api/run/predict", json=body, timeout=60).text
+    joined = httpx.post(f"{url}gradio_api/queue/join", json=body, timeout=60)
+    if joined.status_code != 200:
+        return joined.text
+    with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=60) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed":
+                return line[5:]
+    return ""
+
+
+def default_data(inputs: list[dict[str, Any]]) -> list[Any]:
+    return [component.get("props", {}).get("value") for component in inputs]
+
+
+def outcome(text: str, path: Path) -> str:
+    """What the caller learnt, with the path it sent taken out: must not depend on the file."""
+    return text.replace(str(path), "<path>").replace(path.name, "<name>")
+
+
+def test_every_file_input_of_every_event_refuses_server_paths(app_url: str, targets: dict[str, Path]) -> None:
+    attacked = attacked_inputs(app_url)
+    names = {event.get("api_name") for event, _, _ in attacked}
+    # the events of today: a new one is attacked too, without a change here
+    assert {"generate", "compare", "use_as_reference", "use_as_init", "settings_of_selected", "load_png"} <= names
+    secret_bytes = {name: path.read_bytes()[:64] for name, path in targets.items() if path.exists()}
+    for event, inputs, position in attacked:
+        kind = inputs[position]["type"]
+        for shape in shapes(kind, "<path>"):
+            seen: dict[str, str] = {}
+            for target, path in targets.items():
+                data = default_data(inputs)
+                data[position] = shapes(kind, str(path))[shape]
+                answer = call(app_url, event, data)
+                where = f"{event.get('api_name')} / input {position} ({kind}) / {shape} / {target}"
+                assert path.name not in answer.replace(str(path), ""), f"a copy of the file came back: {where}"
+                assert target not in secret_bytes or secret_bytes[target].decode("latin-1") not in answer, where
+                assert '"success": true' not in answer and '"success":true' not in answer, where
+                seen[target] = outcome(answer, path)
+            assert len(set(seen.values())) == 1, f"the answer tells files apart: {event.get('api_name')} {shape} {seen}"
+    assert_still_serves(app_url)
+
+
+def test_the_refusal_names_the_input(app_url: str, targets: dict[str, Path]) -> None:
+    event, inputs = next((e, i) for e, i in events(app_url) if e.get("api_name") == "generate")
+    position = next(index for index, component in enumerate(inputs) if component["props"].get("elem_id") == "init_image")
+    data = default_data(inputs)
+    data[position] = {"path": str(targets["png in the app's folder"])}
+    answer = call(app_url, event, data)
+    assert "(init_image): only files uploaded to this app, or images it made, can be used." in answer
+
+
+def assert_still_serves(url: str) -> None:
+    response = httpx.post(f"{url}gradio_api/call/generate", json={"data": raw_request(url, **small(seed=3))})
+    assert response.status_code == 200, response.text
+    event_id = response.json()["event_id"]
+    result = httpx.get(f"{url}gradio_api/call/generate/{event_id}", timeout=60).text
+    assert "event: complete" in result and '"seed 3"' in result
+
+
+def raw_request(url: str, **values: Any) -> list[Any]:
+    """/generate's data list: each control's default, then ``values`` by API parameter name."""
+    event, inputs = next((e, i) for e, i in events(url) if e.get("api_name") == "generate")
+    api = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"]["/generate"]["parameters"]
+    names = [parameter["parameter_name"] for parameter in api]
+    data = default_data(inputs)
+    for name, value in values.items():
+        data[names.index(name)] = value
+    return data
