@@ -32,6 +32,8 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from ipa_demo.sources import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, DEPTH_MODEL_ENV, depth_model_argument
+
     env = os.environ.get
     parser = argparse.ArgumentParser(description="ipa_demo web app (Gradio)")
     # Gradio's own variables come second: a Space sets GRADIO_SERVER_NAME=0.0.0.0.
@@ -49,6 +51,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         default=env("IPA_OFFLOAD", "").lower() in ("1", "true"),
         help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
+    )
+    parser.add_argument(
+        "--depth-model",
+        type=depth_model_argument,
+        default=env(DEPTH_MODEL_ENV, DEFAULT_DEPTH_MODEL),
+        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} (default {DEFAULT_DEPTH_MODEL})",
     )
     parser.add_argument(
         "--concurrency", type=positive, default=env("IPA_CONCURRENCY", "1"), help="generations that run at once"
@@ -98,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dtype != "auto":
             dtype = getattr(torch, args.dtype)
         quiet_library_output()
-        engine = Engine(ModelSources.from_env(args.models), device, dtype, offload=args.offload)
+        engine = Engine(
+            ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
+        )
     except (SettingsError, MissingModelError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -54,7 +54,16 @@ from .runtime import (
     prefers_channels_last,
 )
 from .settings import GenerationSettings, SettingsError
-from .sources import CONTROLNETS, DEPTH_ESTIMATOR, IMAGE_ENCODER, IP_ADAPTERS, SD15, T2I_ADAPTERS, ModelSources
+from .sources import (
+    CONTROLNETS,
+    DEFAULT_DEPTH_MODEL,
+    DEPTH_ESTIMATORS,
+    IMAGE_ENCODER,
+    IP_ADAPTERS,
+    SD15,
+    T2I_ADAPTERS,
+    ModelSources,
+)
 from .structure import ControlNetGuidance, StructureGuidance, T2IGuidance
 from .unet_setup import prepare_unet
 
@@ -99,7 +108,11 @@ class Engine:
         compile_unet: bool = False,
         channels_last: bool | None = None,  # None: where it helps (CUDA)
         offload: bool = False,
+        depth_model: str = DEFAULT_DEPTH_MODEL,
     ) -> None:
+        if depth_model not in DEPTH_ESTIMATORS:
+            raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
+        self.depth_model = depth_model
         self.sources = sources
         self.device = torch.device(device)
         self.dtype = dtype
@@ -155,7 +168,8 @@ class Engine:
         )
 
     def _depth_estimator(self) -> DepthEstimator:
-        return self._once("depth", lambda: load_depth_estimator(self.sources.resolve(DEPTH_ESTIMATOR), self.device))
+        spec = DEPTH_ESTIMATORS[self.depth_model]
+        return self._once(f"depth:{self.depth_model}", lambda: load_depth_estimator(self.sources.resolve(spec), self.device))
 
     def control_map(self, control_image: Image.Image, kind: str, settings: GenerationSettings) -> Image.Image:
         """The map a conditioner of ``kind`` gets: made from the image, or the image itself if it is one."""

@@ -29,17 +29,19 @@ def front_matter() -> dict:
     return yaml.safe_load(match.group(1))
 
 
-def spec_files(specs: tuple[ModelSpec, ...] | list[ModelSpec]) -> set[tuple[str, str]]:
-    return {(spec.repo_id, name) for spec in specs for name in spec.files}
+def spec_files(specs: tuple[ModelSpec, ...] | list[ModelSpec]) -> set[tuple[str, str, str | None]]:
+    return {(spec.repo_id, name, spec.revision) for spec in specs for name in spec.files}
 
 
-def preloaded_files() -> set[tuple[str, str]]:
-    """``preload_from_hub`` entries are ``repo file1,file2[ commit]``."""
+def preloaded_files() -> set[tuple[str, str, str | None]]:
+    """``preload_from_hub`` entries are ``repo file1,file2[ commit]``; no commit means main."""
     files = set()
     for entry in front_matter()["preload_from_hub"]:
         repo, *rest = entry.split()
         assert rest, f"{entry!r} would preload the whole repo, not the files the app loads"
-        files |= {(repo, name) for name in rest[0].split(",")}
+        assert len(rest) <= 2, f"{entry!r} is not `repo files [commit]`"
+        revision = rest[1] if len(rest) == 2 else None
+        files |= {(repo, name, revision) for name in rest[0].split(",")}
     return files
 
 
