@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ipa_demo.settings import Limits, SettingsError
     from ipa_demo.sources import MissingModelError, ModelSources
     from ipa_demo.ui import create_app, launch_options
+    from ipa_demo.zerogpu import on_zero_gpu
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -109,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = Engine(
             ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
         )
+        if on_zero_gpu():  # ZeroGPU wants every model loaded at start-up, not inside a GPU task
+            engine.preload()
     except (SettingsError, MissingModelError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
