@@ -16,7 +16,7 @@ import yaml
 
 from ipa_demo import zerogpu
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, ReferenceOnlySettings
-from ipa_demo.sources import ALL_SPECS, DEFAULT_SPECS, ModelSpec
+from ipa_demo.sources import ALL_SPECS, DEFAULT_SPECS, KNOWN_MISSING, ModelSpec, known_missing_files
 from ipa_demo.zerogpu import estimate_gpu_seconds, gpu_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,12 @@ def test_preload_covers_the_default_components() -> None:
 
 def test_preload_covers_every_component_so_no_request_waits_for_a_download() -> None:
     assert preloaded_files() == spec_files(ALL_SPECS)
+
+
+def test_no_spec_and_no_preload_names_a_file_known_to_be_missing() -> None:
+    assert {spec.key: known_missing_files(spec) for spec in ALL_SPECS if known_missing_files(spec)} == {}
+    missing = {(entry.repo_id, entry.path, entry.revision) for entry in KNOWN_MISSING}
+    assert missing and not preloaded_files() & missing
 
 
 def test_models_list_the_repos_the_code_uses() -> None:
