@@ -70,7 +70,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
         "--depth-model",
         type=depth_model_argument,
         default=os.environ.get(DEPTH_MODEL_ENV, DEFAULT_DEPTH_MODEL),
-        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} (default: ${DEPTH_MODEL_ENV} or {DEFAULT_DEPTH_MODEL})",
+        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} (default: ${DEPTH_MODEL_ENV}, else the first)",
     )
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")

@@ -192,7 +192,11 @@ class Engine:
 
     def _depth_estimator(self) -> DepthEstimator:
         spec = DEPTH_ESTIMATORS[self.depth_model]
-        return self._once(f"depth:{self.depth_model}", lambda: load_depth_estimator(self.sources.resolve(spec), self.device))
+
+        def load() -> DepthEstimator:
+            return load_depth_estimator(self.sources.resolve(spec), self.device)
+
+        return self._once(f"depth:{self.depth_model}", load)
 
     def control_map(self, control_image: Image.Image, kind: str, settings: GenerationSettings) -> Image.Image:
         """The map a conditioner of ``kind`` gets: made from the image, or the image itself if it is one."""

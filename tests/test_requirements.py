@@ -111,7 +111,8 @@ def test_nothing_floats_to_a_new_major() -> None:
     for requirement in requirements("requirements.txt"):
         operators = {spec.operator for spec in requirement.specifier}
         assert operators & {"==", "<", "~="}, f"{requirement} may install any future major"
-    opencv = {requirement.name: requirement for requirement in requirements("requirements.txt")}["opencv-python-headless"]
+    by_name = {requirement.name: requirement for requirement in requirements("requirements.txt")}
+    opencv = by_name["opencv-python-headless"]
     assert not opencv.specifier.contains("5.0.0.93") and opencv.specifier.contains("4.14.0.94")
 
 
