@@ -1,7 +1,8 @@
 # ipa_demo's web app: Gradio on 0.0.0.0:7860, as uid 1000, models cached in a volume.
-# torch comes from PyPI, whose Linux x86-64 wheel bundles CUDA: a slim Python base is enough, and
-# `docker run --gpus all` (NVIDIA Container Toolkit on the host) gives it the GPU. See README "Docker".
-FROM python:3.11-slim-bookworm
+# torch's Linux wheels bundle the CUDA runtime: a slim Python base is enough, and `docker run --gpus all`
+# (NVIDIA Container Toolkit on the host) gives it the GPU. See README "Docker".
+# Python 3.12, as the Space (README front matter): diffusers and transformers need 3.11 or newer.
+FROM python:3.12-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -10,6 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 1000 --user-group user
 
 WORKDIR /app
+# torch and torchvision first, in their CUDA 12.8 build from PyTorch's index: PyPI's wheel of torch
+# 2.11 is built for CUDA 13.0, which needs an R580 driver; 12.8 runs on R570 and newer, on Turing to
+# Blackwell GPUs. requirements.txt pins the same versions, which these builds satisfy.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cu128 torch==2.11.0 torchvision==0.26.0
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 

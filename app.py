@@ -32,6 +32,8 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from ipa_demo.sources import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, DEPTH_MODEL_ENV, depth_model_argument
+
     env = os.environ.get
     parser = argparse.ArgumentParser(description="ipa_demo web app (Gradio)")
     # Gradio's own variables come second: a Space sets GRADIO_SERVER_NAME=0.0.0.0.
@@ -49,6 +51,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         default=env("IPA_OFFLOAD", "").lower() in ("1", "true"),
         help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
+    )
+    parser.add_argument(
+        "--depth-model",
+        type=depth_model_argument,
+        default=env(DEPTH_MODEL_ENV, DEFAULT_DEPTH_MODEL),
+        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} (default {DEFAULT_DEPTH_MODEL})",
     )
     parser.add_argument(
         "--concurrency", type=positive, default=env("IPA_CONCURRENCY", "1"), help="generations that run at once"
@@ -81,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ipa_demo.settings import Limits, SettingsError
     from ipa_demo.sources import MissingModelError, ModelSources
     from ipa_demo.ui import create_app, launch_options
+    from ipa_demo.zerogpu import on_zero_gpu
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -98,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dtype != "auto":
             dtype = getattr(torch, args.dtype)
         quiet_library_output()
-        engine = Engine(ModelSources.from_env(args.models), device, dtype, offload=args.offload)
+        engine = Engine(
+            ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
+        )
+        if on_zero_gpu():  # ZeroGPU wants every model loaded at start-up, not inside a GPU task
+            engine.preload()
     except (SettingsError, MissingModelError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import sys
@@ -33,7 +34,14 @@ from .settings import (
     SettingsError,
     T2IAdapterSettings,
 )
-from .sources import SPECS_BY_KEY, MissingModelError
+from .sources import (
+    DEFAULT_DEPTH_MODEL,
+    DEPTH_ESTIMATORS,
+    DEPTH_MODEL_ENV,
+    SPECS_BY_KEY,
+    MissingModelError,
+    depth_model_argument,
+)
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -59,6 +67,12 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", help="folder laid out like the Hub repos (default: $IPA_MODELS_DIR or the Hub)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
+    parser.add_argument(
+        "--depth-model",
+        type=depth_model_argument,
+        default=os.environ.get(DEPTH_MODEL_ENV, DEFAULT_DEPTH_MODEL),
+        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} (default: ${DEPTH_MODEL_ENV}, else the first)",
+    )
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
@@ -194,7 +208,9 @@ def load_engine(args: argparse.Namespace) -> Engine:
 
     device, dtype = pick_device(args.device)
     quiet_library_output()
-    return Engine(ModelSources.from_env(args.models), device, dtype, offload=args.offload)
+    return Engine(
+        ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
+    )
 
 
 def _print_warnings(warnings: Sequence[str]) -> None:

@@ -36,34 +36,40 @@ class HubUnreachableError(HubError):
 
 
 class Hub(Protocol):
-    def file_sizes(self, repo_id: str) -> dict[str, int | None]:
-        """Every file of the repo's main revision and its size in bytes (None when unknown)."""
+    def file_sizes(self, repo_id: str, revision: str | None = None) -> dict[str, int | None]:
+        """Every file of the repo at ``revision`` (None: main) and its size in bytes (None when unknown)."""
         ...
 
-    def fetch(self, repo_id: str, filename: str, local_dir: Path | None, cache_dir: Path | None) -> Path:
-        """Download one file (or find it up to date) and return its local path."""
+    def fetch(
+        self, repo_id: str, filename: str, local_dir: Path | None, cache_dir: Path | None, revision: str | None = None
+    ) -> Path:
+        """Download one file at ``revision`` (or find it up to date) and return its local path."""
         ...
 
 
 class HuggingFaceHub:
     """The real Hub, through huggingface_hub; the only code here that talks to the network."""
 
-    def file_sizes(self, repo_id: str) -> dict[str, int | None]:
+    def file_sizes(self, repo_id: str, revision: str | None = None) -> dict[str, int | None]:
         from huggingface_hub import HfApi
 
         if hub_is_offline():
             raise HubUnreachableError(OFFLINE)
         try:
-            info = HfApi().model_info(repo_id, files_metadata=True, timeout=_timeout())  # type: ignore[arg-type]
+            info = HfApi().model_info(
+                repo_id, revision=revision, files_metadata=True, timeout=_timeout()  # type: ignore[arg-type]
+            )
         except Exception as error:  # noqa: BLE001  # connection, HTTP and repo errors: many unrelated types
             raise _hub_error(repo_id, error) from None
         return {sibling.rfilename: sibling.lfs.size if sibling.lfs else sibling.size for sibling in info.siblings or ()}
 
-    def fetch(self, repo_id: str, filename: str, local_dir: Path | None, cache_dir: Path | None) -> Path:
+    def fetch(
+        self, repo_id: str, filename: str, local_dir: Path | None, cache_dir: Path | None, revision: str | None = None
+    ) -> Path:
         from huggingface_hub import hf_hub_download
 
         try:
-            path = hf_hub_download(repo_id, filename, local_dir=local_dir, cache_dir=cache_dir)
+            path = hf_hub_download(repo_id, filename, revision=revision, local_dir=local_dir, cache_dir=cache_dir)
         except Exception as error:  # noqa: BLE001  # as above
             raise _hub_error(repo_id, error, filename) from None
         return Path(str(path))
@@ -110,16 +116,18 @@ class PlannedFile:
 
 
 def plan(specs: Iterable[ModelSpec], hub: Hub) -> list[PlannedFile]:
-    """The files to fetch, with sizes; one listing per repo. A file missing on the Hub is an error."""
-    listings: dict[str, dict[str, int | None]] = {}
+    """The files to fetch, with sizes; one listing per repo and revision. A file missing on the Hub is an error."""
+    listings: dict[tuple[str, str | None], dict[str, int | None]] = {}
     planned: list[PlannedFile] = []
     for spec in specs:
-        if spec.repo_id not in listings:
-            listings[spec.repo_id] = hub.file_sizes(spec.repo_id)
-        listing = listings[spec.repo_id]
+        where = (spec.repo_id, spec.revision)
+        if where not in listings:
+            listings[where] = hub.file_sizes(spec.repo_id, spec.revision)
+        listing = listings[where]
         for path in spec.files:
             if path not in listing:
-                raise HubError(f"{spec.key}: {path} is not in {spec.repo_id} on the Hub")
+                at = f" at {spec.revision}" if spec.revision else ""
+                raise HubError(f"{spec.key}: {path} is not in {spec.repo_id}{at} on the Hub")
             planned.append(PlannedFile(spec, path, listing[path]))
     return planned
 
@@ -147,7 +155,7 @@ def download(
     planned = plan(specs, hub)
     for number, item in enumerate(planned, start=1):
         report(f"[{number}/{len(planned)}] {item.spec.key}: {item.path} ({human_size(item.size)})")
-        hub.fetch(item.spec.repo_id, item.path, target_dir(item.spec, models_dir), cache_dir)
+        hub.fetch(item.spec.repo_id, item.path, target_dir(item.spec, models_dir), cache_dir, item.spec.revision)
     report(f"done: {len(planned)} files, {human_size(total_size(planned))}")
     return planned
 
@@ -175,7 +183,8 @@ def format_plan(planned: Sequence[PlannedFile], models_dir: Path | None) -> str:
     for items in by_spec.values():
         spec = items[0].spec
         where = target_dir(spec, models_dir) or "the Hugging Face cache"
-        lines.append(f"{spec.key}: {spec.description} ({spec.repo_id} -> {where})")
+        repo = f"{spec.repo_id}@{spec.revision}" if spec.revision else spec.repo_id
+        lines.append(f"{spec.key}: {spec.description} ({repo} -> {where})")
         width = max(len(item.path) for item in items)
         lines += [f"    {item.path:<{width}}  {human_size(item.size):>12}" for item in items]
         lines.append(f"    {'subtotal':<{width}}  {human_size(total_size(items)):>12}")

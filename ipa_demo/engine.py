@@ -2,7 +2,7 @@
 
 Everything a request asks for arrives in its ``GenerationSettings``; the engine holds only models
 and caches, so concurrent requests cannot leak settings into each other. Models other than the
-base SD1.5 load on first use.
+base SD1.5 load on first use, or all at once with ``preload()`` (what a ZeroGPU Space does at start-up).
 """
 
 from __future__ import annotations
@@ -54,7 +54,16 @@ from .runtime import (
     prefers_channels_last,
 )
 from .settings import GenerationSettings, SettingsError
-from .sources import CONTROLNETS, DEPTH_ESTIMATOR, IMAGE_ENCODER, IP_ADAPTERS, SD15, T2I_ADAPTERS, ModelSources
+from .sources import (
+    CONTROLNETS,
+    DEFAULT_DEPTH_MODEL,
+    DEPTH_ESTIMATORS,
+    IMAGE_ENCODER,
+    IP_ADAPTERS,
+    SD15,
+    T2I_ADAPTERS,
+    ModelSources,
+)
 from .structure import ControlNetGuidance, StructureGuidance, T2IGuidance
 from .unet_setup import prepare_unet
 
@@ -99,7 +108,11 @@ class Engine:
         compile_unet: bool = False,
         channels_last: bool | None = None,  # None: where it helps (CUDA)
         offload: bool = False,
+        depth_model: str = DEFAULT_DEPTH_MODEL,
     ) -> None:
+        if depth_model not in DEPTH_ESTIMATORS:
+            raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
+        self.depth_model = depth_model
         self.sources = sources
         self.device = torch.device(device)
         self.dtype = dtype
@@ -113,6 +126,7 @@ class Engine:
         self.description = ", ".join([describe_device(self.device, dtype), *extras])
         self._load_lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
+        self.loads = 0  # models loaded after start-up; a preloaded engine keeps this still
         self.control_maps = ControlMapMaker(self._depth_estimator)
         self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
 
@@ -120,7 +134,29 @@ class Engine:
         with self._load_lock:
             if key not in self._loaded:
                 self._loaded[key] = load()
+                self.loads += 1
             return self._loaded[key]
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The models loaded so far besides SD1.5, in load order (``ip:plus``, ``controlnet:canny``, ...)."""
+        return tuple(self._loaded)
+
+    def preload(self) -> None:
+        """Load every model a request can ask for, now rather than on first use.
+
+        ZeroGPU asks for this at start-up: there ``.to("cuda")`` outside a GPU task keeps the weights
+        in CPU memory and ZeroGPU moves them to the GPU it lends each task, whereas a model loaded
+        inside a task spends the task's GPU time on loading (and what a task builds may not outlive it).
+        """
+        _ = self.reference_encoder  # a property that loads on first access
+        for variant in IP_ADAPTERS:
+            self.ip_adapter(variant)
+        for kind in CONTROLNETS:
+            self.controlnet(kind)
+        for kind in T2I_ADAPTERS:
+            self.t2i_adapter(kind)
+        self._depth_estimator()
 
     def _staged(self, module: Module, stage: str) -> Module:
         """Under CPU offload a model loaded later joins its stage (see ``runtime.ModelOffload``)."""
@@ -155,7 +191,12 @@ class Engine:
         )
 
     def _depth_estimator(self) -> DepthEstimator:
-        return self._once("depth", lambda: load_depth_estimator(self.sources.resolve(DEPTH_ESTIMATOR), self.device))
+        spec = DEPTH_ESTIMATORS[self.depth_model]
+
+        def load() -> DepthEstimator:
+            return load_depth_estimator(self.sources.resolve(spec), self.device)
+
+        return self._once(f"depth:{self.depth_model}", load)
 
     def control_map(self, control_image: Image.Image, kind: str, settings: GenerationSettings) -> Image.Image:
         """The map a conditioner of ``kind`` gets: made from the image, or the image itself if it is one."""

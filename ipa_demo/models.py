@@ -112,11 +112,16 @@ def load_t2i_adapter(path: Path, device: torch.device | str, dtype: torch.dtype)
 
 
 def load_depth_estimator(path: Path, device: torch.device | str) -> Callable[[Image.Image], Image.Image]:
-    """A transformers depth-estimation pipeline (DPT, Depth Anything, ...) as image -> depth image."""
+    """A transformers depth-estimation pipeline (DPT, Depth Anything, ...) as image -> depth image.
+
+    Safetensors where the folder has them; otherwise (DPT-hybrid MiDaS publishes only a pickle)
+    transformers reads ``pytorch_model.bin`` with ``torch.load(weights_only=True)``, said here explicitly.
+    """
     from transformers import pipeline
 
+    weights = {"use_safetensors": True} if (path / "model.safetensors").exists() else {"weights_only": True}
     try:
-        estimator = pipeline("depth-estimation", model=str(path), device=torch.device(device))
+        estimator = pipeline("depth-estimation", model=str(path), device=torch.device(device), model_kwargs=weights)
     except Exception as error:
         raise ModelLoadError(f"cannot load the depth estimator from {path}: {error}") from None
     return lambda image: estimator(image)["depth"]

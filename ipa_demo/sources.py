@@ -3,12 +3,15 @@
 With a models folder every component resolves to ``<models_dir>/<repo name>/<path in repo>``,
 the layout a ``huggingface_hub`` download of each repo gives. Without one, components come
 from the Hub cache, downloading exactly the files listed here when they are not cached yet.
-Every spec lists exact file names (no patterns): ``download``, the Space's ``preload_from_hub``
-and the cache lookup all work from the same list.
+Every spec lists exact file names (no patterns) and, where the main branch will not do, a pinned
+revision: ``download``, the Space's ``preload_from_hub`` and the cache lookup all work from the same
+list. ``KNOWN_MISSING`` records files that people expect in a repo but that are not there, so that a
+test can keep every spec off them.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ class ModelSpec:
     kind: Kind
     files: tuple[str, ...]  # exactly what `download` fetches, relative to the repo root
     description: str
+    revision: str | None = None  # a commit hash to pin; None: the main branch
 
     @property
     def repo_name(self) -> str:
@@ -138,14 +142,69 @@ T2I_ADAPTERS: dict[str, ModelSpec] = {
     ),
 }
 
-DEPTH_ESTIMATOR = ModelSpec(
-    key="depth-estimator",
-    repo_id="Intel/dpt-hybrid-midas",
-    path_in_repo="",
-    kind=Kind.FOLDER,
-    files=("config.json", "preprocessor_config.json", "model.safetensors"),
-    description="DPT-hybrid MiDaS depth estimator",
+# Depth estimators, named as `--depth-model` and `download --only` take them. Depth Anything V2 Small
+# (Apache-2.0, 25M parameters) is the default: its weights are safetensors on the main branch.
+# DPT-hybrid MiDaS has only a pickle there (see KNOWN_MISSING), which transformers reads with
+# torch.load(weights_only=True).
+DEPTH_ESTIMATORS: dict[str, ModelSpec] = {
+    "depth-anything-v2-small": ModelSpec(
+        key="depth-anything-v2-small",
+        repo_id="depth-anything/Depth-Anything-V2-Small-hf",
+        path_in_repo="",
+        kind=Kind.FOLDER,
+        files=("config.json", "preprocessor_config.json", "model.safetensors"),
+        description="Depth Anything V2 Small depth estimator",
+    ),
+    "dpt-hybrid-midas": ModelSpec(
+        key="dpt-hybrid-midas",
+        repo_id="Intel/dpt-hybrid-midas",
+        path_in_repo="",
+        kind=Kind.FOLDER,
+        files=("config.json", "preprocessor_config.json", "pytorch_model.bin"),
+        description="DPT-hybrid MiDaS depth estimator",
+    ),
+}
+DEPTH_MODEL_ENV = "IPA_DEPTH_MODEL"
+DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
+DEPTH_ESTIMATOR = DEPTH_ESTIMATORS[DEFAULT_DEPTH_MODEL]
+
+
+def depth_model_argument(name: str) -> str:
+    """argparse ``type`` for ``--depth-model``; also checks a default taken from ``IPA_DEPTH_MODEL``."""
+    if name not in DEPTH_ESTIMATORS:
+        where = f"{DEPTH_MODEL_ENV} or the flag"
+        raise argparse.ArgumentTypeError(f"{name!r} is not a depth model ({where}); use {', '.join(DEPTH_ESTIMATORS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    """A file that a Hub repo does not have at ``revision`` (None: main), though one might expect it."""
+
+    repo_id: str
+    path: str
+    revision: str | None
+    why: str
+
+
+KNOWN_MISSING: tuple[MissingFile, ...] = (
+    MissingFile(
+        "Intel/dpt-hybrid-midas",
+        "model.safetensors",
+        None,
+        "main has only pytorch_model.bin; a safetensors copy exists only on an unmerged bot pull request",
+    ),
 )
+
+
+def known_missing_files(spec: ModelSpec) -> list[MissingFile]:
+    """The files of ``spec`` that ``KNOWN_MISSING`` says its repo does not have."""
+    return [
+        missing
+        for missing in KNOWN_MISSING
+        if (missing.repo_id, missing.revision) == (spec.repo_id, spec.revision) and missing.path in spec.files
+    ]
+
 
 ALL_SPECS: tuple[ModelSpec, ...] = (
     SD15,
@@ -153,7 +212,7 @@ ALL_SPECS: tuple[ModelSpec, ...] = (
     *IP_ADAPTERS.values(),
     *CONTROLNETS.values(),
     *T2I_ADAPTERS.values(),
-    DEPTH_ESTIMATOR,
+    *DEPTH_ESTIMATORS.values(),
 )
 SPECS_BY_KEY: dict[str, ModelSpec] = {spec.key: spec for spec in ALL_SPECS}
 DEFAULT_SPECS: tuple[ModelSpec, ...] = (SD15, IMAGE_ENCODER, IP_ADAPTERS["base"])  # what a first generation loads
@@ -172,7 +231,7 @@ def cached_path(spec: ModelSpec, cache_dir: Path | None = None) -> Path | None:
 
     root = None
     for name in spec.files:
-        found = try_to_load_from_cache(spec.repo_id, name, cache_dir=cache_dir)
+        found = try_to_load_from_cache(spec.repo_id, name, cache_dir=cache_dir, revision=spec.revision)
         if not isinstance(found, str):  # None (not cached) or the "known not to exist" marker
             return None
         root = Path(found).parents[name.count("/")]  # the snapshot folder

@@ -27,15 +27,12 @@ from transformers import (
     CLIPTextModel,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
-    DPTConfig,
-    DPTForDepthEstimation,
-    DPTImageProcessor,
 )
 
 from .sources import (
     ALL_SPECS,
     CONTROLNETS,
-    DEPTH_ESTIMATOR,
+    DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
     IP_ADAPTERS,
     SD15,
@@ -43,6 +40,7 @@ from .sources import (
     ModelSources,
     ModelSpec,
 )
+from .tiny_depth import DEPTH_WRITERS
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
 UNET_CHANNELS = (8, 16, 32, 32)
@@ -113,8 +111,9 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
     for name, spec in T2I_ADAPTERS.items():
         _seed(seed, spec.key)
         _write_t2i_adapter(T2I_IN_CHANNELS[name], sources.local_path(spec))
-    _seed(seed, DEPTH_ESTIMATOR.key)
-    _write_depth_estimator(sources.local_path(DEPTH_ESTIMATOR))
+    for name, spec in DEPTH_ESTIMATORS.items():
+        _seed(seed, spec.key)
+        DEPTH_WRITERS[name](sources.local_path(spec))
     for spec in ALL_SPECS:
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):
@@ -332,7 +331,7 @@ def _layer_norm(prefix: str, size: int) -> dict[str, torch.Tensor]:
     return {f"{prefix}.weight": torch.ones(size), f"{prefix}.bias": torch.zeros(size)}
 
 
-# --- ControlNet, T2I-Adapter, depth estimator ----------------------------------------------------
+# --- ControlNet, T2I-Adapter (the depth estimators are in tiny_depth.py) -----------------------
 
 
 def _write_controlnet(unet: UNet2DConditionModel, folder: Path) -> None:
@@ -358,28 +357,6 @@ def _write_t2i_adapter(in_channels: int, folder: Path) -> None:
         adapter_type="full_adapter",
     )
     adapter.save_pretrained(folder, safe_serialization=True)
-
-
-def _write_depth_estimator(folder: Path) -> None:
-    config = DPTConfig(
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=64,
-        image_size=96,
-        patch_size=16,
-        backbone_out_indices=[0, 1, 2, 3],
-        neck_hidden_sizes=[8, 16, 32, 32],
-        fusion_hidden_size=16,
-        is_hybrid=False,
-    )
-    DPTForDepthEstimation(config).save_pretrained(folder)
-    DPTImageProcessor(
-        size={"height": 96, "width": 96},
-        keep_aspect_ratio=False,
-        image_mean=[0.5, 0.5, 0.5],
-        image_std=[0.5, 0.5, 0.5],
-    ).save_pretrained(folder)
 
 
 # --- Files ---------------------------------------------------------------------------------------

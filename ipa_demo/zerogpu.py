@@ -17,15 +17,33 @@ if TYPE_CHECKING:
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
-# Costs on a ZeroGPU "large" slice (an H200 MIG 3g, about 45 % of an H200) in fp16, eager, with
-# room to spare: the DESIGN's FLOP counts put one 512x512 CFG step (two UNet passes) at about
-# 1.6 TFLOP, and eager diffusers runs some 50 such steps a second on a whole H100.
-STEP_SECONDS = 0.08  # one denoising step, one 512x512 image, with CFG
-DECODE_SECONDS = 0.15  # VAE decode of one 512x512 image
-FIXED_SECONDS = 6.0  # taking the GPU, moving weights there, text and CLIP image encoding, PNGs
-PREPROCESS_SECONDS = 2.0  # a depth map from DPT, T2I-Adapter features
+# The GPU a task gets: ZeroGPU's default size is half an NVIDIA RTX PRO 6000 Blackwell (48 GB of its
+# 96; Hugging Face's "Spaces ZeroGPU" docs). NVIDIA's figures for the whole Server Edition card:
+# 500 TFLOP/s dense FP16/BF16 on the tensor cores (1,000 with 2:4 sparsity, which we do not use) and
+# 1,597 GB/s of GDDR7 (nvidia.com/en-us/data-center/rtx-pro-6000-blackwell-server-edition). Half:
+GPU_DENSE_FP16_TFLOPS = 500 / 2
+GPU_MEMORY_GB_PER_S = 1597 / 2
+# What eager diffusers achieves, from the DESIGN's measurement: about 54 SD1.5 CFG steps a second at
+# 512x512 on an H100 SXM (989.5 TFLOP/s dense FP16). Scaling by peak FLOP/s counts every millisecond
+# of that as compute; kernel launches are part of it and do not slow down on a smaller GPU, so the
+# estimate errs long. Memory is not the limit: a step reads the fp16 UNet (1.7 GB) about once, some
+# 2 ms at GPU_MEMORY_GB_PER_S, against some 70 ms of compute.
+H100_DENSE_FP16_TFLOPS = 989.5
+H100_EAGER_STEPS_PER_SECOND = 54
+UNET_STEP_TFLOP = 1.6  # two 803 GFLOP UNet passes (CFG), 512x512
+VAE_DECODE_TFLOP = 2.5  # one 512x512 image
+ACHIEVED_TFLOPS = (
+    UNET_STEP_TFLOP * H100_EAGER_STEPS_PER_SECOND * GPU_DENSE_FP16_TFLOPS / H100_DENSE_FP16_TFLOPS
+)  # about 22 TFLOP/s
+STEP_SECONDS = UNET_STEP_TFLOP / ACHIEVED_TFLOPS  # one denoising step, one 512x512 image, with CFG: ~0.073
+DECODE_SECONDS = VAE_DECODE_TFLOP / ACHIEVED_TFLOPS  # VAE decode of one 512x512 image: ~0.11
+# Once per task: moving the preloaded weights to the GPU (about 5.5 GB in fp16 with every model, under
+# a second over PCIe), the text and CLIP image encodings (tens of ms), PNG encoding, and the slack of
+# a fresh CUDA context (kernel selection on first use).
+FIXED_SECONDS = 4.0
+PREPROCESS_SECONDS = 2.0  # a depth map (Depth Anything V2 Small by default), T2I-Adapter features
 SAFETY = 1.5  # a task that runs past its request is cut off, so err on the long side
-MIN_SECONDS = 10
+MIN_SECONDS = 5  # a floor for the estimate; the fixed part alone already asks for 6
 
 # Per-step cost of each method, relative to a plain step (DESIGN: "Numbers to aim at").
 IP_ADAPTER_COST = 0.15  # 0.04 % more FLOPs but ~13 % more kernel launches

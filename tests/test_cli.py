@@ -174,3 +174,34 @@ def test_a_prompt_that_is_not_utf8_is_one_clear_error(tiny_models_dir, tmp_path)
     done = subprocess.run([sys.executable.encode(), b"-m", b"ipa_demo", *args], capture_output=True, cwd=ROOT, timeout=120)
     assert done.returncode == 2 and not (tmp_path / "out").exists()
     assert done.stderr.decode() == "error: prompt: is not valid Unicode text (character 3 cannot be encoded)\n"
+
+
+def test_depth_model_flag_picks_the_estimator_of_the_saved_map(tiny_models_dir, reference_file, tmp_path) -> None:
+    from transformers import pipeline
+
+    from ipa_demo.control_maps import fit_to_size
+    from ipa_demo.sources import DEPTH_ESTIMATORS, ModelSources
+
+    maps = {}
+    for name in DEPTH_ESTIMATORS:
+        out = tmp_path / name
+        assert main(small_run(tiny_models_dir, out, "--ip-scale", "0", "--control-image", str(reference_file),
+                              "--t2i", "depth", "--seed", "3", "--depth-model", name)) == 0  # fmt: skip
+        maps[name] = np.asarray(Image.open(out / "00000-3-depth-map.png"))
+        folder = ModelSources(tiny_models_dir).resolve(DEPTH_ESTIMATORS[name])
+        expected = pipeline("depth-estimation", model=str(folder))(fit_to_size(Image.open(reference_file), 64, 64))
+        assert np.array_equal(maps[name], np.asarray(expected["depth"].convert("RGB")))
+    assert not np.array_equal(*maps.values())
+
+
+@pytest.mark.parametrize("where", ["flag", "environment"])
+def test_an_unknown_depth_model_names_the_flag_and_the_variable(tmp_path, capsys, monkeypatch, where) -> None:
+    extra = ["--depth-model", "midas"] if where == "flag" else []
+    if where == "environment":
+        monkeypatch.setenv("IPA_DEPTH_MODEL", "midas")
+    with pytest.raises(SystemExit) as exit_info:
+        main(small_run(tmp_path, tmp_path, *extra))
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--depth-model" in error and "IPA_DEPTH_MODEL" in error and "'midas'" in error
+    assert "depth-anything-v2-small" in error

@@ -1,14 +1,22 @@
-"""Canny and depth maps: controlnet_aux's canny where its 64-rounding is a no-op, exact sizes, a cache."""
+"""Canny and depth maps: controlnet_aux's canny where its 64-rounding is a no-op, depth equal to transformers'
+depth-estimation pipeline (Depth Anything V2 or DPT), exact sizes, a cache."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 from controlnet_aux import CannyDetector
 from PIL import Image
+from transformers import pipeline
 
 from ipa_demo.control_maps import ControlMapMaker, MapRequest, canny_map, fit_to_size
 from ipa_demo.engine import Engine
+from ipa_demo.models import load_depth_estimator
+from ipa_demo.settings import SettingsError
+from ipa_demo.sources import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, ModelSources
 
 from .helpers import noise_image
 
@@ -62,3 +70,50 @@ def test_depth_comes_from_the_transformers_estimator(engine: Engine) -> None:
     depth = engine.control_maps.make(smooth_photo(120, 80), MapRequest("depth", 120, 80))
     assert depth.size == (120, 80) and depth.mode == "RGB"
     assert np.asarray(depth).std() > 0
+
+
+def transformers_depth(folder: Path, image: Image.Image) -> np.ndarray:
+    """What transformers' own depth-estimation pipeline makes of ``image``, as an RGB array."""
+    return np.asarray(pipeline("depth-estimation", model=str(folder))(image)["depth"].convert("RGB"))
+
+
+@pytest.mark.parametrize("name", list(DEPTH_ESTIMATORS))
+def test_depth_maps_equal_the_transformers_pipeline(name: str, tiny_models_dir: Path) -> None:
+    folder = ModelSources(tiny_models_dir).resolve(DEPTH_ESTIMATORS[name])
+    maker = ControlMapMaker(depth_estimator=lambda: load_depth_estimator(folder, "cpu"))
+    photo, request = smooth_photo(150, 90), MapRequest("depth", 120, 80)
+    ours = np.asarray(maker.make(photo, request))
+    assert ours.shape == (80, 120, 3) and ours.std() > 0
+    assert np.array_equal(ours, transformers_depth(folder, fit_to_size(photo, 120, 80)))
+
+
+def test_the_engine_uses_the_depth_model_it_was_given(engine: Engine, tiny_models_dir: Path) -> None:
+    sources = ModelSources(tiny_models_dir)
+    photo, request = smooth_photo(120, 80), MapRequest("depth", 120, 80)
+    default = np.asarray(engine.control_maps.make(photo, request))
+    assert engine.depth_model == DEFAULT_DEPTH_MODEL == "depth-anything-v2-small"
+    assert np.array_equal(default, transformers_depth(sources.resolve(DEPTH_ESTIMATORS[DEFAULT_DEPTH_MODEL]), photo))
+    dpt = Engine(sources, depth_model="dpt-hybrid-midas")
+    other = np.asarray(dpt.control_maps.make(photo, request))
+    assert np.array_equal(other, transformers_depth(sources.resolve(DEPTH_ESTIMATORS["dpt-hybrid-midas"]), photo))
+    assert not np.array_equal(default, other)
+
+
+def test_an_unknown_depth_model_is_refused_by_name(tiny_models_dir: Path) -> None:
+    with pytest.raises(SettingsError, match="depth_model.*'midas'.*depth-anything-v2-small"):
+        Engine(ModelSources(tiny_models_dir), depth_model="midas")
+
+
+def test_the_pickled_dpt_twin_loads_only_through_weights_only(tiny_models_dir: Path, monkeypatch) -> None:
+    folder = ModelSources(tiny_models_dir).resolve(DEPTH_ESTIMATORS["dpt-hybrid-midas"])
+    assert (folder / "pytorch_model.bin").is_file() and not (folder / "model.safetensors").exists()  # as on the Hub
+    loads: list[object] = []
+    real_load = torch.load
+
+    def recording_load(*args: object, **kwargs: object) -> object:
+        loads.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
+    load_depth_estimator(folder, "cpu")
+    assert loads and set(loads) == {True}  # transformers reads the pickle more than once

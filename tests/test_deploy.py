@@ -16,7 +16,7 @@ import yaml
 
 from ipa_demo import zerogpu
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, ReferenceOnlySettings
-from ipa_demo.sources import ALL_SPECS, DEFAULT_SPECS, ModelSpec
+from ipa_demo.sources import ALL_SPECS, DEFAULT_SPECS, KNOWN_MISSING, ModelSpec, known_missing_files
 from ipa_demo.zerogpu import estimate_gpu_seconds, gpu_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,17 +29,19 @@ def front_matter() -> dict:
     return yaml.safe_load(match.group(1))
 
 
-def spec_files(specs: tuple[ModelSpec, ...] | list[ModelSpec]) -> set[tuple[str, str]]:
-    return {(spec.repo_id, name) for spec in specs for name in spec.files}
+def spec_files(specs: tuple[ModelSpec, ...] | list[ModelSpec]) -> set[tuple[str, str, str | None]]:
+    return {(spec.repo_id, name, spec.revision) for spec in specs for name in spec.files}
 
 
-def preloaded_files() -> set[tuple[str, str]]:
-    """``preload_from_hub`` entries are ``repo file1,file2[ commit]``."""
+def preloaded_files() -> set[tuple[str, str, str | None]]:
+    """``preload_from_hub`` entries are ``repo file1,file2[ commit]``; no commit means main."""
     files = set()
     for entry in front_matter()["preload_from_hub"]:
         repo, *rest = entry.split()
         assert rest, f"{entry!r} would preload the whole repo, not the files the app loads"
-        files |= {(repo, name) for name in rest[0].split(",")}
+        assert len(rest) <= 2, f"{entry!r} is not `repo files [commit]`"
+        revision = rest[1] if len(rest) == 2 else None
+        files |= {(repo, name, revision) for name in rest[0].split(",")}
     return files
 
 
@@ -64,6 +66,12 @@ def test_preload_covers_the_default_components() -> None:
 
 def test_preload_covers_every_component_so_no_request_waits_for_a_download() -> None:
     assert preloaded_files() == spec_files(ALL_SPECS)
+
+
+def test_no_spec_and_no_preload_names_a_file_known_to_be_missing() -> None:
+    assert {spec.key: known_missing_files(spec) for spec in ALL_SPECS if known_missing_files(spec)} == {}
+    missing = {(entry.repo_id, entry.path, entry.revision) for entry in KNOWN_MISSING}
+    assert missing and not preloaded_files() & missing
 
 
 def test_models_list_the_repos_the_code_uses() -> None:

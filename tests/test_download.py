@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +17,16 @@ import pytest
 
 from ipa_demo import download as download_module
 from ipa_demo.cli import main
-from ipa_demo.download import HubError, HubUnreachableError, HuggingFaceHub, human_size, run
+from ipa_demo.download import (
+    HubError,
+    HubUnreachableError,
+    HuggingFaceHub,
+    download,
+    format_plan,
+    human_size,
+    plan,
+    run,
+)
 from ipa_demo.sources import ALL_SPECS, IMAGE_ENCODER, IP_ADAPTERS, SD15, ModelSources
 
 SIZES = {"model.safetensors": 2_528_373_448, "diffusion_pytorch_model.fp16.safetensors": 1_719_125_304}
@@ -29,16 +39,21 @@ class FakeHub:
         self.listed: list[str] = []
         self.fetched: list[tuple[str, str, Path | None]] = []
         self.repos: dict[str, dict[str, int | None]] = {}
+        self.revisions: list[str | None] = []  # asked for, in order, by listings and fetches
         for spec in ALL_SPECS:
             files = self.repos.setdefault(spec.repo_id, {"README.md": 9_000, "unused/pytorch_model.bin": 10**9})
             files.update({name: SIZES.get(Path(name).name, 1_000) for name in spec.files if name not in leave_out})
 
-    def file_sizes(self, repo_id: str) -> dict[str, int | None]:
+    def file_sizes(self, repo_id: str, revision: str | None = None) -> dict[str, int | None]:
         self.listed.append(repo_id)
+        self.revisions.append(revision)
         return dict(self.repos[repo_id])
 
-    def fetch(self, repo_id: str, filename: str, local_dir: Path | None, cache_dir: Path | None) -> Path:
+    def fetch(
+        self, repo_id: str, filename: str, local_dir: Path | None, cache_dir: Path | None, revision: str | None = None
+    ) -> Path:
         self.fetched.append((repo_id, filename, local_dir))
+        self.revisions.append(revision)
         if local_dir is None:  # the Hub cache: nothing to look at afterwards
             return Path(filename)
         (local_dir / filename).parent.mkdir(parents=True, exist_ok=True)
@@ -167,3 +182,13 @@ def test_the_real_client_lists_sizes_in_one_call_with_a_short_connect_timeout(mo
 )
 def test_human_sizes(size: int | None, text: str) -> None:
     assert human_size(size) == text
+
+
+def test_a_pinned_revision_reaches_the_listing_the_fetch_and_the_dry_run(tmp_path: Path, capsys) -> None:
+    pinned = replace(IP_ADAPTERS["base"], revision="fedcba9876543210fedcba9876543210fedcba98")
+    hub = FakeHub()
+    download([pinned], tmp_path, hub=hub, report=lambda line: None)
+    assert hub.revisions == [pinned.revision, pinned.revision]  # one listing, one file
+    print(format_plan(plan([pinned, IP_ADAPTERS["light"]], FakeHub()), None))
+    out = capsys.readouterr().out
+    assert f"(h94/IP-Adapter@{pinned.revision} -> " in out and "(h94/IP-Adapter -> " in out

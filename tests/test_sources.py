@@ -3,11 +3,13 @@ clear failures when a model is neither on disk nor reachable."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,14 +17,19 @@ import pytest
 from ipa_demo.sources import (
     ALL_SPECS,
     DEFAULT_SPECS,
+    DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
     IP_ADAPTERS,
+    KNOWN_MISSING,
     SD15,
     SPECS_BY_KEY,
     Kind,
     MissingModelError,
     ModelSources,
     ModelSpec,
+    cached_path,
+    depth_model_argument,
+    known_missing_files,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -128,3 +135,34 @@ def test_an_unreachable_hub_fails_within_two_seconds(tmp_path: Path) -> None:
     assert "\n" not in message
     assert "Stable Diffusion 1.5" in message and "cannot reach the Hugging Face Hub" in message
     assert "python -m ipa_demo download --only sd15" in message
+
+
+PINNED = "fedcba9876543210fedcba9876543210fedcba98"
+
+
+def test_a_pinned_revision_is_looked_up_at_that_commit_only(tmp_path: Path) -> None:
+    main_snapshot = write_hub_cache(tmp_path, IP_ADAPTERS["base"])  # refs/main -> another commit
+    pinned = replace(IP_ADAPTERS["base"], revision=PINNED)
+    assert cached_path(IP_ADAPTERS["base"], tmp_path) == main_snapshot / "models" / "ip-adapter_sd15.safetensors"
+    assert cached_path(pinned, tmp_path) is None  # main's files are not the pinned commit's
+    snapshot = tmp_path / "models--h94--IP-Adapter" / "snapshots" / PINNED
+    (snapshot / "models").mkdir(parents=True)
+    (snapshot / "models" / "ip-adapter_sd15.safetensors").write_text("{}")
+    assert cached_path(pinned, tmp_path) == snapshot / "models" / "ip-adapter_sd15.safetensors"
+
+
+def test_the_catalog_flags_a_spec_that_names_a_known_missing_file() -> None:
+    dpt = DEPTH_ESTIMATORS["dpt-hybrid-midas"]
+    (missing,) = KNOWN_MISSING
+    assert (missing.repo_id, missing.path, missing.revision) == (dpt.repo_id, "model.safetensors", None)
+    assert known_missing_files(dpt) == []  # the spec asks for the pickle that main has
+    wrong = replace(dpt, files=("config.json", "preprocessor_config.json", "model.safetensors"))
+    assert known_missing_files(wrong) == [missing]
+    assert known_missing_files(replace(wrong, revision=PINNED)) == []  # another commit may have it
+
+
+def test_depth_models_are_named_by_their_keys_and_a_bad_name_names_the_flag() -> None:
+    assert all(SPECS_BY_KEY[name] is spec for name, spec in DEPTH_ESTIMATORS.items())
+    assert depth_model_argument("dpt-hybrid-midas") == "dpt-hybrid-midas"
+    with pytest.raises(argparse.ArgumentTypeError, match="'midas' is not a depth model.*IPA_DEPTH_MODEL"):
+        depth_model_argument("midas")

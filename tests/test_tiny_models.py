@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from ipa_demo.sources import (
     ALL_SPECS,
     CONTROLNETS,
     DEPTH_ESTIMATOR,
+    DEPTH_ESTIMATORS,
     IP_ADAPTERS,
     SD15,
     T2I_ADAPTERS,
@@ -79,7 +81,7 @@ def test_every_file_a_real_download_has_exists(models_dir: Path) -> None:
     for spec in ALL_SPECS:
         for pattern in spec.files:
             path = models_dir / spec.repo_name / pattern
-            if path.suffix == ".bin":  # the real T2I-Adapters are pickles; ours are safetensors
+            if path.suffix == ".bin" and not path.exists():  # real T2I-Adapters are pickles; ours are safetensors
                 path = path.with_suffix(".safetensors")
             assert path.exists() if "*" not in pattern else any(path.parent.glob(path.name)), path
 
@@ -192,3 +194,19 @@ def test_depth_pipeline_runs_offline(sources: ModelSources) -> None:
     result = estimator(Image.new("RGB", (80, 64), (120, 60, 30)))
     assert isinstance(result["depth"], Image.Image)
     assert result["depth"].size == (80, 64)
+
+
+@pytest.mark.parametrize(
+    ("name", "model_type"), [("depth-anything-v2-small", "depth_anything"), ("dpt-hybrid-midas", "dpt")]
+)
+def test_depth_twins_have_their_real_architecture(name: str, model_type: str, sources: ModelSources) -> None:
+    folder = sources.local_path(DEPTH_ESTIMATORS[name])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == model_type
+    estimator = pipeline("depth-estimation", model=str(folder))
+    assert estimator.model.config.model_type == model_type
+    assert estimator(Image.new("RGB", (80, 64), (120, 60, 30)))["depth"].size == (80, 64)
+    if model_type == "depth_anything":  # DINOv2 patches: sides rounded to multiples of 14, aspect kept
+        assert config["backbone_config"]["model_type"] == "dinov2"
+        processor = estimator.image_processor
+        assert processor.keep_aspect_ratio and processor.ensure_multiple_of == 14
