@@ -11,6 +11,7 @@ serves a normal request afterwards.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,7 +99,8 @@ def default_data(inputs: list[dict[str, Any]]) -> list[Any]:
 
 
 def outcome(text: str, path: Path) -> str:
-    """What the caller learnt, with the path it sent taken out: must not depend on the file."""
+    """What the caller learnt, with the path it sent taken out (also as pydantic echoes it, shortened)."""
+    text = re.sub(r"input_value='[^']*'", "input_value=<path>", text)
     return text.replace(str(path), "<path>").replace(path.name, "<name>")
 
 
@@ -117,7 +119,7 @@ def test_every_file_input_of_every_event_refuses_server_paths(app_url: str, targ
                 data[position] = shapes(kind, str(path))[shape]
                 answer = call(app_url, event, data)
                 where = f"{event.get('api_name')} / input {position} ({kind}) / {shape} / {target}"
-                assert path.name not in answer.replace(str(path), ""), f"a copy of the file came back: {where}"
+                assert "gradio_api/file=" not in answer, f"a link to a copy of the file came back: {where}"
                 assert target not in secret_bytes or secret_bytes[target].decode("latin-1") not in answer, where
                 assert '"success": true' not in answer and '"success":true' not in answer, where
                 seen[target] = outcome(answer, path)
