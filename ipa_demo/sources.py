@@ -146,22 +146,20 @@ T2I_ADAPTERS: dict[str, ModelSpec] = {
 # (Apache-2.0, 25M parameters) is the default: its weights are safetensors on the main branch.
 # DPT-hybrid MiDaS has only a pickle there (see KNOWN_MISSING), which transformers reads with
 # torch.load(weights_only=True).
+def _depth_folder(key: str, repo_id: str, weights: str, description: str) -> ModelSpec:
+    files = ("config.json", "preprocessor_config.json", weights)
+    return ModelSpec(key=key, repo_id=repo_id, path_in_repo="", kind=Kind.FOLDER, files=files, description=description)
+
+
 DEPTH_ESTIMATORS: dict[str, ModelSpec] = {
-    "depth-anything-v2-small": ModelSpec(
-        key="depth-anything-v2-small",
-        repo_id="depth-anything/Depth-Anything-V2-Small-hf",
-        path_in_repo="",
-        kind=Kind.FOLDER,
-        files=("config.json", "preprocessor_config.json", "model.safetensors"),
-        description="Depth Anything V2 Small depth estimator",
+    "depth-anything-v2-small": _depth_folder(
+        "depth-anything-v2-small",
+        "depth-anything/Depth-Anything-V2-Small-hf",
+        "model.safetensors",
+        "Depth Anything V2 Small depth estimator",
     ),
-    "dpt-hybrid-midas": ModelSpec(
-        key="dpt-hybrid-midas",
-        repo_id="Intel/dpt-hybrid-midas",
-        path_in_repo="",
-        kind=Kind.FOLDER,
-        files=("config.json", "preprocessor_config.json", "pytorch_model.bin"),
-        description="DPT-hybrid MiDaS depth estimator",
+    "dpt-hybrid-midas": _depth_folder(
+        "dpt-hybrid-midas", "Intel/dpt-hybrid-midas", "pytorch_model.bin", "DPT-hybrid MiDaS depth estimator"
     ),
 }
 DEPTH_MODEL_ENV = "IPA_DEPTH_MODEL"
