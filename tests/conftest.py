@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
+
+# One upload folder per pytest worker: Gradio names an upload after its content, and an app that
+# closes deletes the files it holds, so two workers uploading the same test image to one folder
+# could delete it under each other's requests.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+os.environ["GRADIO_TEMP_DIR"] = os.path.join(tempfile.gettempdir(), f"ipa-demo-tests-gradio-{_WORKER}")
 
 for _name, _value in {
     "HF_HUB_OFFLINE": "1",
