@@ -75,6 +75,13 @@ def trainable_parameters(adapter: nn.Module) -> int:
     return sum(parameter.numel() for parameter in adapter.parameters() if parameter.requires_grad)
 
 
+def parameter_count(unet_config: dict[str, object], variant: str, projection_dim: int, hidden_size: int) -> int:
+    """Size of the adapter for a UNet described by its config alone: built on the meta device, no weights."""
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**unet_config)
+        return trainable_parameters(new_adapter(unet, variant, projection_dim, hidden_size))
+
+
 # --- The official layout -------------------------------------------------------------------------
 
 # diffusers' Resampler names -> the official resampler.py names (the inverse of diffusers' converter).

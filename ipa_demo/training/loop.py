@@ -60,7 +60,9 @@ class TrainResult:
     steps: int
     losses: list[float] = field(default_factory=list)  # this run's steps, mean over the global batch
     trainable_parameters: int = 0
+    optimized_parameters: int = 0  # what the optimizer holds: must equal the above
     skipped: Counter[str] = field(default_factory=Counter)
+    frozen: dict[str, torch.nn.Module] = field(default_factory=dict)  # the models that must not change
 
 
 class LossLog:
@@ -86,6 +88,11 @@ class LossLog:
         self._file.close()
 
 
+def _has_accelerator() -> bool:
+    probe = getattr(torch, "accelerator", None)  # torch >= 2.6: CUDA, XPU, MPS, ...
+    return probe.is_available() if probe is not None else torch.cuda.is_available()
+
+
 def _configure_deepspeed(accelerator: Accelerator, options: TrainOptions) -> None:
     """DeepSpeed sizes its buffers from the micro-batch, which it cannot read from our own reader."""
     if accelerator.distributed_type != DistributedType.DEEPSPEED:
@@ -100,7 +107,13 @@ def train(options: TrainOptions) -> TrainResult:
     if options.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise SettingsError("--mixed-precision", "fp16 needs a CUDA GPU; use bf16 or no on the CPU")
     source = open_source(options.data, options.data_root, options.seed)  # bad data fails before models load
-    accelerator = Accelerator(mixed_precision=options.mixed_precision, gradient_accumulation_steps=options.grad_accum)
+    accelerator = Accelerator(
+        mixed_precision=options.mixed_precision,
+        gradient_accumulation_steps=options.grad_accum,
+        # Without this, processes launched on a machine with no accelerator would each train alone
+        # instead of joining one gloo process group (accelerate's MULTI_CPU).
+        cpu=not _has_accelerator(),
+    )
     main = accelerator.is_main_process
     quiet_library_output()
     dtype = PRECISION[options.mixed_precision]
@@ -114,6 +127,7 @@ def train(options: TrainOptions) -> TrainResult:
         if options.variant is not None and options.variant != variant_of(adapter):
             raise SettingsError("--variant", f"{options.init_from} is a {variant_of(adapter)} adapter, not {options.variant}")
     else:
+        torch.manual_seed(options.seed)  # the image projection's initial weights (K'/V' copy the UNet's)
         vision = image_encoder.config
         adapter = new_adapter(models.unet, options.variant or "base", vision.projection_dim, vision.hidden_size)
     adapter.train().requires_grad_(True)
@@ -145,7 +159,13 @@ def train(options: TrainOptions) -> TrainResult:
                           options.resolution, options.sample_steps, options.seed)  # fmt: skip
     options.out.mkdir(parents=True, exist_ok=True)
     log = LossLog(options.out / LOSS_LOG, progress.step) if main else None
-    result = TrainResult(options.out / ADAPTER_FILE, options.steps, trainable_parameters=trainable_parameters(adapter))
+    result = TrainResult(
+        options.out / ADAPTER_FILE,
+        options.steps,
+        trainable_parameters=trainable_parameters(adapter),
+        optimized_parameters=sum(p.numel() for group in optimizer.param_groups for p in group["params"]),
+        frozen={"unet": models.unet, "vae": models.vae, "text_encoder": models.text_encoder, "image_encoder": image_encoder},
+    )
     if main:
         print(f"training a {variant_of(adapter)} IP-Adapter ({result.trainable_parameters:,} trainable parameters) on "
               f"{source.description}; {accelerator.num_processes} process(es), global batch "
