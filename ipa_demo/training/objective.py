@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
@@ -47,11 +48,12 @@ def draw_for_samples(
 ) -> SampleDraws:
     timesteps, latent_noise, noise, drop_text, drop_image = [], [], [], [], []
     for index in indices:
-        generator = torch.Generator().manual_seed((seed << 32) + index)
-        u = torch.rand((), generator=generator).item()
-        timesteps.append(torch.randint(0, num_timesteps, (), generator=generator))
-        latent_noise.append(torch.randn(latent_shape, generator=generator))
-        noise.append(torch.randn(latent_shape, generator=generator))
+        # numpy's seed sequence takes the pair whole; torch's CPU generator keeps only 32 bits of a seed.
+        rng = np.random.default_rng([seed, index])
+        u = float(rng.random())
+        timesteps.append(torch.tensor(int(rng.integers(0, num_timesteps))))
+        latent_noise.append(torch.from_numpy(rng.standard_normal(latent_shape, dtype=np.float32)))
+        noise.append(torch.from_numpy(rng.standard_normal(latent_shape, dtype=np.float32)))
         image_only = u < drops.image
         text_only = drops.image <= u < drops.image + drops.text
         both = drops.image + drops.text <= u < drops.image + drops.text + drops.both
