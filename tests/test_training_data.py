@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ipa_demo.settings import SettingsError
-from ipa_demo.training.data import NO_CAPTION, NO_IMAGE, UNREADABLE, BatchReader, open_source
+from ipa_demo.training.data import NO_CAPTION, NO_IMAGE, BatchReader, open_source
 
 from .training_sets import captioned_folder, image_folder, json_list, shape_image, shards
 
@@ -64,7 +64,7 @@ def test_unreadable_image_keeps_its_slot_with_zero_weight(tmp_path: Path) -> Non
     source = open_source(captioned_folder(tmp_path / "d", count=3, broken=True))
     batches = reader(source, 4)
     batch = next(batches.batches())
-    assert batch.weights.sum() == 3 and batches.unreadable == {UNREADABLE: 1}
+    assert batch.weights.sum() == 3 and batches.unreadable == {"broken.png"}
     broken = batch.weights.tolist().index(0.0)
     assert batch.captions[broken] == "" and not batch.pixels[broken].any()
     assert batch.pixels.min() >= -1 and batch.pixels.max() <= 1
@@ -105,3 +105,10 @@ def uncaptioned_only(tmp: Path) -> Path:
 def test_no_usable_data_names_the_flag(tmp_path: Path, make, message: str) -> None:
     with pytest.raises(SettingsError, match=rf"--data: {message}"):
         open_source(make(tmp_path))
+
+
+def test_an_error_while_reading_ahead_reaches_the_trainer(tmp_path: Path) -> None:
+    source = open_source(captioned_folder(tmp_path / "d", count=2))
+    source.items.clear()  # as if every file vanished after the listing
+    with pytest.raises(SettingsError, match="--data: no usable items"):
+        next(reader(source, 2).batches())

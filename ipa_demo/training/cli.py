@@ -24,8 +24,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping; 0 turns it off")
     parser.add_argument("--steps", type=int, default=1000, help="optimizer steps in all (a resumed run counts on)")
-    parser.add_argument("--mixed-precision", choices=MIXED_PRECISION, default="no",
-                        help="frozen models in this precision, adapter weights kept in float32")  # fmt: skip
+    parser.add_argument("--mixed-precision", choices=MIXED_PRECISION,
+                        help="frozen models in this precision, adapter weights kept in float32 "
+                             "(default: the accelerate config's, else no)")  # fmt: skip
     parser.add_argument("--drop-text", type=float, default=0.05, help="fraction of samples trained without their caption")
     parser.add_argument("--drop-image", type=float, default=0.05, help="fraction trained without their image")
     parser.add_argument("--drop-both", type=float, default=0.05, help="fraction trained without either")

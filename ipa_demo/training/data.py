@@ -26,12 +26,14 @@ import io
 import json
 import random
 import tarfile
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from queue import Full, Queue
 
 import numpy as np
 import torch
@@ -85,9 +87,10 @@ class ShardSource:
         shards = list(self.shards)
         random.Random(self.seed * 1_000_003 + epoch).shuffle(shards)
         for shard in shards:
-            yield from self._read_shard(shard)
+            yield from self._read_shard(shard, counting=epoch == 0)  # a bad record is counted once, not per epoch
 
-    def _read_shard(self, shard: Path) -> Iterator[Record]:
+    def _read_shard(self, shard: Path, counting: bool) -> Iterator[Record]:
+        skipped = self.skipped if counting else Counter[str]()
         try:
             with tarfile.open(shard, mode="r|*") as tar:
                 group: dict[str, bytes] = {}
@@ -97,23 +100,23 @@ class ShardSource:
                         continue
                     key, suffix = _split_key(member.name)
                     if key != current:
-                        yield from self._complete(shard, current, group)
+                        yield from self._complete(shard, current, group, skipped)
                         current, group = key, {}
                     extracted = tar.extractfile(member)
                     if extracted is not None:
                         group[suffix] = extracted.read()
-                yield from self._complete(shard, current, group)
+                yield from self._complete(shard, current, group, skipped)
         except (tarfile.TarError, OSError) as error:
-            self.skipped[f"in an unreadable shard ({shard.name}: {error})"] += 1
+            skipped[f"in an unreadable shard ({shard.name}: {error})"] += 1
 
-    def _complete(self, shard: Path, key: str | None, group: dict[str, bytes]) -> Iterator[Record]:
+    def _complete(self, shard: Path, key: str | None, group: dict[str, bytes], skipped: Counter[str]) -> Iterator[Record]:
         if key is None:
             return
         image = next((group[suffix] for suffix in group if f".{suffix}" in IMAGE_SUFFIXES), None)
         if image is None:
-            self.skipped[NO_IMAGE] += 1
+            skipped[NO_IMAGE] += 1
         elif "txt" not in group:
-            self.skipped[NO_CAPTION] += 1
+            skipped[NO_CAPTION] += 1
         else:
             yield Record(f"{shard.name}:{key}", image, group["txt"].decode("utf-8", "replace").strip())
 
@@ -262,16 +265,19 @@ class BatchReader:
         self.clip_size = clip_size
         self.num_processes = num_processes
         self.process_index = process_index
-        self.unreadable: Counter[str] = Counter()  # this process's own finds
+        self.unreadable: set[str] = set()  # keys of the images this process failed to decode
         self._pool = ThreadPoolExecutor(max(1, workers))
 
     @property
     def global_batch(self) -> int:
         return self.batch_size * self.num_processes
 
-    def batches(self, start_record: int = 0) -> Iterator[Batch]:
+    def batches(self, start_record: int = 0) -> Generator[Batch, None, None]:
         """Endless micro-batches from stream position ``start_record`` on (a resumed run skips, undecoded,
-        what it had read)."""
+        what it had read), made one ahead in a thread while the current one trains."""
+        return _prefetched(self._batches(start_record), depth=2)
+
+    def _batches(self, start_record: int) -> Iterator[Batch]:
         size = self.global_batch
         stream = enumerate(islice(self._endless(), start_record, None), start_record)
         while True:
@@ -294,7 +300,7 @@ class BatchReader:
         pixels, clip_pixels, captions, weights = [], [], [], []
         for (_, record), result in zip(mine, decoded, strict=True):
             if result is None:
-                self.unreadable[UNREADABLE] += 1
+                self.unreadable.add(record.key)
                 pixels.append(torch.zeros(3, self.resolution, self.resolution))
                 clip_pixels.append(torch.zeros(3, self.clip_size, self.clip_size))
                 captions.append("")
@@ -324,3 +330,38 @@ class BatchReader:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
+def _prefetched(source: Iterator[Batch], depth: int) -> Generator[Batch, None, None]:
+    """``source`` run ahead by up to ``depth`` items in a thread, its errors raised here, in order."""
+    queue: Queue[Batch | _Failure] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fill() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            queue.put(_Failure(error))
+
+    threading.Thread(target=fill, name="batch-prefetch", daemon=True).start()
+    try:
+        while True:
+            item = queue.get()
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()

@@ -104,8 +104,6 @@ def _configure_deepspeed(accelerator: Accelerator, options: TrainOptions) -> Non
 
 
 def train(options: TrainOptions) -> TrainResult:
-    if options.mixed_precision == "fp16" and not torch.cuda.is_available():
-        raise SettingsError("--mixed-precision", "fp16 needs a CUDA GPU; use bf16 or no on the CPU")
     source = open_source(options.data, options.data_root, options.seed)  # bad data fails before models load
     accelerator = Accelerator(
         mixed_precision=options.mixed_precision,
@@ -115,8 +113,10 @@ def train(options: TrainOptions) -> TrainResult:
         cpu=not _has_accelerator(),
     )
     main = accelerator.is_main_process
+    if accelerator.mixed_precision == "fp16" and accelerator.device.type == "cpu":
+        raise SettingsError("--mixed-precision", "fp16 needs a GPU; use bf16 or no on the CPU")
     quiet_library_output()
-    dtype = PRECISION[options.mixed_precision]
+    dtype = PRECISION[accelerator.mixed_precision]
     sources = ModelSources.from_env(options.models)
     models = load_stable_diffusion(sources.resolve(SD15), accelerator.device, dtype)
     prepare_unet(models.unet)
@@ -216,6 +216,7 @@ def train(options: TrainOptions) -> TrainResult:
         if main:
             shutil.copyfile(options.checkpoints_dir / _step_name(progress.step) / ADAPTER_FILE, result.adapter_path)
     finally:
+        batches.close()
         bar.close()
         reader.close()
         if log is not None:
@@ -258,9 +259,9 @@ def _prune(options: TrainOptions) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _skipped(accelerator: Accelerator, listed: Counter[str], unreadable: Counter[str]) -> Counter[str]:
+def _skipped(accelerator: Accelerator, listed: Counter[str], unreadable: set[str]) -> Counter[str]:
     """Listing-time skips are the same on every process; undecodable images are summed over them."""
-    found = torch.tensor([sum(unreadable.values())], device=accelerator.device)
+    found = torch.tensor([len(unreadable)], device=accelerator.device)
     total = int(accelerator.reduce(found, reduction="sum").item())
     skipped = Counter(listed)
     if total:

@@ -37,7 +37,7 @@ class TrainOptions:
     weight_decay: float = 1e-2
     max_grad_norm: float = 1.0  # 0: no clipping
     steps: int = 1000
-    mixed_precision: str = "no"
+    mixed_precision: str | None = None  # None: what `accelerate launch` was told (its config), else "no"
     drop_text: float = 0.05
     drop_image: float = 0.05
     drop_both: float = 0.05
@@ -69,7 +69,7 @@ class TrainOptions:
         _require(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay", f"must be 0 or more, got {self.weight_decay}")
         _require(math.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0, "--max-grad-norm",
                  f"must be 0 (off) or more, got {self.max_grad_norm}")  # fmt: skip
-        _require(self.mixed_precision in MIXED_PRECISION, "--mixed-precision",
+        _require(self.mixed_precision in (None, *MIXED_PRECISION), "--mixed-precision",
                  f"must be one of {', '.join(MIXED_PRECISION)}, got {self.mixed_precision!r}")  # fmt: skip
         for flag, value in (("--drop-text", self.drop_text), ("--drop-image", self.drop_image), ("--drop-both", self.drop_both)):
             _require(0.0 <= value <= 1.0, flag, f"must be between 0 and 1, got {value}")
@@ -93,7 +93,7 @@ class TrainOptions:
         if self.resume is None:
             return None
         if self.resume == "latest":
-            found = sorted(self.checkpoints_dir.glob("step-*")) if self.checkpoints_dir.is_dir() else []
+            found = sorted(path for path in self.checkpoints_dir.glob("step-*") if not path.name.endswith(".partial"))
             return found[-1] if found else None
         path = Path(self.resume)
         return path if path.is_dir() else None
