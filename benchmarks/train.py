@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 from ipa_demo.tiny_models import write_tiny_models
@@ -54,7 +55,7 @@ def run_training(processes: int, models: Path, data: Path, out: Path, args: argp
     subprocess.run([*launcher, "-m", "ipa_demo", *flags], env=env, cwd=REPO, check=True, capture_output=True)
     with (out / "loss.csv").open() as file:
         seconds = [float(row["seconds"]) for row in csv.DictReader(file)]
-    step_times = [later - earlier for earlier, later in zip(seconds, seconds[1:])][WARM_UP_STEPS - 1 :]
+    step_times = [later - earlier for earlier, later in pairwise(seconds)][WARM_UP_STEPS - 1 :]
     return args.batch * processes / statistics.mean(step_times)
 
 
@@ -70,20 +71,26 @@ def main(argv: list[str] | None = None) -> None:
     models = args.models or write_tiny_models(work / "models")
     data = captioned_folder(work / "data", count=32)
     rates = {processes: run_training(processes, models, data, work / f"out-{processes}", args) for processes in (1, 2)}
-    counts = {variant: parameter_count(SD15_UNET, variant, VIT_H_PROJECTION, VIT_H_HIDDEN) for variant in ("base", "plus")}
+    counts = {
+        variant: parameter_count(SD15_UNET, variant, VIT_H_PROJECTION, VIT_H_HIDDEN) for variant in ("base", "plus")
+    }
     model_name = "tiny random model set" if args.models is None else str(args.models)
     lines = [
-        f"Machine: {machine_line()}. Models: {model_name}. {args.size}x{args.size}, batch {args.batch} per process, "
-        f"{args.steps} steps (the first {WARM_UP_STEPS} not timed), fp32; `python -m ipa_demo train`, two processes "
-        f"through `accelerate launch` (gloo), each with half the threads.",
+        (
+            f"Machine: {machine_line()}. Models: {model_name}. {args.size}x{args.size}, batch {args.batch} per "
+            f"process, {args.steps} steps (the first {WARM_UP_STEPS} not timed), fp32; `python -m ipa_demo train`, "
+            "two processes through `accelerate launch` (gloo), each with half the threads."
+        ),
         "",
         "| processes | samples/s | × one process |",
         "|---:|---:|---:|",
         *(f"| {n} | {rate:.1f} | {rate / rates[1]:.2f} |" for n, rate in rates.items()),
         "",
-        "A tiny-model step is mostly per-operation overhead, which two threads in one process hide poorly "
-        "and two processes split well, so the ratio can pass 2; it says that the distributed path adds "
-        "little of its own, not how real SD1.5 scales over GPUs (no GPU was available to measure that).",
+        (
+            "A tiny-model step is mostly per-operation overhead, which two threads in one process hide poorly "
+            "and two processes split well, so the ratio can pass 2; it says that the distributed path adds "
+            "little of its own, not how real SD1.5 scales over GPUs (no GPU was available to measure that)."
+        ),
         "",
         "Trainable parameters on the real SD1.5 UNet with CLIP ViT-H/14 (from the configs, meta device):",
         "",

@@ -40,7 +40,9 @@ def fresh(engine: Engine, variant: str):
 def test_a_new_adapter_has_the_official_keys_and_shapes(engine: Engine, tiny_models_dir: Path, variant: str) -> None:
     ours = official_state_dict(fresh(engine, variant), engine.models.unet)
     theirs = official(tiny_models_dir, variant)
-    assert {key: tuple(value.shape) for key, value in ours.items()} == {key: tuple(value.shape) for key, value in theirs.items()}
+    assert {key: tuple(value.shape) for key, value in ours.items()} == {
+        key: tuple(value.shape) for key, value in theirs.items()
+    }
     layers = sorted({int(key.split(".")[1]) for key in ours if key.startswith("ip_adapter.")})
     assert layers == list(range(1, 32, 2))
 

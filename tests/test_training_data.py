@@ -34,7 +34,12 @@ def test_json_list_of_the_official_tutorial(tmp_path: Path) -> None:
     source = open_source(json_list(tmp_path), tmp_path / "images", seed=0)
     assert sorted(item.key for item in source.items) == ["0.png", "1.png", "2.png", "3.png"]
     assert source.skipped == {NO_IMAGE: 1, NO_CAPTION: 1}
-    assert {item.read_caption() for item in source.items} == {"a photo of a cat", "a dog", "the cat", "a photo of the dog"}
+    assert {item.read_caption() for item in source.items} == {
+        "a photo of a cat",
+        "a dog",
+        "the cat",
+        "a photo of the dog",
+    }
 
 
 def test_datasets_image_folder_metadata(tmp_path: Path) -> None:

@@ -118,13 +118,15 @@ def test_two_processes_train_as_one_with_twice_the_batch(tiny_models_dir: Path, 
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(free_port())]  # fmt: skip
     two = subprocess.run([*launch, "-m", "ipa_demo", "train", *common, "--batch-size", "2", "--out", str(tmp_path / "two")],
-                         env=env, cwd=REPO, capture_output=True, text=True, timeout=240)  # fmt: skip
+                         env=env, cwd=REPO, capture_output=True, text=True, timeout=240, check=False)  # fmt: skip
     assert two.returncode == 0, two.stderr[-3000:]
     assert "2 process(es), global batch 8" in two.stdout
     one = main(["train", *common, "--batch-size", "4", "--out", str(tmp_path / "one")])
     assert one == 0
     assert max_difference(tmp_path / "one" / ADAPTER_FILE, tmp_path / "two" / ADAPTER_FILE) <= 1e-5
-    assert max_difference(tmp_path / "one" / ADAPTER_FILE, tmp_path / "one/checkpoints/step-00000003" / ADAPTER_FILE) == 0
+    assert (
+        max_difference(tmp_path / "one" / ADAPTER_FILE, tmp_path / "one/checkpoints/step-00000003" / ADAPTER_FILE) == 0
+    )
 
 
 def models_with_adapter(tiny_models_dir: Path, variant: str, adapter: Path, folder: Path) -> Path:
@@ -145,8 +147,12 @@ def assert_diffusers_parity(models_dir: Path, variant: str, reference) -> None:
     assert np.abs(ours - pipe.run(settings, ip_scale=0.0, reference=reference)).max() > 0.01
 
 
-def test_trained_checkpoint_gives_diffusers_image(run: TrainResult, tiny_models_dir: Path, tmp_path: Path, reference) -> None:
-    assert_diffusers_parity(models_with_adapter(tiny_models_dir, "base", run.adapter_path, tmp_path / "m"), "base", reference)
+def test_trained_checkpoint_gives_diffusers_image(
+    run: TrainResult, tiny_models_dir: Path, tmp_path: Path, reference
+) -> None:
+    assert_diffusers_parity(
+        models_with_adapter(tiny_models_dir, "base", run.adapter_path, tmp_path / "m"), "base", reference
+    )
 
 
 def test_plus_trains_from_a_checkpoint_with_samples(
@@ -162,7 +168,9 @@ def test_plus_trains_from_a_checkpoint_with_samples(
     with Image.open(tmp_path / "out" / "samples" / "step-00000002.png") as grid:
         assert grid.size == (2 * 64, 64)  # prompts across, references down
     assert max_difference(result.adapter_path, plus) > 0  # it moved from where it started
-    assert_diffusers_parity(models_with_adapter(tiny_models_dir, "plus", result.adapter_path, tmp_path / "m"), "plus", reference)
+    assert_diffusers_parity(
+        models_with_adapter(tiny_models_dir, "plus", result.adapter_path, tmp_path / "m"), "plus", reference
+    )
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ def _projection_to_official(projection: nn.Module) -> dict[str, torch.Tensor]:
     if isinstance(projection, ImageProjection):
         return {key.replace("image_embeds.", "proj."): value for key, value in state.items()}
     if not isinstance(projection, IPAdapterPlusImageProjection):
-        raise ValueError(f"cannot export a {type(projection).__name__} image projection")
+        raise TypeError(f"cannot export a {type(projection).__name__} image projection")
     official: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         fused = re.fullmatch(r"layers\.(\d+)\.attn\.to_([kv])\.weight", key)

@@ -109,7 +109,9 @@ class ShardSource:
         except (tarfile.TarError, OSError) as error:
             skipped[f"in an unreadable shard ({shard.name}: {error})"] += 1
 
-    def _complete(self, shard: Path, key: str | None, group: dict[str, bytes], skipped: Counter[str]) -> Iterator[Record]:
+    def _complete(
+        self, shard: Path, key: str | None, group: dict[str, bytes], skipped: Counter[str]
+    ) -> Iterator[Record]:
         if key is None:
             return
         image = next((group[suffix] for suffix in group if f".{suffix}" in IMAGE_SUFFIXES), None)
@@ -289,7 +291,7 @@ class BatchReader:
         epoch = 0
         while True:
             count = 0
-            for count, record in enumerate(self.source.records(epoch), 1):  # noqa: B007
+            for count, record in enumerate(self.source.records(epoch), 1):
                 yield record
             if count == 0:
                 raise SettingsError("--data", f"no usable items in {self.source.description}")
@@ -353,7 +355,7 @@ def _prefetched(source: Iterator[Batch], depth: int) -> Generator[Batch, None, N
                         continue
                 if stop.is_set():
                     return
-        except BaseException as error:  # handed to the consumer, which raises it
+        except BaseException as error:  # noqa: BLE001 (handed to the consumer, which raises it)
             queue.put(_Failure(error))
 
     threading.Thread(target=fill, name="batch-prefetch", daemon=True).start()

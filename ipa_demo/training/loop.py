@@ -14,6 +14,7 @@ import csv
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from tqdm.auto import tqdm
 
+from ..ip_adapter import IPAdapterWeights
 from ..models import load_image_encoder, load_stable_diffusion
 from ..reference_encoder import ReferenceEncoder
 from ..runtime import quiet_library_output
@@ -30,7 +32,7 @@ from ..settings import SettingsError
 from ..sources import IMAGE_ENCODER, SD15, ModelSources
 from ..unet_setup import prepare_unet
 from .adapter import adapter_from_checkpoint, new_adapter, save_adapter, trainable_parameters, variant_of
-from .data import UNREADABLE, BatchReader, describe_skipped, open_source
+from .data import UNREADABLE, Batch, BatchReader, describe_skipped, open_source
 from .objective import AdapterTraining, DropRates, FrozenEncoders, batch_loss, draw_for_samples, per_sample_loss
 from .options import TrainOptions
 from .samples import SampleGrid
@@ -103,6 +105,55 @@ def _configure_deepspeed(accelerator: Accelerator, options: TrainOptions) -> Non
         config["gradient_clipping"] = options.max_grad_norm
 
 
+def _make_adapter(options: TrainOptions, unet: torch.nn.Module, image_encoder: torch.nn.Module) -> IPAdapterWeights:
+    if options.init_from is not None:
+        adapter = adapter_from_checkpoint(options.init_from, unet)
+        if options.variant is not None and options.variant != variant_of(adapter):
+            raise SettingsError(
+                "--variant", f"{options.init_from} is a {variant_of(adapter)} adapter, not {options.variant}"
+            )
+    else:
+        torch.manual_seed(options.seed)  # the image projection's initial weights (K'/V' copy the UNet's)
+        vision = image_encoder.config
+        adapter = new_adapter(unet, options.variant or "base", vision.projection_dim, vision.hidden_size)
+    return adapter.train().requires_grad_(True)
+
+
+@dataclass
+class _OptimizerStep:
+    """One optimizer step: ``grad_accum`` micro-batches, then the (synchronised) update."""
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    frozen: FrozenEncoders
+    options: TrainOptions
+    latent_shape: tuple[int, int, int]
+
+    def __call__(self, batches: Iterator[Batch]) -> float:
+        """Returns the loss averaged over the valid samples of the global batch (all processes)."""
+        accelerator, options = self.accelerator, self.options
+        drops = DropRates(text=options.drop_text, image=options.drop_image, both=options.drop_both)
+        num_timesteps = self.frozen.noise_scheduler.config.num_train_timesteps
+        totals = torch.zeros(2, device=accelerator.device)  # weighted loss sum, valid samples
+        for _ in range(options.grad_accum):
+            batch = next(batches)
+            draws = draw_for_samples(batch.indices, options.seed, self.latent_shape, num_timesteps, drops)
+            inputs = self.frozen.prepare(batch, draws)
+            with accelerator.accumulate(self.model):
+                prediction = self.model(inputs.noisy_latents, inputs.timesteps, inputs.text, inputs.image_encodings)
+                losses = per_sample_loss(prediction, inputs.target)
+                accelerator.backward(batch_loss(losses, batch.weights))
+                if accelerator.sync_gradients and options.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(self.model.parameters(), options.max_grad_norm)
+                self.optimizer.step()  # accelerate skips these until the last micro-batch
+                self.optimizer.zero_grad()
+            weights = batch.weights.to(accelerator.device)
+            totals += torch.stack([(losses.detach() * weights).sum(), weights.sum()])
+        totals = accelerator.reduce(totals, reduction="sum")
+        return (totals[0] / totals[1].clamp(min=1)).item()
+
+
 def train(options: TrainOptions) -> TrainResult:
     source = open_source(options.data, options.data_root, options.seed)  # bad data fails before models load
     accelerator = Accelerator(
@@ -121,16 +172,7 @@ def train(options: TrainOptions) -> TrainResult:
     models = load_stable_diffusion(sources.resolve(SD15), accelerator.device, dtype)
     prepare_unet(models.unet)
     image_encoder = load_image_encoder(sources.resolve(IMAGE_ENCODER), accelerator.device, dtype)
-
-    if options.init_from is not None:
-        adapter = adapter_from_checkpoint(options.init_from, models.unet)
-        if options.variant is not None and options.variant != variant_of(adapter):
-            raise SettingsError("--variant", f"{options.init_from} is a {variant_of(adapter)} adapter, not {options.variant}")
-    else:
-        torch.manual_seed(options.seed)  # the image projection's initial weights (K'/V' copy the UNet's)
-        vision = image_encoder.config
-        adapter = new_adapter(models.unet, options.variant or "base", vision.projection_dim, vision.hidden_size)
-    adapter.train().requires_grad_(True)
+    adapter = _make_adapter(options, models.unet, image_encoder)
     reference_encoder = ReferenceEncoder(image_encoder, accelerator.device)
     frozen = FrozenEncoders(models, image_encoder, adapter.uses_hidden_states)
     reader = BatchReader(
@@ -143,10 +185,9 @@ def train(options: TrainOptions) -> TrainResult:
         accelerator.process_index,
         options.workers,
     )
-    model = AdapterTraining(adapter, models.unet)
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     _configure_deepspeed(accelerator, options)
-    model, optimizer = accelerator.prepare(model, optimizer)
+    model, optimizer = accelerator.prepare(AdapterTraining(adapter, models.unet), optimizer)
     progress = Progress()
     accelerator.register_for_checkpointing(progress)
     resume = options.resume_path()
@@ -164,50 +205,38 @@ def train(options: TrainOptions) -> TrainResult:
         options.steps,
         trainable_parameters=trainable_parameters(adapter),
         optimized_parameters=sum(p.numel() for group in optimizer.param_groups for p in group["params"]),
-        frozen={"unet": models.unet, "vae": models.vae, "text_encoder": models.text_encoder, "image_encoder": image_encoder},
+        frozen={
+            "unet": models.unet,
+            "vae": models.vae,
+            "text_encoder": models.text_encoder,
+            "image_encoder": image_encoder,
+        },
     )
+    samples_per_step = reader.global_batch * options.grad_accum
     if main:
         print(f"training a {variant_of(adapter)} IP-Adapter ({result.trainable_parameters:,} trainable parameters) on "
-              f"{source.description}; {accelerator.num_processes} process(es), global batch "
-              f"{reader.global_batch * options.grad_accum}", flush=True)  # fmt: skip
+              f"{source.description}; {accelerator.num_processes} process(es), global batch {samples_per_step}",
+              flush=True)  # fmt: skip
 
-    drops = DropRates(text=options.drop_text, image=options.drop_image, both=options.drop_both)
-    latent_shape = frozen.latent_shape(options.resolution)
-    num_timesteps = frozen.noise_scheduler.config.num_train_timesteps
+    step = _OptimizerStep(accelerator, model, optimizer, frozen, options, frozen.latent_shape(options.resolution))
     batches = reader.batches(start_record=progress.records_read)
     bar = tqdm(total=options.steps, initial=progress.step, disable=not main, desc="train", unit="step")
     started = time.perf_counter()
     try:
         while progress.step < options.steps:
             step_started = time.perf_counter()
-            totals = torch.zeros(2, device=accelerator.device)  # weighted loss sum, valid samples
-            for _ in range(options.grad_accum):
-                batch = next(batches)
-                draws = draw_for_samples(batch.indices, options.seed, latent_shape, num_timesteps, drops)
-                inputs = frozen.prepare(batch, draws)
-                with accelerator.accumulate(model):
-                    prediction = model(inputs.noisy_latents, inputs.timesteps, inputs.text, inputs.image_encodings)
-                    losses = per_sample_loss(prediction, inputs.target)
-                    accelerator.backward(batch_loss(losses, batch.weights))
-                    if accelerator.sync_gradients and options.max_grad_norm > 0:
-                        accelerator.clip_grad_norm_(model.parameters(), options.max_grad_norm)
-                    optimizer.step()
-                    optimizer.zero_grad()
-                weights = batch.weights.to(accelerator.device)
-                totals += torch.stack([(losses.detach() * weights).sum(), weights.sum()])
+            loss = step(batches)
             progress.step += 1
-            progress.records_read += reader.global_batch * options.grad_accum
-            totals = accelerator.reduce(totals, reduction="sum")
-            loss = (totals[0] / totals[1].clamp(min=1)).item()
+            progress.records_read += samples_per_step
             result.losses.append(loss)
-            rate = reader.global_batch * options.grad_accum / (time.perf_counter() - step_started)
+            rate = samples_per_step / (time.perf_counter() - step_started)
             if log is not None:
                 log.write(step=progress.step, loss=f"{loss:.6f}", lr=options.lr, samples_per_s=f"{rate:.3f}",
                           seconds=f"{time.perf_counter() - started:.2f}")  # fmt: skip
             bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.2f}")
             bar.update(1)
             if grid is not None and progress.step % options.sample_every == 0:
-                path = options.out / "samples" / f"step-{progress.step:08d}.png"
+                path = options.out / "samples" / f"{_step_name(progress.step)}.png"
                 path.parent.mkdir(exist_ok=True)
                 grid.render(accelerator.unwrap_model(model).adapter).save(path)
             if options.save_every and progress.step % options.save_every == 0 and progress.step < options.steps:

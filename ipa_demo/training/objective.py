@@ -133,7 +133,9 @@ class AdapterTraining(nn.Module):
         self.adapter = adapter
         self._frozen = (unet,)
 
-    def forward(self, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor, encodings: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor, encodings: torch.Tensor
+    ) -> torch.Tensor:
         tokens = self.adapter.image_tokens(encodings.to(self.adapter.dtype))
         unet = self._frozen[0]
         return unet(

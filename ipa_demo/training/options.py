@@ -55,7 +55,11 @@ class TrainOptions:
         _require(self.data.exists(), "--data", f"no such file or folder: {self.data}")
         _require(not self.out.exists() or self.out.is_dir(), "--out", f"{self.out} exists and is not a folder")
         _require(self.data_root is None or self.data_root.is_dir(), "--data-root", f"no such folder: {self.data_root}")
-        _require(self.variant in (None, *VARIANTS), "--variant", f"must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        _require(
+            self.variant in (None, *VARIANTS),
+            "--variant",
+            f"must be one of {', '.join(VARIANTS)}, got {self.variant!r}",
+        )
         _require(self.init_from is None or self.init_from.is_file(), "--init-from", f"no such file: {self.init_from}")
         _require(self.resolution >= 64 and self.resolution % 8 == 0, "--resolution",
                  f"must be a multiple of 8 and at least 64, got {self.resolution}")  # fmt: skip
@@ -66,18 +70,30 @@ class TrainOptions:
                             ("--sample-every", self.sample_every), ("--workers", self.workers)):  # fmt: skip
             _require(value >= 0, flag, f"must be 0 or more, got {value}")
         _require(math.isfinite(self.lr) and self.lr > 0, "--lr", f"must be above 0, got {self.lr}")
-        _require(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay", f"must be 0 or more, got {self.weight_decay}")
+        _require(
+            math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+            "--weight-decay",
+            f"must be 0 or more, got {self.weight_decay}",
+        )
         _require(math.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0, "--max-grad-norm",
                  f"must be 0 (off) or more, got {self.max_grad_norm}")  # fmt: skip
         _require(self.mixed_precision in (None, *MIXED_PRECISION), "--mixed-precision",
                  f"must be one of {', '.join(MIXED_PRECISION)}, got {self.mixed_precision!r}")  # fmt: skip
-        for flag, value in (("--drop-text", self.drop_text), ("--drop-image", self.drop_image), ("--drop-both", self.drop_both)):
+        for flag, value in (
+            ("--drop-text", self.drop_text),
+            ("--drop-image", self.drop_image),
+            ("--drop-both", self.drop_both),
+        ):
             _require(0.0 <= value <= 1.0, flag, f"must be between 0 and 1, got {value}")
         _require(self.drop_text + self.drop_image + self.drop_both <= 1.0, "--drop-both",
                  "--drop-text + --drop-image + --drop-both must not exceed 1")  # fmt: skip
         _require(0 <= self.seed < 2**31, "--seed", f"must be between 0 and {2**31 - 1}, got {self.seed}")
         if self.sample_every:
-            _require(bool(self.sample_references), "--sample-reference", "--sample-every needs at least one --sample-reference")
+            _require(
+                bool(self.sample_references),
+                "--sample-reference",
+                "--sample-every needs at least one --sample-reference",
+            )
             _require(bool(self.sample_prompts), "--sample-prompt", "--sample-every needs at least one --sample-prompt")
         for reference in self.sample_references:
             _require(reference.is_file(), "--sample-reference", f"no such file: {reference}")
