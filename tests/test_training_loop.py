@@ -39,16 +39,6 @@ def max_difference(first: Path, second: Path) -> float:
     return max((a[key] - b[key]).abs().max().item() for key in a)
 
 
-@pytest.fixture(autouse=True)
-def fresh_accelerator_state():
-    """accelerate keeps one process-wide state; a real run is one process, so tests start each anew."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    yield
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return captioned_folder(tmp_path_factory.mktemp("train-data") / "d", count=8)
@@ -173,26 +163,6 @@ def test_plus_trains_from_a_checkpoint_with_samples(
     )
 
 
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--data", "{tmp}/nowhere"], "error: --data: no such file or folder"),
-        (["--data", "{tmp}/empty"], "error: --data: no usable items"),
-        (["--data", "{tmp}", "--lr", "0"], "error: --lr: must be above 0"),
-        (["--data", "{tmp}", "--drop-text", "0.6", "--drop-image", "0.6"], "error: --drop-both: --drop-text + "),
-        (["--data", "{tmp}", "--resolution", "60"], "error: --resolution: must be a multiple of 8"),
-        (["--data", "{tmp}", "--resume", "latest"], "error: --resume: no checkpoint in"),
-        (["--data", "{tmp}", "--sample-every", "5"], "error: --sample-reference: --sample-every needs"),
-    ],
-)
-def test_bad_input_is_one_error_line(tmp_path: Path, capsys, flags: list[str], message: str) -> None:
-    (tmp_path / "empty").mkdir()
-    args = [flag.format(tmp=tmp_path) for flag in flags]
-    assert main(["train", *args, "--out", str(tmp_path / "out")]) == 2
-    error = capsys.readouterr().err
-    assert error.startswith(message) and error.count("\n") == 1, error
-
-
 def test_bf16_keeps_frozen_models_in_bf16_and_the_adapter_in_float32(options: TrainOptions, tmp_path: Path) -> None:
     result = train(replace(options, out=tmp_path, steps=2, mixed_precision="bf16", save_every=0))
     assert all(parameter.dtype == torch.bfloat16 for parameter in result.frozen["unet"].parameters())
@@ -208,17 +178,3 @@ def test_the_shipped_zero2_config_is_deepspeed_stage_2() -> None:
     assert config.deepspeed_config["zero_stage"] == 2
     # Left to the command's flags, so accelerate cannot take a second, disagreeing value from the file.
     assert "gradient_accumulation_steps" not in config.deepspeed_config
-
-
-def test_the_readme_train_commands_use_real_flags() -> None:
-    import re
-
-    from ipa_demo.cli import build_parser
-
-    section = (REPO / "README.md").read_text().split("## Train an adapter", 1)[1].split("\n## ", 1)[0]
-    train_parser = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
-    known = {option for action in train_parser._actions for option in action.option_strings}
-    accelerate_flags = {"--config_file", "--multi_gpu", "--num_processes"}
-    used = set(re.findall(r"(--[a-z][a-z0-9_-]*)", section)) - accelerate_flags
-    assert used <= known, used - known
-    assert "--config_file configs/accelerate/zero2.yaml -m ipa_demo train" in section
