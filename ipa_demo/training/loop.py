@@ -130,6 +130,7 @@ class _OptimizerStep:
     options: TrainOptions
     latent_shape: tuple[int, int, int]
 
+    @torch.enable_grad()  # whatever a caller set process-wide (a benchmark turns grad off for good)
     def __call__(self, batches: Iterator[Batch]) -> float:
         """Returns the loss averaged over the valid samples of the global batch (all processes)."""
         accelerator, options = self.accelerator, self.options
