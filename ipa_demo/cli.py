@@ -42,6 +42,7 @@ from .sources import (
     MissingModelError,
     depth_model_argument,
 )
+from .training.cli import add_train_arguments, run_train
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -295,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("dir", type=Path)
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(run=run_tiny_models)
+    train = commands.add_parser("train", help="train an IP-Adapter (accelerate: one CPU to many GPUs)")
+    add_train_arguments(train)
+    train.set_defaults(run=run_train)
     return parser
 
 

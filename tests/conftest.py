@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 # One upload folder per pytest worker: Gradio names an upload after its content, and an app that
@@ -51,3 +52,15 @@ def engine(tiny_models_dir: Path) -> Engine:
 def reference() -> Image.Image:
     """Non-square on purpose: references rarely are square."""
     return noise_image(96, 72, seed=1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    """accelerate keeps one process-wide state (a real training run is one process): each test that
+    trained leaves it reset, so the next may ask for another precision."""
+    yield
+    if "accelerate.state" in sys.modules:
+        from accelerate.state import AcceleratorState, GradientState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
+        GradientState._reset_state()
