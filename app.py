@@ -32,7 +32,7 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    from ipa_demo.sources import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, DEPTH_MODEL_ENV, depth_model_argument
+    from ipa_demo.sources import add_depth_model_argument
 
     env = os.environ.get
     parser = argparse.ArgumentParser(description="ipa_demo web app (Gradio)")
@@ -52,12 +52,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=env("IPA_OFFLOAD", "").lower() in ("1", "true"),
         help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
     )
-    parser.add_argument(
-        "--depth-model",
-        type=depth_model_argument,
-        default=env(DEPTH_MODEL_ENV, DEFAULT_DEPTH_MODEL),
-        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} (default {DEFAULT_DEPTH_MODEL})",
-    )
+    add_depth_model_argument(parser)
     parser.add_argument(
         "--concurrency", type=positive, default=env("IPA_CONCURRENCY", "1"), help="generations that run at once"
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import sys
@@ -34,14 +33,7 @@ from .settings import (
     SettingsError,
     T2IAdapterSettings,
 )
-from .sources import (
-    DEFAULT_DEPTH_MODEL,
-    DEPTH_ESTIMATORS,
-    DEPTH_MODEL_ENV,
-    SPECS_BY_KEY,
-    MissingModelError,
-    depth_model_argument,
-)
+from .sources import SPECS_BY_KEY, MissingModelError, add_depth_model_argument
 from .training.cli import add_train_arguments, run_train
 
 if TYPE_CHECKING:
@@ -68,12 +60,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", help="folder laid out like the Hub repos (default: $IPA_MODELS_DIR or the Hub)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
-    parser.add_argument(
-        "--depth-model",
-        type=depth_model_argument,
-        default=os.environ.get(DEPTH_MODEL_ENV, DEFAULT_DEPTH_MODEL),
-        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} (default: ${DEPTH_MODEL_ENV}, else the first)",
-    )
+    add_depth_model_argument(parser)
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")

@@ -5,8 +5,9 @@ EXIF orientation is applied; transparency is flattened onto white (what a viewer
 palette images are converted; 16-bit greyscale is scaled to 8 bits (Pillow's own conversion clips
 it to white); CIELAB (TIFF) goes through Pillow's colour conversion; an animated image gives its
 first frame. What cannot be converted faithfully is refused: floating-point images (no agreed
-range) and 32-bit integer images with values outside 0–65535. Images smaller than ``MIN_SIDE``, with more than ``max_pixels()`` pixels or a side more
-than ``max_aspect_ratio()`` times the other are refused from the header, before they are decoded.
+range) and 32-bit integer images with values outside 0–65535. Images smaller than ``MIN_SIDE``,
+with more than ``max_pixels()`` pixels or a side more than ``max_aspect_ratio()`` times the other
+are refused from the header, before they are decoded.
 """
 
 from __future__ import annotations

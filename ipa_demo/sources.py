@@ -167,6 +167,17 @@ DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
 DEPTH_ESTIMATOR = DEPTH_ESTIMATORS[DEFAULT_DEPTH_MODEL]
 
 
+def add_depth_model_argument(parser: argparse.ArgumentParser) -> None:
+    """``--depth-model``, as the web app and the command line both take it."""
+    parser.add_argument(
+        "--depth-model",
+        type=depth_model_argument,
+        default=os.environ.get(DEPTH_MODEL_ENV, DEFAULT_DEPTH_MODEL),
+        help=f"what makes depth maps: {', '.join(DEPTH_ESTIMATORS)} "
+        f"(default: ${DEPTH_MODEL_ENV}, else {DEFAULT_DEPTH_MODEL})",
+    )
+
+
 def depth_model_argument(name: str) -> str:
     """argparse ``type`` for ``--depth-model``; also checks a default taken from ``IPA_DEPTH_MODEL``."""
     if name not in DEPTH_ESTIMATORS:
