@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from queue import Full, Queue
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -43,6 +44,7 @@ from ..images import ImageInputError, load_image
 from ..settings import SettingsError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+T = TypeVar("T")
 NO_CAPTION, NO_IMAGE, UNREADABLE = "without a caption", "without an image file", "unreadable image"
 
 
@@ -56,6 +58,13 @@ class Record:
         return self.caption.read_text(encoding="utf-8").strip() if isinstance(self.caption, Path) else self.caption
 
 
+def _shuffled(items: list[T], seed: int, epoch: int) -> list[T]:
+    """``items`` in this epoch's order: the same on every process for a seed, new each epoch."""
+    order = list(items)
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return order
+
+
 @dataclass
 class ListSource:
     """A listed data set, shuffled anew each epoch from the seed."""
@@ -66,9 +75,7 @@ class ListSource:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def records(self, epoch: int) -> Iterator[Record]:
-        order = list(range(len(self.items)))
-        random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
-        return (self.items[index] for index in order)
+        return iter(_shuffled(self.items, self.seed, epoch))
 
     def is_empty(self) -> bool:
         return not self.items
@@ -84,9 +91,7 @@ class ShardSource:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def records(self, epoch: int) -> Iterator[Record]:
-        shards = list(self.shards)
-        random.Random(self.seed * 1_000_003 + epoch).shuffle(shards)
-        for shard in shards:
+        for shard in _shuffled(self.shards, self.seed, epoch):
             yield from self._read_shard(shard, counting=epoch == 0)  # a bad record is counted once, not per epoch
 
     def _read_shard(self, shard: Path, counting: bool) -> Iterator[Record]:
