@@ -33,15 +33,15 @@ from .models import (
     load_stable_diffusion,
     load_t2i_adapter,
 )
+from .conditioner import Conditioner
+from .ip_conditioner import ImagePrompt
 from .pipeline import (
     Conditioning,
-    ImagePromptConditioning,
     StepCallback,
     decode,
     denoise,
     encode_text,
     encode_to_posterior,
-    ip_conditioning,
     uses_guidance,
 )
 from .reference_encoder import ReferenceEncoder
@@ -64,7 +64,7 @@ from .sources import (
     T2I_ADAPTERS,
     ModelSources,
 )
-from .structure import ControlNetGuidance, StructureGuidance, T2IGuidance
+from .structure import ControlNetGuidance, T2IGuidance
 from .unet_setup import prepare_unet
 
 Loaded = TypeVar("Loaded")
@@ -205,12 +205,13 @@ class Engine:
         request = MapRequest(kind, settings.width, settings.height, settings.canny_low, settings.canny_high)
         return self.control_maps.make(control_image, request)
 
-    def image_prompt(self, settings: GenerationSettings, references: Sequence[Image.Image]) -> ImagePromptConditioning | None:
+    def image_prompt(self, settings: GenerationSettings, references: Sequence[Image.Image]) -> ImagePrompt | None:
         if not settings.ip.is_active:
             return None
         weights = self.ip_adapter(settings.ip.variant)
         encoding = self.reference_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
-        return ip_conditioning(weights, encoding.positive, encoding.negative, settings)
+        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings)}
+        return ImagePrompt.prepare(weights, encoding.positive, encoding.negative, settings.ip, **batch)
 
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
@@ -229,21 +230,22 @@ class Engine:
 
     def structure(
         self, settings: GenerationSettings, control_image: Image.Image | None
-    ) -> tuple[StructureGuidance | None, dict[str, Image.Image]]:
+    ) -> tuple[list[Conditioner], dict[str, Image.Image]]:
+        """ControlNet and T2I-Adapter guidance, and the maps they were given (by kind)."""
         if control_image is None or not settings.needs_control_image:
-            return None, {}
+            return [], {}
         maps: dict[str, Image.Image] = {}
         batch = {"device": self.device, "num_images": settings.num_images, "guided": uses_guidance(settings)}
-        controlnet = t2i = None
+        guidance: list[Conditioner] = []
         if settings.controlnet.is_active:
             kind = settings.controlnet.kind
             maps[kind] = self.control_map(control_image, kind, settings)
-            controlnet = ControlNetGuidance.prepare(self.controlnet(kind), maps[kind], settings.controlnet, **batch)
+            guidance.append(ControlNetGuidance.prepare(self.controlnet(kind), maps[kind], settings.controlnet, **batch))
         if settings.t2i.is_active:
             kind = settings.t2i.kind
             maps[kind] = self.control_map(control_image, kind, settings)
-            t2i = T2IGuidance.prepare(self.t2i_adapter(kind), maps[kind], settings.t2i, **batch)
-        return StructureGuidance(controlnet, t2i), maps
+            guidance.append(T2IGuidance.prepare(self.t2i_adapter(kind), maps[kind], settings.t2i, **batch))
+        return guidance, maps
 
     @contextmanager
     def _out_of_memory_as_user_error(self) -> Iterator[None]:
@@ -276,11 +278,12 @@ class Engine:
         text = encode_text(self.models, settings)
         ip = self.image_prompt(settings, references)
         structure, maps = self.structure(settings, control_image)
+        reference = self.reference_guidance(settings, references)
+        # Order matters: reference-only's extra row must see the others' tokens and residuals.
+        conditioners = tuple(item for item in (ip, *structure, reference) if item is not None)
         conditioning = Conditioning(
             text=text,
-            ip=ip,
-            structure=structure,
-            reference=self.reference_guidance(settings, references),
+            conditioners=conditioners,
             init_posterior=self.posterior(init_image, settings) if init_image is not None else None,
         )
         with self._out_of_memory_as_user_error():

@@ -1,4 +1,4 @@
-"""The one denoising loop: txt2img or img2img, classifier-free guidance, IP-Adapter with a step window.
+"""The one denoising loop: txt2img or img2img, classifier-free guidance, and a list of conditioners.
 
 It makes the same calls, in the same order and with the same random draws, as diffusers'
 ``StableDiffusionPipeline`` and ``StableDiffusionImg2ImgPipeline``, so that on the same weights and
@@ -20,15 +20,11 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
-from .ip_adapter import IPAdapterWeights, IPAttention
+from .conditioner import Conditioner, Sampling, Step
 from .models import StableDiffusionModels
-from .reference_only import ReferenceGuidance
-from .reference_pass import activate
 from .schedulers import make_scheduler
 from .settings import GenerationSettings
-from .structure import StructureGuidance
 from .unet_call import UNetCall
-from .windows import step_in_window
 
 StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
 
@@ -41,22 +37,6 @@ class GenerationCancelled(Exception):
 class TextConditioning:
     embeddings: torch.Tensor  # [negative × n ; positive × n] under CFG, else [positive × n]
     warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ImagePromptConditioning:
-    """IP-Adapter inputs for one generation, batch already laid out like the latents."""
-
-    weights: IPAdapterWeights
-    tokens: torch.Tensor
-    layer_scales: tuple[float, ...]
-    start: float
-    end: float
-
-    def for_step(self, index: int, total: int) -> IPAttention | None:
-        if not step_in_window(index, total, self.start, self.end):
-            return None
-        return IPAttention(self.weights, self.tokens, self.layer_scales)
 
 
 def uses_guidance(settings: GenerationSettings) -> bool:
@@ -95,23 +75,6 @@ def encode_text(models: StableDiffusionModels, settings: GenerationSettings) -> 
     return TextConditioning(torch.cat(batches), tuple(warnings))
 
 
-def ip_conditioning(
-    weights: IPAdapterWeights,
-    positive: torch.Tensor,
-    negative: torch.Tensor,
-    settings: GenerationSettings,
-) -> ImagePromptConditioning:
-    """Project the reference encodings to image tokens once per generation, not once per step."""
-    count = settings.num_images
-    encodings = [positive.repeat_interleave(count, dim=0)]
-    if uses_guidance(settings):
-        encodings.insert(0, negative.repeat_interleave(count, dim=0))
-    with torch.no_grad():
-        tokens = weights.image_tokens(torch.cat(encodings).to(weights.dtype))
-    ip = settings.ip
-    return ImagePromptConditioning(weights, tokens, ip.layer_scales, ip.start, ip.end)
-
-
 def _generators(settings: GenerationSettings) -> list[torch.Generator]:
     return [torch.Generator("cpu").manual_seed(seed) for seed in settings.image_seeds]
 
@@ -133,22 +96,12 @@ def encode_to_posterior(models: StableDiffusionModels, image: Image.Image) -> Di
         return models.vae.encode(pixels).latent_dist
 
 
-def sample_latents(
-    models: StableDiffusionModels, posterior: DiagonalGaussianDistribution, generators: list[torch.Generator]
-) -> torch.Tensor:
-    """One posterior sample per image, each from that image's generator, as diffusers draws them."""
-    samples = [posterior.sample(generator) for generator in generators]
-    return models.vae.config.scaling_factor * torch.cat(samples)
-
-
 @dataclass(frozen=True)
 class Conditioning:
     """Everything a generation is steered by, prepared once before the loop."""
 
     text: TextConditioning
-    ip: ImagePromptConditioning | None = None
-    structure: StructureGuidance | None = None
-    reference: ReferenceGuidance | None = None
+    conditioners: tuple[Conditioner, ...] = ()  # each adds its part to every step's UNet call, in order
     init_posterior: DiagonalGaussianDistribution | None = None  # img2img
 
 
@@ -170,34 +123,27 @@ def denoise(
         settings.width // models.vae_scale_factor,
     )
     random = partial(randn_tensor, generator=generators, device=models.device, dtype=models.dtype)
+    sampling = Sampling(generators, random, models.vae.config.scaling_factor)
     if conditioning.init_posterior is None:
         timesteps = scheduler.timesteps
         latents = random(shape) * scheduler.init_noise_sigma
     else:
         timesteps = _img2img_timesteps(scheduler, settings)
-        clean = sample_latents(models, conditioning.init_posterior, generators)
+        clean = sampling.sample(conditioning.init_posterior)
         latents = scheduler.add_noise(clean, random(clean.shape), timesteps[:1].repeat(settings.num_images))
-    reference = conditioning.reference
-    reference_latents = sample_latents(models, reference.posterior, generators) if reference else None
+    conditioners = [conditioner.begin(sampling) for conditioner in conditioning.conditioners]
 
-    text, ip, structure = conditioning.text.embeddings, conditioning.ip, conditioning.structure
+    text = conditioning.text.embeddings
     guided = uses_guidance(settings)
     step_kwargs = _step_kwargs(scheduler, generators)
     total = len(timesteps)
     for index, timestep in enumerate(timesteps):
         model_input = torch.cat([latents] * 2) if guided else latents
-        model_input = scheduler.scale_model_input(model_input, timestep)
-        extra = structure.unet_kwargs(index, total, model_input, timestep, text) if structure else {}
-        call = UNetCall(model_input, text, ip.for_step(index, total) if ip is not None else None, extra)
-        reference_pass = None
-        if reference is not None:  # fresh noise every step, in or out of the window: one random stream
-            noise = random(reference_latents.shape)
-            if reference.acts_at(index, total):
-                reference_pass, call = reference.prepare_step(
-                    models.unet, scheduler, reference_latents, noise, timestep, call, guided
-                )
-        with activate(reference_pass):
-            noise_pred = call.run(models.unet, timestep)
+        call = UNetCall(scheduler.scale_model_input(model_input, timestep), text)
+        step = Step(index, total, timestep, scheduler, models.unet, guided)
+        for conditioner in conditioners:
+            call = conditioner.join(call, step)
+        noise_pred = call.run(models.unet, timestep)
         if guided:
             uncond, cond = noise_pred.chunk(2)
             noise_pred = uncond + settings.guidance * (cond - uncond)

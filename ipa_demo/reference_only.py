@@ -17,16 +17,18 @@ prompt, and float rounding differs). How the layers act is in ``reference_hooks`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.models.unets.unet_2d_blocks import CrossAttnDownBlock2D, CrossAttnUpBlock2D
-from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
+from .conditioner import Conditioner, Sampling, Step
 from .reference_pass import BanksFilled, Phase, ReferencePass, activate
 from .settings import ReferenceOnlySettings
 from .unet_call import UNetCall
@@ -60,7 +62,7 @@ def _sublayer_points(prefix: str, block: torch.nn.Module) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ReferenceGuidance:
+class ReferenceGuidance(Conditioner):
     """Reference-only for one generation: the reference's VAE posterior and what to do each step."""
 
     posterior: DiagonalGaussianDistribution  # of the reference at the generation size
@@ -81,37 +83,50 @@ class ReferenceGuidance:
             adain_points_for(unet, settings.weight) if uses_adain else frozenset(),
         )
 
-    def acts_at(self, index: int, total: int) -> bool:
-        return step_in_window(index, total, self.settings.start, self.settings.end)
+    def begin(self, sampling: Sampling) -> RunningReference:
+        """Each image's reference latent: sampled once, after the loop's own initial draws."""
+        return RunningReference(self, sampling.sample(self.posterior), sampling.draw)
 
-    def prepare_step(
-        self,
-        unet: UNet2DConditionModel,
-        scheduler: SchedulerMixin,
-        latents: torch.Tensor,
-        noise: torch.Tensor,
-        timestep: torch.Tensor,
-        call: UNetCall,
-        guided: bool,
-    ) -> tuple[ReferencePass, UNetCall]:
+    def join(self, call: UNetCall, step: Step) -> UNetCall:
+        raise RuntimeError("reference-only joins a run only once begun with the run's random streams")
+
+    def pass_for(self, phase: Phase, uncond_rows: torch.Tensor | None) -> ReferencePass:
+        return ReferencePass(phase, self.attention_layers, self.adain_points, self.settings.fidelity, uncond_rows)
+
+
+@dataclass(frozen=True)
+class RunningReference(Conditioner):
+    """Reference-only within one run: its latents, re-noised with fresh noise every step."""
+
+    guidance: ReferenceGuidance
+    latents: torch.Tensor
+    draw: Callable[[tuple[int, ...]], torch.Tensor]
+
+    def join(self, call: UNetCall, step: Step) -> UNetCall:
+        noise = self.draw(self.latents.shape)  # every step, in or out of the window: one random stream
+        settings = self.guidance.settings
+        if not step_in_window(step.index, step.total, settings.start, settings.end):
+            return call
+        reference_pass, call = self._prepare_step(noise, call, step)
+        return replace(call, during=(*call.during, partial(activate, reference_pass)))
+
+    def _prepare_step(self, noise: torch.Tensor, call: UNetCall, step: Step) -> tuple[ReferencePass, UNetCall]:
         """The reference at this step's noise level: the pass to activate around the step's call.
 
         Exact: the write call runs here and the step's call is unchanged. Fast: the first image's
         reference latent, with the conditional prompt, becomes row 0 of the step's call.
         """
+        scheduler, timestep, latents, guided = step.scheduler, step.timestep, self.latents, step.guided
         rows = len(call.sample)  # the rows that read: CFG halves of every image
         uncond_rows = torch.arange(rows, device=latents.device) < rows // 2 if guided else None
-        if self.settings.fast:
+        if self.guidance.settings.fast:
             noisy = scheduler.add_noise(latents[:1], noise[:1], timestep.reshape(1))
             front_row = scheduler.scale_model_input(noisy, timestep)
             conditional_row = len(latents) if guided else 0
-            return self._pass("single", uncond_rows), call.with_row_in_front(front_row, conditional_row)
+            return self.guidance.pass_for("single", uncond_rows), call.with_row_in_front(front_row, conditional_row)
         noisy = scheduler.add_noise(latents, noise, timestep.reshape(1))
         noisy = scheduler.scale_model_input(torch.cat([noisy] * 2) if guided else noisy, timestep)
-        state = self._pass("write", uncond_rows)
+        state = self.guidance.pass_for("write", uncond_rows)
         with activate(state), suppress(BanksFilled):
-            UNetCall(noisy, call.text, call.ip).run(unet, timestep)
+            UNetCall(noisy, call.text, call.ip).run(step.unet, timestep)
         return state.reading(), call
-
-    def _pass(self, phase: Phase, uncond_rows: torch.Tensor | None) -> ReferencePass:
-        return ReferencePass(phase, self.attention_layers, self.adain_points, self.settings.fidelity, uncond_rows)

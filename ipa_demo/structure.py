@@ -17,14 +17,14 @@ from diffusers import ControlNetModel, T2IAdapter
 from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 
+from .conditioner import Conditioner, Step
 from .settings import ControlNetSettings, T2IAdapterSettings
+from .unet_call import UNetCall
 from .windows import step_in_window
-
-UNetKwargs = dict[str, object]
 
 
 @dataclass(frozen=True)
-class ControlNetGuidance:
+class ControlNetGuidance(Conditioner):
     model: ControlNetModel
     image: torch.Tensor  # the map, batched like the UNet input (conditional half only in guess mode)
     scale: float
@@ -51,17 +51,18 @@ class ControlNetGuidance:
             image = torch.cat([image] * 2)
         return cls(model, image, options.scale, options.start, options.end, options.guess_mode, guided)
 
-    def unet_kwargs(self, index: int, total: int, model_input: torch.Tensor, timestep, text: torch.Tensor) -> UNetKwargs:
+    def join(self, call: UNetCall, step: Step) -> UNetCall:
         # Outside its window diffusers still runs the ControlNet at scale 0, adding zeros; skipping
         # it gives the same numbers for less work.
-        if not step_in_window(index, total, self.start, self.end):
-            return {}
+        if not step_in_window(step.index, step.total, self.start, self.end):
+            return call
+        model_input, text = call.sample, call.text
         conditional_only = self.guess_mode and self.guided
         if conditional_only:  # the unconditional half gets no residuals at all
             model_input, text = model_input.chunk(2)[1], text.chunk(2)[1]
         down, mid = self.model(
             model_input,
-            timestep,
+            step.timestep,
             encoder_hidden_states=text,  # text tokens only: the ControlNet never sees image tokens
             controlnet_cond=self.image,
             conditioning_scale=self.scale,
@@ -71,11 +72,11 @@ class ControlNetGuidance:
         if conditional_only:
             down = [torch.cat([torch.zeros_like(sample), sample]) for sample in down]
             mid = torch.cat([torch.zeros_like(mid), mid])
-        return {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
+        return call.with_residuals({"down_block_additional_residuals": down, "mid_block_additional_residual": mid})
 
 
 @dataclass(frozen=True)
-class T2IGuidance:
+class T2IGuidance(Conditioner):
     features: tuple[torch.Tensor, ...]  # scaled and batched once per generation
     factor: float  # the first ``factor`` of the steps get the features
 
@@ -102,22 +103,8 @@ class T2IGuidance:
             features.append(torch.cat([feature] * 2) if guided else feature)
         return cls(tuple(features), options.factor)
 
-    def unet_kwargs(self, index: int, total: int) -> UNetKwargs:
-        if index >= int(total * self.factor):
-            return {}
+    def join(self, call: UNetCall, step: Step) -> UNetCall:
+        if step.index >= int(step.total * self.factor):
+            return call
         # A fresh list each step: the UNet pops from it.
-        return {"down_intrablock_additional_residuals": [feature.clone() for feature in self.features]}
-
-
-@dataclass(frozen=True)
-class StructureGuidance:
-    controlnet: ControlNetGuidance | None = None
-    t2i: T2IGuidance | None = None
-
-    def unet_kwargs(self, index: int, total: int, model_input: torch.Tensor, timestep, text: torch.Tensor) -> UNetKwargs:
-        kwargs: UNetKwargs = {}
-        if self.controlnet is not None:
-            kwargs.update(self.controlnet.unet_kwargs(index, total, model_input, timestep, text))
-        if self.t2i is not None:
-            kwargs.update(self.t2i.unet_kwargs(index, total))
-        return kwargs
+        return call.with_residuals({"down_intrablock_additional_residuals": [feature.clone() for feature in self.features]})

@@ -1,13 +1,17 @@
-"""One UNet evaluation's inputs, so that a step can put an extra row in front of them."""
+"""One UNet evaluation's inputs, which each conditioner adds its part to."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, replace
 
 import torch
 from diffusers import UNet2DConditionModel
 
 from .ip_adapter import IPAttention
+
+Residuals = dict[str, torch.Tensor | list[torch.Tensor]]
 
 
 def _zero_row_in_front(residual: torch.Tensor) -> torch.Tensor:
@@ -16,24 +20,35 @@ def _zero_row_in_front(residual: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class UNetCall:
-    """Latents, text and image tokens, structure residuals; ``hidden_rows`` in front are not returned."""
+    """Latents, text and image tokens, structure residuals; ``hidden_rows`` in front are not returned.
+
+    ``during`` are contexts entered around the call (reference-only's pass, which our processors
+    and hooks read while the UNet runs).
+    """
 
     sample: torch.Tensor
     text: torch.Tensor
     ip: IPAttention | None = None
-    residuals: dict[str, torch.Tensor | list[torch.Tensor]] = field(default_factory=dict)  # ControlNet, T2I
+    residuals: Residuals = field(default_factory=dict)  # ControlNet, T2I
     hidden_rows: int = 0
+    during: tuple[Callable[[], AbstractContextManager[object]], ...] = ()
 
     def run(self, unet: UNet2DConditionModel, timestep: torch.Tensor) -> torch.Tensor:
-        output = unet(
-            self.sample,
-            timestep,
-            encoder_hidden_states=self.text,
-            cross_attention_kwargs={"ip": self.ip},
-            return_dict=False,
-            **self.residuals,
-        )[0]
+        with ExitStack() as stack:
+            for context in self.during:
+                stack.enter_context(context())
+            output = unet(
+                self.sample,
+                timestep,
+                encoder_hidden_states=self.text,
+                cross_attention_kwargs={"ip": self.ip},
+                return_dict=False,
+                **self.residuals,
+            )[0]
         return output[self.hidden_rows :]
+
+    def with_residuals(self, residuals: Residuals) -> UNetCall:
+        return replace(self, residuals={**self.residuals, **residuals})
 
     def with_row_in_front(self, sample: torch.Tensor, copy_conditioning_of: int) -> UNetCall:
         """Another latent as row 0, with the text and image tokens of row ``copy_conditioning_of``.

@@ -12,7 +12,8 @@ from PIL import Image
 from ..images import load_image
 from ..ip_adapter import IPAdapterWeights
 from ..models import StableDiffusionModels
-from ..pipeline import Conditioning, decode, denoise, encode_text, ip_conditioning
+from ..ip_conditioner import ImagePrompt
+from ..pipeline import Conditioning, decode, denoise, encode_text, uses_guidance
 from ..reference_encoder import ReferenceEncoder
 from ..settings import GenerationSettings, IPAdapterSettings
 
@@ -57,10 +58,11 @@ class SampleGrid:
                     steps=self.steps,
                     ip=IPAdapterSettings(scale=1.0),
                 )
-                conditioning = Conditioning(
-                    text=encode_text(self.models, settings),
-                    ip=ip_conditioning(weights, encoding.positive, encoding.negative, settings),
-                )
+                image_prompt = ImagePrompt.prepare(
+                    weights, encoding.positive, encoding.negative, settings.ip,
+                    num_images=1, guided=uses_guidance(settings),
+                )  # fmt: skip
+                conditioning = Conditioning(encode_text(self.models, settings), (image_prompt,))
                 pixels = decode(self.models, denoise(self.models, settings, conditioning))
                 tiles.append(self.models.image_processor.numpy_to_pil(pixels)[0])
         return _grid(tiles, rows=len(self.references), columns=len(self.prompts), side=self.resolution)
