@@ -32,7 +32,7 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    from ipa_demo.sources import add_depth_model_argument
+    from ipa_demo.models.catalog import add_depth_model_argument
 
     env = os.environ.get
     parser = argparse.ArgumentParser(description="ipa_demo web app (Gradio)")
@@ -78,12 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ipa_demo.engine import Engine
+    from ipa_demo.errors import MissingModelError
     from ipa_demo.images import max_pixels
-    from ipa_demo.models import ModelLoadError
+    from ipa_demo.models.loading import ModelLoadError
+    from ipa_demo.models.sources import ModelSources
     from ipa_demo.runtime import pick_device, quiet_library_output
     from ipa_demo.settings import Limits, SettingsError
-    from ipa_demo.sources import MissingModelError, ModelSources
-    from ipa_demo.ui import create_app, launch_options
+    from ipa_demo.ui.app import create_app, launch_options
     from ipa_demo.zerogpu import on_zero_gpu
 
     if args.threads > 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from ipa_demo.compare import compare
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, ReferenceOnlySettings
 from tests.helpers import noise_image
 
@@ -38,7 +39,7 @@ def main() -> None:
 
     half = max(args.steps // 2, 1)
     runs = {
-        "comparison": lambda: engine.compare(replace(with_ip, reference_only=fast.reference_only), reference),
+        "comparison": lambda: compare(engine, replace(with_ip, reference_only=fast.reference_only), reference),
         "separate": separate_calls,
         **{
             (name, steps): partial(engine.generate, replace(settings, steps=steps), [reference])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from ipa_demo.compare import compare
 from ipa_demo.settings import (
     ControlNetSettings,
     GenerationSettings,
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         "IP + T2I canny": (lambda: engine.generate(ip_t2i, [reference], control_image=control), None),
         "reference-only (exact)": (lambda: engine.generate(reference_only, [reference]), None),
         "reference-only (fast)": (lambda: engine.generate(fast_reference_only, [reference]), None),
-        "comparison (3 methods)": (lambda: engine.compare(replace(ip, strength=0.6), reference), None),
+        "comparison (3 methods)": (lambda: compare(engine, replace(ip, strength=0.6), reference), None),
         "the 3 as separate calls (exact ref)": (
             lambda: (
                 engine.generate(reference_only, [reference]),

@@ -38,8 +38,8 @@ def write_images(folder: Path, sizes: dict[str, tuple[int, int]]) -> list[Path]:
 def run_request(models: Path, paths: list[Path]) -> dict[str, float]:
     """In this process: parse the request as the server does, generate, report the peak RSS."""
     from ipa_demo.engine import Engine
-    from ipa_demo.sources import ModelSources
-    from ipa_demo.ui_fields import default_values, parse_request
+    from ipa_demo.models.sources import ModelSources
+    from ipa_demo.ui.fields import default_values, parse_request
 
     values = {**default_values(), "prompt": "x", "steps": 2, "width": 64, "height": 64, "seed": 1, "ip_fit": "pad"}
     values["reference_images"] = [(str(path), None) for path in paths]
@@ -58,7 +58,7 @@ def measure(models: Path, paths: list[Path]) -> float:
 
 
 def main() -> None:
-    from ipa_demo.tiny_models import write_tiny_models
+    from ipa_demo.models.tiny import write_tiny_models
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

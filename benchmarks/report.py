@@ -17,9 +17,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from ipa_demo.engine import Engine  # noqa: E402
+from ipa_demo.models.sources import ModelSources  # noqa: E402
+from ipa_demo.models.tiny import write_tiny_models  # noqa: E402
 from ipa_demo.runtime import pick_device, quiet_library_output  # noqa: E402
-from ipa_demo.sources import ModelSources  # noqa: E402
-from ipa_demo.tiny_models import write_tiny_models  # noqa: E402
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import replace
 from functools import partial
 
-from ipa_demo.control_maps import MapRequest
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
+from ipa_demo.structure.control_maps import MapRequest
 from tests.helpers import noise_image
 
 from .report import interleaved_medians, machine_line, models_and_engine, parse_arguments, publish

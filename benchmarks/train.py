@@ -22,7 +22,7 @@ import tempfile
 from itertools import pairwise
 from pathlib import Path
 
-from ipa_demo.tiny_models import write_tiny_models
+from ipa_demo.models.tiny import write_tiny_models
 from ipa_demo.training.adapter import parameter_count
 from tests.training_sets import captioned_folder
 

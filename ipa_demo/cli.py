@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import sys
 import tempfile
@@ -18,22 +17,11 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .errors import CheckpointError, ModelLoadError, OutOfMemoryError
+from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
-from .layers import MASK_PRESETS, STAGE_NAMES
-from .schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
-from .settings import (
-    IP_VARIANTS,
-    REFERENCE_MODES,
-    STRUCTURE_KINDS,
-    ControlNetSettings,
-    GenerationSettings,
-    IPAdapterSettings,
-    ReferenceOnlySettings,
-    SettingsError,
-    T2IAdapterSettings,
-)
-from .sources import SPECS_BY_KEY, MissingModelError, add_depth_model_argument
+from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
+from .settings import GenerationSettings, SettingsError
+from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
 from .training.cli import add_train_arguments, run_train
 
 if TYPE_CHECKING:
@@ -42,111 +30,18 @@ if TYPE_CHECKING:
 USER_ERRORS = (SettingsError, ImageInputError, MissingModelError, ModelLoadError, CheckpointError, OutOfMemoryError)
 
 
-def parse_stages(text: str) -> tuple[float, ...]:
-    """``down2=1,up1=0.5`` -> one weight per stage; stages not named keep 1."""
-    weights = dict.fromkeys(STAGE_NAMES, 1.0)
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        stage, sep, value = item.partition("=")
-        if not sep or stage.strip() not in weights:
-            raise SettingsError("ip_stages", f"{item!r} is not STAGE=WEIGHT with STAGE one of {', '.join(STAGE_NAMES)}")
-        try:
-            weights[stage.strip()] = float(value)
-        except ValueError:
-            raise SettingsError("ip_stages", f"{value!r} is not a number") from None
-    return tuple(weights.values())
-
-
 def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", help="folder laid out like the Hub repos (default: $IPA_MODELS_DIR or the Hub)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     add_depth_model_argument(parser)
-    parser.add_argument("--prompt", default="")
-    parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
-    parser.add_argument("--ip-scale", type=float, default=0.7, help="λ, the weight of the image attention")
-    mask = parser.add_mutually_exclusive_group()
-    mask.add_argument("--ip-layers", help="16 bits, one per cross-attention layer in execution order")
-    mask.add_argument("--ip-preset", choices=tuple(MASK_PRESETS), help="a named layer mask")
-    parser.add_argument("--ip-stages", default="", help="stage weights, e.g. down2=1,up1=0.5")
-    parser.add_argument("--ip-start", type=float, default=0.0, help="fraction of steps where the image starts to act")
-    parser.add_argument("--ip-end", type=float, default=1.0, help="fraction of steps where it stops")
-    parser.add_argument("--ip-variant", choices=IP_VARIANTS, default="base")
-    parser.add_argument("--ip-fit", choices=("crop", "pad"), default="crop", help="how non-square references are squared")
-    parser.add_argument("--seed", type=int, default=-1, help="-1 picks a random seed")
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--guidance", type=float, default=7.5, help="CFG scale")
-    parser.add_argument("--scheduler", choices=SCHEDULER_NAMES, default=DEFAULT_SCHEDULER)
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
-    parser.add_argument("--strength", type=float, default=0.75, help="img2img: how much of the init image to redo")
-    parser.add_argument("--num-images", type=int, default=1)
     control = parser.add_mutually_exclusive_group()
-    control.add_argument("--control-image", type=Path, help="photo to take canny/depth structure from")
-    control.add_argument("--control-map", type=Path, help="a ready canny/depth map, used as is")
-    parser.add_argument("--controlnet", choices=STRUCTURE_KINDS, default="none")
-    parser.add_argument("--controlnet-scale", type=float, default=1.0)
-    parser.add_argument("--controlnet-start", type=float, default=0.0)
-    parser.add_argument("--controlnet-end", type=float, default=1.0)
-    parser.add_argument("--guess-mode", action="store_true", help="ControlNet on the conditional half only")
-    parser.add_argument("--t2i", choices=STRUCTURE_KINDS, default="none", help="T2I-Adapter")
-    parser.add_argument("--t2i-scale", type=float, default=1.0)
-    parser.add_argument("--t2i-factor", type=float, default=1.0, help="fraction of the steps that get T2I features")
-    parser.add_argument("--canny-low", type=int, default=100)
-    parser.add_argument("--canny-high", type=int, default=200)
-    parser.add_argument("--ref-only", choices=REFERENCE_MODES, default="off", help="reference-only on the first --reference")
-    parser.add_argument("--ref-fidelity", type=float, default=0.5, help="style fidelity, 0-1")
-    parser.add_argument("--ref-weight", type=float, default=1.0)
-    parser.add_argument("--ref-start", type=float, default=0.0)
-    parser.add_argument("--ref-end", type=float, default=1.0)
-    parser.add_argument("--ref-fast", action="store_true", help="reference as one extra row of each UNet call: faster, approximate")
+    control.add_argument("--control-image", type=Path, help="photo to take the structure from (canny, depth, pose)")
+    control.add_argument("--control-map", type=Path, help="a ready canny/depth/pose map, used as is")
+    add_setting_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("outputs"))
-
-
-def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
-    ip = IPAdapterSettings(
-        scale=args.ip_scale,
-        variant=args.ip_variant,
-        mask=args.ip_layers if args.ip_layers is not None else MASK_PRESETS[args.ip_preset or "all"],
-        stage_weights=parse_stages(args.ip_stages),
-        start=args.ip_start,
-        end=args.ip_end,
-        fit=args.ip_fit,
-    )
-    seed = random.randint(0, 2**32 - 1) if args.seed == -1 else args.seed
-    return GenerationSettings(
-        prompt=args.prompt,
-        negative_prompt=args.negative_prompt,
-        seed=seed,
-        width=args.width,
-        height=args.height,
-        steps=args.steps,
-        guidance=args.guidance,
-        scheduler=args.scheduler,
-        num_images=args.num_images,
-        strength=args.strength,
-        ip=ip,
-        controlnet=ControlNetSettings(
-            kind=args.controlnet,
-            scale=args.controlnet_scale,
-            start=args.controlnet_start,
-            end=args.controlnet_end,
-            guess_mode=args.guess_mode,
-        ),
-        t2i=T2IAdapterSettings(kind=args.t2i, scale=args.t2i_scale, factor=args.t2i_factor),
-        control_is_map=args.control_map is not None,
-        canny_low=args.canny_low,
-        canny_high=args.canny_high,
-        reference_only=ReferenceOnlySettings(
-            mode=args.ref_only,
-            fidelity=args.ref_fidelity,
-            weight=args.ref_weight,
-            start=args.ref_start,
-            end=args.ref_end,
-            fast=args.ref_fast,
-        ),
-    )
 
 
 def writable_folder(folder: Path, flag: str) -> Path:
@@ -177,8 +72,8 @@ class Request:
 
 def read_request(args: argparse.Namespace) -> Request:
     """Settings and images from the flags, checked before any model loads."""
-    from .engine import check_inputs
     from .images import load_image
+    from .settings import check_inputs
 
     settings = settings_from_args(args)
     references = [load_image(path, "reference") for path in args.reference]
@@ -191,8 +86,8 @@ def read_request(args: argparse.Namespace) -> Request:
 
 def load_engine(args: argparse.Namespace) -> Engine:
     from .engine import Engine
+    from .models.sources import ModelSources
     from .runtime import pick_device, quiet_library_output
-    from .sources import ModelSources
 
     device, dtype = pick_device(args.device)
     quiet_library_output()
@@ -225,13 +120,14 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
     from .metadata import save_png
 
     request = read_request(args)
     if not request.references:
         raise SettingsError("reference_images", "the comparison needs a --reference image")
     writable_folder(args.out, "--out")
-    result = load_engine(args).compare(request.settings, request.references[0], request.control_image)
+    result = compare(load_engine(args), request.settings, request.references[0], request.control_image)
     _print_warnings(result.warnings)
     summary = {"encoder": result.encoder_name, "settings": asdict(request.settings), "methods": []}
     for entry in result.entries:
@@ -248,14 +144,14 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_tiny_models(args: argparse.Namespace) -> int:
-    from .tiny_models import write_tiny_models
+    from .models.tiny import write_tiny_models
 
     print(write_tiny_models(writable_folder(args.dir, "dir"), seed=args.seed))
     return 0
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from .download import run
+    from .models.download import run
 
     return run(args.dir and writable_folder(args.dir, "dir"), args.only, args.dry_run)
 
@@ -293,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except SettingsError as error:
+        print(f"error: {flag_message(error)}", file=sys.stderr)
+        return 2
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -20,14 +20,9 @@ from typing import TYPE_CHECKING
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .control_maps import fit_to_size
-from .pipeline import StepCallback
-from .settings import (
-    ControlNetSettings,
-    GenerationSettings,
-    ReferenceOnlySettings,
-    T2IAdapterSettings,
-)
+from .loop import StepCallback
+from .settings import ControlNetSettings, GenerationSettings, ReferenceOnlySettings, T2IAdapterSettings
+from .structure.control_maps import fit_to_size
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -89,7 +84,7 @@ def comparison_methods(settings: GenerationSettings, with_control: bool) -> list
 
 
 def similarity(engine: Engine, reference: Image.Image, image: Image.Image) -> float:
-    encoder = engine.reference_encoder
+    encoder = engine.image_encoder
     embeds = [encoder.encode([picture], "crop", hidden_states=False).positive for picture in (reference, image)]
     return float(torch.nn.functional.cosine_similarity(embeds[0].float(), embeds[1].float()).item())
 
@@ -124,7 +119,7 @@ def compare(
                 method.label, image, result.parameters[0], similarity(engine, reference, image), seconds, method.settings
             )
         )
-    config = engine.reference_encoder.encoder.config
+    config = engine.image_encoder.encoder.config
     encoder_name = f"IP-Adapter's CLIP image encoder (ViT, width {config.hidden_size}, patch {config.patch_size})"
     return ComparisonResult(entries, labelled_grid(reference, entries), encoder_name, tuple(warnings))
 

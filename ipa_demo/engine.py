@@ -20,41 +20,13 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
 
 from .cache import LRUCache, image_digest
-from .compare import ComparisonResult, compare
-from .control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
-from .errors import OutOfMemoryError
-from .ip_adapter import IPAdapterWeights, load_ip_adapter
-from .metadata import format_parameters
-from .models import (
-    StableDiffusionModels,
-    load_controlnet,
-    load_depth_estimator,
-    load_image_encoder,
-    load_stable_diffusion,
-    load_t2i_adapter,
-)
 from .conditioner import Conditioner
-from .ip_conditioner import ImagePrompt
-from .pipeline import (
-    Conditioning,
-    StepCallback,
-    decode,
-    denoise,
-    encode_text,
-    encode_to_posterior,
-    uses_guidance,
-)
-from .reference_encoder import ReferenceEncoder
-from .reference_only import ReferenceGuidance
-from .runtime import (
-    ModelOffload,
-    apply_speed_settings,
-    describe_device,
-    enable_model_offload,
-    prefers_channels_last,
-)
-from .settings import GenerationSettings, SettingsError
-from .sources import (
+from .errors import OutOfMemoryError
+from .ip_adapter.conditioner import ImagePrompt
+from .ip_adapter.image_encoder import ImageEncoder
+from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
+from .loop import Conditioning, StepCallback, decode, denoise, encode_text, encode_to_posterior, uses_guidance
+from .models.catalog import (
     CONTROLNETS,
     DEFAULT_DEPTH_MODEL,
     DEPTH_ESTIMATORS,
@@ -62,9 +34,29 @@ from .sources import (
     IP_ADAPTERS,
     SD15,
     T2I_ADAPTERS,
-    ModelSources,
 )
-from .structure import ControlNetGuidance, T2IGuidance
+from .models.loading import (
+    StableDiffusionModels,
+    load_controlnet,
+    load_depth_estimator,
+    load_image_encoder,
+    load_stable_diffusion,
+    load_t2i_adapter,
+)
+from .models.sources import ModelSources
+from .reference_only.guidance import ReferenceGuidance
+from .runtime import (
+    ModelOffload,
+    apply_speed_settings,
+    describe_device,
+    enable_model_offload,
+    prefers_channels_last,
+)
+from .settings import GenerationSettings, SettingsError, check_inputs
+from .settings.parameters import format_parameters
+from .structure.control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
+from .structure.controlnet import ControlNetGuidance
+from .structure.t2i_adapter import T2IGuidance
 from .unet_setup import prepare_unet
 
 Loaded = TypeVar("Loaded")
@@ -79,23 +71,6 @@ class GenerationResult:
     parameters: list[str]  # A1111 text per image
     warnings: tuple[str, ...]
     control_maps: dict[str, Image.Image] = field(default_factory=dict)  # "canny"/"depth" -> map used
-
-
-def check_inputs(
-    settings: GenerationSettings,
-    references: Sequence[Image.Image],
-    init_image: Image.Image | None,
-    control_image: Image.Image | None = None,
-) -> None:
-    """What a request needs besides valid settings; cheap, so callers check before loading models."""
-    if settings.ip.is_active and not references:
-        raise SettingsError("reference_images", "IP-Adapter needs a reference image (or set ip_scale to 0)")
-    if init_image is not None and int(settings.steps * settings.strength) < 1:
-        raise SettingsError("strength", f"{settings.strength:g} × {settings.steps} steps leaves no step to run")
-    if settings.reference_only.is_active and not references:
-        raise SettingsError("reference_images", "reference-only needs a reference image")
-    if settings.needs_control_image and control_image is None:
-        raise SettingsError("control_image", "ControlNet and T2I-Adapter need a control image")
 
 
 class Engine:
@@ -149,7 +124,7 @@ class Engine:
         in CPU memory and ZeroGPU moves them to the GPU it lends each task, whereas a model loaded
         inside a task spends the task's GPU time on loading (and what a task builds may not outlive it).
         """
-        _ = self.reference_encoder  # a property that loads on first access
+        _ = self.image_encoder  # a property that loads on first access
         for variant in IP_ADAPTERS:
             self.ip_adapter(variant)
         for kind in CONTROLNETS:
@@ -165,10 +140,10 @@ class Engine:
         return module
 
     @property
-    def reference_encoder(self) -> ReferenceEncoder:
-        def load() -> ReferenceEncoder:
+    def image_encoder(self) -> ImageEncoder:
+        def load() -> ImageEncoder:
             encoder = load_image_encoder(self.sources.resolve(IMAGE_ENCODER), self.device, self.dtype)
-            return ReferenceEncoder(self._staged(encoder, "image"), self.device)
+            return ImageEncoder(self._staged(encoder, "image"), self.device)
 
         return self._once("image_encoder", load)
 
@@ -209,7 +184,7 @@ class Engine:
         if not settings.ip.is_active:
             return None
         weights = self.ip_adapter(settings.ip.variant)
-        encoding = self.reference_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
+        encoding = self.image_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
         batch = {"num_images": settings.num_images, "guided": uses_guidance(settings)}
         return ImagePrompt.prepare(weights, encoding.positive, encoding.negative, settings.ip, **batch)
 
@@ -255,16 +230,6 @@ class Engine:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()  # what the failed request held is free for the next one
             raise OutOfMemoryError(str(self.device)) from None
-
-    def compare(
-        self,
-        settings: GenerationSettings,
-        reference: Image.Image,
-        control_image: Image.Image | None = None,
-        on_step: StepCallback | None = None,
-    ) -> ComparisonResult:
-        """Reference-only, img2img and IP-Adapter (+ structure) side by side; see ``compare.py``."""
-        return compare(self, settings, reference, control_image, on_step)
 
     def generate(
         self,

@@ -4,6 +4,10 @@ Kept free of heavy imports so the command line can name them without loading tor
 """
 
 
+class MissingModelError(RuntimeError):
+    """A model that is needed could not be found locally nor fetched; the message says how to get it."""
+
+
 class ModelLoadError(RuntimeError):
     """A model folder exists but cannot be loaded; the message names it."""
 

@@ -26,7 +26,7 @@ from .settings import SettingsError
 from .zerogpu import on_zero_gpu
 
 if TYPE_CHECKING:
-    from .models import StableDiffusionModels
+    from .models.loading import StableDiffusionModels
 
 DTYPE_NAMES = {torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32", torch.float64: "fp64"}
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from diffusers import UNet2DConditionModel
 
-from .ip_adapter import IPAttention
+from .ip_adapter.attention import IPAttention
 
 Residuals = dict[str, torch.Tensor | list[torch.Tensor]]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from diffusers import UNet2DConditionModel
 
-from .ip_adapter import CrossAttnProcessor
-from .layers import CROSS_ATTENTION_LAYERS, processor_name
-from .reference_hooks import SelfAttnProcessor, install_adain_hooks
+from .ip_adapter.attention import CrossAttnProcessor
+from .ip_adapter.layers import CROSS_ATTENTION_LAYERS, processor_name
+from .reference_only.hooks import SelfAttnProcessor, install_adain_hooks
 
 
 def prepare_unet(unet: UNet2DConditionModel) -> None:

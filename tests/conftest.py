@@ -27,11 +27,10 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ipa_demo.engine import Engine  # noqa: E402
-from ipa_demo.sources import ModelSources  # noqa: E402
-from ipa_demo.tiny_models import write_tiny_models  # noqa: E402
+from ipa_demo.models.sources import ModelSources  # noqa: E402
+from ipa_demo.models.tiny import write_tiny_models  # noqa: E402
 
 from .helpers import noise_image  # noqa: E402
-
 
 # Tiny models gain nothing from threads, and with a second pytest worker on the CPUs torch's
 # spinning worker threads slowed a 2-step generation from 0.4 s to a minute.

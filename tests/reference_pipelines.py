@@ -20,10 +20,10 @@ from diffusers import (
 )
 from PIL import Image
 
-from ipa_demo.models import weights_variant
+from ipa_demo.models.catalog import IP_ADAPTERS
+from ipa_demo.models.loading import weights_variant
 from ipa_demo.schedulers import make_scheduler
 from ipa_demo.settings import GenerationSettings
-from ipa_demo.sources import IP_ADAPTERS
 
 
 @dataclass

@@ -26,11 +26,12 @@ from gradio_client.exceptions import ValidationError
 from PIL import Image
 
 from ipa_demo.engine import Engine
-from ipa_demo.layers import MASK_PRESETS
-from ipa_demo.metadata import format_parameters, read_png_parameters
+from ipa_demo.ip_adapter.layers import MASK_PRESETS
+from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
-from ipa_demo.ui import create_app
-from ipa_demo.ui_fields import PARAMS
+from ipa_demo.settings.parameters import format_parameters
+from ipa_demo.ui.app import create_app
+from ipa_demo.settings.values import PARAMS
 
 from .helpers import noise_image
 
@@ -271,7 +272,7 @@ def test_compare_without_a_reference_is_rejected(client: Client) -> None:
 
 def test_png_parameters_rebuild_the_request(client: Client, reference_file: str) -> None:
     """What "load settings from a PNG" relies on: the text in a PNG from /generate is the request."""
-    from ipa_demo.metadata import settings_from_parameters
+    from ipa_demo.settings.parameters import settings_from_parameters
 
     request = small(reference_images=[{"image": handle_file(reference_file)}], ip_scale=1.1, ip_start=0.25, seed=9)
     gallery, *_ = client.predict(**request, api_name="/generate")

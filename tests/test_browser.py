@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ipa_demo.layers import MASK_PRESETS
-from ipa_demo.metadata import format_parameters, save_png
+from ipa_demo.ip_adapter.layers import MASK_PRESETS
+from ipa_demo.metadata import save_png
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
-from ipa_demo.ui_examples import EXAMPLES
+from ipa_demo.settings.parameters import format_parameters
+from ipa_demo.ui.examples import EXAMPLES
 
 from .test_app import ROOT, launched_app
 

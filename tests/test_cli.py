@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ipa_demo.cli import main, parse_stages
-from ipa_demo.metadata import parse_parameters, read_png_parameters
+from ipa_demo.cli import main
+from ipa_demo.settings.arguments import parse_stages
+from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import SettingsError
+from ipa_demo.settings.parameters import parse_parameters
 
 from .helpers import noise_image
 
@@ -65,12 +67,12 @@ def test_img2img_records_strength(tiny_models_dir, reference_file, tmp_path) -> 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--steps", "0"], "steps"),
-        (["--ip-layers", "11110000"], "ip_layers"),
-        (["--ip-scale", "nan"], "ip_scale"),
-        (["--ip-stages", "down9=1"], "ip_stages"),
+        (["--steps", "0"], "--steps"),
+        (["--ip-layers", "11110000"], "--ip-layers"),
+        (["--ip-scale", "nan"], "--ip-scale"),
+        (["--ip-stages", "down9=1"], "--ip-stages"),
         (["--reference", "/nonexistent.png"], "reference"),
-        ([], "reference_images"),
+        ([], "--reference:"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tiny_models_dir, tmp_path, capsys, extra, message) -> None:
@@ -93,7 +95,7 @@ def test_missing_models_folder_says_what_and_how(tmp_path, capsys) -> None:
 
 
 def test_parse_stages() -> None:
-    assert parse_stages("down2=2, up1=0.5") == (1.0, 1.0, 2.0, 1.0, 0.5, 1.0, 1.0)
+    assert parse_stages("down2=2, up1=0.5") == {"down2": 2.0, "up1": 0.5}
     with pytest.raises(SettingsError):
         parse_stages("up1=lots")
 
@@ -123,7 +125,7 @@ def test_structure_flags_reach_the_png_and_the_maps_are_saved(tiny_models_dir, r
 
 def test_controlnet_without_control_image_is_refused(tiny_models_dir, tmp_path, capsys) -> None:
     assert main(small_run(tiny_models_dir, tmp_path, "--ip-scale", "0", "--controlnet", "depth")) == 2
-    assert "control_image" in capsys.readouterr().err
+    assert "--control-image" in capsys.readouterr().err
 
 
 def test_compare_writes_each_image_the_grid_and_a_summary(tiny_models_dir, reference_file, tmp_path) -> None:
@@ -173,14 +175,15 @@ def test_a_prompt_that_is_not_utf8_is_one_clear_error(tiny_models_dir, tmp_path)
     args[args.index(b"a cat")] = b"a \xff\xfe cat"
     done = subprocess.run([sys.executable.encode(), b"-m", b"ipa_demo", *args], capture_output=True, cwd=ROOT, timeout=120)
     assert done.returncode == 2 and not (tmp_path / "out").exists()
-    assert done.stderr.decode() == "error: prompt: is not valid Unicode text (character 3 cannot be encoded)\n"
+    assert done.stderr.decode() == "error: --prompt: is not valid Unicode text (character 3 cannot be encoded)\n"
 
 
 def test_depth_model_flag_picks_the_estimator_of_the_saved_map(tiny_models_dir, reference_file, tmp_path) -> None:
     from transformers import pipeline
 
-    from ipa_demo.control_maps import fit_to_size
-    from ipa_demo.sources import DEPTH_ESTIMATORS, ModelSources
+    from ipa_demo.models.catalog import DEPTH_ESTIMATORS
+    from ipa_demo.models.sources import ModelSources
+    from ipa_demo.structure.control_maps import fit_to_size
 
     maps = {}
     for name in DEPTH_ESTIMATORS:

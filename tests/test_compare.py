@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ipa_demo.compare import ComparisonResult
+from ipa_demo.compare import ComparisonResult, compare
 from ipa_demo.engine import Engine
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, T2IAdapterSettings
 
@@ -25,7 +25,7 @@ def control_image():
 
 @pytest.fixture(scope="module")
 def comparison(engine: Engine, reference, control_image) -> ComparisonResult:
-    return engine.compare(SETTINGS, reference, control_image=control_image)
+    return compare(engine, SETTINGS, reference, control_image=control_image)
 
 
 def test_methods_and_labels(comparison: ComparisonResult) -> None:
@@ -61,15 +61,15 @@ def test_scores_timings_and_grid(comparison: ComparisonResult) -> None:
 
 def test_the_reference_is_encoded_once(engine: Engine, reference) -> None:
     fresh = noise_image(64, 64, seed=99)
-    clip_runs = engine.reference_encoder.encoder_runs
+    clip_runs = engine.image_encoder.encoder_runs
     vae_encodes = engine.posteriors.misses
-    engine.compare(SETTINGS, fresh)
+    compare(engine, SETTINGS, fresh)
     # CLIP: the reference once for IP-Adapter (reused for scoring) plus one per scored output.
-    assert engine.reference_encoder.encoder_runs == clip_runs + 1 + 3
+    assert engine.image_encoder.encoder_runs == clip_runs + 1 + 3
     assert engine.posteriors.misses == vae_encodes + 1, "img2img and reference-only share one VAE encode"
 
 
 def test_chosen_structure_and_reference_settings_are_used(engine: Engine, reference, control_image) -> None:
     settings = replace(SETTINGS, t2i=T2IAdapterSettings(kind="depth"))
-    result = engine.compare(settings, reference, control_image=control_image)
+    result = compare(engine, settings, reference, control_image=control_image)
     assert result.entries[-1].label == "IP-Adapter + T2I depth"

@@ -12,11 +12,12 @@ from controlnet_aux import CannyDetector
 from PIL import Image
 from transformers import pipeline
 
-from ipa_demo.control_maps import ControlMapMaker, MapRequest, canny_map, fit_to_size
 from ipa_demo.engine import Engine
-from ipa_demo.models import load_depth_estimator
+from ipa_demo.models.catalog import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS
+from ipa_demo.models.loading import load_depth_estimator
+from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import SettingsError
-from ipa_demo.sources import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, ModelSources
+from ipa_demo.structure.control_maps import ControlMapMaker, MapRequest, canny_map, fit_to_size
 
 from .helpers import noise_image
 

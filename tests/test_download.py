@@ -15,9 +15,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from ipa_demo import download as download_module
 from ipa_demo.cli import main
-from ipa_demo.download import (
+from ipa_demo.models import download as download_module
+from ipa_demo.models.catalog import ALL_SPECS, IMAGE_ENCODER, IP_ADAPTERS, SD15
+from ipa_demo.models.download import (
     HubError,
     HubUnreachableError,
     HuggingFaceHub,
@@ -27,7 +28,7 @@ from ipa_demo.download import (
     plan,
     run,
 )
-from ipa_demo.sources import ALL_SPECS, IMAGE_ENCODER, IP_ADAPTERS, SD15, ModelSources
+from ipa_demo.models.sources import ModelSources
 
 SIZES = {"model.safetensors": 2_528_373_448, "diffusion_pytorch_model.fp16.safetensors": 1_719_125_304}
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from ipa_demo.engine import Engine
-from ipa_demo.layers import MASK_PRESETS, NUM_LAYERS
-from ipa_demo.metadata import parse_parameters
+from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
+from ipa_demo.settings.parameters import parse_parameters
 
 from .helpers import noise_image
 
@@ -63,11 +63,11 @@ def test_window_limits_the_adapter_to_its_steps(engine, reference, without_adapt
 
 def test_new_scale_mask_or_seed_does_not_reencode_the_reference(engine, reference) -> None:
     engine.generate(with_ip(scale=0.5), [reference])
-    runs = engine.reference_encoder.encoder_runs
+    runs = engine.image_encoder.encoder_runs
     engine.generate(replace(with_ip(scale=0.9, mask=MASK_PRESETS["style"]), seed=99), [reference])
-    assert engine.reference_encoder.encoder_runs == runs
+    assert engine.image_encoder.encoder_runs == runs
     engine.generate(with_ip(scale=0.5, fit="pad"), [reference])
-    assert engine.reference_encoder.encoder_runs == runs + 1, "another fit is another encoding"
+    assert engine.image_encoder.encoder_runs == runs + 1, "another fit is another encoding"
 
 
 def test_settings_do_not_persist_between_calls(engine, reference) -> None:
@@ -116,7 +116,7 @@ def test_long_prompt_is_truncated_with_a_warning(engine) -> None:
 
 def test_offload_and_channels_last_keep_the_image(tiny_models_dir, reference) -> None:
     """On the CPU "offload" parks and fetches the same device, so this checks the wiring, not speed."""
-    from ipa_demo.sources import ModelSources
+    from ipa_demo.models.sources import ModelSources
 
     settings = replace(with_ip(scale=0.7), num_images=1)
     plain = Engine(ModelSources(tiny_models_dir)).generate(settings, [reference]).pixels
@@ -130,7 +130,7 @@ def test_text_encoding_is_safe_from_several_threads(engine) -> None:
     """The fast tokenizer's padding state is shared; without the lock some of these came back 2 long."""
     import threading
 
-    from ipa_demo.pipeline import encode_text
+    from ipa_demo.loop import encode_text
 
     shapes: list[tuple[int, ...]] = []
 

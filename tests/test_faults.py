@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from ipa_demo.engine import Engine
-from ipa_demo.errors import CheckpointError, ModelLoadError, OutOfMemoryError
+from ipa_demo.errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
+from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
-from ipa_demo.sources import MissingModelError, ModelSources
 
 SETTINGS = GenerationSettings(prompt="a boat", width=64, height=64, steps=2, ip=IPAdapterSettings(scale=0.5))
 
@@ -65,7 +65,7 @@ def test_out_of_memory_is_a_message_and_the_next_request_works(engine: Engine, r
 
 
 def test_a_stopped_run_leaves_no_state_behind(engine: Engine, reference) -> None:
-    from ipa_demo.pipeline import GenerationCancelled
+    from ipa_demo.loop import GenerationCancelled
     from ipa_demo.settings import ReferenceOnlySettings
 
     busy = replace(SETTINGS, steps=4, reference_only=ReferenceOnlySettings(mode="attn+adain"))

@@ -28,19 +28,20 @@ from gradio_client.exceptions import AppError, ValidationError
 from gradio_client.utils import QueueError, Status
 from PIL import Image
 
-from ipa_demo.errors import CheckpointError, ModelLoadError, OutOfMemoryError
+from ipa_demo.errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from ipa_demo.images import ImageInputError, load_image
-from ipa_demo.layers import MASK_PRESETS
+from ipa_demo.ip_adapter.layers import MASK_PRESETS
 from ipa_demo.metadata import read_png_parameters
+from ipa_demo.models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ipa_demo.schedulers import SCHEDULER_NAMES
-from ipa_demo.settings import IP_VARIANTS, STRUCTURE_KINDS, GenerationSettings, Limits, SettingsError
-from ipa_demo.sources import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS, MissingModelError
-from ipa_demo.ui import create_app, launch_options
-from ipa_demo.ui_controls import build_controls
-from ipa_demo.ui_errors import INTERNAL_ERROR, reported_errors
-from ipa_demo.ui_fields import IMAGE_PARAMS, PARAMS, default_values, settings_from_values
-from ipa_demo.ui_handlers import Handlers
-from ipa_demo.ui_outputs import OutputStore
+from ipa_demo.settings import CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS, GenerationSettings, Limits, SettingsError
+from ipa_demo.ui.app import create_app, launch_options
+from ipa_demo.ui.controls import build_controls
+from ipa_demo.ui.errors import described, INTERNAL_ERROR, reported_errors
+from ipa_demo.settings.declarations import IMAGE_PARAMS
+from ipa_demo.settings.values import PARAMS, default_values, settings_from_values
+from ipa_demo.ui.handlers import Handlers
+from ipa_demo.ui.outputs import OutputStore
 
 from .bad_images import BAD, GOOD, REASONS, write_corpus
 from .test_app import ROOT, app_module, served, small
@@ -324,14 +325,15 @@ def test_app_py_takes_a_positive_queue_size_and_offers_the_offload_the_oom_messa
 def test_each_user_error_reaches_the_page_as_its_message(error: Exception) -> None:
     with pytest.raises(gr.Error) as caught, reported_errors("generating"):
         raise error
-    assert caught.value.message == html.escape(str(error), quote=False)
+    shown = described(error) if isinstance(error, SettingsError) else str(error)  # settings by their labels
+    assert caught.value.message == html.escape(shown, quote=False)
 
 
 def test_a_validator_that_breaks_lets_the_handler_report_it(tmp_path, monkeypatch, caplog) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("in the middle of parsing")
 
-    monkeypatch.setattr("ipa_demo.ui_handlers.parse_request", broken)
+    monkeypatch.setattr("ipa_demo.ui.handlers.parse_request", broken)
     handlers = Handlers(FakeEngine(), OutputStore(tmp_path), Limits())  # type: ignore[arg-type]
     request = {**default_values(), **small()}
     assert all(item["is_valid"] for item in handlers.validate_generate(**request)), "not the caller's mistake"
@@ -416,8 +418,8 @@ def test_server_files_cannot_be_read_through_the_api(app_url, client, tiny_model
 def test_model_choices_are_fixed_allow_lists() -> None:
     with gr.Blocks():
         fields = build_controls(Limits()).fields
-    allowed = {"ip_variant": IP_VARIANTS, "controlnet": STRUCTURE_KINDS, "t2i": STRUCTURE_KINDS}
+    allowed = {"ip_variant": IP_VARIANTS, "controlnet": CONTROLNET_KINDS, "t2i": T2I_KINDS}
     for name, values in {**allowed, "scheduler": SCHEDULER_NAMES}.items():
         assert tuple(value for _, value in fields[name].choices) == values, name
     assert set(IP_ADAPTERS) == set(IP_VARIANTS)
-    assert set(CONTROLNETS) == set(T2I_ADAPTERS) == set(STRUCTURE_KINDS) - {"none"}
+    assert set(CONTROLNETS) == set(CONTROLNET_KINDS) - {"none"} and set(T2I_ADAPTERS) == set(T2I_KINDS) - {"none"}

@@ -11,15 +11,9 @@ from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
 from safetensors.torch import load_file, save_file
 
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter import (
-    CheckpointError,
-    CrossAttnProcessor,
-    IPAttention,
-    checkpoint_ids,
-    load_ip_adapter,
-    read_checkpoint,
-)
-from ipa_demo.layers import CROSS_ATTENTION_LAYERS
+from ipa_demo.ip_adapter.attention import CrossAttnProcessor, IPAttention
+from ipa_demo.ip_adapter.layers import CROSS_ATTENTION_LAYERS
+from ipa_demo.ip_adapter.weights import CheckpointError, checkpoint_ids, load_ip_adapter, read_checkpoint
 
 
 def ip_file(models_dir: Path, name: str = "ip-adapter_sd15.safetensors") -> Path:
@@ -102,6 +96,6 @@ def test_truncated_file_is_a_clear_error(tiny_models_dir: Path, tmp_path: Path) 
 @pytest.mark.parametrize(("variant", "tokens"), [("base", 4), ("light", 4), ("plus", 16), ("full-face", 257)])
 def test_each_variant_yields_its_number_of_image_tokens(engine: Engine, reference, variant: str, tokens: int) -> None:
     weights = engine.ip_adapter(variant)
-    encoding = engine.reference_encoder.encode([reference], "crop", weights.uses_hidden_states)
+    encoding = engine.image_encoder.encode([reference], "crop", weights.uses_hidden_states)
     with torch.no_grad():
         assert weights.image_tokens(encoding.positive).shape[1] == tokens

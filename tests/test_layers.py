@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ipa_demo.engine import Engine
-from ipa_demo.layers import CROSS_ATTENTION_LAYERS, MASK_PRESETS, STAGES, diffusers_scale_dict
+from ipa_demo.ip_adapter.layers import CROSS_ATTENTION_LAYERS, MASK_PRESETS, STAGES, diffusers_scale_dict
 
 
 def test_layers_are_the_unets_cross_attentions_in_execution_order(engine: Engine) -> None:

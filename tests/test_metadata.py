@@ -8,14 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ipa_demo.metadata import (
-    format_parameters,
-    parse_parameters,
-    read_png_parameters,
-    save_png,
-    settings_from_parameters,
-)
+from ipa_demo.metadata import read_png_parameters, save_png
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
+from ipa_demo.settings.parameters import format_parameters, parse_parameters, settings_from_parameters
 
 SETTINGS = GenerationSettings(
     prompt="a cat, oil painting, \"impasto\"",

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from ipa_demo import engine as engine_module
+from ipa_demo.compare import compare
 from ipa_demo.engine import Engine
+from ipa_demo.models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
+from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import (
     ControlNetSettings,
     GenerationSettings,
@@ -19,7 +22,6 @@ from ipa_demo.settings import (
     ReferenceOnlySettings,
     T2IAdapterSettings,
 )
-from ipa_demo.sources import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS, ModelSources
 
 from .helpers import noise_image
 
@@ -78,7 +80,7 @@ def test_after_preload_every_model_is_loaded_and_no_request_loads_one(tiny_model
         engine.generate(everything, [reference], control_image=photo)
         engine.generate(replace(everything, controlnet=ControlNetSettings(kind="canny"),
                                 t2i=T2IAdapterSettings(kind="depth")), [reference], control_image=photo)  # fmt: skip
-    engine.compare(replace(SMALL, controlnet=ControlNetSettings(kind="depth")), reference, photo)
+    compare(engine, replace(SMALL, controlnet=ControlNetSettings(kind="depth")), reference, photo)
     assert loader_calls == [] and engine.loads == len(EVERY_MODEL)
 
 
@@ -109,7 +111,7 @@ def run_app(monkeypatch: pytest.MonkeyPatch, *flags: str) -> FakeEngine:
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
     monkeypatch.setattr(engine_module, "Engine", FakeEngine)
-    import ipa_demo.ui as ui
+    import ipa_demo.ui.app as ui
 
     monkeypatch.setattr(ui, "create_app", lambda engine, **options: types.SimpleNamespace(launch=lambda **_: None))
     FakeEngine.instances.clear()

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from ipa_demo.ui import create_app, launch_options
+from ipa_demo.ui.app import create_app, launch_options
 
 from .test_app import ROOT, served, small
 from .test_ui import FakeEngine

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter import IPAttention
-from ipa_demo.reference_hooks import SelfAttnProcessor, _read_split
-from ipa_demo.reference_only import adain_points_for, attention_layers_for
-from ipa_demo.reference_pass import BanksFilled, ReferencePass, activate
+from ipa_demo.ip_adapter.attention import IPAttention
+from ipa_demo.reference_only.guidance import adain_points_for, attention_layers_for
+from ipa_demo.reference_only.hooks import SelfAttnProcessor, _read_split
+from ipa_demo.reference_only.state import BanksFilled, ReferencePass, activate
 from ipa_demo.unet_call import UNetCall
 
 TIMESTEP = torch.tensor(500)
@@ -55,7 +55,7 @@ def test_single_call_equals_writing_then_reading(
     engine: Engine, mode: str, fidelity: float, fused: bool, monkeypatch
 ) -> None:
     if not fused:  # as on a device without a fused log-sum-exp kernel
-        monkeypatch.setattr("ipa_demo.reference_hooks.has_fused_kernel", lambda _device: False)
+        monkeypatch.setattr("ipa_demo.reference_only.hooks.has_fused_kernel", lambda _device: False)
     latents, text, reference = inputs()
     call = UNetCall(latents, text, image_prompt(engine))
     with activate(reference_pass(engine, mode, "single", fidelity)):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ipa_demo.engine import Engine
-from ipa_demo.reference_only import adain_points_for, attention_layers_for
+from ipa_demo.reference_only.guidance import adain_points_for, attention_layers_for
 from ipa_demo.settings import (
     ControlNetSettings,
     GenerationSettings,

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ipa_demo.models import StableDiffusionModels, load_stable_diffusion
+from ipa_demo.models.catalog import SD15
+from ipa_demo.models.loading import StableDiffusionModels, load_stable_diffusion
+from ipa_demo.models.sources import ModelSources
 from ipa_demo.runtime import (
     ModelOffload,
     apply_speed_settings,
@@ -22,7 +24,6 @@ from ipa_demo.runtime import (
     prefers_channels_last,
 )
 from ipa_demo.settings import SettingsError
-from ipa_demo.sources import SD15, ModelSources
 
 
 @pytest.fixture

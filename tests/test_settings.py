@@ -48,8 +48,8 @@ def test_bad_generation_values_name_their_field(changes: dict, field: str) -> No
         ({"variant": "huge"}, "ip_variant"),
         ({"start": 0.6, "end": 0.5}, "ip_end"),
         ({"end": 1.01}, "ip_end"),
-        ({"stage_weights": (1.0,) * 6}, "ip_stages"),
-        ({"stage_weights": (1.0,) * 6 + (math.nan,)}, "ip_stages.up3"),
+        ({"stage_weights": (1.0,) * 6}, "ip_stage_down0"),
+        ({"stage_weights": (1.0,) * 6 + (math.nan,)}, "ip_stage_up3"),
         ({"fit": "stretch"}, "ip_fit"),
     ],
 )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ipa_demo.sources import (
+from ipa_demo.errors import MissingModelError
+from ipa_demo.models.catalog import (
     ALL_SPECS,
     DEFAULT_SPECS,
     DEPTH_ESTIMATORS,
@@ -24,13 +25,12 @@ from ipa_demo.sources import (
     SD15,
     SPECS_BY_KEY,
     Kind,
-    MissingModelError,
-    ModelSources,
     ModelSpec,
-    cached_path,
     depth_model_argument,
     known_missing_files,
 )
+from ipa_demo.models.download import cached_path
+from ipa_demo.models.sources import ModelSources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,9 @@ def test_a_partly_cached_component_counts_as_missing(tmp_path: Path) -> None:
 
 RESOLVE_AND_TIME = """
 import time
-from ipa_demo.sources import SD15, MissingModelError, ModelSources
+from ipa_demo.models.catalog import SD15
+from ipa_demo.errors import MissingModelError
+from ipa_demo.models.sources import ModelSources
 start = time.perf_counter()
 try:
     ModelSources().resolve(SD15)

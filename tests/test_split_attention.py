@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ipa_demo.split_attention import attention_and_logsumexp, has_fused_kernel, own_share
+from ipa_demo.reference_only.split_attention import attention_and_logsumexp, has_fused_kernel, own_share
 
 pytestmark = pytest.mark.skipif(not has_fused_kernel(torch.device("cpu")), reason="this torch lacks the CPU kernel")
 

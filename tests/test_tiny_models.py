@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors.torch import load_file
 from transformers import CLIPTokenizer, pipeline
 
-from ipa_demo.sources import (
+from ipa_demo.models.catalog import (
     ALL_SPECS,
     CONTROLNETS,
     DEPTH_ESTIMATOR,
@@ -20,9 +20,9 @@ from ipa_demo.sources import (
     IP_ADAPTERS,
     SD15,
     T2I_ADAPTERS,
-    ModelSources,
 )
-from ipa_demo.tiny_models import write_tiny_models
+from ipa_demo.models.sources import ModelSources
+from ipa_demo.models.tiny import write_tiny_models
 
 SD15_CROSS_ATTENTION_LAYERS = [  # in `unet.attn_processors` order: down, up, then mid
     *(f"down_blocks.{block}.attentions.{layer}" for block in range(3) for layer in range(2)),

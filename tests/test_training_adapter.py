@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter import load_ip_adapter
-from ipa_demo.layers import CROSS_ATTENTION_LAYERS
+from ipa_demo.ip_adapter.layers import CROSS_ATTENTION_LAYERS
+from ipa_demo.ip_adapter.weights import load_ip_adapter
 from ipa_demo.training.adapter import (
     new_adapter,
     official_state_dict,
@@ -32,7 +32,7 @@ def official(models_dir: Path, variant: str) -> dict[str, torch.Tensor]:
 
 
 def fresh(engine: Engine, variant: str):
-    config = engine.reference_encoder.encoder.config
+    config = engine.image_encoder.encoder.config
     return new_adapter(engine.models.unet, variant, config.projection_dim, config.hidden_size)
 
 

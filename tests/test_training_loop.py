@@ -21,9 +21,10 @@ from safetensors.torch import load_file
 
 from ipa_demo.cli import main
 from ipa_demo.engine import Engine
-from ipa_demo.models import load_image_encoder, load_stable_diffusion
+from ipa_demo.models.catalog import IMAGE_ENCODER, IP_ADAPTERS, SD15
+from ipa_demo.models.loading import load_image_encoder, load_stable_diffusion
+from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
-from ipa_demo.sources import IMAGE_ENCODER, IP_ADAPTERS, SD15, ModelSources
 from ipa_demo.training.loop import ADAPTER_FILE, LOSS_LOG, TrainResult, train
 from ipa_demo.training.options import TrainOptions
 

@@ -16,9 +16,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from ipa_demo import ui_fields
-from ipa_demo.layers import MASK_PRESETS, NUM_LAYERS
-from ipa_demo.metadata import format_parameters, save_png
+from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
+from ipa_demo.metadata import save_png
 from ipa_demo.settings import (
     ControlNetSettings,
     GenerationSettings,
@@ -28,23 +27,16 @@ from ipa_demo.settings import (
     SettingsError,
     T2IAdapterSettings,
 )
-from ipa_demo.ui import create_app
-from ipa_demo.ui_examples import EXAMPLES
-from ipa_demo.ui_fields import (
-    IMAGE_PARAMS,
-    PARAMS,
-    bits_from_mask,
-    default_values,
-    mask_from_bits,
-    param_for_field,
-    parse_request,
-    preset_of,
-    settings_from_values,
-    values_from_settings,
-)
-from ipa_demo.ui_handlers import Handlers, compare_seconds, generate_seconds, validation_for
-from ipa_demo.ui_outputs import OutputStore
-from ipa_demo.ui_runner import run_stoppable
+from ipa_demo.settings.parameters import format_parameters
+from ipa_demo.ui import fields as ui_fields
+from ipa_demo.ui.app import create_app
+from ipa_demo.ui.examples import EXAMPLES
+from ipa_demo.settings.declarations import IMAGE_PARAMS
+from ipa_demo.settings.values import PARAMS, default_values, param_for_field, settings_from_values, values_from_settings
+from ipa_demo.ui.fields import bits_from_mask, mask_from_bits, parse_request, preset_of
+from ipa_demo.ui.handlers import Handlers, compare_seconds, generate_seconds, validation_for
+from ipa_demo.ui.outputs import OutputStore
+from ipa_demo.ui.runner import run_stoppable
 
 from .helpers import noise_image
 from .test_app import served
@@ -104,14 +96,14 @@ def test_sliders_floats_become_whole_numbers_but_fractions_are_errors() -> None:
 
 @pytest.mark.parametrize(
     ("field_name", "parameter"),
-    [("ip_stages.up2", "ip_stage_up2"), ("control_map", "control_is_map"), ("width", "width"), ("device", None)],
+    [("ip_stage_up2", "ip_stage_up2"), ("control_is_map", "control_is_map"), ("width", "width"), ("device", None)],
 )
 def test_each_settings_error_names_an_api_parameter(field_name: str, parameter: str | None) -> None:
     assert param_for_field(field_name) == parameter
 
 
 def test_validation_marks_only_the_bad_parameter() -> None:
-    response = validation_for(SettingsError("ip_stages.mid", "must be between 0 and 3, got -1"))
+    response = validation_for(SettingsError("ip_stage_mid", "must be between 0 and 3, got -1"))
     bad = [(name, item["message"]) for name, item in zip(PARAMS, response) if not item["is_valid"]]
     assert bad == [("ip_stage_mid", "must be between 0 and 3, got -1")]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter import IPAttention
+from ipa_demo.ip_adapter.attention import IPAttention
 from ipa_demo.unet_call import UNetCall
 
 TIMESTEP = torch.tensor(700)

@@ -16,8 +16,8 @@ from diffusers.models.embeddings import ImageProjection, IPAdapterPlusImageProje
 from safetensors.torch import save_file
 from torch import nn
 
-from ..ip_adapter import IPAdapterWeights, checkpoint_ids, load_ip_adapter
-from ..layers import CROSS_ATTENTION_LAYERS
+from ..ip_adapter.layers import CROSS_ATTENTION_LAYERS
+from ..ip_adapter.weights import IPAdapterWeights, checkpoint_ids, load_ip_adapter
 
 VARIANTS = ("base", "plus")
 BASE_TOKENS = 4

@@ -24,16 +24,24 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from tqdm.auto import tqdm
 
-from ..ip_adapter import IPAdapterWeights
-from ..models import load_image_encoder, load_stable_diffusion
-from ..reference_encoder import ReferenceEncoder
+from ..ip_adapter.image_encoder import ImageEncoder
+from ..ip_adapter.weights import IPAdapterWeights
+from ..models.catalog import IMAGE_ENCODER, SD15
+from ..models.loading import load_image_encoder, load_stable_diffusion
+from ..models.sources import ModelSources
 from ..runtime import quiet_library_output
 from ..settings import SettingsError
-from ..sources import IMAGE_ENCODER, SD15, ModelSources
 from ..unet_setup import prepare_unet
 from .adapter import adapter_from_checkpoint, new_adapter, save_adapter, trainable_parameters, variant_of
 from .data import UNREADABLE, Batch, BatchReader, describe_skipped, open_source
-from .objective import AdapterTraining, DropRates, FrozenEncoders, batch_loss, draw_for_samples, per_sample_loss
+from .objective import (
+    AdapterTraining,
+    DropRates,
+    FrozenEncoders,
+    batch_loss,
+    draw_for_samples,
+    per_sample_loss,
+)
 from .options import TrainOptions
 from .samples import SampleGrid
 
@@ -172,16 +180,16 @@ def train(options: TrainOptions) -> TrainResult:
     sources = ModelSources.from_env(options.models)
     models = load_stable_diffusion(sources.resolve(SD15), accelerator.device, dtype)
     prepare_unet(models.unet)
-    image_encoder = load_image_encoder(sources.resolve(IMAGE_ENCODER), accelerator.device, dtype)
-    adapter = _make_adapter(options, models.unet, image_encoder)
-    reference_encoder = ReferenceEncoder(image_encoder, accelerator.device)
-    frozen = FrozenEncoders(models, image_encoder, adapter.uses_hidden_states)
+    clip_vision = load_image_encoder(sources.resolve(IMAGE_ENCODER), accelerator.device, dtype)
+    adapter = _make_adapter(options, models.unet, clip_vision)
+    image_encoder = ImageEncoder(clip_vision, accelerator.device)
+    frozen = FrozenEncoders(models, clip_vision, adapter.uses_hidden_states)
     reader = BatchReader(
         source,
         options.batch_size,
         options.resolution,
-        lambda image: reference_encoder.processor(image, return_tensors="pt").pixel_values[0],
-        image_encoder.config.image_size,
+        lambda image: image_encoder.processor(image, return_tensors="pt").pixel_values[0],
+        clip_vision.config.image_size,
         accelerator.num_processes,
         accelerator.process_index,
         options.workers,
@@ -197,7 +205,7 @@ def train(options: TrainOptions) -> TrainResult:
 
     grid = None
     if options.sample_every and main:
-        grid = SampleGrid(models, reference_encoder, options.sample_prompts, options.sample_references,
+        grid = SampleGrid(models, image_encoder, options.sample_prompts, options.sample_references,
                           options.resolution, options.sample_steps, options.seed)  # fmt: skip
     options.out.mkdir(parents=True, exist_ok=True)
     log = LossLog(options.out / LOSS_LOG, progress.step) if main else None
@@ -210,7 +218,7 @@ def train(options: TrainOptions) -> TrainResult:
             "unet": models.unet,
             "vae": models.vae,
             "text_encoder": models.text_encoder,
-            "image_encoder": image_encoder,
+            "image_encoder": clip_vision,
         },
     )
     samples_per_step = reader.global_batch * options.grad_accum

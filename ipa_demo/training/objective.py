@@ -17,9 +17,10 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from torch import nn
 from transformers import CLIPVisionModelWithProjection
 
-from ..ip_adapter import IPAdapterWeights, IPAttention
-from ..layers import NUM_LAYERS
-from ..models import StableDiffusionModels
+from ..ip_adapter.attention import IPAttention
+from ..ip_adapter.layers import NUM_LAYERS
+from ..ip_adapter.weights import IPAdapterWeights
+from ..models.loading import StableDiffusionModels
 from .data import Batch
 
 ALL_LAYERS = (1.0,) * NUM_LAYERS

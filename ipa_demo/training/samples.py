@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 from ..images import load_image
-from ..ip_adapter import IPAdapterWeights
-from ..models import StableDiffusionModels
-from ..ip_conditioner import ImagePrompt
-from ..pipeline import Conditioning, decode, denoise, encode_text, uses_guidance
-from ..reference_encoder import ReferenceEncoder
+from ..ip_adapter.conditioner import ImagePrompt
+from ..ip_adapter.image_encoder import ImageEncoder
+from ..ip_adapter.weights import IPAdapterWeights
+from ..loop import Conditioning, decode, denoise, encode_text, uses_guidance
+from ..models.loading import StableDiffusionModels
 from ..settings import GenerationSettings, IPAdapterSettings
 
 NEGATIVE_PROMPT = "monochrome, lowres, bad anatomy, worst quality, low quality"  # the official demos' negative
@@ -26,7 +26,7 @@ class SampleGrid:
     def __init__(
         self,
         models: StableDiffusionModels,
-        encoder: ReferenceEncoder,
+        encoder: ImageEncoder,
         prompts: Sequence[str],
         references: Sequence[Path],
         resolution: int,

@@ -29,7 +29,7 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
-from .sources import (
+from .catalog import (
     ALL_SPECS,
     CONTROLNETS,
     DEPTH_ESTIMATORS,
@@ -37,9 +37,9 @@ from .sources import (
     IP_ADAPTERS,
     SD15,
     T2I_ADAPTERS,
-    ModelSources,
     ModelSpec,
 )
+from .sources import ModelSources
 from .tiny_depth import DEPTH_WRITERS
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
@@ -96,7 +96,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
-    """Write the whole tiny model set under ``models_dir`` (laid out as ``sources.py`` expects)."""
+    """Write the whole tiny model set under ``models_dir`` (laid out as ``sources.ModelSources`` expects)."""
     models_dir = Path(models_dir)
     sources = ModelSources(models_dir)
     unet = _write_sd15(sources.local_path(SD15), seed)

@@ -1,6 +1,6 @@
 """Where reference-only acts inside the UNet: the self-attention processor and the AdaIN hooks.
 
-Both do nothing unless a ``ReferencePass`` is active (see ``reference_pass``). In the exact read
+Both do nothing unless a ``ReferencePass`` is active (see ``state``). In the exact read
 they compute what diffusers' community ``stable_diffusion_reference`` pipeline computes, operation
 for operation; the fast single call reads row 0 instead of a bank, with split attention where a
 fused kernel returns the log-sum-exp (the CPU; elsewhere the literal read).
@@ -12,9 +12,9 @@ import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
-from .reference_only import adain_points_for
-from .reference_pass import ReferencePass, active_pass
+from .guidance import adain_points_for
 from .split_attention import attention_and_logsumexp, has_fused_kernel, own_share
+from .state import ReferencePass, active_pass
 
 _EPS = 1e-6
 

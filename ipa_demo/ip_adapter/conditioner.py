@@ -6,11 +6,12 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .conditioner import Conditioner, Step
-from .ip_adapter import IPAdapterWeights, IPAttention
-from .settings import IPAdapterSettings
-from .unet_call import UNetCall
-from .windows import step_in_window
+from ..conditioner import Conditioner, Step
+from ..settings import IPAdapterSettings
+from ..unet_call import UNetCall
+from ..windows import step_in_window
+from .attention import IPAttention
+from .weights import IPAdapterWeights
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 

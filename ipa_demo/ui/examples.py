@@ -8,12 +8,12 @@ from typing import Any
 
 import gradio as gr
 
-from .layers import MASK_PRESETS
-from .settings import ControlNetSettings, GenerationSettings, IPAdapterSettings
-from .ui_controls import Controls
-from .ui_fields import PARAMS, values_from_settings
+from ..ip_adapter.layers import MASK_PRESETS
+from ..settings import ControlNetSettings, GenerationSettings, IPAdapterSettings
+from ..settings.values import PARAMS, values_from_settings
+from .controls import Controls
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 _BASE = GenerationSettings(prompt="", negative_prompt="lowres, blurry, watermark, text", seed=42, steps=30)
 
 

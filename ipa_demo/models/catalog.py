@@ -1,28 +1,18 @@
-"""Where each model comes from: its Hugging Face Hub repo, or a local folder laid out like one.
+"""The catalog: every model the app can load, as a Hub repo and the exact files it needs.
 
-With a models folder every component resolves to ``<models_dir>/<repo name>/<path in repo>``,
-the layout a ``huggingface_hub`` download of each repo gives. Without one, components come
-from the Hub cache, downloading exactly the files listed here when they are not cached yet.
 Every spec lists exact file names (no patterns) and, where the main branch will not do, a pinned
 revision: ``download``, the Space's ``preload_from_hub`` and the cache lookup all work from the same
 list. ``KNOWN_MISSING`` records files that people expect in a repo but that are not there, so that a
-test can keep every spec off them.
+test can keep every spec off them. The kinds each family offers (ControlNet, T2I-Adapter, IP-Adapter
+variants) are the keys of its dict here: the settings take their choices from them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
-
-MODELS_DIR_ENV = "IPA_MODELS_DIR"
-
-
-class MissingModelError(RuntimeError):
-    """A model that is needed could not be found locally nor fetched; the message says how to get it."""
 
 
 class Kind(Enum):
@@ -225,88 +215,3 @@ ALL_SPECS: tuple[ModelSpec, ...] = (
 )
 SPECS_BY_KEY: dict[str, ModelSpec] = {spec.key: spec for spec in ALL_SPECS}
 DEFAULT_SPECS: tuple[ModelSpec, ...] = (SD15, IMAGE_ENCODER, IP_ADAPTERS["base"])  # what a first generation loads
-
-
-def hub_is_offline() -> bool:
-    """``HF_HUB_OFFLINE``, as huggingface_hub read it when it was imported."""
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
-
-
-def cached_path(spec: ModelSpec, cache_dir: Path | None = None) -> Path | None:
-    """``spec`` in the Hub cache when every one of its files is there, else None. Never touches the network."""
-    from huggingface_hub import try_to_load_from_cache
-
-    root = None
-    for name in spec.files:
-        found = try_to_load_from_cache(spec.repo_id, name, cache_dir=cache_dir, revision=spec.revision)
-        if not isinstance(found, str):  # None (not cached) or the "known not to exist" marker
-            return None
-        root = Path(found).parents[name.count("/")]  # the snapshot folder
-    assert root is not None, f"{spec.key} lists no files"
-    return root / spec.path_in_repo
-
-
-def download_hint(spec: ModelSpec, models_dir: Path | None = None) -> str:
-    target = f" {models_dir}" if models_dir is not None else ""
-    return f"get it with `python -m ipa_demo download{target} --only {spec.key}`"
-
-
-@dataclass(frozen=True)
-class ModelSources:
-    """Resolves a spec to a local path: from ``models_dir`` when set, else from the Hub cache.
-
-    ``hub_cache`` overrides huggingface_hub's cache folder (``$HF_HOME/hub``); tests use it.
-    """
-
-    models_dir: Path | None = None
-    hub_cache: Path | None = None
-
-    @classmethod
-    def from_env(cls, models_dir: str | os.PathLike[str] | None = None) -> ModelSources:
-        chosen = models_dir or os.environ.get(MODELS_DIR_ENV) or None
-        return cls(Path(chosen).expanduser() if chosen else None)
-
-    def local_path(self, spec: ModelSpec) -> Path:
-        """Where ``spec`` lives under ``models_dir`` (whether or not it exists)."""
-        if self.models_dir is None:
-            raise ValueError("no models folder is set")
-        return self.models_dir / spec.repo_name / spec.path_in_repo
-
-    def resolve(self, spec: ModelSpec) -> Path:
-        if self.models_dir is not None:
-            path = self.local_path(spec)
-            if not path.exists():
-                raise MissingModelError(
-                    f"missing {spec.description}: expected {path} ({download_hint(spec, self.models_dir)})"
-                )
-            return path
-        return self._from_hub(spec)
-
-    def _from_hub(self, spec: ModelSpec) -> Path:
-        path = cached_path(spec, self.hub_cache)
-        if path is not None:
-            return path
-        missing = f"{spec.description} ({spec.repo_id}) is not in the Hub cache"
-        if hub_is_offline():
-            raise MissingModelError(
-                f"{missing} and HF_HUB_OFFLINE is set: {download_hint(spec)} where the Hub is reachable, "
-                "or pass --models DIR"
-            )
-        from .download import HubError, download
-
-        try:
-            download([spec], cache_dir=self.hub_cache, report=_to_stderr)
-        except HubError as error:
-            raise MissingModelError(
-                f"{missing}, and downloading it failed: {error}; {download_hint(spec)}, or pass --models DIR"
-            ) from None
-        path = cached_path(spec, self.hub_cache)
-        if path is None:
-            raise MissingModelError(f"{missing} even after downloading it; {download_hint(spec)}")
-        return path
-
-
-def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)

@@ -2,7 +2,7 @@
 
 Everything here is in *execution order* (down blocks, mid block, up blocks), the order in which a
 user reads a UNet diagram. Checkpoints and ``unet.attn_processors`` use another order (mid last);
-``ip_adapter.py`` maps between the two by layer name, never by position.
+``weights.py`` maps between the two by layer name, never by position.
 """
 
 from __future__ import annotations

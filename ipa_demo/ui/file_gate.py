@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from .ui_errors import user_error
+from .errors import user_error
 
 _GATED = "_ipa_demo_file_gate"
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageOps
 from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
-from .cache import LRUCache, image_digest
+from ..cache import LRUCache, image_digest
 
 # Padding a non-square reference with CLIP's mean colour makes the pad normalise to zero,
 # i.e. it carries as little content as a pixel can.
@@ -33,14 +33,14 @@ def fit_square(image: Image.Image, fit: str) -> Image.Image:
 
 
 @dataclass(frozen=True)
-class ReferenceEncoding:
+class ImageEncoding:
     """A conditional/unconditional pair, each (1, embed) or (1, tokens, hidden)."""
 
     positive: torch.Tensor
     negative: torch.Tensor
 
 
-class ReferenceEncoder:
+class ImageEncoder:
     def __init__(self, encoder: CLIPVisionModelWithProjection, device: torch.device, cache_size: int = 32) -> None:
         self.encoder = encoder
         self.device = device  # where inputs go; under offload the encoder itself may be parked elsewhere
@@ -51,11 +51,11 @@ class ReferenceEncoder:
         self._cache: LRUCache[torch.Tensor] = LRUCache(cache_size)
         self._negative_hidden: torch.Tensor | None = None
 
-    def encode(self, images: list[Image.Image], fit: str, hidden_states: bool) -> ReferenceEncoding:
+    def encode(self, images: list[Image.Image], fit: str, hidden_states: bool) -> ImageEncoding:
         """Several references are averaged into one encoding."""
         encodings = [self._encode_one(image, fit, hidden_states) for image in images]
         positive = torch.stack(encodings).mean(dim=0) if len(encodings) > 1 else encodings[0]
-        return ReferenceEncoding(positive, self._negative(positive, hidden_states))
+        return ImageEncoding(positive, self._negative(positive, hidden_states))
 
     def _encode_one(self, image: Image.Image, fit: str, hidden_states: bool) -> torch.Tensor:
         def encode() -> torch.Tensor:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from .cache import LRUCache, image_digest
+from ..cache import LRUCache, image_digest
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ``create_app(engine)`` builds it around any object with the engine's ``generate``/``compare``, so
 tests inject a fake one. Public API: ``/generate`` and ``/compare``, whose keyword arguments are
-named after the settings (``ui_fields.PARAMS``); every other event is private. Both GPU events
+named after the settings (``fields.PARAMS``); every other event is private. Both GPU events
 share one queue slot group (``concurrency_id="gpu"``), and a validator rejects bad input before
 the request is queued. ``launch_options`` is how ``app.py`` (and the tests) serve it: upload size
 limit, no library error text to the page, theme.
@@ -16,14 +16,14 @@ from typing import Any
 
 import gradio as gr
 
-from .settings import Limits, SettingsError
-from .ui_controls import HELPER, Controls, build_controls
-from .ui_examples import add_examples
-from .ui_file_gate import gate_every_input
-from .ui_server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
-from .ui_handlers import EngineLike, Handlers, compare_seconds, generate_seconds
-from .ui_outputs import COMPARISON_HEADERS, OutputStore
-from .zerogpu import gpu_task
+from ..settings import Limits, SettingsError
+from ..zerogpu import gpu_task
+from .controls import HELPER, Controls, build_controls
+from .examples import add_examples
+from .file_gate import gate_every_input
+from .handlers import EngineLike, Handlers, compare_seconds, generate_seconds
+from .outputs import COMPARISON_HEADERS, OutputStore
+from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
 GPU_QUEUE = "gpu"
@@ -125,10 +125,10 @@ def launch_options(max_upload_mb: float | None = None, host: str = "127.0.0.1") 
     """``demo.launch`` keywords that every server of this app uses, bound to ``host``.
 
     Gradio refuses larger uploads before they reach a handler. ``show_error`` stays off: our
-    handlers raise ``gr.Error`` with a message for everything the user should read (``ui_errors``),
+    handlers raise ``gr.Error`` with a message for everything the user should read (``errors``),
     so whatever else fails inside Gradio reaches the page as a plain "Error", never as exception
     text. No ``allowed_paths``: outputs are copied into Gradio's cache, the only folder (with the
-    uploads) it serves files from. The request guard (``ui_server_guard``) checks Host and origin.
+    uploads) it serves files from. The request guard (``server_guard``) checks Host and origin.
     """
     return {
         "theme": THEME,

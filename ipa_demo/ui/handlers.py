@@ -1,10 +1,10 @@
 """Event handlers of the web app, bound to one engine; no Gradio layout here.
 
 The GPU handlers (``generate``, ``compare``) are generators: they parse and check the request,
-run the engine in a worker thread (``ui_runner``), report its steps to ``gr.Progress`` and yield
+run the engine in a worker thread (``runner``), report its steps to ``gr.Progress`` and yield
 between steps so that Stop can close them. Everything a request needs travels in its arguments:
 nothing about one request is kept on the handlers or the engine. What they raise reaches the
-user through ``ui_errors``: their own mistakes in words, server faults as a fixed message.
+user through ``errors``: their own mistakes in words, server faults as a fixed message.
 """
 
 from __future__ import annotations
@@ -17,19 +17,16 @@ from typing import Any, Protocol
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
-from .metadata import read_png_parameters, settings_from_parameters
-from .settings import GenerationSettings, Limits, SettingsError
-from .ui_errors import log, reported_errors, user_error
-from .ui_fields import (
-    IMAGE_PARAMS,
-    PARAMS,
-    Request,
-    param_for_field,
-    parse_request,
-    settings_from_values,
-    values_from_settings,
-)
-from .ui_outputs import (
+from ..compare import compare
+from ..metadata import read_png_parameters
+from ..settings import GenerationSettings, Limits, SettingsError
+from ..settings.declarations import IMAGE_PARAMS
+from ..settings.parameters import settings_from_parameters
+from ..settings.values import PARAMS, param_for_field, settings_from_values, values_from_settings
+from ..zerogpu import MIN_SECONDS, estimate_gpu_seconds
+from .errors import log, reported_errors, user_error
+from .fields import Request, parse_request
+from .outputs import (
     OutputStore,
     comparison_caption,
     comparison_rows,
@@ -37,8 +34,7 @@ from .ui_outputs import (
     slider_pair,
     with_warnings,
 )
-from .ui_runner import Step, run_stoppable
-from .zerogpu import MIN_SECONDS, estimate_gpu_seconds
+from .runner import Step, run_stoppable
 
 GENERATE_OUTPUTS = 5  # gallery, seed used, before/after slider, control maps, parameters text
 COMPARE_OUTPUTS = 5  # gallery, score table, grid file, seed used, note
@@ -192,9 +188,7 @@ class Handlers:
             request = self._parse(values, needs_reference=True)
 
             def task(on_step: Any) -> Any:
-                return self.engine.compare(
-                    request.settings, request.references[0], request.control_image, on_step=on_step
-                )
+                return compare(self.engine, request.settings, request.references[0], request.control_image, on_step)
 
             result = yield from _follow(run_stoppable(task), progress, "Comparing", COMPARE_OUTPUTS)
             outputs = self._compare_outputs(request.settings, result)

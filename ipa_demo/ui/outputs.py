@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .metadata import save_png
+from ..metadata import save_png
 
 MAX_AGE_SECONDS = 2 * 60 * 60  # files older than this are gone; Gradio keeps its own copies meanwhile
 

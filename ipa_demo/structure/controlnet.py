@@ -1,26 +1,23 @@
-"""Structure guidance in our loop: ControlNet (per step) and T2I-Adapter (features once).
+"""ControlNet in our loop: run each step inside its window, its residuals added to the UNet call.
 
-Both feed the same UNet call: ControlNet through ``down_block_additional_residuals`` and
-``mid_block_additional_residual``, T2I through ``down_intrablock_additional_residuals``. No stock
-SD1.5 pipeline combines them, or T2I with IP-Adapter; the UNet itself accepts all at once.
-Each mirrors its diffusers pipeline (``StableDiffusionControlNetPipeline``,
-``StableDiffusionAdapterPipeline``) operation for operation, so parity tests can hold them to it.
+It feeds the UNet through ``down_block_additional_residuals`` and ``mid_block_additional_residual``
+and mirrors diffusers' ``StableDiffusionControlNetPipeline`` operation for operation, so parity
+tests can hold it to that pipeline.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from diffusers import ControlNetModel, T2IAdapter
+from diffusers import ControlNetModel
 from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 
-from .conditioner import Conditioner, Step
-from .settings import ControlNetSettings, T2IAdapterSettings
-from .unet_call import UNetCall
-from .windows import step_in_window
+from ..conditioner import Conditioner, Step
+from ..settings import ControlNetSettings
+from ..unet_call import UNetCall
+from ..windows import step_in_window
 
 
 @dataclass(frozen=True)
@@ -73,38 +70,3 @@ class ControlNetGuidance(Conditioner):
             down = [torch.cat([torch.zeros_like(sample), sample]) for sample in down]
             mid = torch.cat([torch.zeros_like(mid), mid])
         return call.with_residuals({"down_block_additional_residuals": down, "mid_block_additional_residual": mid})
-
-
-@dataclass(frozen=True)
-class T2IGuidance(Conditioner):
-    features: tuple[torch.Tensor, ...]  # scaled and batched once per generation
-    factor: float  # the first ``factor`` of the steps get the features
-
-    @classmethod
-    @torch.no_grad()
-    def prepare(
-        cls,
-        adapter: T2IAdapter,
-        control_map: Image.Image,
-        options: T2IAdapterSettings,
-        *,
-        device: torch.device,
-        num_images: int,
-        guided: bool,
-    ) -> T2IGuidance:
-        if adapter.config.in_channels == 1:
-            control_map = control_map.convert("L")
-        pixels = np.asarray(control_map, dtype=np.float32) / 255.0
-        pixels = pixels[None, ..., None] if pixels.ndim == 2 else pixels[None]
-        tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(device, adapter.dtype)
-        features = []
-        for feature in adapter(tensor):
-            feature = (feature * options.scale).repeat(num_images, 1, 1, 1)
-            features.append(torch.cat([feature] * 2) if guided else feature)
-        return cls(tuple(features), options.factor)
-
-    def join(self, call: UNetCall, step: Step) -> UNetCall:
-        if step.index >= int(step.total * self.factor):
-            return call
-        # A fresh list each step: the UNet pops from it.
-        return call.with_residuals({"down_intrablock_additional_residuals": [feature.clone() for feature in self.features]})

@@ -12,7 +12,7 @@ image, re-noised every step with fresh noise, and run in its own UNet call on th
 the generated latents, before them; random numbers are drawn in the same order. "Fast" puts the
 first image's reference latent, with the conditional prompt, as one extra row in front of the
 step's own UNet call: one call a step instead of two, an approximation (the reference sees one
-prompt, and float rounding differs). How the layers act is in ``reference_hooks``.
+prompt, and float rounding differs). How the layers act is in ``hooks``.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.models.unets.unet_2d_blocks import CrossAttnDownBlock2D, CrossAttnUpBlock2D
 
-from .conditioner import Conditioner, Sampling, Step
-from .reference_pass import BanksFilled, Phase, ReferencePass, activate
-from .settings import ReferenceOnlySettings
-from .unet_call import UNetCall
-from .windows import step_in_window
+from ..conditioner import Conditioner, Sampling, Step
+from ..settings import ReferenceOnlySettings
+from ..unet_call import UNetCall
+from ..windows import step_in_window
+from .state import BanksFilled, Phase, ReferencePass, activate
 
 
 def attention_layers_for(unet: UNet2DConditionModel, weight: float) -> frozenset[str]:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
-from .pipeline import GenerationCancelled, StepCallback
+from ..loop import GenerationCancelled, StepCallback
 
 Result = TypeVar("Result")
 Step = tuple[int, int]  # (steps done, total)

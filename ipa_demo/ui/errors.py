@@ -16,10 +16,10 @@ from contextlib import contextmanager
 
 import gradio as gr
 
-from .errors import CheckpointError, ModelLoadError, OutOfMemoryError
-from .images import ImageInputError
-from .settings import SettingsError
-from .sources import MissingModelError
+from ..errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
+from ..images import ImageInputError
+from ..settings import SettingsError
+from ..settings.declarations import label_of
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     SettingsError,
@@ -42,6 +42,11 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(html.escape(message, quote=False), print_exception=False)
 
 
+def described(error: SettingsError) -> str:
+    """A settings error as the page says it: naming the control by its label."""
+    return f"{label_of(error.field)}: {error.reason}"
+
+
 def internal_error(action: str) -> gr.Error:
     return gr.Error(INTERNAL_ERROR.format(action=action), print_exception=False)
 
@@ -53,6 +58,8 @@ def reported_errors(action: str) -> Iterator[None]:
         yield
     except gr.Error:
         raise
+    except SettingsError as error:
+        raise user_error(described(error)) from None
     except USER_ERRORS as error:
         raise user_error(str(error)) from None
     except Exception:

@@ -21,7 +21,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .conditioner import Conditioner, Sampling, Step
-from .models import StableDiffusionModels
+from .models.loading import StableDiffusionModels
 from .schedulers import make_scheduler
 from .settings import GenerationSettings
 from .unet_call import UNetCall

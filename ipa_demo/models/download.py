@@ -1,6 +1,6 @@
 """``python -m ipa_demo download``: fetch exactly the files the app loads, not whole repos.
 
-The files come from each spec's ``files`` in ``sources.py`` (fp16 safetensors where the repo has
+The files come from each spec's ``files`` in ``catalog.py`` (fp16 safetensors where the repo has
 them). With a models folder they land in ``DIR/<repo name>/<path in repo>``, the layout that
 ``--models DIR`` reads; without one, in the Hugging Face cache, where ``HF_HUB_OFFLINE=1`` runs find
 them. All network access goes through ``HuggingFaceHub``, so tests can hand in a fake hub.
@@ -14,7 +14,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .sources import ALL_SPECS, SPECS_BY_KEY, MissingModelError, ModelSpec, hub_is_offline
+from ..errors import MissingModelError
+from .catalog import ALL_SPECS, SPECS_BY_KEY, ModelSpec
+
+
+def hub_is_offline() -> bool:
+    """``HF_HUB_OFFLINE``, as huggingface_hub read it when it was imported."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def cached_path(spec: ModelSpec, cache_dir: Path | None = None) -> Path | None:
+    """``spec`` in the Hub cache when every one of its files is there, else None. Never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    root = None
+    for name in spec.files:
+        found = try_to_load_from_cache(spec.repo_id, name, cache_dir=cache_dir, revision=spec.revision)
+        if not isinstance(found, str):  # None (not cached) or the "known not to exist" marker
+            return None
+        root = Path(found).parents[name.count("/")]  # the snapshot folder
+    assert root is not None, f"{spec.key} lists no files"
+    return root / spec.path_in_repo
+
+
+def download_hint(spec: ModelSpec, models_dir: Path | None = None) -> str:
+    target = f" {models_dir}" if models_dir is not None else ""
+    return f"get it with `python -m ipa_demo download{target} --only {spec.key}`"
+
 
 Report = Callable[[str], None]
 

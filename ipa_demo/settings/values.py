@@ -1,0 +1,114 @@
+"""A request as one flat set of named values (the API's keyword arguments, the UI's controls) and back.
+
+Derived from the declarations: every declared setting is one value, named after it, coerced by
+its kind (sliders deliver floats: a whole-number setting takes 4.0 but not 4.5) and checked by the
+settings objects. The image inputs sit between the settings in the API's parameter order.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from .checks import SettingsError, shown
+from .declarations import MAX_SEED, RANDOM_SEED, SETTINGS, Setting, value_at
+from .generation import SECTIONS, GenerationSettings
+
+# Where each image input sits in the API's parameter order: just before the setting named here.
+_IMAGE_BEFORE = {"ip_scale": "reference_images", "control_is_map": "control_image", "strength": "init_image"}
+PARAMS: tuple[str, ...] = tuple(
+    name
+    for setting in SETTINGS
+    for name in ([_IMAGE_BEFORE[setting.name]] if setting.name in _IMAGE_BEFORE else []) + [setting.name]
+)
+
+
+def whole(value: Any, name: str) -> int:
+    """Sliders deliver floats; a whole-number setting accepts 4.0 but not 4.5."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # a range check follows; an enormous int fails it by name
+    if not isinstance(value, float) or not math.isfinite(value) or value != int(value):
+        raise SettingsError(name, f"must be a whole number, got {shown(value)}")
+    return int(value)
+
+
+def number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(name, f"must be a number, got {shown(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # 10**400 from JSON
+        raise SettingsError(name, f"must be finite, got {shown(value)}") from None
+
+
+def flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(name, f"must be true or false, got {shown(value)}")
+    return value
+
+
+def _coerce(setting: Setting, value: Any) -> Any:
+    if setting.kind == "float":
+        return number(value, setting.name)
+    if setting.kind == "int":
+        return whole(value, setting.name)
+    if setting.kind == "flag":
+        return flag(value, setting.name)
+    if setting.kind == "text" and value is None:  # an emptied textbox over the API
+        return ""
+    return value
+
+
+def resolve_seed(seed: Any, rng: random.Random | None = None) -> int:
+    """The seed to use: the one given, or a random one for -1."""
+    chosen = whole(seed, "seed")
+    if chosen == RANDOM_SEED:
+        return (rng or random.SystemRandom()).randint(0, MAX_SEED)
+    return chosen
+
+
+def check_present(values: Mapping[str, Any]) -> None:
+    missing = [setting.name for setting in SETTINGS if setting.name not in values]
+    if missing:
+        raise SettingsError(missing[0], "is missing")
+
+
+def settings_from_values(values: Mapping[str, Any], seed: int) -> GenerationSettings:
+    """Build the settings from every declared value; raises ``SettingsError`` naming the first bad one."""
+    check_present(values)
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for setting in SETTINGS:
+        value = seed if setting.name == "seed" else _coerce(setting, values[setting.name])
+        target = sections[setting.section] if setting.section else top
+        attribute, *index = setting.path[1:] if setting.section else setting.path
+        if index:  # one item of a tuple setting (a stage weight)
+            target.setdefault(attribute, {})[index[0]] = value
+        else:
+            target[attribute] = value  # type: ignore[index]
+    for items in sections.values():
+        for attribute, value in items.items():
+            if isinstance(value, dict):
+                items[attribute] = tuple(value[position] for position in sorted(value))
+    built = {section: kind(**sections[section]) for section, kind in SECTIONS.items()}
+    return GenerationSettings(**top, **built)
+
+
+def values_from_settings(settings: GenerationSettings) -> dict[str, Any]:
+    """Every declared setting's value (the inverse of ``settings_from_values``)."""
+    return {setting.name: value_at(settings, setting) for setting in SETTINGS}
+
+
+def default_values() -> dict[str, Any]:
+    """What the controls show on a fresh page: the settings' defaults, a random seed, no images."""
+    values = values_from_settings(GenerationSettings(prompt=""))
+    values.update(seed=RANDOM_SEED, reference_images=None, init_image=None, control_image=None)
+    return values
+
+
+def param_for_field(field: str) -> str | None:
+    """The API parameter a ``SettingsError`` is about, or None if it is about no single one."""
+    return field if field in PARAMS else None
+

@@ -1,0 +1,1 @@
+"""The Gradio web app: layout, controls, handlers and the guards in front of them."""

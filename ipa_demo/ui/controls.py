@@ -1,0 +1,195 @@
+"""The input side of the app: one component per API parameter, laid out the way SD users expect.
+
+``build_controls`` must be called inside a ``gr.Blocks`` context. It also wires the controls'
+own private helper events: the 16 layer toggles, the mask text and the preset stay in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ..ip_adapter.layers import MASK_PRESETS, STAGE_NAMES, STAGES
+from ..settings import Limits
+from ..settings.declarations import BY_NAME, STAGE_SIZES
+from ..settings.values import PARAMS, default_values
+from . import components as uc
+from .fields import bits_from_mask, mask_from_bits, preset_of
+
+CUSTOM_PRESET = "custom"
+HELPER: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+
+
+@dataclass
+class Controls:
+    fields: dict[str, Any]  # API parameter name -> its component, in PARAMS order
+    mask: gr.Textbox
+    layer_toggles: list[gr.Checkbox]
+    preset: gr.Radio
+    png_file: gr.File
+    png_text: gr.Textbox
+
+    @property
+    def components(self) -> list[Any]:
+        return [self.fields[name] for name in PARAMS]
+
+
+def control(name: str, limits: Limits, value: Any, **overrides: Any) -> Any:
+    """The component of a declared setting: its kind, label, help, range or choices, and value."""
+    setting = BY_NAME[name]
+    options: dict[str, Any] = {"label": setting.label, "info": setting.help, "elem_id": name, **overrides}
+    if setting.control == "slider":
+        low = setting.ui_low if setting.ui_low is not None else setting.low
+        high = getattr(limits, setting.ui_limit) if setting.ui_limit else setting.high
+        return uc.slider(low, high, value=value, step=setting.step, **options)
+    if setting.control in ("radio", "dropdown"):
+        make = uc.radio if setting.control == "radio" else uc.dropdown
+        return make(list(setting.choices), value=value, **options)
+    if setting.control == "checkbox":
+        return gr.Checkbox(value=value, **options)
+    if setting.control == "number":
+        return gr.Number(value=value, precision=0, **options)
+    return gr.Textbox(value, **options)
+
+
+def _window(prefix: str, limits: Limits, values: dict[str, Any]) -> tuple[gr.Slider, gr.Slider]:
+    with gr.Row():
+        first = control(f"{prefix}_start", limits, values[f"{prefix}_start"])
+        last = control(f"{prefix}_end", limits, values[f"{prefix}_end"])
+    return first, last
+
+
+def _layer_grid(limits: Limits, values: dict[str, Any]) -> tuple[dict[str, gr.Slider], list[gr.Checkbox]]:
+    """One row per stage, from the UNet's input to its output: a toggle per layer, then the stage weight."""
+    weights: dict[str, gr.Slider] = {}
+    toggles: list[gr.Checkbox] = []
+    bits = bits_from_mask(values["ip_layers"]) or []
+    with gr.Column(elem_id="layer-grid"):
+        gr.Markdown(
+            "One row per UNet stage, input to output (feature map size at 512×512): tick the layers "
+            "that get the image prompt; the slider weighs the stage.",
+            elem_classes=["grid-hint"],
+        )
+        for stage in STAGE_NAMES:
+            with gr.Row(equal_height=True, elem_classes=["stage-row"]):
+                gr.Markdown(f"**{stage}** {STAGE_SIZES[stage]}", elem_classes=["stage-title"], min_width=90)
+                with gr.Row(elem_classes=["stage-toggles"]):
+                    for index in STAGES[stage]:
+                        toggles.append(
+                            gr.Checkbox(
+                                value=bits[index],
+                                label=f"L{index}",
+                                elem_id=f"layer-{index}",
+                                container=False,
+                                min_width=56,
+                            )
+                        )
+                name = f"ip_stage_{stage}"
+                weights[name] = control(name, limits, values[name], show_label=False, info=None, min_width=160)
+    return weights, toggles
+
+
+def build_controls(limits: Limits) -> Controls:
+    values = default_values()
+    fields: dict[str, Any] = {}
+
+    def add(*names: str, **overrides: Any) -> None:
+        for name in names:
+            fields[name] = control(name, limits, values[name], **overrides)
+
+    add("prompt", lines=2, placeholder="a cat, oil painting")
+    add("negative_prompt", lines=1)
+    fields["reference_images"] = gr.Gallery(
+        label="Reference image(s) — several are averaged",
+        type="filepath",
+        interactive=True,
+        columns=4,
+        height=170,
+        object_fit="contain",
+        elem_id="reference_images",
+    )
+
+    with gr.Accordion("IP-Adapter", open=True):
+        with gr.Row():
+            add("ip_scale", "ip_variant", "ip_fit")
+        fields["ip_start"], fields["ip_end"] = _window("ip", limits, values)
+        preset = uc.radio(
+            [*MASK_PRESETS, CUSTOM_PRESET],
+            value=preset_of(values["ip_layers"]),
+            label="Layer preset",
+            elem_id="ip_preset",
+        )
+        weights, toggles = _layer_grid(limits, values)
+        fields.update(weights)
+        add("ip_layers", max_lines=1)
+        mask = fields["ip_layers"]
+
+    with gr.Accordion("Structure: ControlNet / T2I-Adapter", open=False):
+        with gr.Row():
+            fields["control_image"] = uc.image(
+                label="Control image", type="filepath", image_mode=None, height=200, elem_id="control_image"
+            )
+            with gr.Column():
+                add("control_is_map", "canny_low", "canny_high")
+        with gr.Row():
+            add("controlnet", "controlnet_scale", "guess_mode")
+        fields["controlnet_start"], fields["controlnet_end"] = _window("controlnet", limits, values)
+        with gr.Row():
+            add("t2i", "t2i_scale", "t2i_factor")
+
+    with gr.Accordion("img2img", open=False), gr.Row():
+        fields["init_image"] = uc.image(
+            label="Init image (img2img when set)", type="filepath", image_mode=None, height=200, elem_id="init_image"
+        )
+        add("strength")
+
+    with gr.Accordion("Reference-only", open=False):
+        with gr.Row():
+            add("ref_only", "ref_fidelity", "ref_weight")
+        with gr.Row():
+            fields["ref_start"], fields["ref_end"] = _window("ref", limits, values)
+        add("ref_fast")
+
+    with gr.Accordion("Sampling", open=True):
+        with gr.Row():
+            add("steps", "guidance", "scheduler")
+        with gr.Row():
+            add("width", "height", "num_images")
+        with gr.Row(equal_height=True):
+            add("seed", scale=4)
+            random_seed = gr.Button("Random seed", scale=1, min_width=80, elem_id="random-seed")
+
+    with gr.Accordion("Load settings from a PNG", open=False):
+        png_file = gr.File(
+            label="PNG made by this app or A1111", file_types=[".png"], type="filepath", elem_id="png-file"
+        )
+        png_text = gr.Textbox(label="Parameters found", lines=3, interactive=False, elem_id="png-text")
+
+    controls = Controls({name: fields[name] for name in PARAMS}, mask, toggles, preset, png_file, png_text)
+    _wire_mask(controls)
+    random_seed.click(lambda: -1, outputs=fields["seed"], **HELPER)
+    return controls
+
+
+def _wire_mask(controls: Controls) -> None:
+    """Toggles write the mask text; the text (from any source) redraws toggles and preset."""
+    mask, toggles = controls.mask, controls.layer_toggles
+
+    def from_toggles(*bits: bool) -> str:
+        return mask_from_bits(bits)
+
+    def to_toggles(text: str) -> list[Any]:
+        bits = bits_from_mask(text)
+        if bits is None:
+            return [gr.skip()] * (len(toggles) + 1)
+        return [*bits, preset_of(text) or CUSTOM_PRESET]
+
+    def from_preset(name: str) -> Any:
+        return MASK_PRESETS.get(name, gr.skip())
+
+    for toggle in toggles:
+        toggle.input(from_toggles, inputs=toggles, outputs=mask, **HELPER)
+    mask.change(to_toggles, inputs=mask, outputs=[*toggles, controls.preset], **HELPER)
+    controls.preset.input(from_preset, inputs=controls.preset, outputs=mask, **HELPER)

@@ -1,0 +1,124 @@
+"""The request as the web app and its API see it: named values in, a validated ``Request`` out.
+
+The values are named after the declared settings (``settings.values``), so that ``gradio_client``
+callers write ``client.predict(prompt=..., ip_scale=..., api_name="/generate")``. Images are
+decoded only once their headers fit the request's memory budget. This module holds no Gradio
+component and imports no model code, so the rules are tested without a browser or a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..cache import LRUCache
+from ..images import ImageInputError, load_image, max_aspect_ratio, max_pixels
+from ..input_budget import check_budget, decode_slot, read_header
+from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
+from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
+from ..settings.values import check_present, resolve_seed, settings_from_values
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one click asks the engine for: validated settings and the decoded images."""
+
+    settings: GenerationSettings
+    references: tuple[Image.Image, ...]
+    init_image: Image.Image | None
+    control_image: Image.Image | None
+
+
+def _gallery_paths(value: Any) -> list[str]:
+    """A gallery input arrives as [(path, caption), ...] or None; API callers may send plain paths."""
+    if not value:
+        return []
+    return [str(item[0] if isinstance(item, (tuple, list)) else item) for item in value]
+
+
+# The validator decodes each upload before the request is queued, then the handler parses the same
+# request again: keyed by the file's identity, the second parse reuses the first decode. Gradio writes
+# an upload once and never changes it; a file that did change has another key.
+_decoded_uploads: LRUCache[Image.Image] = LRUCache(4)
+
+
+def _decode(file: Path, name: str) -> Image.Image:
+    try:
+        status = file.stat()
+    except OSError:
+        return load_image(file, name)  # which says what is wrong with it
+    key = (str(file.resolve()), status.st_mtime_ns, status.st_size, name, max_pixels(), max_aspect_ratio())
+    return _decoded_uploads.get_or_make(key, lambda: load_image(file, name))
+
+
+@contextmanager
+def _named_after(name: str, path: str) -> Iterator[None]:
+    """An image's error as a ``SettingsError`` naming the input and the file, never the server's path."""
+    try:
+        yield
+    except ImageInputError as error:
+        reason = str(error).removeprefix(f"{name}: ").replace(str(Path(path)), Path(path).name)
+        raise SettingsError(name, reason) from None
+
+
+def _image_inputs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(input name, path) for every image the request names, references first."""
+    named = [("reference_images", path) for path in _gallery_paths(values.get("reference_images"))]
+    named += [(name, values[name]) for name in ("init_image", "control_image") if values.get(name) is not None]
+    return named
+
+
+def _decode_within_budget(values: Mapping[str, Any], limits: Limits) -> dict[str, list[Image.Image]]:
+    """The request's images by input name, decoded only once their headers fit the budget."""
+    named = _image_inputs(values)
+    headers = []
+    for name, path in named:
+        with _named_after(name, path):
+            headers.append(read_header(Path(path), name))
+    check_budget(headers, limits)
+    images: dict[str, list[Image.Image]] = {}
+    with decode_slot():
+        for name, path in named:
+            with _named_after(name, path):
+                images.setdefault(name, []).append(_decode(Path(path), name))
+    return images
+
+
+def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = None) -> Request:
+    """Settings and images from the raw values, checked as far as possible without a model.
+
+    ``seed`` overrides the seed parameter (the handler resolves -1 once, so that what it reports
+    is what it used); without it a -1 seed is resolved here.
+    """
+    check_present(values)
+    settings = settings_from_values(values, resolve_seed(values["seed"]) if seed is None else seed)
+    check_limits(settings, limits)
+    images = _decode_within_budget(values, limits)
+    references = tuple(images.get("reference_images", ()))
+    init_image = next(iter(images.get("init_image", ())), None)
+    control_image = next(iter(images.get("control_image", ())), None)
+    check_inputs(settings, references, init_image, control_image)
+    return Request(settings, references, init_image, control_image)
+
+
+def mask_from_bits(bits: Sequence[bool]) -> str:
+    if len(bits) != NUM_LAYERS:
+        raise ValueError(f"a mask has {NUM_LAYERS} bits, got {len(bits)}")
+    return "".join("1" if bit else "0" for bit in bits)
+
+
+def bits_from_mask(mask: str) -> list[bool] | None:
+    """The toggles for a mask text, or None while the text is not (yet) a valid mask."""
+    if not isinstance(mask, str) or len(mask) != NUM_LAYERS or set(mask) - {"0", "1"}:
+        return None
+    return [bit == "1" for bit in mask]
+
+
+def preset_of(mask: str) -> str | None:
+    """The preset's name when a mask is exactly one of them."""
+    return next((name for name, bits in MASK_PRESETS.items() if bits == mask), None)
