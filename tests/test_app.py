@@ -30,8 +30,8 @@ from ipa_demo.ip_adapter.layers import MASK_PRESETS
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.settings.parameters import format_parameters
-from ipa_demo.ui.app import create_app
 from ipa_demo.settings.values import PARAMS
+from ipa_demo.ui.app import create_app
 
 from .helpers import noise_image
 

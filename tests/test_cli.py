@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from ipa_demo.cli import main
-from ipa_demo.settings.arguments import parse_stages
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import SettingsError
+from ipa_demo.settings.arguments import parse_stages
 from ipa_demo.settings.parameters import parse_parameters
 
 from .helpers import noise_image

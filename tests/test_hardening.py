@@ -35,11 +35,11 @@ from ipa_demo.metadata import read_png_parameters
 from ipa_demo.models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ipa_demo.schedulers import SCHEDULER_NAMES
 from ipa_demo.settings import CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS, GenerationSettings, Limits, SettingsError
-from ipa_demo.ui.app import create_app, launch_options
-from ipa_demo.ui.controls import build_controls
-from ipa_demo.ui.errors import described, INTERNAL_ERROR, reported_errors
 from ipa_demo.settings.declarations import IMAGE_PARAMS
 from ipa_demo.settings.values import PARAMS, default_values, settings_from_values
+from ipa_demo.ui.app import create_app, launch_options
+from ipa_demo.ui.controls import build_controls
+from ipa_demo.ui.errors import INTERNAL_ERROR, described, reported_errors
 from ipa_demo.ui.handlers import Handlers
 from ipa_demo.ui.outputs import OutputStore
 

@@ -18,8 +18,8 @@ from PIL import Image
 from ipa_demo.input_budget import ImageHeader, check_budget
 from ipa_demo.ip_adapter.image_encoder import MAX_PAD_SIDE, fit_square
 from ipa_demo.settings import Limits, SettingsError
-from ipa_demo.ui.app import create_app, launch_options
 from ipa_demo.settings.values import PARAMS, default_values
+from ipa_demo.ui.app import create_app, launch_options
 from ipa_demo.ui.server_guard import GuardPolicy
 
 from .test_app import served, small

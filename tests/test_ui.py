@@ -27,12 +27,12 @@ from ipa_demo.settings import (
     SettingsError,
     T2IAdapterSettings,
 )
+from ipa_demo.settings.declarations import IMAGE_PARAMS
 from ipa_demo.settings.parameters import format_parameters
+from ipa_demo.settings.values import PARAMS, default_values, param_for_field, settings_from_values, values_from_settings
 from ipa_demo.ui import fields as ui_fields
 from ipa_demo.ui.app import create_app
 from ipa_demo.ui.examples import EXAMPLES
-from ipa_demo.settings.declarations import IMAGE_PARAMS
-from ipa_demo.settings.values import PARAMS, default_values, param_for_field, settings_from_values, values_from_settings
 from ipa_demo.ui.fields import bits_from_mask, mask_from_bits, parse_request, preset_of
 from ipa_demo.ui.handlers import Handlers, compare_seconds, generate_seconds, validation_for
 from ipa_demo.ui.outputs import OutputStore

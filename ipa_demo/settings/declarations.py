@@ -23,7 +23,7 @@ from ..schedulers import SCHEDULER_NAMES
 Kind = Literal["text", "float", "int", "choice", "flag", "mask"]
 Control = Literal["textbox", "slider", "radio", "dropdown", "checkbox", "number"]
 # When a PNG's text carries a setting: always, or while the part it belongs to acted.
-PngGroup = Literal["always", "img2img", "ip", "controlnet", "t2i", "reference_only", "control_map", "canny"]
+PngGroup = Literal["always", "img2img", "ip", "controlnet", "t2i", "reference_only", "control_map", "canny", "never"]
 
 MAX_SEED = 2**32 - 1
 MAX_IP_SCALE = 3.0
@@ -105,10 +105,12 @@ def _stage_weight(index: int, stage: str) -> Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    # The prompts are the first lines of a PNG's text, not keys.
     Setting("prompt", ("prompt",), "text", "Prompt", "What the image shows; CLIP reads the first 75 tokens.",
-            "textbox", flag="--prompt"),
+            "textbox", flag="--prompt", png_group="never"),
     Setting("negative_prompt", ("negative_prompt",), "text", "Negative prompt",
-            "What the image should not show (the unconditional side of CFG).", "textbox", flag="--negative-prompt"),
+            "What the image should not show (the unconditional side of CFG).", "textbox", flag="--negative-prompt",
+            png_group="never"),
     Setting("ip_scale", ("ip", "scale"), "float", "λ (image prompt weight)",
             "How strongly the reference image steers: 0 ignores it, 1 is the paper's default, above 1 copies more.",
             "slider", flag="--ip-scale", png="IP scale", png_group="ip", low=0.0, high=MAX_IP_SCALE, step=0.05),
@@ -183,7 +185,7 @@ SETTINGS: tuple[Setting, ...] = (
             flag="--height", low=64, high=8192, step=8, ui_limit="max_side"),
     Setting("num_images", ("num_images",), "int", "Images",
             "Images per run; image i uses seed + i, so each can be made again alone.", "slider",
-            flag="--num-images", low=1, high=64, step=1, ui_limit="max_images"),
+            flag="--num-images", png_group="never", low=1, high=64, step=1, ui_limit="max_images"),
     Setting("seed", ("seed",), "int", "Seed (-1: random)", "The same seed and settings give the same image.",
             "number", flag="--seed", png="Seed", low=0, high=MAX_SEED),
 )  # fmt: skip
