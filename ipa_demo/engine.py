@@ -21,7 +21,7 @@ from PIL import Image
 
 from .cache import LRUCache, image_digest
 from .conditioner import Conditioner
-from .errors import OutOfMemoryError
+from .errors import MissingModelError, OutOfMemoryError
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
@@ -32,6 +32,7 @@ from .models.catalog import (
     DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
     IP_ADAPTERS,
+    POSE_ESTIMATOR,
     SD15,
     T2I_ADAPTERS,
 )
@@ -39,6 +40,7 @@ from .models.loading import (
     StableDiffusionModels,
     load_controlnet,
     load_depth_estimator,
+    load_pose_estimator,
     load_image_encoder,
     load_stable_diffusion,
     load_t2i_adapter,
@@ -54,7 +56,7 @@ from .runtime import (
 )
 from .settings import GenerationSettings, SettingsError, check_inputs
 from .settings.parameters import format_parameters
-from .structure.control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
+from .structure.control_maps import ControlMapMaker, Estimator, MapRequest, fit_to_size
 from .structure.controlnet import ControlNetGuidance
 from .structure.t2i_adapter import T2IGuidance
 from .unet_setup import prepare_unet
@@ -70,7 +72,7 @@ class GenerationResult:
     seeds: tuple[int, ...]
     parameters: list[str]  # A1111 text per image
     warnings: tuple[str, ...]
-    control_maps: dict[str, Image.Image] = field(default_factory=dict)  # "canny"/"depth" -> map used
+    control_maps: dict[str, Image.Image] = field(default_factory=dict)  # kind ("canny", ...) -> map used
 
 
 class Engine:
@@ -102,7 +104,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
         self.loads = 0  # models loaded after start-up; a preloaded engine keeps this still
-        self.control_maps = ControlMapMaker(self._depth_estimator)
+        self.control_maps = ControlMapMaker({"depth": self._depth_estimator, "openpose": self._pose_estimator})
         self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
@@ -132,6 +134,10 @@ class Engine:
         for kind in T2I_ADAPTERS:
             self.t2i_adapter(kind)
         self._depth_estimator()
+        try:  # poses from photos are optional: without the weights, a pose request says what to download
+            self._pose_estimator()
+        except MissingModelError:
+            pass
 
     def _staged(self, module: Module, stage: str) -> Module:
         """Under CPU offload a model loaded later joins its stage (see ``runtime.ModelOffload``)."""
@@ -165,10 +171,13 @@ class Engine:
             lambda: self._staged(load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"),
         )
 
-    def _depth_estimator(self) -> DepthEstimator:
+    def _pose_estimator(self) -> Estimator:
+        return self._once("pose", lambda: load_pose_estimator(self.sources.resolve(POSE_ESTIMATOR), self.device))
+
+    def _depth_estimator(self) -> Estimator:
         spec = DEPTH_ESTIMATORS[self.depth_model]
 
-        def load() -> DepthEstimator:
+        def load() -> Estimator:
             return load_depth_estimator(self.sources.resolve(spec), self.device)
 
         return self._once(f"depth:{self.depth_model}", load)

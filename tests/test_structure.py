@@ -65,8 +65,9 @@ def plain_pipeline(tiny_models_dir: Path) -> ReferencePipeline:
         ControlNetSettings(kind="canny", scale=0.9),
         ControlNetSettings(kind="depth", scale=1.0, start=0.25, end=0.75),
         ControlNetSettings(kind="canny", scale=0.8, guess_mode=True),
+        ControlNetSettings(kind="openpose", scale=0.7),
     ],
-    ids=["canny", "depth-window", "guess-mode"],
+    ids=["canny", "depth-window", "guess-mode", "openpose"],
 )
 def test_controlnet_with_ip_equals_diffusers(engine, ip_pipeline, reference, control_map, options) -> None:
     settings = structured(controlnet=options, ip=IPAdapterSettings(scale=0.6))
@@ -77,7 +78,7 @@ def test_controlnet_with_ip_equals_diffusers(engine, ip_pipeline, reference, con
     assert np.abs(ours - theirs).max() <= TOLERANCE
 
 
-@pytest.mark.parametrize("kind", ["canny", "depth"])
+@pytest.mark.parametrize("kind", ["canny", "depth", "openpose"])
 def test_t2i_adapter_equals_diffusers(engine, plain_pipeline, control_map, kind: str) -> None:
     settings = structured(t2i=T2IAdapterSettings(kind=kind, scale=0.8))
     ours = engine.generate(settings, control_image=control_map).pixels

@@ -121,6 +121,12 @@ CONTROLNETS: dict[str, ModelSpec] = {
         "diffusion_pytorch_model.fp16.safetensors",
         "ControlNet v1.1 depth",
     ),
+    "openpose": _hub_folder(
+        "controlnet-openpose",
+        "lllyasviel/control_v11p_sd15_openpose",
+        "diffusion_pytorch_model.fp16.safetensors",
+        "ControlNet v1.1 openpose",
+    ),
 }
 
 T2I_ADAPTERS: dict[str, ModelSpec] = {
@@ -130,7 +136,20 @@ T2I_ADAPTERS: dict[str, ModelSpec] = {
     "depth": _hub_folder(
         "t2i-depth", "TencentARC/t2iadapter_depth_sd15v2", "diffusion_pytorch_model.bin", "T2I-Adapter depth"
     ),
+    "openpose": _hub_folder(
+        "t2i-openpose", "TencentARC/t2iadapter_openpose_sd14v1", "diffusion_pytorch_model.bin", "T2I-Adapter openpose"
+    ),
 }
+
+# Poses from photos: controlnet_aux's OpenPose body model (a pickle, read with weights_only=True).
+POSE_ESTIMATOR = ModelSpec(
+    key="openpose",
+    repo_id="lllyasviel/Annotators",
+    path_in_repo="",
+    kind=Kind.FOLDER,
+    files=("body_pose_model.pth",),
+    description="OpenPose body estimator (controlnet_aux)",
+)
 
 # Depth estimators, named as `--depth-model` and `download --only` take them. Depth Anything V2 Small
 # (Apache-2.0, 25M parameters) is the default: its weights are safetensors on the main branch.
@@ -212,6 +231,7 @@ ALL_SPECS: tuple[ModelSpec, ...] = (
     *CONTROLNETS.values(),
     *T2I_ADAPTERS.values(),
     *DEPTH_ESTIMATORS.values(),
+    POSE_ESTIMATOR,
 )
 SPECS_BY_KEY: dict[str, ModelSpec] = {spec.key: spec for spec in ALL_SPECS}
 DEFAULT_SPECS: tuple[ModelSpec, ...] = (SD15, IMAGE_ENCODER, IP_ADAPTERS["base"])  # what a first generation loads

@@ -125,3 +125,31 @@ def load_depth_estimator(path: Path, device: torch.device | str) -> Callable[[Im
     except Exception as error:
         raise ModelLoadError(f"cannot load the depth estimator from {path}: {error}") from None
     return lambda image: estimator(image)["depth"]
+
+
+def load_pose_estimator(path: Path, device: torch.device | str) -> Callable[[Image.Image], Image.Image]:
+    """controlnet_aux's OpenPose, body only (what A1111 calls "openpose"), as image -> pose image.
+
+    ``Body`` reads its pickle with a bare ``torch.load``; it is built here instead, so that the
+    file is read with ``weights_only=True`` whatever torch's default.
+    """
+    from controlnet_aux.open_pose import OpenposeDetector, util
+    from controlnet_aux.open_pose.body import Body
+    from controlnet_aux.open_pose.model import bodypose_model
+
+    weights = path / "body_pose_model.pth"
+    try:
+        body = Body.__new__(Body)
+        body.model = bodypose_model()
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        body.model.load_state_dict(util.transfer(body.model, state))
+        body.model.eval().to(device)
+    except Exception as error:
+        raise ModelLoadError(f"cannot load the OpenPose body model from {weights}: {error}") from None
+    detector = OpenposeDetector(body)
+
+    def estimate(image: Image.Image) -> Image.Image:
+        side = min(image.size)  # detect at the generation size, not controlnet_aux's default 512
+        return detector(image, detect_resolution=side, image_resolution=side, include_hand=False, include_face=False)
+
+    return estimate

@@ -127,7 +127,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ip_fit", ("ip", "fit"), "choice", "Non-square references",
             "How a non-square reference becomes square for CLIP: crop keeps the centre, pad keeps everything.",
             "radio", flag="--ip-fit", png="IP fit", png_group="ip", choices=FIT_MODES),
-    Setting("control_is_map", ("control_is_map",), "flag", "Already a canny/depth map (skip preprocessing)",
+    Setting("control_is_map", ("control_is_map",), "flag", "Already a map: edges, depth or pose (skip preprocessing)",
             "The control image is a ready map, used as it is (the CLI's --control-map).", "checkbox",
             png="Control map", png_group="control_map"),
     Setting("canny_low", ("canny_low",), "int", "Canny low",

@@ -1,15 +1,16 @@
-"""Canny and depth maps from a control image, at exactly the generation size, cached.
+"""Canny, depth and pose maps from a control image, at exactly the generation size, cached.
 
 Canny: controlnet_aux's ``CannyDetector`` is ``cv2.Canny`` between two resizes that round both sides
 to multiples of 64 (a 512x680 request would get a 512x704 map, stretched back). We crop-fit the
 image to the generation size once and run the same ``cv2.Canny`` on it; a test holds the result to
-``CannyDetector`` wherever its rounding is a no-op. Depth: a transformers depth-estimation pipeline
-(DPT-hybrid MiDaS by default; any local DPT or Depth Anything folder works).
+``CannyDetector`` wherever its rounding is a no-op. Every other kind comes from an estimator model
+(depth: a transformers depth-estimation pipeline; openpose: controlnet_aux's OpenPose), loaded on
+first use and resized back to the fitted image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -21,7 +22,7 @@ from ..cache import LRUCache, image_digest
 
 @dataclass(frozen=True)
 class MapRequest:
-    kind: str  # "canny" or "depth"
+    kind: str  # "canny", or a kind an estimator makes ("depth", "openpose")
     width: int
     height: int
     canny_low: int = 100
@@ -41,21 +42,21 @@ def canny_map(image: Image.Image, low: int, high: int) -> Image.Image:
     return Image.fromarray(edges).convert("RGB")
 
 
-DepthEstimator = Callable[[Image.Image], Image.Image]
+Estimator = Callable[[Image.Image], Image.Image]
 
 
-def depth_map(estimate: DepthEstimator, image: Image.Image) -> Image.Image:
-    depth = estimate(image)
-    if depth.size != image.size:  # the pipeline returns input size; guard against other estimators
-        depth = depth.resize(image.size, Image.BICUBIC)
-    return depth.convert("RGB")
+def estimated_map(estimate: Estimator, image: Image.Image) -> Image.Image:
+    made = estimate(image)
+    if made.size != image.size:  # depth pipelines return the input size; OpenPose rounds to multiples of 64
+        made = made.resize(image.size, Image.BICUBIC)
+    return made.convert("RGB")
 
 
 class ControlMapMaker:
     """Makes maps on demand and keeps the last few: a second run with the same image reuses them."""
 
-    def __init__(self, depth_estimator: Callable[[], DepthEstimator], cache_size: int = 16) -> None:
-        self._depth_estimator = depth_estimator  # loaded on first depth request
+    def __init__(self, estimators: Mapping[str, Callable[[], Estimator]], cache_size: int = 16) -> None:
+        self._estimators = estimators  # kind -> its loader, called on the first request of that kind
         self._cache: LRUCache[Image.Image] = LRUCache(cache_size)
 
     @property
@@ -69,4 +70,4 @@ class ControlMapMaker:
         fitted = fit_to_size(image, request.width, request.height)
         if request.kind == "canny":
             return canny_map(fitted, request.canny_low, request.canny_high)
-        return depth_map(self._depth_estimator(), fitted)
+        return estimated_map(self._estimators[request.kind](), fitted)
