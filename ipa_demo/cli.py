@@ -143,6 +143,23 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sweep(args: argparse.Namespace) -> int:
+    from .explore.axes import NO_AXIS, parse_axis
+    from .explore.report import write_sweep
+    from .explore.sweep import plan, run
+    from .settings.values import values_from_settings
+
+    x = parse_axis(args.x, "--x")
+    y = parse_axis(args.y, "--y") if args.y else NO_AXIS
+    request = read_request(args)
+    cells = plan(values_from_settings(request.settings), request.settings.seed, x, y)
+    writable_folder(args.out, "--out")
+    result = run(load_engine(args), cells, x, y, request.references, request.init_image, request.control_image,
+                 differences=not args.no_differences)  # fmt: skip
+    print(write_sweep(result, args.out))
+    return 0
+
+
 def run_tiny_models(args: argparse.Namespace) -> int:
     from .models.tiny import write_tiny_models
 
@@ -172,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     comparison = commands.add_parser("compare", help="reference-only vs img2img vs IP-Adapter on one seed")
     _add_generation_arguments(comparison)
     comparison.set_defaults(run=run_compare)
+    sweep = commands.add_parser("sweep", help="an X/Y grid over any setting (λ, layers, window, ...) on one seed")
+    _add_generation_arguments(sweep)
+    sweep.add_argument("--x", required=True, help="NAME=V1,V2,... e.g. ip-scale=0,0.5,1; ip-layers=each for the layer atlas")
+    sweep.add_argument("--y", help="a second axis, e.g. ip-preset=all,style,composition")
+    sweep.add_argument("--no-differences", action="store_true", help="skip the λ=0 images and the difference maps")
+    sweep.set_defaults(run=run_sweep)
     download = commands.add_parser("download", help="fetch exactly the model files the app loads (then run offline)")
     _add_download_arguments(download)
     download.set_defaults(run=run_download)

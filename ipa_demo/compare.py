@@ -13,14 +13,13 @@ more here than that speed-up (on a GPU it is the next one to measure).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .loop import StepCallback
+from .loop import StepCallback, steps_to_run, within
 from .settings import ControlNetSettings, GenerationSettings, ReferenceOnlySettings, T2IAdapterSettings
 from .structure.control_maps import fit_to_size
 
@@ -108,7 +107,7 @@ def compare(
             [reference],
             init_image=reference if method.init_from_reference else None,
             control_image=control_image if method.uses_control else None,
-            on_step=_offset(on_step, done, total),
+            on_step=within(on_step, done, total),
         )
         seconds = time.perf_counter() - started
         done += _steps_of(method)
@@ -125,15 +124,7 @@ def compare(
 
 
 def _steps_of(method: ComparisonMethod) -> int:
-    settings = method.settings
-    return int(settings.steps * settings.strength) if method.init_from_reference else settings.steps
-
-
-def _offset(on_step: StepCallback | None, done: int, total: int) -> StepCallback | None:
-    if on_step is None:
-        return None
-    report: Callable[[int, int], None] = on_step
-    return lambda step, _steps: report(done + step, total)
+    return steps_to_run(method.settings, img2img=method.init_from_reference)
 
 
 def labelled_grid(reference: Image.Image, entries: list[ComparisonEntry]) -> Image.Image:

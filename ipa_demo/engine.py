@@ -40,8 +40,8 @@ from .models.loading import (
     StableDiffusionModels,
     load_controlnet,
     load_depth_estimator,
-    load_pose_estimator,
     load_image_encoder,
+    load_pose_estimator,
     load_stable_diffusion,
     load_t2i_adapter,
 )

@@ -29,6 +29,19 @@ from .unet_call import UNetCall
 StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
 
 
+def within(on_step: StepCallback | None, done: int, total: int) -> StepCallback | None:
+    """A run's step callback as part of a longer job: ``done`` steps before it, ``total`` in all."""
+    if on_step is None:
+        return None
+    report = on_step
+    return lambda step, _steps: report(done + step, total)
+
+
+def steps_to_run(settings: GenerationSettings, img2img: bool) -> int:
+    """How many denoising steps a generation makes: img2img keeps the ``strength`` tail of the schedule."""
+    return min(int(settings.steps * settings.strength), settings.steps) if img2img else settings.steps
+
+
 class GenerationCancelled(Exception):
     """Raised by a step callback to stop a run between two steps."""
 
@@ -155,7 +168,7 @@ def denoise(
 
 def _img2img_timesteps(scheduler: object, settings: GenerationSettings) -> torch.Tensor:
     """The tail of the schedule that ``strength`` keeps, as diffusers' img2img computes it."""
-    kept = min(int(settings.steps * settings.strength), settings.steps)
+    kept = steps_to_run(settings, img2img=True)
     start = max(settings.steps - kept, 0) * scheduler.order  # type: ignore[attr-defined]
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(start)

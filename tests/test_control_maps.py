@@ -43,7 +43,7 @@ def test_canny_equals_controlnet_aux_where_its_rounding_is_a_no_op(width, height
 
 
 def test_maps_have_the_generation_size_even_off_the_64_grid() -> None:
-    maker = ControlMapMaker(depth_estimator=lambda: pytest.fail("canny needs no depth model"))
+    maker = ControlMapMaker({"depth": lambda: pytest.fail("canny needs no depth model")})
     made = maker.make(smooth_photo(300, 200), MapRequest("canny", 136, 96))
     assert made.size == (136, 96)
 
@@ -81,7 +81,7 @@ def transformers_depth(folder: Path, image: Image.Image) -> np.ndarray:
 @pytest.mark.parametrize("name", list(DEPTH_ESTIMATORS))
 def test_depth_maps_equal_the_transformers_pipeline(name: str, tiny_models_dir: Path) -> None:
     folder = ModelSources(tiny_models_dir).resolve(DEPTH_ESTIMATORS[name])
-    maker = ControlMapMaker(depth_estimator=lambda: load_depth_estimator(folder, "cpu"))
+    maker = ControlMapMaker({"depth": lambda: load_depth_estimator(folder, "cpu")})
     photo, request = smooth_photo(150, 90), MapRequest("depth", 120, 80)
     ours = np.asarray(maker.make(photo, request))
     assert ours.shape == (80, 120, 3) and ours.std() > 0

@@ -57,10 +57,8 @@ PLUS_DEPTH = 4  # diffusers always builds a 4-block Resampler and loads it stric
 PLUS_HEADS = 1
 PLUS_HEAD_DIM = 64  # diffusers derives heads = rows(to_q) // 64
 T2I_IN_CHANNELS = {"canny": 1, "depth": 3, "openpose": 3}
-# Components without a tiny twin, and why (tests build what they need of these on the spot).
-NO_TWIN = {
-    POSE_ESTIMATOR.key: "controlnet_aux's OpenPose body model has one fixed architecture (52M parameters, 209 MB)",
-}
+# Without a tiny twin, and why (tests build what they need of these on the spot).
+NO_TWIN = {POSE_ESTIMATOR.key: "controlnet_aux's OpenPose body model has one fixed size (52M parameters, 209 MB)"}
 
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"

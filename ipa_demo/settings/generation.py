@@ -227,6 +227,7 @@ class Limits:
     max_references: int = 8
     max_input_images: int = 10  # references, init image and control image together
     max_request_pixels: int = 80_000_000  # decoded pixels of all input images together (two 40-MP photos)
+    max_sweep_cells: int = 32  # generations one sweep may ask for (the layer atlas is 16)
 
     def __post_init__(self) -> None:
         for spec in fields(self):

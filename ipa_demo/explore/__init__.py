@@ -1,0 +1,1 @@
+"""Explore: sweep grids over any setting, the layer atlas, response plots and difference maps."""

@@ -1,0 +1,96 @@
+"""Sweep axes: ``ip-scale=0,0.5,1``, ``ip-preset=all,style``, ``ip-layers=each`` ...
+
+An axis is named after a generation flag without its dashes and lists the values it takes; any
+declared setting with a flag can be an axis, its values parsed by its declared kind. Three axes
+are shorthands: ``ip-preset`` (named layer masks), ``ip-layers=each`` (the layer atlas: each of the
+16 layers alone) and ``ip-layers=leave-one-out`` (all layers but one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
+from ..settings import SettingsError
+from ..settings.declarations import SETTINGS, Setting
+
+EACH, LEAVE_ONE_OUT = "each", "leave-one-out"
+
+
+@dataclass(frozen=True)
+class AxisValue:
+    label: str  # as the grid and sweep.json show it
+    changes: dict[str, Any]  # API parameter -> value, over the shared settings
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str  # "ip-scale", "ip-layers", ...
+    values: tuple[AxisValue, ...]
+
+    @property
+    def parameter(self) -> str | None:
+        """The setting this axis moves, when it moves one number (what a response plot can put on x)."""
+        setting = _by_flag().get(self.name)
+        return setting.name if setting is not None and setting.kind in ("float", "int") else None
+
+
+NO_AXIS = Axis("", (AxisValue("", {}),))  # a sweep along one axis has one row
+
+
+def _by_flag() -> dict[str, Setting]:
+    return {setting.flag.removeprefix("--"): setting for setting in SETTINGS if setting.flag}
+
+
+def axis_names() -> tuple[str, ...]:
+    return (*_by_flag(), "ip-preset")
+
+
+def _mask(bits: set[int]) -> str:
+    return "".join("1" if index in bits else "0" for index in range(NUM_LAYERS))
+
+
+def _layer_axis(spec: str) -> tuple[AxisValue, ...] | None:
+    every = set(range(NUM_LAYERS))
+    if spec == EACH:
+        return tuple(AxisValue(f"L{index} alone", {"ip_layers": _mask({index})}) for index in sorted(every))
+    if spec == LEAVE_ONE_OUT:
+        return tuple(AxisValue(f"all but L{index}", {"ip_layers": _mask(every - {index})}) for index in sorted(every))
+    return None
+
+
+def _parse_value(setting: Setting, text: str, where: str) -> Any:
+    try:
+        if setting.kind == "float":
+            return float(text)
+        if setting.kind == "int":
+            return int(text)
+    except ValueError:
+        raise SettingsError(where, f"{text!r} is not a {'number' if setting.kind == 'float' else 'whole number'}") from None
+    if setting.kind == "flag":
+        if text.lower() not in ("true", "false"):
+            raise SettingsError(where, f"{text!r} is not true or false")
+        return text.lower() == "true"
+    return text
+
+
+def parse_axis(spec: str, where: str) -> Axis:
+    """``name=v1,v2,...``; ``where`` names the control or flag in errors (``--x``, "X axis")."""
+    name, sep, listed = (part.strip() for part in spec.partition("="))
+    if not sep or not listed:
+        raise SettingsError(where, f"{spec!r} is not NAME=VALUE,VALUE,... (e.g. ip-scale=0,0.5,1)")
+    texts = [text.strip() for text in listed.split(",") if text.strip()]
+    if name == "ip-layers" and (layers := _layer_axis(listed)) is not None:
+        return Axis(name, layers)
+    if name == "ip-preset":
+        unknown = [text for text in texts if text not in MASK_PRESETS]
+        if unknown:
+            raise SettingsError(where, f"{unknown[0]!r} is not a preset; use {', '.join(MASK_PRESETS)}")
+        return Axis(name, tuple(AxisValue(text, {"ip_layers": MASK_PRESETS[text]}) for text in texts))
+    setting = _by_flag().get(name)
+    if setting is None:
+        raise SettingsError(where, f"{name!r} is not a setting to sweep; use one of {', '.join(axis_names())}")
+    if len(set(texts)) != len(texts):
+        raise SettingsError(where, f"{spec!r} lists a value twice")
+    return Axis(name, tuple(AxisValue(f"{name}={text}", {setting.name: _parse_value(setting, text, where)}) for text in texts))

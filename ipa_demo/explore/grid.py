@@ -1,0 +1,65 @@
+"""Pictures of a sweep: the labelled grid of its cells and maps of how far each cell moved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+HEADER = 22  # pixels for the column labels above and the row labels to the left (times 6)
+
+
+@cache
+def label_font(size: int = 12) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A font with Greek letters where one is installed (matplotlib ships DejaVu Sans), else Pillow's own."""
+    try:
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except Exception:  # noqa: BLE001 (any failure to find one: fall back)
+        return ImageFont.load_default(size=size)
+
+
+def _fitted(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
+    """``text`` shortened with an ellipsis to fit ``width`` pixels."""
+    font = label_font()
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def labelled_grid(
+    tiles: Sequence[Sequence[Image.Image]], column_labels: Sequence[str], row_labels: Sequence[str], corner: str = ""
+) -> Image.Image:
+    """Rows of equal-size tiles with their column labels above, row labels to the left, axis names in the corner."""
+    width, height = tiles[0][0].size
+    left = 6 * HEADER if any(row_labels) or corner else 0
+    grid = Image.new("RGB", (left + width * len(column_labels), HEADER + height * len(row_labels)), "white")
+    draw = ImageDraw.Draw(grid)
+    font = label_font()
+    if corner:
+        draw.text((3, 4), _fitted(draw, corner, left - 6), fill="gray", font=font)
+    for column, label in enumerate(column_labels):
+        draw.text((left + column * width + 3, 4), _fitted(draw, label, width - 6), fill="black", font=font)
+    for row, (label, images) in enumerate(zip(row_labels, tiles, strict=True)):
+        top = HEADER + row * height
+        draw.text((3, top + height // 2 - 7), _fitted(draw, label, left - 6), fill="black", font=font)
+        for column, image in enumerate(images):
+            grid.paste(image.convert("RGB"), (left + column * width, top))
+    return grid
+
+
+def difference(image: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Per-pixel mean absolute difference of two float images in [0, 1], (h, w)."""
+    return np.abs(image.astype(np.float32) - baseline.astype(np.float32)).mean(axis=-1)
+
+
+def heat_map(values: np.ndarray, scale: float) -> Image.Image:
+    """Black (no change) through red and yellow to white (``scale`` or more)."""
+    level = np.clip(values / scale, 0.0, 1.0) if scale > 0 else np.zeros_like(values)
+    channels = [np.clip(3 * level - offset, 0.0, 1.0) for offset in (0, 1, 2)]
+    return Image.fromarray((np.stack(channels, axis=-1) * 255).round().astype(np.uint8))

@@ -1,0 +1,108 @@
+"""Sweeps: each cell is exactly its own generation; axes parse from their declarations; scores and maps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ipa_demo.cli import main
+from ipa_demo.engine import Engine
+from ipa_demo.explore.axes import NO_AXIS, parse_axis
+from ipa_demo.explore.sweep import plan, run
+from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
+from ipa_demo.settings.values import values_from_settings
+
+BASE = GenerationSettings(prompt="a cat", seed=7, width=64, height=64, steps=3, ip=IPAdapterSettings(scale=0.6))
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [
+        ("ip-scale=0,0.8", "ip-variant=base,plus"),
+        ("ip-layers=each", ""),
+        ("ip-start=0,0.5", "ip-end=0.5,1"),
+    ],
+    ids=["lambda-variant", "atlas", "window"],
+)
+def test_every_cell_equals_generate_with_its_settings(engine: Engine, reference: Image.Image, x: str, y: str) -> None:
+    x_axis, y_axis = parse_axis(x, "--x"), parse_axis(y, "--y") if y else NO_AXIS
+    cells = plan(values_from_settings(BASE), BASE.seed, x_axis, y_axis)
+    if x == "ip-layers=each":
+        cells = cells[4:7]  # three of the sixteen: the rule is the same for each
+    result = run(engine, cells, x_axis, y_axis, [reference])
+    for item in result.cells:
+        alone = engine.generate(item.cell.settings, [reference]).pixels[0]
+        assert np.abs(item.pixels - alone).max() <= 1e-4, item.cell.x_label
+    assert len({item.cell.settings for item in result.cells}) == len(cells), "each cell asks for something else"
+
+
+def test_atlas_and_leave_one_out_cover_each_layer_once() -> None:
+    alone = [value.changes["ip_layers"] for value in parse_axis("ip-layers=each", "--x").values]
+    but_one = [value.changes["ip_layers"] for value in parse_axis("ip-layers=leave-one-out", "--x").values]
+    assert len(alone) == len(but_one) == NUM_LAYERS
+    for index, (single, rest) in enumerate(zip(alone, but_one)):
+        assert single.count("1") == 1 and single[index] == "1"
+        assert rest.count("0") == 1 and rest[index] == "0"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("ip-scale", "NAME=VALUE"),
+        ("brightness=1,2", "not a setting to sweep"),
+        ("ip-scale=0,lots", "not a number"),
+        ("ip-preset=all,everything", "not a preset"),
+        ("steps=10,10", "twice"),
+    ],
+)
+def test_a_bad_axis_is_an_error_naming_where(spec: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        parse_axis(spec, "--x")
+    assert caught.value.field == "--x"
+
+
+def test_a_cell_with_bad_settings_names_its_cell() -> None:
+    with pytest.raises(SettingsError, match="in the cell ip-start=0.9") as caught:
+        plan(values_from_settings(replace(BASE, ip=IPAdapterSettings(end=0.5))), 1, parse_axis("ip-start=0,0.9", "--x"))
+    assert caught.value.field == "ip_end"
+
+
+def test_presets_axis_sets_the_masks() -> None:
+    cells = plan(values_from_settings(BASE), 1, parse_axis("ip-preset=style,composition", "--x"))
+    assert [cell.settings.ip.mask for cell in cells] == [MASK_PRESETS["style"], MASK_PRESETS["composition"]]
+
+
+def test_differences_are_zero_where_ip_adapter_is_off(engine: Engine, reference: Image.Image) -> None:
+    x = parse_axis("ip-scale=0,1.5", "--x")
+    result = run(engine, plan(values_from_settings(BASE), BASE.seed, x), x, references=[reference], differences=True)
+    off, on = result.cells
+    assert off.mean_difference == 0.0 and on.mean_difference > 0.0
+    assert result.differences is not None and result.differences.size == result.grid.size
+    assert off.similarity is not None and -1.0 <= off.similarity <= 1.0
+
+
+def test_cli_sweep_writes_cells_grid_and_summary(tiny_models_dir: Path, tmp_path: Path, reference: Image.Image) -> None:
+    reference.save(tmp_path / "ref.png")
+    out = tmp_path / "out"
+    args = ["sweep", "--models", str(tiny_models_dir), "--device", "cpu", "--prompt", "a cat", "--reference",
+            str(tmp_path / "ref.png"), "--width", "64", "--height", "64", "--steps", "2", "--seed", "3",
+            "--x", "ip-scale=0.5,1", "--y", "seed=3,4", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads((out / "sweep.json").read_text())
+    assert [(cell["x"], cell["y"]) for cell in summary["cells"]] == [
+        ("ip-scale=0.5", "seed=3"), ("ip-scale=1", "seed=3"), ("ip-scale=0.5", "seed=4"), ("ip-scale=1", "seed=4")
+    ]  # fmt: skip
+    first = Image.open(out / summary["cells"][2]["file"])
+    assert "Seed: 4," in first.info["parameters"] and "IP scale: 0.5" in first.info["parameters"]
+    assert (out / "grid.png").exists() and (out / "differences.png").exists()
+
+
+def test_cli_names_the_axis_flag(tiny_models_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["sweep", "--models", str(tiny_models_dir), "--x", "nope=1", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: --x: 'nope' is not a setting to sweep")
