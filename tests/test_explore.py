@@ -106,3 +106,48 @@ def test_cli_sweep_writes_cells_grid_and_summary(tiny_models_dir: Path, tmp_path
 def test_cli_names_the_axis_flag(tiny_models_dir: Path, tmp_path: Path, capsys) -> None:
     assert main(["sweep", "--models", str(tiny_models_dir), "--x", "nope=1", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: --x: 'nope' is not a setting to sweep")
+
+
+def sweep_request(reference_path: Path, **changes: object) -> dict[str, object]:
+    values = {**values_from_settings(replace(BASE, steps=2)), "seed": 5, "reference_images": [(str(reference_path), None)],
+              "init_image": None, "control_image": None, "x_axis": "ip-scale=0,1", "y_axis": ""}  # fmt: skip
+    return {**values, **changes}
+
+
+def test_the_explore_tab_answers_grid_maps_plot_and_scores(engine: Engine, tmp_path: Path, reference: Image.Image) -> None:
+    import gradio as gr
+
+    from ipa_demo.settings import Limits
+    from ipa_demo.ui.explore import Sweeper
+    from ipa_demo.ui.handlers import Handlers
+    from ipa_demo.ui.outputs import OutputStore
+
+    reference.save(tmp_path / "ref.png")
+    sweeper = Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), Limits()))
+    *_, (grid, differences, plot, rows, note) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
+    assert Image.open(grid).size == Image.open(differences).size
+    assert list(plot["x"]) == [0.0, 1.0] and len(rows) == 2 and "Seed 5" in note
+    assert rows[0][3] == 0.0 and rows[1][3] > 0.0  # λ = 0 is the baseline itself
+
+
+@pytest.mark.parametrize(
+    ("changes", "bad", "message"),
+    [
+        ({"x_axis": "nope=1"}, "x_axis", "not a setting to sweep"),
+        ({"y_axis": "seed=1,x"}, "y_axis", "not a whole number"),
+        ({"x_axis": "ip-layers=each", "y_axis": "seed=1,2,3"}, "x_axis", "at most 32"),
+        ({"steps": 0}, "steps", "between 1"),
+    ],
+)
+def test_the_sweep_validator_marks_the_bad_input(engine: Engine, tmp_path: Path, changes, bad, message) -> None:
+    from ipa_demo.settings import Limits
+    from ipa_demo.ui.explore import SWEEP_INPUTS, Sweeper
+    from ipa_demo.ui.handlers import Handlers
+    from ipa_demo.ui.outputs import OutputStore
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "ref.png")
+    sweeper = Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), Limits()))
+    checks = sweeper.validate(**sweep_request(tmp_path / "ref.png", **changes))
+    assert len(checks) == len(SWEEP_INPUTS)
+    refused = [(name, check["message"]) for name, check in zip(SWEEP_INPUTS, checks) if not check["is_valid"]]
+    assert len(refused) == 1 and refused[0][0] == bad and message in refused[0][1]

@@ -19,7 +19,7 @@ from PIL import Image
 from ..compare import similarity
 from ..loop import StepCallback, steps_to_run, within
 from ..settings import GenerationSettings, IPAdapterSettings, SettingsError
-from ..settings.values import settings_from_values
+from ..settings.values import settings_from_values, values_from_settings
 from .axes import NO_AXIS, Axis
 from .grid import difference, heat_map, labelled_grid
 
@@ -34,6 +34,9 @@ class Cell:
     x_label: str
     y_label: str
     settings: GenerationSettings
+
+    def value_of(self, parameter: str) -> Any:
+        return values_from_settings(self.settings)[parameter]
 
 
 @dataclass(frozen=True)

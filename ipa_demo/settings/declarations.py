@@ -204,6 +204,7 @@ IMAGE_PARAMS: tuple[str, ...] = ("reference_images", "init_image", "control_imag
 IMAGE_LABELS = MappingProxyType(
     {"reference_images": "Reference image(s)", "init_image": "Init image", "control_image": "Control image"}
 )
+SWEEP_LABELS = MappingProxyType({"x_axis": "X axis", "y_axis": "Y axis"})  # the Explore tab's own inputs
 IMAGE_FLAGS = MappingProxyType(
     {"reference_images": "--reference", "init_image": "--init-image", "control_image": "--control-image"}
 )
@@ -214,7 +215,7 @@ def label_of(name: str) -> str:
     """How the page names a setting or image input (the API name if it is neither)."""
     if name in BY_NAME:
         return BY_NAME[name].label
-    return IMAGE_LABELS.get(name, name)
+    return IMAGE_LABELS.get(name) or SWEEP_LABELS.get(name, name)
 
 
 def flag_of(name: str) -> str:

@@ -20,6 +20,7 @@ from ..settings import Limits, SettingsError
 from ..zerogpu import gpu_task
 from .controls import HELPER, Controls, build_controls
 from .examples import add_examples
+from .explore import ExploreTab, Sweeper, sweep_seconds
 from .file_gate import gate_every_input
 from .handlers import EngineLike, Handlers, compare_seconds, generate_seconds
 from .outputs import COMPARISON_HEADERS, OutputStore
@@ -98,6 +99,8 @@ class Outputs:
                 self.grid = gr.File(label="Grid (PNG)", interactive=False, elem_id="compare-grid")
                 self.compare_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="compare-seed")
             self.compare_note = gr.Markdown(elem_id="compare-note")
+        with gr.Tab("Explore", id="explore"):
+            self.explore = ExploreTab()
 
     @property
     def of_generate(self) -> list[gr.components.Component]:
@@ -193,8 +196,18 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
         validator=handlers.validate_compare,
         **gpu,
     )
-    for stop in (outputs.stop_generate, outputs.stop_compare):
-        stop.click(None, cancels=[generating, comparing])
+    sweeper = Sweeper(handlers)
+    sweeping = outputs.explore.button.click(
+        gpu_task(sweep_seconds)(sweeper.sweep),
+        inputs_kwargs={**fields, "x_axis": outputs.explore.x_axis, "y_axis": outputs.explore.y_axis},
+        outputs=outputs.explore.outputs,
+        show_progress_on=outputs.explore.grid,
+        api_name="sweep",
+        validator=sweeper.validate,
+        **gpu,
+    )
+    for stop in (outputs.stop_generate, outputs.stop_compare, outputs.explore.stop):
+        stop.click(None, cancels=[generating, comparing, sweeping])
 
     selected = gr.State(None)
     outputs.gallery.select(handlers.select, outputs=selected, **HELPER)

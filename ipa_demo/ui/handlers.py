@@ -73,7 +73,7 @@ def _unchanged(width: int) -> tuple[Any, ...]:
     return tuple(gr.skip() for _ in range(width))
 
 
-def _follow(
+def follow(
     run: Generator[Step | None, None, Any], progress: gr.Progress, label: str, width: int
 ) -> Generator[tuple[Any, ...], None, Any]:
     """Report the run's steps and yield "no change" between them; return the run's result."""
@@ -154,7 +154,7 @@ class Handlers:
                     request.settings, request.references, request.init_image, request.control_image, on_step=on_step
                 )
 
-            result = yield from _follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
+            result = yield from follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
             outputs = self._generate_outputs(request, result)
         _warn(result.warnings)
         yield outputs
@@ -190,7 +190,7 @@ class Handlers:
             def task(on_step: Any) -> Any:
                 return compare(self.engine, request.settings, request.references[0], request.control_image, on_step)
 
-            result = yield from _follow(run_stoppable(task), progress, "Comparing", COMPARE_OUTPUTS)
+            result = yield from follow(run_stoppable(task), progress, "Comparing", COMPARE_OUTPUTS)
             outputs = self._compare_outputs(request.settings, result)
         _warn(result.warnings)
         yield outputs
@@ -252,7 +252,7 @@ def _warn(warnings: Sequence[str]) -> None:
         gr.Warning(warning)
 
 
-def _gpu_seconds(methods: Callable[[dict[str, Any]], int]) -> Callable[..., int]:
+def gpu_seconds(methods: Callable[[dict[str, Any]], int]) -> Callable[..., int]:
     """ZeroGPU's duration function: it gets the handler's arguments, so it parses the settings."""
 
     def duration(*_: Any, **values: Any) -> int:
@@ -265,6 +265,6 @@ def _gpu_seconds(methods: Callable[[dict[str, Any]], int]) -> Callable[..., int]
     return duration
 
 
-generate_seconds = _gpu_seconds(lambda values: 1)
+generate_seconds = gpu_seconds(lambda values: 1)
 # reference-only, img2img, IP-Adapter, and IP-Adapter with structure when there is a control image
-compare_seconds = _gpu_seconds(lambda values: 4 if values.get("control_image") else 3)
+compare_seconds = gpu_seconds(lambda values: 4 if values.get("control_image") else 3)
