@@ -106,12 +106,20 @@ def run_generate(args: argparse.Namespace) -> int:
 
     request = read_request(args)
     writable_folder(args.out, "--out")
-    result = load_engine(args).generate(request.settings, request.references, request.init_image, request.control_image)
+    result = load_engine(args).generate(request.settings, request.references, request.init_image,
+                                        request.control_image, injection_maps=args.injection_maps)  # fmt: skip
     _print_warnings(result.warnings)
     index = _next_free_index(args.out)
     for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters, strict=True)):
         path = save_png(image, args.out / f"{index + offset:05d}-{seed}.png", parameters)
         print(path)
+    if result.injection_maps is not None:
+        from .explore.injection_view import injection_picture
+
+        for offset, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
+            path = args.out / f"{index + offset:05d}-{seed}-injection.png"
+            injection_picture(result.injection_maps, image, offset).save(path)
+            print(path)
     for kind, control_map in result.control_maps.items():
         path = args.out / f"{index:05d}-{request.settings.seed}-{kind}-map.png"
         control_map.save(path)
@@ -185,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate", help="text + reference image -> PNGs with their settings inside")
     _add_generation_arguments(generate)
+    generate.add_argument("--injection-maps", action="store_true",
+                          help="also save where the image prompt acted: per stage and over each image")  # fmt: skip
     generate.set_defaults(run=run_generate)
     comparison = commands.add_parser("compare", help="reference-only vs img2img vs IP-Adapter on one seed")
     _add_generation_arguments(comparison)

@@ -24,8 +24,18 @@ from .conditioner import Conditioner
 from .errors import MissingModelError, OutOfMemoryError
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
+from .ip_adapter.injection import InjectionRecorder
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
-from .loop import Conditioning, StepCallback, decode, denoise, encode_text, encode_to_posterior, uses_guidance
+from .loop import (
+    Conditioning,
+    StepCallback,
+    decode,
+    denoise,
+    encode_text,
+    encode_to_posterior,
+    steps_to_run,
+    uses_guidance,
+)
 from .models.catalog import (
     CONTROLNETS,
     DEFAULT_DEPTH_MODEL,
@@ -73,6 +83,7 @@ class GenerationResult:
     parameters: list[str]  # A1111 text per image
     warnings: tuple[str, ...]
     control_maps: dict[str, Image.Image] = field(default_factory=dict)  # kind ("canny", ...) -> map used
+    injection_maps: list[np.ndarray] | None = None  # per layer (images, h, w), when asked for
 
 
 class Engine:
@@ -189,12 +200,14 @@ class Engine:
         request = MapRequest(kind, settings.width, settings.height, settings.canny_low, settings.canny_high)
         return self.control_maps.make(control_image, request)
 
-    def image_prompt(self, settings: GenerationSettings, references: Sequence[Image.Image]) -> ImagePrompt | None:
+    def image_prompt(
+        self, settings: GenerationSettings, references: Sequence[Image.Image], recorder: InjectionRecorder | None = None
+    ) -> ImagePrompt | None:
         if not settings.ip.is_active:
             return None
         weights = self.ip_adapter(settings.ip.variant)
         encoding = self.image_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
-        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings)}
+        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings), "recorder": recorder}
         return ImagePrompt.prepare(weights, encoding.positive, encoding.negative, settings.ip, **batch)
 
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
@@ -247,10 +260,15 @@ class Engine:
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: StepCallback | None = None,
+        *,
+        injection_maps: bool = False,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
         text = encode_text(self.models, settings)
-        ip = self.image_prompt(settings, references)
+        latent_size = (settings.height // self.models.vae_scale_factor, settings.width // self.models.vae_scale_factor)
+        guided = uses_guidance(settings)
+        recorder = InjectionRecorder.for_batch(latent_size, settings.num_images, guided) if injection_maps else None
+        ip = self.image_prompt(settings, references, recorder)
         structure, maps = self.structure(settings, control_image)
         reference = self.reference_guidance(settings, references)
         # Order matters: reference-only's extra row must see the others' tokens and residuals.
@@ -268,4 +286,5 @@ class Engine:
             format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None)
             for seed in settings.image_seeds
         ]
-        return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps)
+        injection = recorder.maps(steps_to_run(settings, init_image is not None)) if recorder is not None else None
+        return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps, injection)

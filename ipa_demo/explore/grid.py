@@ -8,18 +8,19 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+FONT_PATHS = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 HEADER = 22  # pixels for the column labels above and the row labels to the left (times 6)
 
 
 @cache
 def label_font(size: int = 12) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """A font with Greek letters where one is installed (matplotlib ships DejaVu Sans), else Pillow's own."""
-    try:
-        from matplotlib import font_manager
-
-        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
-    except Exception:  # noqa: BLE001 (any failure to find one: fall back)
-        return ImageFont.load_default(size=size)
+    """DejaVu Sans (Greek letters and all) where the system has it, else Pillow's own font."""
+    for path in FONT_PATHS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
 
 
 def _fitted(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:

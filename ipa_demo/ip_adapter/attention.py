@@ -11,12 +11,13 @@ cannot see each other's settings, and the step window is just "pass None outside
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
+from .injection import InjectionRecorder
 from .weights import IPAdapterWeights
 
 
@@ -27,10 +28,12 @@ class IPAttention:
     weights: IPAdapterWeights
     tokens: torch.Tensor  # (batch, image tokens, cross dim), batch ordered like the latents
     layer_scales: tuple[float, ...]  # λ per layer, execution order
+    recorder: InjectionRecorder | None = None  # asked for injection maps
 
     def with_rows_in_front(self, selection: slice) -> IPAttention:
         """The same attention for a batch with copies of some of its rows put in front."""
-        return IPAttention(self.weights, torch.cat([self.tokens[selection], self.tokens]), self.layer_scales)
+        recorder = self.recorder.shifted(selection.stop - selection.start) if self.recorder is not None else None
+        return replace(self, tokens=torch.cat([self.tokens[selection], self.tokens]), recorder=recorder)
 
 
 class CrossAttnProcessor:
@@ -97,7 +100,10 @@ class CrossAttnProcessor:
         out = merge(F.scaled_dot_product_attention(query, heads(key), heads(value), attn_mask=attention_mask))
         image_key = heads(ip.weights.to_k_ip[self.layer_index](ip.tokens))
         image_value = heads(ip.weights.to_v_ip[self.layer_index](ip.tokens))
-        out = out + scale * merge(F.scaled_dot_product_attention(query, image_key, image_value))
+        image_branch = scale * merge(F.scaled_dot_product_attention(query, image_key, image_value))
+        if ip.recorder is not None:
+            ip.recorder.add(self.layer_index, image_branch)
+        out = out + image_branch
 
         out = attn.to_out[1](attn.to_out[0](out))
         if input_ndim == 4:

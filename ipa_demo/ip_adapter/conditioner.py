@@ -11,6 +11,7 @@ from ..settings import IPAdapterSettings
 from ..unet_call import UNetCall
 from ..windows import step_in_window
 from .attention import IPAttention
+from .injection import InjectionRecorder
 from .weights import IPAdapterWeights
 
 
@@ -23,6 +24,7 @@ class ImagePrompt(Conditioner):
     layer_scales: tuple[float, ...]
     start: float
     end: float
+    recorder: InjectionRecorder | None = None  # set when injection maps are asked for
 
     @classmethod
     @torch.no_grad()
@@ -35,15 +37,16 @@ class ImagePrompt(Conditioner):
         *,
         num_images: int,
         guided: bool,
+        recorder: InjectionRecorder | None = None,
     ) -> ImagePrompt:
         """Project the reference encodings to image tokens once per generation, not once per step."""
         encodings = [positive.repeat_interleave(num_images, dim=0)]
         if guided:
             encodings.insert(0, negative.repeat_interleave(num_images, dim=0))
         tokens = weights.image_tokens(torch.cat(encodings).to(weights.dtype))
-        return cls(weights, tokens, settings.layer_scales, settings.start, settings.end)
+        return cls(weights, tokens, settings.layer_scales, settings.start, settings.end, recorder)
 
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         if not step_in_window(step.index, step.total, self.start, self.end):
             return call
-        return replace(call, ip=IPAttention(self.weights, self.tokens, self.layer_scales))
+        return replace(call, ip=IPAttention(self.weights, self.tokens, self.layer_scales, self.recorder))

@@ -20,7 +20,7 @@ from ..settings import Limits, SettingsError
 from ..zerogpu import gpu_task
 from .controls import HELPER, Controls, build_controls
 from .examples import add_examples
-from .explore import ExploreTab, Sweeper, sweep_seconds
+from .explore import ExploreTab, InjectionMaps, Sweeper, sweep_seconds
 from .file_gate import gate_every_input
 from .handlers import EngineLike, Handlers, compare_seconds, generate_seconds
 from .outputs import COMPARISON_HEADERS, OutputStore
@@ -206,8 +206,17 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
         validator=sweeper.validate,
         **gpu,
     )
+    mapping = outputs.explore.maps_button.click(
+        gpu_task(generate_seconds)(InjectionMaps(handlers).show),
+        inputs_kwargs=fields,
+        outputs=[outputs.explore.maps, outputs.explore.maps_note],
+        show_progress_on=outputs.explore.maps,
+        api_name="injection_maps",
+        validator=handlers.validate_generate,
+        **gpu,
+    )
     for stop in (outputs.stop_generate, outputs.stop_compare, outputs.explore.stop):
-        stop.click(None, cancels=[generating, comparing, sweeping])
+        stop.click(None, cancels=[generating, comparing, sweeping, mapping])
 
     selected = gr.State(None)
     outputs.gallery.select(handlers.select, outputs=selected, **HELPER)

@@ -14,6 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from ..explore.axes import NO_AXIS, Axis, parse_axis
+from ..explore.injection_view import injection_picture
 from ..explore.sweep import SweepResult, plan, run
 from ..settings import SettingsError
 from ..settings.values import PARAMS, values_from_settings
@@ -51,6 +52,14 @@ class ExploreTab:
                                 elem_id="sweep-plot")  # fmt: skip
         self.table = gr.Dataframe(headers=TABLE_HEADERS, label="Scores", interactive=False, elem_id="sweep-table")
         self.note = gr.Markdown(label="Note", elem_id="sweep-note")
+        gr.Markdown(
+            "**Injection maps**: for one image with the settings above, how strongly the image prompt acts in "
+            "each stage (brighter: more), averaged over the steps, and all stages together over the image."
+        )
+        self.maps_button = gr.Button("Show injection maps", elem_id="injection-button")
+        self.maps = gr.Image(label="Injection maps", type="filepath", format="png", interactive=False,
+                             elem_id="injection-maps")  # fmt: skip
+        self.maps_note = gr.Markdown(label="Injection note", elem_id="injection-note")
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -130,6 +139,38 @@ class Sweeper:
         differences = store.save(result.differences, "differences") if result.differences is not None else None
         note = f"Seed {seed} for every cell; {len(result.cells)} cells. Each cell's PNG carries its own settings."
         return store.save(result.grid, "sweep"), differences, plot, rows, note
+
+
+class InjectionMaps:
+    """The ``/injection_maps`` event: one image with the shared settings, and where its image prompt acted."""
+
+    def __init__(self, handlers: Handlers) -> None:
+        self.handlers = handlers
+
+    def show(
+        self,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
+        *,
+        reference_images: Any = None,
+        init_image: str | None = None,
+        control_image: str | None = None,
+        **values: Any,
+    ) -> Iterator[Any]:
+        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        with reported_errors("making the injection maps"):
+            request = self.handlers._parse({**values, "num_images": 1})
+            if not request.settings.ip.is_active:
+                raise SettingsError("ip_scale", "IP-Adapter is off (λ 0, no layer or an empty window): nothing to map")
+            engine = self.handlers.engine
+
+            def task(on_step: Any) -> Any:
+                return engine.generate(request.settings, request.references, request.init_image,
+                                       request.control_image, on_step=on_step, injection_maps=True)  # fmt: skip
+
+            result = yield from follow(run_stoppable(task), progress, "Denoising", 2)
+            picture = injection_picture(result.injection_maps, result.images[0], 0)
+        note = f"Seed {request.settings.seed}, λ {request.settings.ip.scale:g}; the brightest tile is the strongest stage."
+        yield self.handlers.store.save(picture, "injection"), note
 
 
 def _rounded(value: float | None) -> float | None:
