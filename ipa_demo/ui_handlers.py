@@ -80,15 +80,21 @@ def _unchanged(width: int) -> tuple[Any, ...]:
 def _follow(
     run: Generator[Step | None, None, Any], progress: gr.Progress, label: str, width: int
 ) -> Generator[tuple[Any, ...], None, Any]:
-    """Report the run's steps and yield "no change" between them; return the run's result."""
+    """Report the run's steps and yield "no change" between them; return the run's result.
+
+    Every yield repeats the last step: in Gradio 6.31 a yield without a fresh ``progress()`` call
+    clears the progress bar, and the idle yields (for Stop) come several times per step.
+    """
+    last: Step | None = None
     try:
         while True:
             try:
                 step = next(run)
             except StopIteration as finished:
                 return finished.value
-            if step is not None:
-                progress(step, desc=label, unit="steps")
+            last = step or last
+            if last is not None:
+                progress(last, desc=label, unit="steps")
             yield _unchanged(width)
     finally:
         run.close()  # a Stop closes us at the yield above: pass it on to the engine run
