@@ -15,10 +15,10 @@ from . import ui_components as uc
 from .layers import MASK_PRESETS, STAGE_NAMES, STAGES
 from .schedulers import SCHEDULER_NAMES
 from .settings import FIT_MODES, IP_VARIANTS, MAX_IP_SCALE, REFERENCE_MODES, STRUCTURE_KINDS, Limits
+from .ui_explainer import add_explainer, stage_title
 from .ui_fields import PARAMS, STAGE_PARAMS, bits_from_mask, default_values, mask_from_bits, preset_of
 
 CUSTOM_PRESET = "custom"
-STAGE_SIZES = {"down0": "64²", "down1": "32²", "down2": "16²", "mid": "8²", "up1": "16²", "up2": "32²", "up3": "64²"}
 HELPER: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
 
 
@@ -49,14 +49,15 @@ def _layer_grid(values: dict[str, Any]) -> tuple[dict[str, gr.Slider], list[gr.C
     toggles: list[gr.Checkbox] = []
     bits = bits_from_mask(values["ip_layers"]) or []
     with gr.Column(elem_id="layer-grid"):
+        add_explainer()
         gr.Markdown(
-            "One row per UNet stage, input to output (feature map size at 512×512): tick the layers "
-            "that get the image prompt; the slider weighs the stage.",
+            "Where the reference counts: one row per stage of the UNet, in the order the picture passes "
+            "them. Tick the layers that get the reference; the slider weighs the whole stage.",
             elem_classes=["grid-hint"],
         )
         for stage, param in zip(STAGE_NAMES, STAGE_PARAMS):
             with gr.Row(equal_height=True, elem_classes=["stage-row"]):
-                gr.Markdown(f"**{stage}** {STAGE_SIZES[stage]}", elem_classes=["stage-title"], min_width=90)
+                gr.Markdown(stage_title(stage), elem_classes=["stage-title"], min_width=90)
                 with gr.Row(elem_classes=["stage-toggles"]):
                     for index in STAGES[stage]:
                         toggles.append(
