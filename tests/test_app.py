@@ -242,6 +242,7 @@ def test_compare_with_a_control_image_adds_ip_adapter_with_structure(client: Cli
     [
         ({"ip_scale": 5.0}, "ip_scale"),
         ({"steps": 2.5}, "steps"),
+        ({"seed": 1.5}, "seed"),
         ({"width": 65}, "width"),
         ({"ip_layers": "0101"}, "ip_layers"),
         ({"ip_stage_mid": -1.0}, "ip_stage_mid"),
@@ -265,8 +266,39 @@ def test_bad_values_and_uploads_are_rejected_by_name(client: Client, tmp_path: P
 
 
 def test_compare_without_a_reference_is_rejected(client: Client) -> None:
-    with pytest.raises(ValidationError, match=r"- reference_images: .*reference"):
-        client.predict(**small(), api_name="/compare")
+    """With λ above 0 too: the generic "or set ip_scale to 0" would not help Compare."""
+    for ip_scale in (0.0, 0.7):
+        with pytest.raises(ValidationError, match=r"- reference_images: Compare needs a reference image") as error:
+            client.predict(**small(ip_scale=ip_scale), api_name="/compare")
+        assert "ip_scale" not in str(error.value)
+
+
+def test_a_control_image_that_nothing_uses_is_rejected(client: Client) -> None:
+    house = handle_file(str(ROOT / "assets" / "house-edges.png"))
+    for api_name in ("/generate", "/compare"):
+        with pytest.raises(ValidationError, match=r"- control_image: ControlNet and T2I-Adapter are both “none”"):
+            client.predict(
+                **small(control_image=house, reference_images=[handle_file(str(ROOT / "assets" / "chelsea.jpg"))]),
+                api_name=api_name,
+            )
+
+
+def test_plain_files_work_as_reference_images(client: Client, reference_file: str) -> None:
+    """``[handle_file(path)]``, the form a gradio_client user writes first, means the same as the gallery's own."""
+    request = small(ip_scale=0.7, seed=5)
+    plain, *_ = client.predict(**request, reference_images=[handle_file(reference_file)], api_name="/generate")
+    wrapped, *_ = client.predict(
+        **request, reference_images=[{"image": handle_file(reference_file), "caption": None}], api_name="/generate"
+    )
+    assert Image.open(plain[0]["image"]).tobytes() == Image.open(wrapped[0]["image"]).tobytes()
+    gallery, *_ = client.predict(**request, reference_images=[handle_file(reference_file)], api_name="/compare")
+    assert len(gallery) == 3
+
+
+def test_every_output_has_a_label_in_the_api(client: Client) -> None:
+    api = client.view_api(return_format="dict", print_info=False)
+    labels = [item["label"] for endpoint in api["named_endpoints"].values() for item in endpoint["returns"]]
+    assert "Note" in labels and not [label for label in labels if label.startswith("value_")]
 
 
 def test_png_parameters_rebuild_the_request(client: Client, reference_file: str) -> None:
