@@ -23,7 +23,15 @@ from .ui_api import accept_plain_files, whole_numbers_only
 from .ui_controls import HELPER, Controls, build_controls
 from .ui_examples import add_examples
 from .ui_explainer import INTRO
-from .ui_feedback import QUEUED_HELPER, busy_while_running, enable, error_box, places_of, request_check
+from .ui_feedback import (
+    QUEUED_HELPER,
+    busy_while_running,
+    enable,
+    error_box,
+    places_of,
+    request_check,
+    scroll_into_view,
+)
 from .ui_file_gate import gate_every_input
 from .ui_handlers import COMPARE_OUTPUTS, GENERATE_OUTPUTS, EngineLike, Handlers, compare_seconds, generate_seconds
 from .ui_layout import CSS
@@ -234,3 +242,4 @@ def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> 
             lambda values, needs=needs_reference: handlers.check(values, needs_reference=needs), places
         )
         button.click(explain, inputs_kwargs=controls.fields, outputs=[box, *accordions], **QUEUED_HELPER)
+        box.change(None, js=scroll_into_view(box), **HELPER)  # a button at the screen's edge has it below

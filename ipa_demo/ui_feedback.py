@@ -71,6 +71,15 @@ def error_box(elem_id: str) -> gr.Markdown:
     return gr.Markdown("", visible=False, elem_id=elem_id, elem_classes=["error-box"])
 
 
+def scroll_into_view(box: gr.Markdown) -> str:
+    """Browser code that brings the box into view, scrolling as little as possible (hidden: no-op).
+
+    It runs on the box's change, a moment later, once the page has drawn the new message.
+    """
+    element = f"document.getElementById({box.elem_id!r})"
+    return f"() => {{ setTimeout(() => {element}?.scrollIntoView({{block: 'nearest'}}), 100); }}"
+
+
 def request_check(
     check: Callable[[dict[str, Any]], SettingsError | None], places: Mapping[str, Place]
 ) -> tuple[Callable[..., Iterator[list[Any]]], list[Any]]:
@@ -84,6 +93,8 @@ def request_check(
             return
         message, param = in_words(error, places)
         holder = places[param].accordion if param else None
+        # Emptied first, so that the same message twice is still a change (which scrolls it into view).
+        yield [gr.update(value="", visible=False), *(gr.skip() for _ in accordions)]
         yield [
             gr.update(value=f"**Not started.** {message}", visible=True),
             *(gr.update(open=True) if accordion is holder else gr.skip() for accordion in accordions),

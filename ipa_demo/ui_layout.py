@@ -59,7 +59,8 @@ _CONTROLS = """
 #layer-grid .stage-toggles { gap: 4px; flex-wrap: nowrap; }
 #layer-grid .stage-toggles > * { min-width: 54px !important; }
 #layer-grid .stage-title small { opacity: 0.75; }
-.form:has(#steps) > :last-child { min-width: 190px !important; flex-grow: 2 !important; }
+.form:has(#steps) { flex-wrap: wrap; }
+.form:has(#steps) > :last-child { flex: 1 1 100% !important; }  /* the sampler on its own line, whole */
 #explainer table { font-size: var(--text-sm); }
 #explainer td:first-child, #explainer th:first-child { white-space: nowrap; }
 #used-seed input { font-weight: 600; }

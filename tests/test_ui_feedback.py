@@ -56,6 +56,7 @@ def test_the_check_explains_opens_the_accordion_and_raises_a_toast(page: dict[st
     assert box["visible"] is False and accordion == gr.skip() and not rest
 
     run = explain(prompt="bad")
+    assert next(run)[0] == {"__type__": "update", "value": "", "visible": False}  # so that showing is a change
     box, accordion = next(run)
     assert box["visible"] is True and "Width (under “Sampling”)" in box["value"] and accordion["open"] is True
     with pytest.raises(gr.Error, match="Width"):
