@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -293,6 +294,20 @@ def test_plain_files_work_as_reference_images(client: Client, reference_file: st
     assert Image.open(plain[0]["image"]).tobytes() == Image.open(wrapped[0]["image"]).tobytes()
     gallery, *_ = client.predict(**request, reference_images=[handle_file(reference_file)], api_name="/compare")
     assert len(gallery) == 3
+
+
+def test_the_readmes_api_call_works(client: Client, reference_file: str) -> None:
+    """The README's gradio_client snippet, run as written but for the address, the file and a quick size."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "client.predict" in block)
+    snippet = (
+        snippet.replace('"http://127.0.0.1:7860"', repr(client.src))
+        .replace('"cat.jpg"', repr(reference_file))
+        .replace("steps=30,", "steps=2, width=64, height=64,")
+    )
+    scope: dict[str, object] = {}
+    exec(snippet, scope)  # noqa: S102 (our own README)
+    assert scope["seed"] == 42 and "IP layers: 0000000111000000" in str(scope["parameters"])
 
 
 def test_every_output_has_a_label_in_the_api(client: Client) -> None:
