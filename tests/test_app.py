@@ -55,6 +55,9 @@ def launched_app(models: Path, log: Path, *flags: str) -> Iterator[str]:
         "HF_HUB_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "OMP_NUM_THREADS": "1",
+        # Its own upload folder: an in-process app of this worker that closes deletes the files it
+        # holds, which may be this app's copies of the same example images (same content, same path).
+        "GRADIO_TEMP_DIR": str(log.parent / f"gradio-{port}"),
     }
     command = [
         sys.executable,
