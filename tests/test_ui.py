@@ -42,7 +42,7 @@ from ipa_demo.ui_fields import (
     settings_from_values,
     values_from_settings,
 )
-from ipa_demo.ui_handlers import Handlers, _follow, compare_seconds, generate_seconds, validation_for
+from ipa_demo.ui_handlers import Handlers, compare_seconds, generate_seconds, validation_for
 from ipa_demo.ui_outputs import OutputStore
 from ipa_demo.ui_runner import run_stoppable
 
@@ -244,26 +244,6 @@ def test_gallery_actions_use_the_selected_image(handlers: Handlers) -> None:
     assert handlers.use_as_reference(gallery, 1, [("/tmp/r.png", None)]) == ["/tmp/r.png", "/tmp/b.png"]
     with pytest.raises(gr.Error):
         handlers.use_as_init([], None)
-
-
-def test_every_yield_repeats_the_last_step_so_the_progress_bar_stays() -> None:
-    """Gradio 6.31 clears the bar on a yield without a fresh progress() call."""
-    reported: list[tuple[int, int]] = []
-
-    def run():
-        yield None  # before the first step there is nothing to show
-        yield (1, 3)
-        yield None
-        yield None
-        yield (2, 3)
-        return "result"
-
-    def follow():
-        result = yield from _follow(run(), lambda step, **_: reported.append(step), "Denoising", 2)
-        assert result == "result"
-
-    assert len(list(follow())) == 5
-    assert reported == [(1, 3), (1, 3), (1, 3), (2, 3)]
 
 
 def test_closing_a_run_stops_the_task_at_its_next_step() -> None:

@@ -1,4 +1,4 @@
-"""What the page says when a request is refused, the busy button, and the inputs an API caller sends."""
+"""What the page says when a request is refused, progress, the busy button, and what an API caller sends."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ipa_demo.metadata import format_parameters, save_png
 from ipa_demo.settings import GenerationSettings, Limits, SettingsError
 from ipa_demo.ui_api import PlainFilesGalleryData, whole_numbers_only
 from ipa_demo.ui_feedback import busy_while_running, in_words, places_of, request_check
-from ipa_demo.ui_handlers import Handlers
+from ipa_demo.ui_handlers import Handlers, _follow
 from ipa_demo.ui_outputs import OutputStore
 
 from .test_app import ROOT
@@ -61,6 +61,26 @@ def test_the_check_explains_opens_the_accordion_and_raises_a_toast(page: dict[st
     assert box["visible"] is True and "Width (under “Sampling”)" in box["value"] and accordion["open"] is True
     with pytest.raises(gr.Error, match="Width"):
         next(run)
+
+
+def test_every_yield_repeats_the_last_step_so_the_progress_bar_stays() -> None:
+    """Gradio 6.31 clears the bar on a yield without a fresh progress() call."""
+    reported: list[tuple[int, int]] = []
+
+    def run():
+        yield None  # before the first step there is nothing to show
+        yield (1, 3)
+        yield None
+        yield None
+        yield (2, 3)
+        return "result"
+
+    def follow():
+        result = yield from _follow(run(), lambda step, **_: reported.append(step), "Denoising", 2)
+        assert result == "result"
+
+    assert len(list(follow())) == 5
+    assert reported == [(1, 3), (1, 3), (1, 3), (2, 3)]
 
 
 def test_the_busy_button_is_disabled_first_and_the_run_is_closed_with_its_wrapper() -> None:
