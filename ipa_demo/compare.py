@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from . import grid_labels
 from .loop import StepCallback, steps_to_run, within
 from .settings import ControlNetSettings, GenerationSettings, ReferenceOnlySettings, T2IAdapterSettings
 from .structure.control_maps import fit_to_size
@@ -128,16 +129,16 @@ def _steps_of(method: ComparisonMethod) -> int:
 
 
 def labelled_grid(reference: Image.Image, entries: list[ComparisonEntry]) -> Image.Image:
-    """Reference first, then each output, with its label and score underneath."""
+    """Reference first, then each output, with its label and score underneath (wrapped to the tile)."""
     width, height = entries[0].image.size
     tiles = [("Reference", fit_to_size(reference, width, height))] + [
         (f"{entry.label}\nCLIP {entry.similarity:.3f} · {entry.seconds:.1f}s", entry.image) for entry in entries
     ]
-    caption = 40
-    grid = Image.new("RGB", (width * len(tiles), height + caption), "white")
+    font = grid_labels.label_font(grid_labels.font_size_for(width))
+    captions = [grid_labels.wrap(label, font, width - 2 * grid_labels.MARGIN) for label, _ in tiles]
+    grid = Image.new("RGB", (width * len(tiles), height + grid_labels.caption_height(captions, font)), "white")
     draw = ImageDraw.Draw(grid)
-    font = ImageFont.load_default()
-    for column, (label, image) in enumerate(tiles):
+    for column, ((_, image), lines) in enumerate(zip(tiles, captions)):
         grid.paste(image, (column * width, 0))
-        draw.multiline_text((column * width + 4, height + 3), label, fill="black", font=font)
+        grid_labels.draw_caption(draw, lines, (column * width, height), font)
     return grid

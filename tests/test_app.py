@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -55,6 +56,9 @@ def launched_app(models: Path, log: Path, *flags: str) -> Iterator[str]:
         "HF_HUB_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "OMP_NUM_THREADS": "1",
+        # Its own upload folder: an in-process app of this worker that closes deletes the files it
+        # holds, which may be this app's copies of the same example images (same content, same path).
+        "GRADIO_TEMP_DIR": str(log.parent / f"gradio-{port}"),
     }
     command = [
         sys.executable,
@@ -142,12 +146,13 @@ def test_app_py_starts_offline_and_serves_the_api(tiny_models_dir: Path, tmp_pat
             client.predict(**small(reference_images=[{"image": handle_file(str(bad_file))}]), api_name="/generate")
 
 
-def test_only_generate_and_compare_are_public(client: Client) -> None:
+def test_only_the_four_gpu_events_are_public(client: Client) -> None:
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/generate", "/compare"}
+    assert set(api["named_endpoints"]) == {"/generate", "/compare", "/sweep", "/injection_maps"}
     assert not api["unnamed_endpoints"], "helper events must stay private"
-    for endpoint in api["named_endpoints"].values():
-        assert [parameter["parameter_name"] for parameter in endpoint["parameters"]] == list(PARAMS)
+    for name, endpoint in api["named_endpoints"].items():
+        axes = ["x_axis", "y_axis"] if name == "/sweep" else []
+        assert [parameter["parameter_name"] for parameter in endpoint["parameters"]] == [*PARAMS, *axes]
 
 
 def test_generate_returns_pngs_whose_parameters_match_the_request(client: Client, reference_file: str) -> None:
@@ -243,6 +248,7 @@ def test_compare_with_a_control_image_adds_ip_adapter_with_structure(client: Cli
     [
         ({"ip_scale": 5.0}, "ip_scale"),
         ({"steps": 2.5}, "steps"),
+        ({"seed": 1.5}, "seed"),
         ({"width": 65}, "width"),
         ({"ip_layers": "0101"}, "ip_layers"),
         ({"ip_stage_mid": -1.0}, "ip_stage_mid"),
@@ -266,8 +272,53 @@ def test_bad_values_and_uploads_are_rejected_by_name(client: Client, tmp_path: P
 
 
 def test_compare_without_a_reference_is_rejected(client: Client) -> None:
-    with pytest.raises(ValidationError, match=r"- reference_images: .*reference"):
-        client.predict(**small(), api_name="/compare")
+    """With λ above 0 too: the generic "or set ip_scale to 0" would not help Compare."""
+    for ip_scale in (0.0, 0.7):
+        with pytest.raises(ValidationError, match=r"- reference_images: Compare needs a reference image") as error:
+            client.predict(**small(ip_scale=ip_scale), api_name="/compare")
+        assert "ip_scale" not in str(error.value)
+
+
+def test_a_control_image_that_nothing_uses_is_rejected(client: Client) -> None:
+    house = handle_file(str(ROOT / "assets" / "house-edges.png"))
+    for api_name in ("/generate", "/compare"):
+        with pytest.raises(ValidationError, match=r"- control_image: ControlNet and T2I-Adapter are both “none”"):
+            client.predict(
+                **small(control_image=house, reference_images=[handle_file(str(ROOT / "assets" / "chelsea.jpg"))]),
+                api_name=api_name,
+            )
+
+
+def test_plain_files_work_as_reference_images(client: Client, reference_file: str) -> None:
+    """``[handle_file(path)]``, the form a gradio_client user writes first, means the same as the gallery's own."""
+    request = small(ip_scale=0.7, seed=5)
+    plain, *_ = client.predict(**request, reference_images=[handle_file(reference_file)], api_name="/generate")
+    wrapped, *_ = client.predict(
+        **request, reference_images=[{"image": handle_file(reference_file), "caption": None}], api_name="/generate"
+    )
+    assert Image.open(plain[0]["image"]).tobytes() == Image.open(wrapped[0]["image"]).tobytes()
+    gallery, *_ = client.predict(**request, reference_images=[handle_file(reference_file)], api_name="/compare")
+    assert len(gallery) == 3
+
+
+def test_the_readmes_api_call_works(client: Client, reference_file: str) -> None:
+    """The README's gradio_client snippet, run as written but for the address, the file and a quick size."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "client.predict" in block)
+    snippet = (
+        snippet.replace('"http://127.0.0.1:7860"', repr(client.src))
+        .replace('"cat.jpg"', repr(reference_file))
+        .replace("steps=30,", "steps=2, width=64, height=64,")
+    )
+    scope: dict[str, object] = {}
+    exec(snippet, scope)  # noqa: S102 (our own README)
+    assert scope["seed"] == 42 and "IP layers: 0000000111000000" in str(scope["parameters"])
+
+
+def test_every_output_has_a_label_in_the_api(client: Client) -> None:
+    api = client.view_api(return_format="dict", print_info=False)
+    labels = [item["label"] for endpoint in api["named_endpoints"].values() for item in endpoint["returns"]]
+    assert "Note" in labels and not [label for label in labels if label.startswith("value_")]
 
 
 def test_png_parameters_rebuild_the_request(client: Client, reference_file: str) -> None:
@@ -337,4 +388,5 @@ def test_app_py_launches_with_and_without_zero_gpu(
         )
         assert len(gallery) == 1
     wrapped = log.read_text().split() if log.exists() else []
-    assert wrapped == (["wrapped", "generate", "wrapped", "compare"] if zero_gpu else [])
+    gpu_events = ["generate", "compare", "sweep", "injection_maps"]
+    assert wrapped == ([word for name in gpu_events for word in ("wrapped", name)] if zero_gpu else [])

@@ -1,8 +1,12 @@
 """A person's path through the app in a real browser: Debian's chromium driven by Playwright.
 
-Starts ``python app.py`` on the tiny model set, uploads a reference, moves λ, picks a mask preset,
-generates, sends the output back as reference and init image, compares, stops a long run, restores
-every control from a PNG and loads an example. Screenshots go to the test's temporary folder, or to the folder named by
+Starts ``python app.py`` on the tiny model set. First the mistakes a newcomer makes: every helper
+button before any image, PNGs the loader cannot use, a bad value far from the button; each must be
+seen where the user looks (a toast, a message beside the button). Then it uploads a reference,
+moves λ, picks a mask preset, generates, follows a 30-step run's progress, sends the output back
+as reference and init image, compares, stops a long run, restores every control from a PNG and
+loads an example; no gallery may crop a single image. Last, a phone: Generate is one screen below
+the prompt. Screenshots go to the test's temporary folder, or to the folder named by
 ``IPA_SCREENSHOTS`` (``IPA_SCREENSHOTS=docs`` refreshes the README's pictures).
 """
 
@@ -41,6 +45,16 @@ if not CHROMIUM.exists():
     pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 playwright = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
 playwright.expect.set_options(timeout=TIMEOUT_MS)  # two busy cores: a first step can take seconds
+from .browser_checks import (  # after the skip above: it needs playwright
+    cropped_images,
+    expect_error_toast,
+    in_viewport,
+    progress_samples,
+    share_during_run,
+)
+
+PHONE = {"width": 390, "height": 844}
+GALLERIES = ("#reference_images", "#output-gallery", "#compare-gallery", "#control-maps")
 
 
 def screenshot_folder(tmp_path: Path) -> Path:
@@ -61,12 +75,16 @@ def test_a_user_generates_compares_stops_and_restores(tiny_models_dir: Path, tmp
         page.goto(url)
         page.wait_for_selector("#generate-button")
 
+        misuse_every_helper(page, tmp_path)
+        refused_requests_are_explained_at_the_button(page)
         generate(page, shots)
+        follow_the_progress_of_a_30_step_run(page)
         compare(page, shots)
         use_the_output(page)
         stop_a_long_run(page)
         restore_from_a_png(page, tmp_path)
         load_an_example(page)
+        on_a_phone(browser, url, shots)
         browser.close()
     assert not outside, f"the page fetched from outside the app: {outside[:3]}"
 
@@ -77,6 +95,45 @@ def set_slider(page, elem_id: str, value: float) -> None:
     box.fill(str(value))
     box.press("Enter")
     box.blur()
+
+
+def misuse_every_helper(page, tmp_path: Path) -> None:
+    """Before any image: each output helper, and PNGs the loader cannot use, answer with a toast."""
+    for button in ("#reuse-seed", "#use-as-reference", "#use-as-init", "#load-its-settings"):
+        page.locator(button).click()
+        expect_error_toast(page, "Generate an image first")
+    plain, not_an_image = tmp_path / "plain.png", tmp_path / "notes.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    not_an_image.write_text("not a picture")
+    page.get_by_text("Load settings from a PNG").click()
+    for path, message in (
+        (plain, "carries no generation parameters"),
+        (not_an_image, "is not a PNG this app can read"),
+    ):
+        page.locator("#png-file input[type=file]").set_input_files(str(path))
+        expect_error_toast(page, message)
+        page.locator("#png-file button[aria-label='Clear']").click()
+    page.get_by_text("Load settings from a PNG").click()  # folded again, as restore_from_a_png expects
+
+
+def refused_requests_are_explained_at_the_button(page) -> None:
+    """A bad value far below the button: the refusal shows beside the button and as a toast, by label."""
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-button").click()
+    box = page.locator("#compare-error")
+    playwright.expect(box).to_contain_text("Compare needs a reference image")
+    assert "ip_scale" not in box.inner_text()
+    expect_error_toast(page, "Compare needs a reference image")
+
+    page.get_by_role("tab", name="Generate").click()
+    set_slider(page, "width", 65)
+    page.locator("#generate-button").scroll_into_view_if_needed()
+    page.locator("#generate-button").click()
+    box = page.locator("#generate-error")
+    playwright.expect(box).to_contain_text("Width (under “Sampling”): must be a multiple of 8")
+    assert in_viewport(page, box) and in_viewport(page, page.locator("#generate-button"))
+    expect_error_toast(page, "Width")
+    playwright.expect(page.locator("#width .validation-error").first).to_be_visible()  # the field stays marked
 
 
 def generate(page, shots: Path) -> None:
@@ -104,7 +161,26 @@ def generate(page, shots: Path) -> None:
     assert "IP scale: 1.2" in parameters and f"IP layers: {MASK_PRESETS['style']}" in parameters
     assert f"Seed: {used_seed.input_value()}," in parameters
     page.wait_for_selector("#before-after img")
+    playwright.expect(page.locator("#generate-error")).to_be_hidden()  # the width is fine now
+    for gallery in ("#reference_images", "#output-gallery"):  # one image each
+        assert not cropped_images(page, gallery), gallery
     page.screenshot(path=str(shots / "generate-tab.png"), full_page=True)
+
+
+def follow_the_progress_of_a_30_step_run(page) -> None:
+    """Sampled every 100 ms while the steps run, "N/30 steps" shows at least 80 % of the time;
+    the Generate button is disabled meanwhile, so a second click cannot start a second run."""
+    for elem_id, value in (("steps", 30), ("width", 384), ("height", 384)):
+        set_slider(page, elem_id, value)
+    page.locator("#seed input").fill("3030")
+    page.locator("#generate-button").click()
+    playwright.expect(page.locator("#generate-button")).to_be_disabled()
+    shown, samples = share_during_run(progress_samples(page, "#used-seed input", "3030"))
+    print(f"progress visible in {shown} of {samples} samples")
+    assert samples >= 10 and shown >= 0.8 * samples, f"progress visible in {shown} of {samples} samples"
+    playwright.expect(page.locator("#generate-button")).to_be_enabled()
+    for elem_id, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_slider(page, elem_id, value)
 
 
 def use_the_output(page) -> None:
@@ -125,6 +201,7 @@ def compare(page, shots: Path) -> None:
     for method in ("reference", "img2img", "ip-adapter"):
         assert method in captions
     playwright.expect(page.locator("#compare-table")).to_contain_text("similarity")
+    assert not cropped_images(page, "#compare-gallery")
     page.screenshot(path=str(shots / "compare-tab.png"), full_page=True)
 
 
@@ -153,6 +230,7 @@ def restore_from_a_png(page, tmp_path: Path) -> None:
     )  # fmt: skip
     png = save_png(Image.new("RGB", (72, 88)), tmp_path / "old.png", format_parameters(
         settings, settings.seed, ip_used=True, img2img=False))  # fmt: skip
+    set_slider(page, "num_images", 2)
     page.get_by_text("Load settings from a PNG").click()
     page.locator("#png-file input[type=file]").set_input_files(str(png))
     playwright.expect(page.locator("#prompt textarea")).to_have_value("a lighthouse at night")
@@ -164,6 +242,7 @@ def restore_from_a_png(page, tmp_path: Path) -> None:
     playwright.expect(page.locator("#ip_preset input[value='composition']")).to_be_checked()
     playwright.expect(page.locator("#layer-4 input")).to_be_checked()
     playwright.expect(page.locator("#layer-7 input")).not_to_be_checked()
+    playwright.expect(page.locator("#num_images input[type=number]")).to_have_value("2")  # the user's, not the PNG's
 
 
 def load_an_example(page) -> None:
@@ -178,3 +257,26 @@ def load_an_example(page) -> None:
     playwright.expect(page.locator("#control_image img")).to_be_visible()
     playwright.expect(page.locator(f"#controlnet input[value='{example.settings.controlnet.kind}']")).to_be_checked()
     playwright.expect(page.locator("#seed input")).to_have_value(str(example.settings.seed))
+    for elem_id, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_slider(page, elem_id, value)
+    page.locator("#generate-button").click()
+    page.wait_for_selector("#control-maps img")
+    for gallery in GALLERIES:
+        assert not cropped_images(page, gallery), gallery
+
+
+def on_a_phone(browser, url: str, shots: Path) -> None:
+    """390×844: Generate is within one screen of the prompt, and a refusal shows beside it."""
+    page = browser.new_page(viewport=PHONE)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    prompt, button = page.locator("#prompt"), page.locator("#generate-button")
+    prompt.wait_for()
+    prompt_top, button_box = prompt.bounding_box()["y"], button.bounding_box()
+    assert button_box["y"] + button_box["height"] - prompt_top <= PHONE["height"], (prompt_top, button_box)
+    page.screenshot(path=str(shots / "generate-phone.png"))
+    button.click()  # λ 0.7 and no reference
+    playwright.expect(page.locator("#generate-error")).to_contain_text("Reference image(s)")
+    playwright.expect(page.locator("#generate-error")).to_be_in_viewport(ratio=0.95)  # sub-pixel rounding
+    assert in_viewport(page, button)
+    page.close()

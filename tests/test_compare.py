@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from PIL import ImageFont
 
-from ipa_demo.compare import ComparisonResult, compare
+from ipa_demo import grid_labels
+from ipa_demo.compare import ComparisonEntry, ComparisonResult, compare, labelled_grid
 from ipa_demo.engine import Engine
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, T2IAdapterSettings
 
@@ -56,7 +58,31 @@ def test_all_methods_share_seed_sampler_steps_and_size(comparison: ComparisonRes
 def test_scores_timings_and_grid(comparison: ComparisonResult) -> None:
     for entry in comparison.entries:
         assert -1.0 <= entry.similarity <= 1.0 and entry.seconds > 0
-    assert comparison.grid.size == (64 * (len(comparison.entries) + 1), 64 + 40)
+    width, height = comparison.grid.size
+    assert width == 64 * (len(comparison.entries) + 1) and height > 64
+
+
+def test_grid_captions_fit_their_tiles_and_draw_lambda() -> None:
+    """64-pixel tiles: every caption line fits its tile, and λ is a glyph or the word "lambda"."""
+    entries = [
+        ComparisonEntry(label, noise_image(64, 64, seed=index), "", 0.8123, 1.25, SETTINGS)
+        for index, label in enumerate(["Reference-only (attn)", "IP-Adapter (λ 0.7)", "IP-Adapter + ControlNet canny"])
+    ]
+    grid = labelled_grid(noise_image(90, 60, seed=9), entries)
+    font = grid_labels.label_font(grid_labels.font_size_for(64))
+    captions = [
+        grid_labels.wrap(f"{entry.label}\nCLIP 0.812 · 1.2s", font, 64 - 2 * grid_labels.MARGIN) for entry in entries
+    ]
+    assert all(font.getlength(line) <= 64 - 2 * grid_labels.MARGIN for lines in captions for line in lines)
+    assert grid.size == (64 * 4, 64 + grid_labels.caption_height(captions, font))
+    shown = " ".join(captions[1])
+    assert ("λ" in shown and grid_labels.has_glyph(font, "λ")) or "lambda" in shown
+
+
+def test_a_font_without_lambda_writes_the_word() -> None:
+    builtin = ImageFont.load_default(10)  # Pillow's own font has no λ: it drew an empty box
+    assert not grid_labels.has_glyph(builtin, "λ") and grid_labels.has_glyph(builtin, "a")
+    assert grid_labels.wrap("IP-Adapter (λ 0.7)", builtin, 500) == ["IP-Adapter (lambda 0.7)"]
 
 
 def test_the_reference_is_encoded_once(engine: Engine, reference) -> None:

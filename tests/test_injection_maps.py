@@ -77,8 +77,8 @@ def test_the_explore_tab_shows_the_maps(engine: Engine, tmp_path, reference: Ima
     reference.save(tmp_path / "ref.png")
     shower = InjectionMaps(Handlers(engine, OutputStore(tmp_path / "out"), Limits()))
     values = {**values_from_settings(replace(SETTINGS, steps=2)), "seed": 4}
-    *_, (picture, note) = shower.show(gr.Progress(), reference_images=[(str(tmp_path / "ref.png"), None)], **values)
+    *_, (picture, note) = shower.injection_maps(gr.Progress(), reference_images=[(str(tmp_path / "ref.png"), None)], **values)
     assert Image.open(picture).width == 8 * 128 and "Seed 4" in note
     off = {**values, "ip_scale": 0.0}
     with pytest.raises(gr.Error, match="nothing to map"):
-        list(shower.show(gr.Progress(), reference_images=[(str(tmp_path / "ref.png"), None)], **off))
+        list(shower.injection_maps(gr.Progress(), reference_images=[(str(tmp_path / "ref.png"), None)], **off))

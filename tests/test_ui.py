@@ -200,10 +200,12 @@ def test_loading_a_png_restores_every_control(handlers: Handlers, tmp_path: Path
     path = save_png(Image.new("RGB", (8, 8)), tmp_path / "made.png", format_parameters(
         EVERYTHING_SET, EVERYTHING_SET.seed, ip_used=True, img2img=True))  # fmt: skip
     restored = dict(zip([*PARAMS, "png_text"], handlers.load_png(str(path))))
-    wanted = values_from_settings(replace(EVERYTHING_SET, num_images=1))  # a PNG is one image of its batch
+    wanted = values_from_settings(EVERYTHING_SET)
     for name in PARAMS:
         if name in IMAGE_PARAMS:
             assert restored[name] == gr.skip(), "a PNG's text does not hold the images"
+        elif name == "num_images":
+            assert restored[name] == gr.skip(), "a PNG is one image of its batch: the user's Images count stays"
         else:
             assert restored[name] == wanted[name], name
 
@@ -349,11 +351,12 @@ def test_concurrent_sessions_never_see_each_others_settings(engine, tmp_path: Pa
 
 def test_gpu_events_share_one_bounded_queue(engine) -> None:
     demo = create_app(FakeEngine(), queue_size=5, with_examples=False)  # type: ignore[arg-type]
-    gpu = [fn for fn in demo.fns.values() if fn.api_name in ("generate", "compare")]
-    assert {fn.concurrency_id for fn in gpu} == {"gpu"} and len(gpu) == 2
+    public = ("generate", "compare", "sweep", "injection_maps")
+    gpu = [fn for fn in demo.fns.values() if fn.api_name in public]
+    assert {fn.concurrency_id for fn in gpu} == {"gpu"} and len(gpu) == len(public)
     assert all(fn.validator is not None for fn in gpu)
     assert demo._queue.max_size == 5
-    helpers = [fn for fn in demo.fns.values() if fn.api_name not in ("generate", "compare") and fn.fn is not None]
+    helpers = [fn for fn in demo.fns.values() if fn.api_name not in public and fn.fn is not None]
     assert helpers and all(fn.api_visibility == "private" for fn in helpers)
 
 

@@ -1,11 +1,13 @@
-"""The Gradio app: controls on the left, Generate and Compare tabs on the right.
+"""The Gradio app: controls on the left, Generate and Compare tabs on the right (on a phone: prompt,
+references and examples, then the buttons and results, then the settings; ``ui_layout``).
 
 ``create_app(engine)`` builds it around any object with the engine's ``generate``/``compare``, so
 tests inject a fake one. Public API: ``/generate`` and ``/compare``, whose keyword arguments are
 named after the settings (``fields.PARAMS``); every other event is private. Both GPU events
 share one queue slot group (``concurrency_id="gpu"``), and a validator rejects bad input before
-the request is queued. ``launch_options`` is how ``app.py`` (and the tests) serve it: upload size
-limit, no library error text to the page, theme.
+the request is queued; beside each button the page says why (``ui_feedback``). ``launch_options``
+is how ``app.py`` (and the tests) serve it: upload size limit, no library error text to the page,
+theme.
 """
 
 from __future__ import annotations
@@ -18,11 +20,23 @@ import gradio as gr
 
 from ..settings import Limits, SettingsError
 from ..zerogpu import gpu_task
+from .api import accept_plain_files, whole_numbers_only
 from .controls import HELPER, Controls, build_controls
 from .examples import add_examples
+from .explainer import INTRO
 from .explore import ExploreTab, InjectionMaps, Sweeper, sweep_seconds
+from .feedback import (
+    QUEUED_HELPER,
+    busy_while_running,
+    enable,
+    error_box,
+    places_of,
+    request_check,
+    scroll_into_view,
+)
 from .file_gate import gate_every_input
-from .handlers import EngineLike, Handlers, compare_seconds, generate_seconds
+from .handlers import COMPARE_OUTPUTS, GENERATE_OUTPUTS, EngineLike, Handlers, compare_seconds, generate_seconds
+from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
 
@@ -32,34 +46,25 @@ UPLOAD_LIMIT_ENV = "IPA_MAX_UPLOAD_MB"
 DEFAULT_UPLOAD_MB = 20.0
 MEGABYTE = 1024 * 1024
 THEME = gr.themes.Soft(primary_hue="indigo")
-CSS = """
-#layer-grid .stage-row { align-items: center; gap: 6px; }
-#layer-grid .stage-title { flex: 0 0 90px !important; }
-#layer-grid .stage-title p { margin: 0; }
-#used-seed input { font-weight: 600; }
-#compare-gallery .caption-label { white-space: normal; max-width: 92%; }
-"""
-INTRO = (
-    f"## {TITLE}\n"
-    "Steer SD1.5 with reference images. λ weighs the image prompt; the grid chooses which of the 16 "
-    "cross-attention layers (execution order) get it and with what stage weight. "
-    "PNGs carry their settings (A1111 `parameters`)."
-)
 
 
 class Outputs:
-    """The output components, created inside their tabs."""
+    """The output components, created inside their tabs; each tab's button, with its error box, on top."""
 
     def __init__(self) -> None:
         with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 self.generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 self.stop_generate = gr.Button("Stop", variant="stop", elem_id="stop-generate")
+            self.generate_error = error_box("generate-error")
             self.gallery = gr.Gallery(
                 label="Images (PNG with settings)", format="png", columns=2, height=360, object_fit="contain",
                 interactive=False, elem_id="output-gallery",
             )  # fmt: skip
-            self.used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="used-seed")
+            # Hidden until a run: Gradio 6.31 shows an empty Number as 0, which reads as "seed 0 was used".
+            self.used_seed = gr.Number(
+                label="Seed used", precision=0, interactive=False, visible=False, elem_id="used-seed"
+            )
             with gr.Row():
                 self.reuse_seed = gr.Button("Reuse seed", size="sm", elem_id="reuse-seed")
                 self.to_reference = gr.Button("Use as reference", size="sm", elem_id="use-as-reference")
@@ -74,6 +79,7 @@ class Outputs:
                 format="png",
                 columns=2,
                 height=180,
+                object_fit="contain",
                 interactive=False,
                 elem_id="control-maps",
             )
@@ -82,23 +88,27 @@ class Outputs:
             )
         with gr.Tab("Compare", id="compare"):
             gr.Markdown(
-                "One seed, the prompt and settings on the left, the first reference image: reference-only, img2img "
-                "and IP-Adapter side by side (and IP-Adapter with ControlNet/T2I when a control image is set)."
+                "One seed, the same prompt and settings as Generate, the first reference image: reference-only, "
+                "img2img and IP-Adapter side by side (and IP-Adapter with ControlNet/T2I when a control image is set)."
             )
             with gr.Row():
                 self.compare = gr.Button("Compare", variant="primary", elem_id="compare-button")
                 self.stop_compare = gr.Button("Stop", variant="stop", elem_id="stop-compare")
+            self.compare_error = error_box("compare-error")
             self.compare_gallery = gr.Gallery(
                 label="Side by side", format="png", columns=4, height=300, object_fit="contain", interactive=False,
                 elem_id="compare-gallery",
             )  # fmt: skip
             self.compare_table = gr.Dataframe(
-                headers=COMPARISON_HEADERS, label="Scores and timings", interactive=False, elem_id="compare-table"
-            )
+                headers=COMPARISON_HEADERS, label="Scores and timings", interactive=False, wrap=True,
+                column_widths=["46%", "32%", "22%"], elem_id="compare-table",
+            )  # fmt: skip
             with gr.Row():
                 self.grid = gr.File(label="Grid (PNG)", interactive=False, elem_id="compare-grid")
-                self.compare_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="compare-seed")
-            self.compare_note = gr.Markdown(elem_id="compare-note")
+                self.compare_seed = gr.Number(
+                    label="Seed used", precision=0, interactive=False, visible=False, elem_id="compare-seed"
+                )
+            self.compare_note = gr.Markdown(label="Note", elem_id="compare-note")
         with gr.Tab("Explore", id="explore"):
             self.explore = ExploreTab()
 
@@ -156,14 +166,17 @@ def create_app(
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=420):
+        with gr.Row(equal_height=False, elem_id="studio"):
+            with gr.Column(scale=5, min_width=420, elem_id="controls"):
                 controls = build_controls(limits)
-            with gr.Column(scale=6, min_width=420), gr.Tabs():
+                if with_examples:  # after the controls it fills; the layout's CSS shows it near the top
+                    add_examples(controls)
+            with gr.Column(scale=6, min_width=420, elem_id="results"), gr.Tabs():
                 outputs = Outputs()
-        if with_examples:
-            add_examples(controls)
+        _wire_feedback(handlers, controls, outputs)  # first: the page sends nothing after a refused request
         _wire(handlers, controls, outputs, concurrency)
+        accept_plain_files(controls.fields["reference_images"])
+        whole_numbers_only(controls.fields["seed"])
         gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo)
@@ -179,18 +192,18 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     fields = controls.fields
     gpu: dict[str, Any] = {"concurrency_id": GPU_QUEUE, "concurrency_limit": concurrency}
     generating = outputs.generate.click(
-        gpu_task(generate_seconds)(handlers.generate),
+        busy_while_running(gpu_task(generate_seconds)(handlers.generate), GENERATE_OUTPUTS),
         inputs_kwargs=fields,
-        outputs=outputs.of_generate,
+        outputs=[*outputs.of_generate, outputs.generate],
         show_progress_on=outputs.gallery,
         api_name="generate",
         validator=handlers.validate_generate,
         **gpu,
     )
     comparing = outputs.compare.click(
-        gpu_task(compare_seconds)(handlers.compare),
+        busy_while_running(gpu_task(compare_seconds)(handlers.compare), COMPARE_OUTPUTS),
         inputs_kwargs=fields,
-        outputs=outputs.of_compare,
+        outputs=[*outputs.of_compare, outputs.compare],
         show_progress_on=outputs.compare_gallery,
         api_name="compare",
         validator=handlers.validate_compare,
@@ -207,7 +220,7 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
         **gpu,
     )
     mapping = outputs.explore.maps_button.click(
-        gpu_task(generate_seconds)(InjectionMaps(handlers).show),
+        gpu_task(generate_seconds)(InjectionMaps(handlers).injection_maps),
         inputs_kwargs=fields,
         outputs=[outputs.explore.maps, outputs.explore.maps_note],
         show_progress_on=outputs.explore.maps,
@@ -215,24 +228,40 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
         validator=handlers.validate_generate,
         **gpu,
     )
+    # After success, error or Stop alike; a request the validator refused never disabled it.
+    generating.then(enable, outputs=outputs.generate, **HELPER)
+    comparing.then(enable, outputs=outputs.compare, **HELPER)
     for stop in (outputs.stop_generate, outputs.stop_compare, outputs.explore.stop):
         stop.click(None, cancels=[generating, comparing, sweeping, mapping])
 
     selected = gr.State(None)
     outputs.gallery.select(handlers.select, outputs=selected, **HELPER)
     outputs.gallery.change(lambda: None, outputs=selected, **HELPER)
-    outputs.reuse_seed.click(lambda seed: seed, inputs=outputs.used_seed, outputs=fields["seed"], **HELPER)
+    for gallery, seed in ((outputs.gallery, outputs.used_seed), (outputs.compare_gallery, outputs.compare_seed)):
+        gallery.change(lambda images: gr.update(visible=bool(images)), inputs=gallery, outputs=seed, **HELPER)
+    picked = [outputs.gallery, selected]
+    outputs.reuse_seed.click(handlers.seed_of_selected, inputs=picked, outputs=fields["seed"], **QUEUED_HELPER)
     outputs.to_reference.click(
         handlers.use_as_reference,
-        inputs=[outputs.gallery, selected, fields["reference_images"]],
+        inputs=[*picked, fields["reference_images"]],
         outputs=fields["reference_images"],
-        **HELPER,
+        **QUEUED_HELPER,
     )
-    outputs.to_init.click(
-        handlers.use_as_init, inputs=[outputs.gallery, selected], outputs=fields["init_image"], **HELPER
-    )
+    outputs.to_init.click(handlers.use_as_init, inputs=picked, outputs=fields["init_image"], **QUEUED_HELPER)
     restored = [*controls.components, controls.png_text]
-    outputs.to_settings.click(
-        handlers.settings_of_selected, inputs=[outputs.gallery, selected], outputs=restored, **HELPER
-    )
-    controls.png_file.upload(handlers.load_png, inputs=controls.png_file, outputs=restored, **HELPER)
+    outputs.to_settings.click(handlers.settings_of_selected, inputs=picked, outputs=restored, **QUEUED_HELPER)
+    controls.png_file.upload(handlers.load_png, inputs=controls.png_file, outputs=restored, **QUEUED_HELPER)
+
+
+def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> None:
+    """Beside each button, why the request it sent was refused (the validator marks the control)."""
+    places = places_of(controls.fields)
+    for button, box, needs_reference in (
+        (outputs.generate, outputs.generate_error, False),
+        (outputs.compare, outputs.compare_error, True),
+    ):
+        explain, accordions = request_check(
+            lambda values, needs=needs_reference: handlers.check(values, needs_reference=needs), places
+        )
+        button.click(explain, inputs_kwargs=controls.fields, outputs=[box, *accordions], **QUEUED_HELPER)
+        box.change(None, js=scroll_into_view(box), **HELPER)  # a button at the screen's edge has it below

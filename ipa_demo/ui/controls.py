@@ -13,9 +13,10 @@ import gradio as gr
 
 from ..ip_adapter.layers import MASK_PRESETS, STAGE_NAMES, STAGES
 from ..settings import Limits
-from ..settings.declarations import BY_NAME, STAGE_SIZES
+from ..settings.declarations import BY_NAME
 from ..settings.values import PARAMS, default_values
 from . import components as uc
+from .explainer import add_explainer, stage_title
 from .fields import bits_from_mask, mask_from_bits, preset_of
 
 CUSTOM_PRESET = "custom"
@@ -67,14 +68,15 @@ def _layer_grid(limits: Limits, values: dict[str, Any]) -> tuple[dict[str, gr.Sl
     toggles: list[gr.Checkbox] = []
     bits = bits_from_mask(values["ip_layers"]) or []
     with gr.Column(elem_id="layer-grid"):
+        add_explainer()
         gr.Markdown(
-            "One row per UNet stage, input to output (feature map size at 512×512): tick the layers "
-            "that get the image prompt; the slider weighs the stage.",
+            "Where the reference counts: one row per stage of the UNet, in the order the picture passes "
+            "them. Tick the layers that get the reference; the slider weighs the whole stage.",
             elem_classes=["grid-hint"],
         )
         for stage in STAGE_NAMES:
             with gr.Row(equal_height=True, elem_classes=["stage-row"]):
-                gr.Markdown(f"**{stage}** {STAGE_SIZES[stage]}", elem_classes=["stage-title"], min_width=90)
+                gr.Markdown(stage_title(stage), elem_classes=["stage-title"], min_width=90)
                 with gr.Row(elem_classes=["stage-toggles"]):
                     for index in STAGES[stage]:
                         toggles.append(

@@ -39,22 +39,22 @@ def _ip(scale: float, preset: str) -> IPAdapterSettings:
 
 EXAMPLES: tuple[Example, ...] = (
     Example(
-        "Cat as an oil painting (all layers)",
+        "Cat, oil painting (all layers)",
         replace(_BASE, prompt="a cat, oil painting, thick brush strokes", ip=_ip(0.7, "all")),
         references=("chelsea.jpg",),
     ),
     Example(
-        "Coffee-shop style on a lighthouse (style layers)",
+        "Coffee colours on a lighthouse (style)",
         replace(_BASE, prompt="a lighthouse on a cliff", seed=7, ip=_ip(1.0, "style")),
         references=("coffee.jpg",),
     ),
     Example(
-        "Rocket's composition, new subject (composition layers)",
+        "Rocket's layout, new subject (composition)",
         replace(_BASE, prompt="a tall glass tower at dusk, photo", seed=3, ip=_ip(0.8, "composition")),
         references=("rocket.jpg",),
     ),
     Example(
-        "House lines + ControlNet canny, coffee style",
+        "House edges + ControlNet, coffee style",
         replace(
             _BASE,
             prompt="a cozy cottage, warm evening light",
@@ -67,7 +67,7 @@ EXAMPLES: tuple[Example, ...] = (
         control_image="house-edges.png",
     ),
     Example(
-        "img2img: the cat, restyled by the coffee photo",
+        "img2img: the cat in coffee tones",
         replace(_BASE, prompt="a cat, warm brown tones", seed=5, strength=0.6, ip=_ip(0.8, "style")),
         references=("coffee.jpg",),
         init_image="chelsea.jpg",
@@ -94,9 +94,10 @@ def add_examples(controls: Controls, examples: tuple[Example, ...] = EXAMPLES) -
     gr.Examples(
         examples=example_rows(examples),
         inputs=controls.components,
-        label="Examples (each sets every control)",
+        label="Examples (each fills in every setting)",
         example_labels=[example.label for example in examples],
         visible_columns=shown,
         examples_per_page=len(examples),
         api_visibility="private",
+        elem_id="examples",
     )

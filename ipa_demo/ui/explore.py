@@ -147,7 +147,7 @@ class InjectionMaps:
     def __init__(self, handlers: Handlers) -> None:
         self.handlers = handlers
 
-    def show(
+    def injection_maps(
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
         *,

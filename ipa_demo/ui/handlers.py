@@ -36,6 +36,12 @@ from .outputs import (
 )
 from .runner import Step, run_stoppable
 
+UNUSED_CONTROL_IMAGE = (
+    "ControlNet and T2I-Adapter are both “none”, so the control image would be ignored: choose canny or "
+    "depth for one of them, or remove the image"
+)
+# A PNG is one image of its batch: loading its settings keeps the user's Images count, and the images.
+KEPT_ON_LOAD: tuple[str, ...] = (*IMAGE_PARAMS, "num_images")
 GENERATE_OUTPUTS = 5  # gallery, seed used, before/after slider, control maps, parameters text
 COMPARE_OUTPUTS = 5  # gallery, score table, grid file, seed used, note
 
@@ -76,15 +82,21 @@ def _unchanged(width: int) -> tuple[Any, ...]:
 def follow(
     run: Generator[Step | None, None, Any], progress: gr.Progress, label: str, width: int
 ) -> Generator[tuple[Any, ...], None, Any]:
-    """Report the run's steps and yield "no change" between them; return the run's result."""
+    """Report the run's steps and yield "no change" between them; return the run's result.
+
+    Every yield repeats the last step: in Gradio 6.31 a yield without a fresh ``progress()`` call
+    clears the progress bar, and the idle yields (for Stop) come several times per step.
+    """
+    last: Step | None = None
     try:
         while True:
             try:
                 step = next(run)
             except StopIteration as finished:
                 return finished.value
-            if step is not None:
-                progress(step, desc=label, unit="steps")
+            last = step or last
+            if last is not None:
+                progress(last, desc=label, unit="steps")
             yield _unchanged(width)
     finally:
         run.close()  # a Stop closes us at the yield above: pass it on to the engine run
@@ -111,10 +123,23 @@ class Handlers:
     # -- validation: runs before the request joins the queue, so before any model runs --
 
     def _parse(self, values: dict[str, Any], seed: int | None = None, *, needs_reference: bool = False) -> Request:
+        # Before parse_request, whose "IP-Adapter needs a reference (or set ip_scale to 0)" is wrong here.
+        if needs_reference and not values.get("reference_images"):
+            raise SettingsError("reference_images", "Compare needs a reference image (it compares ways of using one)")
         request = parse_request(values, self.limits, seed)
-        if needs_reference and not request.references:
-            raise SettingsError("reference_images", "Compare needs a reference image")
+        if request.control_image is not None and not request.settings.needs_control_image:
+            raise SettingsError("control_image", UNUSED_CONTROL_IMAGE)
         return request
+
+    def check(self, values: dict[str, Any], *, needs_reference: bool) -> SettingsError | None:
+        """The validator's verdict on a request, for the page's own error box (None: fine)."""
+        try:
+            self._parse(values, needs_reference=needs_reference)
+        except SettingsError as error:
+            return error
+        except Exception:  # noqa: BLE001 (a bug: the validator lets it through and the handler reports it)
+            return None
+        return None
 
     def validate_generate(self, **values: Any) -> list[dict[str, Any]]:
         return self._validation(values, needs_reference=False)
@@ -225,10 +250,19 @@ class Handlers:
                 values = values_from_settings(settings_from_parameters(text))
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
-        return [gr.skip() if name in IMAGE_PARAMS else values[name] for name in PARAMS] + [text]
+        return [gr.skip() if name in KEPT_ON_LOAD else values[name] for name in PARAMS] + [text]
 
     def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
         return self.load_png(_gallery_path(gallery, selected))
+
+    def seed_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> int:
+        """The seed of the selected output (the first if none is selected), read from its PNG."""
+        path = _gallery_path(gallery, selected)
+        with reported_errors("reading the image's seed"):
+            text = read_png_parameters(Path(path))
+            if not text:
+                raise user_error(f"{Path(path).name} carries no generation parameters.")
+            return settings_from_parameters(text).seed
 
     @staticmethod
     def use_as_reference(

@@ -1,0 +1,128 @@
+"""What the page tells a user at the button they pressed: errors by control label, and "busy".
+
+Gradio's validator marks the bad control, which is often far off-screen or inside a closed
+accordion, so Generate seems to do nothing. A second, private event on the same click checks the
+same request and, if it is bad, writes the message next to the button, opens the accordion that
+holds the control and raises it as a toast. The busy button is greyed out from the run's first
+yield until its end (success, error or Stop); a request the validator refuses never starts, so it
+never greys the button.
+
+Events whose errors the user must see are queued: in Gradio 6.31 an unqueued event that raises
+shows nothing on the page.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ..settings import SettingsError
+from ..settings.values import param_for_field
+from .errors import user_error
+
+# Private helper events that can fail: queued, so that their error becomes a toast.
+QUEUED_HELPER: dict[str, Any] = {"queue": True, "show_progress": "hidden", "api_visibility": "private"}
+_API_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")  # ip_scale, control_image; not plain words
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a control is on the page: its label and the accordion around it, if any."""
+
+    label: str
+    accordion: gr.Accordion | None
+
+
+def _accordion_of(component: Any) -> gr.Accordion | None:
+    block = getattr(component, "parent", None)
+    while block is not None and not isinstance(block, gr.Accordion):
+        block = getattr(block, "parent", None)
+    return block
+
+
+def places_of(fields: Mapping[str, Any]) -> dict[str, Place]:
+    """Each API parameter's place; call after the layout is built (parents are set on exit)."""
+    return {name: Place(str(component.label or name), _accordion_of(component)) for name, component in fields.items()}
+
+
+def in_words(error: SettingsError, places: Mapping[str, Place]) -> tuple[str, str | None]:
+    """The message a user reads, naming controls by label; and the parameter it is about."""
+    param = param_for_field(error.field)
+    reason = str(error).removeprefix(f"{error.field}: ")
+    reason = _API_NAME.sub(lambda match: _label(match.group(0), places), reason)
+    if param is None:
+        return reason, None
+    place = places[param]
+    where = f" (under “{place.accordion.label}”)" if place.accordion is not None else ""
+    return f"{place.label}{where}: {reason}", param
+
+
+def _label(name: str, places: Mapping[str, Place]) -> str:
+    return f"“{places[name].label}”" if name in places else name
+
+
+def error_box(elem_id: str) -> gr.Markdown:
+    """The empty, hidden box beside a button where a refused request is explained."""
+    return gr.Markdown("", visible=False, elem_id=elem_id, elem_classes=["error-box"])
+
+
+def scroll_into_view(box: gr.Markdown) -> str:
+    """Browser code that brings the box into view, scrolling as little as possible (hidden: no-op).
+
+    It runs on the box's change, a moment later, once the page has drawn the new message.
+    """
+    element = f"document.getElementById({box.elem_id!r})"
+    return f"() => {{ setTimeout(() => {element}?.scrollIntoView({{block: 'nearest'}}), 100); }}"
+
+
+def request_check(
+    check: Callable[[dict[str, Any]], SettingsError | None], places: Mapping[str, Place]
+) -> tuple[Callable[..., Iterator[list[Any]]], list[Any]]:
+    """The event function that explains a refused request, and its outputs (box first)."""
+    accordions = list({id(p.accordion): p.accordion for p in places.values() if p.accordion is not None}.values())
+
+    def explain(**values: Any) -> Iterator[list[Any]]:
+        error = check(values)
+        if error is None:
+            yield [gr.update(value="", visible=False), *(gr.skip() for _ in accordions)]
+            return
+        message, param = in_words(error, places)
+        holder = places[param].accordion if param else None
+        # Emptied first, so that the same message twice is still a change (which scrolls it into view).
+        yield [gr.update(value="", visible=False), *(gr.skip() for _ in accordions)]
+        yield [
+            gr.update(value=f"**Not started.** {message}", visible=True),
+            *(gr.update(open=True) if accordion is holder else gr.skip() for accordion in accordions),
+        ]
+        raise user_error(message)
+
+    return explain, accordions
+
+
+def busy_while_running(handler: Callable[..., Iterator[tuple[Any, ...]]], width: int) -> Callable[..., Any]:
+    """``handler`` with one more output, its button: disabled by the first yield.
+
+    The signature stays the handler's (Gradio reads it for ``gr.Progress`` and the keyword inputs).
+    The button is a ``gr.Button``, which API clients never see among the outputs.
+    """
+
+    @functools.wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
+        yield (*(gr.skip() for _ in range(width)), gr.update(interactive=False))
+        inner = handler(*args, **kwargs)
+        try:
+            for outputs in inner:
+                yield (*outputs, gr.skip())
+        finally:
+            inner.close()  # Stop closes us at a yield: pass it on, so the engine stops too
+
+    return run
+
+
+def enable() -> Any:
+    return gr.update(interactive=True)

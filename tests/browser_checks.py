@@ -1,0 +1,80 @@
+"""What the browser test measures on the page: toasts, what is in view, progress, whole images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Locator, Page, expect
+
+# Samples every 100 ms, in the page, whether a visible element under ``root`` shows text matching
+# ``pattern`` (the smallest such element, so a visible container does not count for a hidden child),
+# until the element ``done`` (a selector) has the value ``value`` or two minutes pass.
+_SAMPLE_PROGRESS = """async ([root, pattern, done, value]) => {
+  const re = new RegExp(pattern), samples = [], started = performance.now();
+  const shown = () => [...document.querySelectorAll(`${root} *`)].some(el =>
+    re.test(el.textContent) && ![...el.children].some(child => re.test(child.textContent))
+    && el.checkVisibility({opacityProperty: true, visibilityProperty: true}));
+  while (document.querySelector(done)?.value !== value && performance.now() - started < 120000) {
+    samples.push(shown());
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+  return samples;
+}"""
+
+# For each image in a gallery: is all of it drawn, inside the gallery's visible box? With
+# object-fit "contain" the drawn picture is the image scaled to fit its element, centred.
+_ALL_LOADED = """(root) => {
+  const images = [...document.querySelectorAll(root + ' img')];
+  return images.length > 0 && images.every(img => img.complete && img.naturalWidth > 0);
+}"""
+_WHOLE_IMAGES = """(root) => {
+  const gallery = document.querySelector(root);
+  const box = (gallery.querySelector('.grid-wrap') || gallery).getBoundingClientRect();
+  return [...gallery.querySelectorAll('img')].map(img => {
+    const r = img.getBoundingClientRect(), fit = getComputedStyle(img).objectFit;
+    const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+    const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
+    const left = r.left + (r.width - w) / 2, top = r.top + (r.height - h) / 2;
+    const contained = fit === 'contain' || fit === 'scale-down'
+      || Math.abs(r.width / r.height - img.naturalWidth / img.naturalHeight) < 0.02;
+    const inside = left >= box.left - 1 && top >= box.top - 1 && left + w <= box.right + 1 && top + h <= box.bottom + 1;
+    return {src: img.src.slice(-40), fit, contained, inside, loaded: img.naturalWidth > 0};
+  });
+}"""
+
+
+def in_viewport(page: Page, locator: Locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    assert box is not None and size is not None
+    return box["y"] >= -1 and box["y"] + box["height"] <= size["height"] + 1  # sub-pixel rounding
+
+
+def expect_error_toast(page: Page, text: str) -> None:
+    """A red toast with ``text``, in view wherever the page is scrolled; then every toast is closed."""
+    toast = page.locator(".toast-body", has_text=text).first
+    expect(toast).to_be_visible()
+    assert "Error" in toast.inner_text() and in_viewport(page, toast), toast.inner_text()
+    for close in page.locator(".toast-close").all():
+        close.click()
+    expect(page.locator(".toast-body")).to_have_count(0)
+
+
+def progress_samples(page: Page, done: str, value: str, pattern: str = r"\d+/30 steps") -> list[bool]:
+    return page.evaluate(_SAMPLE_PROGRESS, ["#output-gallery", pattern, done, value])
+
+
+def share_during_run(samples: list[bool]) -> tuple[int, int]:
+    """(samples showing progress, samples) from the first to the last that showed it: the steps' span."""
+    shown = [index for index, visible in enumerate(samples) if visible]
+    assert shown, "the progress never showed"
+    window = samples[shown[0] : shown[-1] + 1]
+    return sum(window), len(window)
+
+
+def cropped_images(page: Page, root: str) -> list[dict[str, Any]]:
+    """The images of gallery ``root`` that are not drawn whole inside the gallery's box."""
+    page.wait_for_function(_ALL_LOADED, arg=root)  # a busy machine decodes the last image late
+    images = page.evaluate(_WHOLE_IMAGES, root)
+    assert images and all(image["loaded"] for image in images), f"{root}: no image to check ({images})"
+    return [image for image in images if not (image["contained"] and image["inside"])]

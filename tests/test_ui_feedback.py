@@ -1,0 +1,141 @@
+"""What the page says when a request is refused, progress, the busy button, and what an API caller sends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from ipa_demo.metadata import save_png
+from ipa_demo.settings import GenerationSettings, Limits, SettingsError
+from ipa_demo.settings.parameters import format_parameters
+from ipa_demo.ui.api import PlainFilesGalleryData, whole_numbers_only
+from ipa_demo.ui.feedback import busy_while_running, in_words, places_of, request_check
+from ipa_demo.ui.handlers import Handlers, follow
+from ipa_demo.ui.outputs import OutputStore
+
+from .test_app import ROOT
+from .test_ui import FakeEngine, tiny_request
+
+
+@pytest.fixture
+def handlers(tmp_path: Path) -> Handlers:
+    return Handlers(FakeEngine(), OutputStore(tmp_path / "out"), Limits())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def page() -> dict[str, Any]:
+    """A few controls laid out as the app lays them out: some in an accordion, some not."""
+    with gr.Blocks():
+        prompt = gr.Textbox(label="Prompt")
+        references = gr.Gallery(label="Reference image(s)")
+        with gr.Accordion("Sampling", open=False) as sampling:
+            width = gr.Slider(label="Width")
+            scale = gr.Slider(label="λ (image prompt weight)")
+    return {"fields": {"prompt": prompt, "reference_images": references, "width": width, "ip_scale": scale},
+            "sampling": sampling}  # fmt: skip
+
+
+def test_a_refusal_names_the_control_by_label_and_where_it_is(page: dict[str, Any]) -> None:
+    places = places_of(page["fields"])
+    message, param = in_words(SettingsError("width", "must be a multiple of 8, got 65"), places)
+    assert (message, param) == ("Width (under “Sampling”): must be a multiple of 8, got 65", "width")
+    message, _ = in_words(SettingsError("reference_images", "IP-Adapter needs one (or set ip_scale to 0)"), places)
+    assert message == "Reference image(s): IP-Adapter needs one (or set “λ (image prompt weight)” to 0)"
+
+
+def test_the_check_explains_opens_the_accordion_and_raises_a_toast(page: dict[str, Any]) -> None:
+    places = places_of(page["fields"])
+    verdicts = {"ok": None, "bad": SettingsError("width", "must be a multiple of 8, got 65")}
+    explain, accordions = request_check(lambda values: verdicts[values["prompt"]], places)
+    assert accordions == [page["sampling"]]
+
+    (box, accordion), *rest = list(explain(prompt="ok"))
+    assert box["visible"] is False and accordion == gr.skip() and not rest
+
+    run = explain(prompt="bad")
+    assert next(run)[0] == {"__type__": "update", "value": "", "visible": False}  # so that showing is a change
+    box, accordion = next(run)
+    assert box["visible"] is True and "Width (under “Sampling”)" in box["value"] and accordion["open"] is True
+    with pytest.raises(gr.Error, match="Width"):
+        next(run)
+
+
+def test_every_yield_repeats_the_last_step_so_the_progress_bar_stays() -> None:
+    """Gradio 6.31 clears the bar on a yield without a fresh progress() call."""
+    reported: list[tuple[int, int]] = []
+
+    def run():
+        yield None  # before the first step there is nothing to show
+        yield (1, 3)
+        yield None
+        yield None
+        yield (2, 3)
+        return "result"
+
+    def followed():
+        result = yield from follow(run(), lambda step, **_: reported.append(step), "Denoising", 2)
+        assert result == "result"
+
+    assert len(list(followed())) == 5
+    assert reported == [(1, 3), (1, 3), (1, 3), (2, 3)]
+
+
+def test_the_busy_button_is_disabled_first_and_the_run_is_closed_with_its_wrapper() -> None:
+    closed = []
+
+    def handler(steps: int):
+        try:
+            for step in range(steps):
+                yield (step, "text")
+        finally:
+            closed.append(True)
+
+    run = busy_while_running(handler, width=2)(5)
+    assert next(run) == (gr.skip(), gr.skip(), {"__type__": "update", "interactive": False})
+    assert next(run) == (0, "text", gr.skip())
+    run.close()  # what Stop does
+    assert closed == [True]
+
+
+def test_handlers_check_refuses_a_control_image_nothing_uses(handlers: Handlers) -> None:
+    house = str(ROOT / "assets" / "house-edges.png")
+    error = handlers.check(tiny_request(control_image=house), needs_reference=False)
+    assert error is not None and error.field == "control_image" and "both “none”" in str(error)
+    assert handlers.check(tiny_request(control_image=house, controlnet="canny"), needs_reference=False) is None
+
+
+def test_handlers_check_says_compare_needs_a_reference_whatever_lambda_is(handlers: Handlers) -> None:
+    for ip_scale in (0.0, 0.7):
+        error = handlers.check(tiny_request(ip_scale=ip_scale), needs_reference=True)
+        assert error is not None and "Compare needs a reference image" in str(error) and "ip_scale" not in str(error)
+
+
+def test_reuse_seed_takes_the_selected_images_seed(handlers: Handlers, tmp_path: Path) -> None:
+    def made(seed: int) -> str:
+        settings = GenerationSettings(prompt="a cat", seed=seed)
+        text = format_parameters(settings, seed, ip_used=False, img2img=False)
+        return str(save_png(Image.new("RGB", (8, 8)), tmp_path / f"{seed}.png", text))
+
+    gallery = [(made(41), "seed 41"), (made(42), "seed 42")]
+    assert handlers.seed_of_selected(gallery, 1) == 42
+    assert handlers.seed_of_selected(gallery, None) == 41
+    with pytest.raises(gr.Error, match="Generate an image first"):
+        handlers.seed_of_selected(None, None)
+
+
+def test_plain_files_become_gallery_items() -> None:
+    data = PlainFilesGalleryData.model_validate(
+        [{"path": "/up/a.png", "meta": {"_type": "gradio.FileData"}}, "/up/b.png", {"image": {"path": "/up/c.png"}}]
+    )
+    assert [item.image.path for item in data.root] == ["/up/a.png", "/up/b.png", "/up/c.png"]
+
+
+def test_a_fractional_seed_reaches_the_validator_unrounded() -> None:
+    with gr.Blocks():
+        seed = whole_numbers_only(gr.Number(precision=0))
+    assert seed.preprocess(1.5) == 1.5
+    assert seed.preprocess(7.0) == 7 and seed.preprocess(None) is None
