@@ -1,7 +1,7 @@
 """Start the web app: ``python app.py [--models DIR] [--host H] [--port P] [--device D] [--dtype T]``.
 
-Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_DEVICE, IPA_DTYPE,
-IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE, IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT
+Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_BASE_MODEL, IPA_VAE,
+IPA_DEVICE, IPA_DTYPE, IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE, IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT
 serve for host and port when the IPA_ ones are unset. With a models folder the app runs
 fully offline: nothing is fetched from the Hub and Gradio sends no analytics. What the server
 accepts (sizes, steps, uploads: IPA_MAX_*) is described in SECURITY.md.
@@ -32,6 +32,7 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from ipa_demo.models.base_model import add_base_model_arguments
     from ipa_demo.models.catalog import add_depth_model_argument
 
     env = os.environ.get
@@ -53,6 +54,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
     )
     add_depth_model_argument(parser)
+    add_base_model_arguments(parser)
     parser.add_argument(
         "--concurrency", type=positive, default=env("IPA_CONCURRENCY", "1"), help="generations that run at once"
     )
@@ -104,7 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             dtype = getattr(torch, args.dtype)
         quiet_library_output()
         engine = Engine(
-            ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
+            ModelSources.from_env(args.models),
+            device,
+            dtype,
+            offload=args.offload,
+            depth_model=args.depth_model,
+            base_model=args.base_model,
+            vae=args.vae,
         )
         if on_zero_gpu():  # ZeroGPU wants every model loaded at start-up, not inside a GPU task
             engine.preload()

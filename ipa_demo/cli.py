@@ -19,6 +19,7 @@ from PIL import Image
 
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
+from .models.base_model import add_base_model_arguments
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
@@ -35,6 +36,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     add_depth_model_argument(parser)
+    add_base_model_arguments(parser)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
     control = parser.add_mutually_exclusive_group()
@@ -92,7 +94,13 @@ def load_engine(args: argparse.Namespace) -> Engine:
     device, dtype = pick_device(args.device)
     quiet_library_output()
     return Engine(
-        ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
+        ModelSources.from_env(args.models),
+        device,
+        dtype,
+        offload=args.offload,
+        depth_model=args.depth_model,
+        base_model=args.base_model,
+        vae=args.vae,
     )
 
 

@@ -26,13 +26,13 @@ from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import Conditioning, StepCallback, decode, denoise, encode_text, encode_to_posterior, uses_guidance
+from .models.base_model import ModelChoice, load_base_model, resolve_base_model, resolve_vae
 from .models.catalog import (
     CONTROLNETS,
     DEFAULT_DEPTH_MODEL,
     DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
     IP_ADAPTERS,
-    SD15,
     T2I_ADAPTERS,
 )
 from .models.loading import (
@@ -40,7 +40,6 @@ from .models.loading import (
     load_controlnet,
     load_depth_estimator,
     load_image_encoder,
-    load_stable_diffusion,
     load_t2i_adapter,
 )
 from .models.sources import ModelSources
@@ -54,6 +53,7 @@ from .runtime import (
 )
 from .settings import GenerationSettings, SettingsError, check_inputs
 from .settings.parameters import format_parameters
+from .shared_use import SharedUse
 from .structure.control_maps import ControlMapMaker, DepthEstimator, MapRequest, fit_to_size
 from .structure.controlnet import ControlNetGuidance
 from .structure.t2i_adapter import T2IGuidance
@@ -84,6 +84,8 @@ class Engine:
         channels_last: bool | None = None,  # None: where it helps (CUDA)
         offload: bool = False,
         depth_model: str = DEFAULT_DEPTH_MODEL,
+        base_model: str | None = None,  # Hub id, diffusers folder or SD1.5 .safetensors; None: the catalog's
+        vae: str | None = None,  # the same kinds; None: the base model's own
     ) -> None:
         if depth_model not in DEPTH_ESTIMATORS:
             raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
@@ -91,12 +93,13 @@ class Engine:
         self.sources = sources
         self.device = torch.device(device)
         self.dtype = dtype
-        self.models: StableDiffusionModels = load_stable_diffusion(sources.resolve(SD15), self.device, dtype)
-        prepare_unet(self.models.unet)
         if channels_last is None:
             channels_last = prefers_channels_last(self.device)
-        apply_speed_settings(self.models, compile_unet=compile_unet, channels_last=channels_last)
+        self._speed = {"compile_unet": compile_unet, "channels_last": channels_last}
+        self.base_model, self.vae = resolve_base_model(base_model, sources), resolve_vae(vae, sources)
+        self.models: StableDiffusionModels = self._load_base(self.base_model, self.vae)
         self.offload: ModelOffload | None = enable_model_offload(self.models) if offload else None
+        self._use = SharedUse()
         extras = ["compiled UNet"] * compile_unet + ["CPU offload"] * offload
         self.description = ", ".join([describe_device(self.device, dtype), *extras])
         self._load_lock = threading.Lock()
@@ -104,6 +107,28 @@ class Engine:
         self.loads = 0  # models loaded after start-up; a preloaded engine keeps this still
         self.control_maps = ControlMapMaker(self._depth_estimator)
         self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
+
+    def _load_base(self, base: ModelChoice, vae: ModelChoice | None) -> StableDiffusionModels:
+        models = load_base_model(base, vae, self.sources, self.device, self.dtype)
+        prepare_unet(models.unet)
+        apply_speed_settings(models, **self._speed)
+        return models
+
+    def switch_base_model(self, base_model: str | None, vae: str | None = None) -> None:
+        """Load another base model (and VAE) and drop the current one once no request uses it."""
+        base, chosen_vae = resolve_base_model(base_model, self.sources), resolve_vae(vae, self.sources)
+        if (base, chosen_vae) == (self.base_model, self.vae):
+            return
+        models = self._load_base(base, chosen_vae)
+        with self._use.alone():
+            old, self.models = self.models, models
+            self.base_model, self.vae = base, chosen_vae
+            self.posteriors.clear()  # encoded by the old VAE
+            if self.offload is not None:
+                self.offload.replace_base(old, models)
+        del old
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
@@ -156,13 +181,17 @@ class Engine:
     def controlnet(self, kind: str) -> ControlNetModel:
         return self._once(
             f"controlnet:{kind}",
-            lambda: self._staged(load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype), "unet"),
+            lambda: self._staged(
+                load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype), "unet"
+            ),
         )
 
     def t2i_adapter(self, kind: str) -> T2IAdapter:
         return self._once(
             f"t2i:{kind}",
-            lambda: self._staged(load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"),
+            lambda: self._staged(
+                load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"
+            ),
         )
 
     def _depth_estimator(self) -> DepthEstimator:
@@ -240,6 +269,17 @@ class Engine:
         on_step: StepCallback | None = None,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
+        with self._use.shared():
+            return self._generate(settings, references, init_image, control_image, on_step)
+
+    def _generate(
+        self,
+        settings: GenerationSettings,
+        references: Sequence[Image.Image],
+        init_image: Image.Image | None,
+        control_image: Image.Image | None,
+        on_step: StepCallback | None,
+    ) -> GenerationResult:
         text = encode_text(self.models, settings)
         ip = self.image_prompt(settings, references)
         structure, maps = self.structure(settings, control_image)

@@ -41,6 +41,7 @@ from .catalog import (
 )
 from .sources import ModelSources
 from .tiny_depth import DEPTH_WRITERS
+from .tiny_user import write_user_models
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
 UNET_CHANNELS = (8, 16, 32, 32)
@@ -114,6 +115,7 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
     for name, spec in DEPTH_ESTIMATORS.items():
         _seed(seed, spec.key)
         DEPTH_WRITERS[name](sources.local_path(spec))
+    write_user_models(models_dir, sources.local_path(SD15), lambda component: _seed(seed, component))
     for spec in ALL_SPECS:
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):

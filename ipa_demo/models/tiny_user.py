@@ -1,0 +1,54 @@
+"""Tiny twins of the models users bring: a single-file SD1.5 checkpoint, a VAE file, an inpainting
+model and a LoRA, written beside the tiny catalog set (``write_tiny_models`` calls this).
+
+Layout under the models folder:
+- ``user-models/tiny-sd15.safetensors``: the tiny SD1.5 in the original LDM single-file layout;
+- ``user-models/tiny-vae.safetensors``: another random VAE in the LDM layout without prefix (as the
+  ft-MSE VAE file is published);
+- ``stable-diffusion-inpainting/``: a diffusers folder, as the Hub repo of that name, whose UNet
+  takes 9 input channels (latents, mask, masked-image latents);
+- ``user-models/tiny-lora.safetensors``: a kohya-style LoRA for the tiny UNet and text encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from safetensors.torch import save_file
+from transformers import CLIPTextModel
+
+from .ldm_layout import ldm_checkpoint, vae_state
+
+USER_MODELS = "user-models"
+SINGLE_FILE = f"{USER_MODELS}/tiny-sd15.safetensors"
+VAE_FILE = f"{USER_MODELS}/tiny-vae.safetensors"
+INPAINTING_FOLDER = "stable-diffusion-inpainting"
+INPAINTING_REPO = "stable-diffusion-v1-5/stable-diffusion-inpainting"
+LORA_FILE = f"{USER_MODELS}/tiny-lora.safetensors"
+
+__all__ = ["INPAINTING_FOLDER", "INPAINTING_REPO", "LORA_FILE", "SINGLE_FILE", "VAE_FILE", "write_user_models"]
+
+
+def write_user_models(models_dir: Path, sd15: Path, seed_for: Callable[[str], None]) -> None:
+    """``sd15``: the tiny SD1.5 folder already written; ``seed_for(name)`` seeds torch for one component."""
+    unet = UNet2DConditionModel.from_pretrained(sd15 / "unet")
+    vae = AutoencoderKL.from_pretrained(sd15 / "vae")
+    text_encoder = CLIPTextModel.from_pretrained(sd15 / "text_encoder")
+    _save(ldm_checkpoint(unet, vae, text_encoder), models_dir / SINGLE_FILE)
+    seed_for("user-vae")
+    other_vae = AutoencoderKL.from_config(vae.config)
+    _save(vae_state(other_vae), models_dir / VAE_FILE)
+
+
+def _save(state: dict[str, torch.Tensor], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({key: value.contiguous() for key, value in state.items()}, str(path), metadata={"format": "pt"})
+
+
+def _write_json(path: Path, content: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
