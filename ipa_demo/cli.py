@@ -19,6 +19,7 @@ from PIL import Image
 
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
+from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
 from .models.base_model import add_base_model_arguments
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
 from .settings import GenerationSettings, SettingsError
@@ -37,12 +38,14 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     add_depth_model_argument(parser)
     add_base_model_arguments(parser)
+    add_ip_checkpoint_argument(parser)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
     control = parser.add_mutually_exclusive_group()
     control.add_argument("--control-image", type=Path, help="photo to take the structure from (canny, depth, pose)")
     control.add_argument("--control-map", type=Path, help="a ready canny/depth/pose map, used as is")
     add_setting_arguments(parser)
+    parser.set_defaults(ip_variant=None)  # None: the --ip-checkpoint file's variant, else the default
     parser.add_argument("--out", type=Path, default=Path("outputs"))
 
 
@@ -75,8 +78,11 @@ class Request:
 def read_request(args: argparse.Namespace) -> Request:
     """Settings and images from the flags, checked before any model loads."""
     from .images import load_image
-    from .settings import check_inputs
+    from .settings import IPAdapterSettings, check_inputs
 
+    if args.ip_variant is None:
+        user_file = read_user_checkpoint(args.ip_checkpoint) if args.ip_checkpoint else None
+        args.ip_variant = user_file.variant if user_file else IPAdapterSettings().variant
     settings = settings_from_args(args)
     references = [load_image(path, "reference") for path in args.reference]
     init_image = load_image(args.init_image, "init image") if args.init_image else None
@@ -101,6 +107,7 @@ def load_engine(args: argparse.Namespace) -> Engine:
         depth_model=args.depth_model,
         base_model=args.base_model,
         vae=args.vae,
+        ip_checkpoint=args.ip_checkpoint,
     )
 
 

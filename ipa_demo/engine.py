@@ -24,6 +24,7 @@ from .conditioner import Conditioner
 from .errors import OutOfMemoryError
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
+from .ip_adapter.user_checkpoint import read_user_checkpoint
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import Conditioning, StepCallback, decode, denoise, encode_text, encode_to_posterior, uses_guidance
 from .models.base_model import ModelChoice, load_base_model, resolve_base_model, resolve_vae
@@ -86,6 +87,7 @@ class Engine:
         depth_model: str = DEFAULT_DEPTH_MODEL,
         base_model: str | None = None,  # Hub id, diffusers folder or SD1.5 .safetensors; None: the catalog's
         vae: str | None = None,  # the same kinds; None: the base model's own
+        ip_checkpoint: str | None = None,  # an IP-Adapter file replacing the catalog's of its variant
     ) -> None:
         if depth_model not in DEPTH_ESTIMATORS:
             raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
@@ -100,6 +102,7 @@ class Engine:
         self.models: StableDiffusionModels = self._load_base(self.base_model, self.vae)
         self.offload: ModelOffload | None = enable_model_offload(self.models) if offload else None
         self._use = SharedUse()
+        self.ip_checkpoint = read_user_checkpoint(ip_checkpoint) if ip_checkpoint else None
         extras = ["compiled UNet"] * compile_unet + ["CPU offload"] * offload
         self.description = ", ".join([describe_device(self.device, dtype), *extras])
         self._load_lock = threading.Lock()
@@ -107,6 +110,8 @@ class Engine:
         self.loads = 0  # models loaded after start-up; a preloaded engine keeps this still
         self.control_maps = ControlMapMaker(self._depth_estimator)
         self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
+        if self.ip_checkpoint is not None:
+            self.ip_adapter(self.ip_checkpoint.variant)  # a file that does not fit this UNet fails now
 
     def _load_base(self, base: ModelChoice, vae: ModelChoice | None) -> StableDiffusionModels:
         models = load_base_model(base, vae, self.sources, self.device, self.dtype)
@@ -173,25 +178,25 @@ class Engine:
         return self._once("image_encoder", load)
 
     def ip_adapter(self, variant: str) -> IPAdapterWeights:
+        user = self.ip_checkpoint
+        path = user.path if user is not None and user.variant == variant else None
         return self._once(
             f"ip:{variant}",
-            lambda: self._staged(load_ip_adapter(self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet), "unet"),
+            lambda: self._staged(
+                load_ip_adapter(path or self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet), "unet"
+            ),
         )
 
     def controlnet(self, kind: str) -> ControlNetModel:
         return self._once(
             f"controlnet:{kind}",
-            lambda: self._staged(
-                load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype), "unet"
-            ),
+            lambda: self._staged(load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype), "unet"),
         )
 
     def t2i_adapter(self, kind: str) -> T2IAdapter:
         return self._once(
             f"t2i:{kind}",
-            lambda: self._staged(
-                load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"
-            ),
+            lambda: self._staged(load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"),
         )
 
     def _depth_estimator(self) -> DepthEstimator:
