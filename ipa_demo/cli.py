@@ -41,6 +41,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     add_ip_checkpoint_argument(parser)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
+    parser.add_argument("--mask-image", type=Path, help="inpainting: redo the white part of --init-image (black: keep)")
     control = parser.add_mutually_exclusive_group()
     control.add_argument("--control-image", type=Path, help="photo to take the structure from (canny, depth, pose)")
     control.add_argument("--control-map", type=Path, help="a ready canny/depth/pose map, used as is")
@@ -73,6 +74,7 @@ class Request:
     references: list[Image.Image]
     init_image: Image.Image | None
     control_image: Image.Image | None
+    mask_image: Image.Image | None = None
 
 
 def read_request(args: argparse.Namespace) -> Request:
@@ -86,10 +88,13 @@ def read_request(args: argparse.Namespace) -> Request:
     settings = settings_from_args(args)
     references = [load_image(path, "reference") for path in args.reference]
     init_image = load_image(args.init_image, "init image") if args.init_image else None
+    mask_image = load_image(args.mask_image, "mask image") if getattr(args, "mask_image", None) else None
+    if mask_image is not None and init_image is None:
+        raise SettingsError("mask_image", "a mask needs an init image (--init-image) to paint on")
     control_path = args.control_image or args.control_map
     control_image = load_image(control_path, "control image") if control_path else None
     check_inputs(settings, references, init_image, control_image)
-    return Request(settings, references, init_image, control_image)
+    return Request(settings, references, init_image, control_image, mask_image)
 
 
 def load_engine(args: argparse.Namespace) -> Engine:
@@ -121,7 +126,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
     request = read_request(args)
     writable_folder(args.out, "--out")
-    result = load_engine(args).generate(request.settings, request.references, request.init_image, request.control_image)
+    result = load_engine(args).generate(
+        request.settings, request.references, request.init_image, request.control_image, mask_image=request.mask_image
+    )
     _print_warnings(result.warnings)
     index = _next_free_index(args.out)
     for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters, strict=True)):

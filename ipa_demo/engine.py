@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,6 +22,7 @@ from PIL import Image
 from .cache import LRUCache, image_digest
 from .conditioner import Conditioner
 from .errors import OutOfMemoryError
+from .inpainting import Inpainting, check_inpainting
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
 from .ip_adapter.user_checkpoint import read_user_checkpoint
@@ -272,10 +273,12 @@ class Engine:
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: StepCallback | None = None,
+        mask_image: Image.Image | None = None,  # with init_image: inpaint where white
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
         with self._use.shared():
-            return self._generate(settings, references, init_image, control_image, on_step)
+            check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
+            return self._generate(settings, references, init_image, control_image, on_step, mask_image)
 
     def _generate(
         self,
@@ -284,6 +287,7 @@ class Engine:
         init_image: Image.Image | None,
         control_image: Image.Image | None,
         on_step: StepCallback | None,
+        mask_image: Image.Image | None,
     ) -> GenerationResult:
         text = encode_text(self.models, settings)
         ip = self.image_prompt(settings, references)
@@ -296,6 +300,9 @@ class Engine:
             conditioners=conditioners,
             init_posterior=self.posterior(init_image, settings) if init_image is not None else None,
         )
+        if init_image is not None and mask_image is not None:
+            inpainting = Inpainting.prepare(self.models, init_image, mask_image, conditioning.init_posterior, settings)
+            conditioning = replace(conditioning, inpainting=inpainting)
         with self._out_of_memory_as_user_error():
             latents = denoise(self.models, settings, conditioning, on_step)
             pixels = decode(self.models, latents)

@@ -13,6 +13,8 @@ Layout under the models folder:
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +44,25 @@ def write_user_models(models_dir: Path, sd15: Path, seed_for: Callable[[str], No
     seed_for("user-vae")
     other_vae = AutoencoderKL.from_config(vae.config)
     _save(vae_state(other_vae), models_dir / VAE_FILE)
+    seed_for("inpainting-unet")
+    _write_inpainting_model(sd15, models_dir / INPAINTING_FOLDER, unet)
+
+
+def _write_inpainting_model(sd15: Path, folder: Path, unet: UNet2DConditionModel) -> None:
+    """The SD1.5 folder with a 9-channel UNet of its own; the other parts are the same files (linked)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(sd15, folder, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("unet"))
+    UNet2DConditionModel.from_config({**unet.config, "in_channels": 9}).save_pretrained(folder / "unet")
+    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    (folder / "model_index.json").unlink()  # a link to SD1.5's own file, which must stay as it is
+    _write_json(folder / "model_index.json", {**index, "_class_name": "StableDiffusionInpaintPipeline"})
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a filesystem without hard links
+        shutil.copyfile(source, target)
 
 
 def _save(state: dict[str, torch.Tensor], path: Path) -> None:
