@@ -1,8 +1,8 @@
 """Start the web app: ``python app.py [--models DIR] [--host H] [--port P] [--device D] [--dtype T]``.
 
 Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_BASE_MODEL, IPA_VAE,
-IPA_IP_CHECKPOINT, IPA_DEVICE, IPA_DTYPE, IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE, IPA_TORCH_THREADS);
-flags win, and GRADIO_SERVER_NAME/PORT serve for host and port when the IPA_ ones are unset. With a models
+IPA_IP_CHECKPOINT, IPA_LORAS, IPA_DEVICE, IPA_DTYPE, IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE,
+IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT serve for host and port when the IPA_ ones are unset. With a models
 folder the app runs fully offline: nothing is fetched from the Hub and Gradio sends no analytics. What the server
 accepts (sizes, steps, uploads: IPA_MAX_*) is described in SECURITY.md.
 """
@@ -34,6 +34,7 @@ def positive(text: str) -> int:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from ipa_demo.ip_adapter.user_checkpoint import add_ip_checkpoint_argument
     from ipa_demo.models.base_model import add_base_model_arguments
+    from ipa_demo.models.lora import add_lora_arguments
     from ipa_demo.models.catalog import add_depth_model_argument
 
     env = os.environ.get
@@ -57,6 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add_depth_model_argument(parser)
     add_base_model_arguments(parser)
     add_ip_checkpoint_argument(parser)
+    add_lora_arguments(parser, with_scales=False)
     parser.add_argument(
         "--concurrency", type=positive, default=env("IPA_CONCURRENCY", "1"), help="generations that run at once"
     )
@@ -116,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             base_model=args.base_model,
             vae=args.vae,
             ip_checkpoint=args.ip_checkpoint,
+            loras=args.lora,
         )
         if on_zero_gpu():  # ZeroGPU wants every model loaded at start-up, not inside a GPU task
             engine.preload()

@@ -11,7 +11,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from .images import ImageInputError
 from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
 from .models.base_model import add_base_model_arguments
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
+from .models.lora import add_lora_arguments, prompt_with_loras
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
 from .training.cli import add_train_arguments, run_train
@@ -39,6 +40,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     add_depth_model_argument(parser)
     add_base_model_arguments(parser)
     add_ip_checkpoint_argument(parser)
+    add_lora_arguments(parser, with_scales=True)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
     parser.add_argument("--mask-image", type=Path, help="inpainting: redo the white part of --init-image (black: keep)")
@@ -86,6 +88,8 @@ def read_request(args: argparse.Namespace) -> Request:
         user_file = read_user_checkpoint(args.ip_checkpoint) if args.ip_checkpoint else None
         args.ip_variant = user_file.variant if user_file else IPAdapterSettings().variant
     settings = settings_from_args(args)
+    prompt = prompt_with_loras(settings.prompt, args.lora, args.lora_scale)
+    settings = replace(settings, prompt=prompt) if prompt != settings.prompt else settings
     references = [load_image(path, "reference") for path in args.reference]
     init_image = load_image(args.init_image, "init image") if args.init_image else None
     mask_image = load_image(args.mask_image, "mask image") if getattr(args, "mask_image", None) else None
@@ -113,6 +117,7 @@ def load_engine(args: argparse.Namespace) -> Engine:
         base_model=args.base_model,
         vae=args.vae,
         ip_checkpoint=args.ip_checkpoint,
+        loras=args.lora,
     )
 
 

@@ -44,6 +44,7 @@ from .models.loading import (
     load_image_encoder,
     load_t2i_adapter,
 )
+from .models.lora import LoraLibrary, read_tags
 from .models.sources import ModelSources
 from .reference_only.guidance import ReferenceGuidance
 from .runtime import (
@@ -89,6 +90,7 @@ class Engine:
         base_model: str | None = None,  # Hub id, diffusers folder or SD1.5 .safetensors; None: the catalog's
         vae: str | None = None,  # the same kinds; None: the base model's own
         ip_checkpoint: str | None = None,  # an IP-Adapter file replacing the catalog's of its variant
+        loras: Sequence[str] = (),  # LoRA files a prompt may name with <lora:file stem:scale>
     ) -> None:
         if depth_model not in DEPTH_ESTIMATORS:
             raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
@@ -99,6 +101,7 @@ class Engine:
         if channels_last is None:
             channels_last = prefers_channels_last(self.device)
         self._speed = {"compile_unet": compile_unet, "channels_last": channels_last}
+        self.loras = LoraLibrary(loras)
         self.base_model, self.vae = resolve_base_model(base_model, sources), resolve_vae(vae, sources)
         self.models: StableDiffusionModels = self._load_base(self.base_model, self.vae)
         self.offload: ModelOffload | None = enable_model_offload(self.models) if offload else None
@@ -118,6 +121,7 @@ class Engine:
         models = load_base_model(base, vae, self.sources, self.device, self.dtype)
         prepare_unet(models.unet)
         apply_speed_settings(models, **self._speed)
+        self.loras.load_into(models)
         return models
 
     def switch_base_model(self, base_model: str | None, vae: str | None = None) -> None:
@@ -276,7 +280,10 @@ class Engine:
         mask_image: Image.Image | None = None,  # with init_image: inpaint where white
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
-        with self._use.shared():
+        _, loras = read_tags(settings.prompt)
+        self.loras.check(loras)
+        # peft keeps the LoRA state on the shared models: a request with LoRAs runs alone.
+        with self._use.alone() if loras else self._use.shared(), self.loras.applied(self.models, loras):
             check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
             return self._generate(settings, references, init_image, control_image, on_step, mask_image)
 
@@ -289,7 +296,7 @@ class Engine:
         on_step: StepCallback | None,
         mask_image: Image.Image | None,
     ) -> GenerationResult:
-        text = encode_text(self.models, settings)
+        text = encode_text(self.models, self.loras.text_settings(settings))
         ip = self.image_prompt(settings, references)
         structure, maps = self.structure(settings, control_image)
         reference = self.reference_guidance(settings, references)

@@ -66,8 +66,8 @@ def _unet_inputs(unet: UNet2DConditionModel) -> dict[str, torch.Tensor]:
 def test_same_seed_gives_identical_files_and_another_seed_differs(models_dir: Path, tmp_path: Path) -> None:
     reference = _weights(models_dir)
     # 13 catalog weights files, 5 also under their fp16-variant name; then the users' models (tiny_user.py):
-    # a single file, a VAE file, the inpainting folder's UNet and its two files linked from SD1.5
-    assert len(reference) == 18 + 5
+    # a single file, a VAE file, a LoRA, the inpainting folder's UNet and its two files linked from SD1.5
+    assert len(reference) == 18 + 6
     assert _weights(write_tiny_models(tmp_path / "again")) == reference
     other = _weights(write_tiny_models(tmp_path / "other", seed=1))
     assert other.keys() == reference.keys()

@@ -46,6 +46,31 @@ def write_user_models(models_dir: Path, sd15: Path, seed_for: Callable[[str], No
     _save(vae_state(other_vae), models_dir / VAE_FILE)
     seed_for("inpainting-unet")
     _write_inpainting_model(sd15, models_dir / INPAINTING_FOLDER, unet)
+    seed_for("lora")
+    _save(_kohya_lora(unet, text_encoder), models_dir / LORA_FILE)
+
+
+LORA_RANK = 4
+_UNET_TARGETS = tuple(f"{attn}.{proj}" for attn in ("attn1", "attn2") for proj in ("to_q", "to_k", "to_v", "to_out.0"))
+_TEXT_TARGETS = tuple(f"self_attn.{proj}" for proj in ("q_proj", "k_proj", "v_proj", "out_proj"))
+
+
+def _kohya_lora(unet: UNet2DConditionModel, text_encoder: CLIPTextModel) -> dict[str, torch.Tensor]:
+    """A LoRA as kohya's sd-scripts save them (what model sites carry): ``lora_unet_<module with _>``
+    and ``lora_te_text_model_<...>`` keys with lora_down / lora_up / alpha. Unlike a freshly
+    initialised LoRA (up = 0), every weight is random, so that it visibly changes the image."""
+    state: dict[str, torch.Tensor] = {}
+    layers = [("lora_unet_" + name, module) for name, module in unet.named_modules() if name.endswith(_UNET_TARGETS)]
+    for name, module in text_encoder.named_modules():
+        if name.endswith(_TEXT_TARGETS):
+            original = name if name.startswith("text_model.") else f"text_model.{name}"  # transformers 4 naming
+            layers.append(("lora_te_" + original, module))
+    for name, module in layers:
+        key = name.replace(".", "_")
+        state[f"{key}.lora_down.weight"] = torch.randn(LORA_RANK, module.in_features) / module.in_features**0.5
+        state[f"{key}.lora_up.weight"] = torch.randn(module.out_features, LORA_RANK) / LORA_RANK**0.5
+        state[f"{key}.alpha"] = torch.tensor(float(LORA_RANK) / 2)  # scale alpha / rank = 0.5, as often trained
+    return state
 
 
 def _write_inpainting_model(sd15: Path, folder: Path, unet: UNet2DConditionModel) -> None:
