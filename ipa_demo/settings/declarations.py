@@ -198,7 +198,7 @@ PACKED_KEYS: tuple[PackedKey, ...] = (
 )
 
 BY_NAME: MappingProxyType[str, Setting] = MappingProxyType({setting.name: setting for setting in SETTINGS})
-IMAGE_PARAMS: tuple[str, ...] = ("reference_images", "init_image", "control_image")
+IMAGE_PARAMS: tuple[str, ...] = ("reference_images", "init_image", "control_image", "mask_image")
 IMAGE_LABELS = MappingProxyType(
     {"reference_images": "Reference image(s)", "init_image": "Init image", "control_image": "Control image",
      "mask_image": "Inpainting mask"}

@@ -50,6 +50,7 @@ class EngineLike(Protocol):
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: Any = None,
+        mask_image: Image.Image | None = None,  # passed only when the request has one
     ) -> Any: ...
 
     def compare(
@@ -143,16 +144,21 @@ class Handlers:
         reference_images: Any = None,
         init_image: str | None = None,
         control_image: str | None = None,
+        mask_image: Any = None,  # a file, or the image editor's value
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        values.update(
+            reference_images=reference_images, init_image=init_image, control_image=control_image, mask_image=mask_image
+        )
         with reported_errors("generating"):
             request = self._parse(values)
+            inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
 
             def task(on_step: Any) -> Any:
                 return self.engine.generate(
-                    request.settings, request.references, request.init_image, request.control_image, on_step=on_step
-                )
+                    request.settings, request.references, request.init_image, request.control_image, on_step=on_step,
+                    **inpainting,
+                )  # fmt: skip
 
             result = yield from _follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
             outputs = self._generate_outputs(request, result)
@@ -181,11 +187,16 @@ class Handlers:
         reference_images: Any = None,
         init_image: str | None = None,
         control_image: str | None = None,
+        mask_image: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        values.update(
+            reference_images=reference_images, init_image=init_image, control_image=control_image, mask_image=mask_image
+        )
         with reported_errors("comparing"):
             request = self._parse(values, needs_reference=True)
+            if request.mask_image is not None:
+                raise SettingsError("mask_image", "Compare does not inpaint: clear the mask")
 
             def task(on_step: Any) -> Any:
                 return compare(self.engine, request.settings, request.references[0], request.control_image, on_step)
