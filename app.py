@@ -56,7 +56,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
     )
     add_depth_model_argument(parser)
-    add_base_model_arguments(parser)
+    add_base_model_arguments(parser, several=True)
     add_ip_checkpoint_argument(parser)
     add_lora_arguments(parser, with_scales=False)
     parser.add_argument(
@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             dtype,
             offload=args.offload,
             depth_model=args.depth_model,
-            base_model=args.base_model,
+            base_model=args.base_model[0] if args.base_model else None,
+            base_model_options=args.base_model[1:],
             vae=args.vae,
             ip_checkpoint=args.ip_checkpoint,
             loras=args.lora,

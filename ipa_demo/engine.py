@@ -8,6 +8,7 @@ base SD1.5 load on first use, or all at once with ``preload()`` (what a ZeroGPU 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,7 @@ from .models.loading import (
     load_t2i_adapter,
 )
 from .models.lora import LoraLibrary, read_tags
+from .models.used import ModelsUsed, is_model, lora_notes, option_name
 from .models.sources import ModelSources
 from .reference_only.guidance import ReferenceGuidance
 from .runtime import (
@@ -91,6 +93,7 @@ class Engine:
         vae: str | None = None,  # the same kinds; None: the base model's own
         ip_checkpoint: str | None = None,  # an IP-Adapter file replacing the catalog's of its variant
         loras: Sequence[str] = (),  # LoRA files a prompt may name with <lora:file stem:scale>
+        base_model_options: Sequence[str] = (),  # other base models the app may switch to
     ) -> None:
         if depth_model not in DEPTH_ESTIMATORS:
             raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
@@ -104,6 +107,7 @@ class Engine:
         self.loras = LoraLibrary(loras)
         self.base_model, self.vae = resolve_base_model(base_model, sources), resolve_vae(vae, sources)
         self.models: StableDiffusionModels = self._load_base(self.base_model, self.vae)
+        self.base_model_options = tuple(dict.fromkeys([base_model or "", *base_model_options]))
         self.offload: ModelOffload | None = enable_model_offload(self.models) if offload else None
         self._use = SharedUse()
         self.ip_checkpoint = read_user_checkpoint(ip_checkpoint) if ip_checkpoint else None
@@ -123,6 +127,29 @@ class Engine:
         apply_speed_settings(models, **self._speed)
         self.loras.load_into(models)
         return models
+
+    def _models_used(self, settings: GenerationSettings) -> dict[str, Any]:
+        """What the PNG's parameters say about the models, as A1111 writes it."""
+        _, loras = read_tags(settings.prompt)
+        return {
+            "model": self.base_model.name,
+            "model_hash": self.base_model.hash,
+            "vae": self.vae.name if self.vae is not None else None,
+            "lora_hashes": {use.name: self.loras.hash(use.name) for use in loras},
+        }
+
+    def select_models(self, used: ModelsUsed) -> list[str]:
+        """Switch to the base model a PNG names when it is one of the options; notes on what differs."""
+        notes = lora_notes(used, self.loras)
+        if used.model is None or is_model(used, self.base_model):
+            return notes
+        for option in self.base_model_options:
+            if option_name(option) in (used.model, "") or Path(option).suffix.lower() == ".safetensors":
+                choice = resolve_base_model(option or None, self.sources)
+                if is_model(used, choice):
+                    self.switch_base_model(option or None, self.vae.requested if self.vae else None)
+                    return [f"switched the base model to {choice.name}", *notes]
+        return [f"the image was made with {used.model}, which is not configured here", *notes]
 
     def switch_base_model(self, base_model: str | None, vae: str | None = None) -> None:
         """Load another base model (and VAE) and drop the current one once no request uses it."""
@@ -315,7 +342,7 @@ class Engine:
             pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
         parameters = [
-            format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None)
+            format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None, **self._models_used(settings))
             for seed in settings.image_seeds
         ]
         return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps)

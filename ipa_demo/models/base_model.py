@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -49,9 +50,9 @@ class ModelChoice:
     def is_file(self) -> bool:
         return self.path.is_file()
 
-    @property
+    @cached_property
     def hash(self) -> str | None:
-        """A1111's short hash for single files; folders have none."""
+        """A1111's short hash for single files (read once: seconds for a 2 GB file); folders have none."""
         return short_hash(self.path) if self.is_file else None
 
 
@@ -131,14 +132,25 @@ def load_vae(vae: ModelChoice, config_folder: Path, dtype: torch.dtype) -> Autoe
         raise ModelLoadError(f"cannot load the VAE from {folder}: {error}") from None
 
 
-def add_base_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--base-model`` and ``--vae``, as the web app and the command line both take them."""
-    parser.add_argument(
-        "--base-model",
-        default=os.environ.get(BASE_MODEL_ENV) or None,
-        help="SD1.5 base model: a Hub id, a diffusers folder or one .safetensors checkpoint "
-        f"(default: ${BASE_MODEL_ENV}, else {SD15.repo_id})",
-    )
+def add_base_model_arguments(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """``--base-model`` and ``--vae``, as the web app and the command line take them.
+
+    With ``several`` (the web app) ``--base-model`` repeats: the first loads at start, and a PNG
+    loaded back may switch to any of them; ``IPA_BASE_MODEL`` then holds several, separated by
+    the OS path separator.
+    """
+    from_env = os.environ.get(BASE_MODEL_ENV) or ""
+    what = "SD1.5 base model: a Hub id, a diffusers folder or one .safetensors checkpoint"
+    if several:
+        parser.add_argument(
+            "--base-model", action="append", default=[part for part in from_env.split(os.pathsep) if part],
+            help=f"{what} (repeatable: the first loads, the others may be switched to; "
+            f"default: ${BASE_MODEL_ENV}, else {SD15.repo_id})",
+        )  # fmt: skip
+    else:
+        parser.add_argument(
+            "--base-model", default=from_env or None, help=f"{what} (default: ${BASE_MODEL_ENV}, else {SD15.repo_id})"
+        )
     parser.add_argument(
         "--vae",
         default=os.environ.get(VAE_ENV) or None,

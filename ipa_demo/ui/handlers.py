@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..compare import compare
 from ..metadata import read_png_parameters
+from ..models.used import models_used
 from ..settings import GenerationSettings, Limits, SettingsError
 from ..settings.declarations import IMAGE_PARAMS
 from ..settings.parameters import settings_from_parameters
@@ -236,7 +237,10 @@ class Handlers:
                 values = values_from_settings(settings_from_parameters(text))
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
-        return [gr.skip() if name in IMAGE_PARAMS else values[name] for name in PARAMS] + [text]
+            select_models = getattr(self.engine, "select_models", None)  # the real engine: switch to its model
+            notes = select_models(models_used(text)) if select_models is not None else []
+        shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
+        return [gr.skip() if name in IMAGE_PARAMS else values[name] for name in PARAMS] + [shown]
 
     def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
         return self.load_png(_gallery_path(gallery, selected))
