@@ -81,7 +81,7 @@ def _from_hub(repo_id: str, cache: Path | None, what: str, patterns: tuple[str, 
     offline = hub_is_offline()
     try:
         folder = snapshot_download(repo_id, allow_patterns=list(patterns), cache_dir=cache, local_files_only=offline)
-    except Exception as error:  # noqa: BLE001  # not cached, not on the Hub, unreachable: many types
+    except Exception as error:  # not cached, not on the Hub, unreachable: many types
         state = "is not in the Hub cache and HF_HUB_OFFLINE is set" if offline else f"could not be fetched ({error})"
         raise HubError(f"{what} {repo_id} {state}; give a local folder or .safetensors file instead") from None
     return Path(folder)

@@ -21,11 +21,11 @@ class ModelsUsed:
 def models_used(text: str) -> ModelsUsed:
     """``Model``, ``Model hash``, ``VAE`` and the prompt's LoRA tags with ``Lora hashes`` of a parameters text."""
     prompt, _, pairs = parse_parameters(text)
-    hashes = dict(
-        (name.strip(), digest.strip())
+    hashes = {
+        name.strip(): digest.strip()
         for name, _, digest in (item.partition(":") for item in pairs.get("Lora hashes", "").split(","))
         if digest
-    )
+    }
     loras = {use.name: hashes.get(use.name) for use in read_tags(prompt)[1]}
     return ModelsUsed(pairs.get("Model"), pairs.get("Model hash"), pairs.get("VAE"), loras)
 
