@@ -139,7 +139,7 @@ def build_controls(limits: Limits) -> Controls:
         with gr.Row():
             add("t2i", "t2i_scale", "t2i_factor")
 
-    with gr.Accordion("img2img / inpainting", open=False):
+    with gr.Accordion("img2img", open=False):  # and inpainting, with the mask editor below
         with gr.Row():
             fields["init_image"] = uc.image(
                 label="Init image (img2img when set)", type="filepath", image_mode=None, height=200, elem_id="init_image"
