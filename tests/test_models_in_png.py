@@ -83,3 +83,24 @@ def test_the_page_loading_a_png_switches_and_says_what_differs(
     shown = Handlers(switching, OutputStore(tmp_path / "out"), Limits()).load_png(str(png))[-1]
     assert shown.endswith("\nNote: switched the base model to tiny-sd15.\nNote: LoRA tiny-lora is not loaded here.")
     assert switching.base_model.name == "tiny-sd15"
+
+
+def test_the_page_offers_the_configured_base_models_and_switches(tiny_models_dir: Path) -> None:
+    import gradio as gr
+
+    from ipa_demo.ui.app import create_app
+    from ipa_demo.ui.base_model import picker_choices
+
+    single = str(tiny_models_dir / SINGLE_FILE)
+    switching = Engine(ModelSources(tiny_models_dir), base_model_options=[single])
+    assert picker_choices(switching.base_model_options) == [
+        ("stable-diffusion-v1-5 (default)", ""),
+        ("tiny-sd15", single),
+    ]
+    demo = create_app(switching, with_examples=False)
+    picker = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "base-model")
+    assert isinstance(picker, gr.Dropdown) and picker.value == ""
+    switch = next(fn for fn in demo.fns.values() if picker in fn.inputs and fn.fn.__name__ == "switch")
+    assert switch.fn(single) == single and switching.base_model.name == "tiny-sd15"
+    single_model = create_app(Engine(ModelSources(tiny_models_dir)), with_examples=False)
+    assert not any(getattr(block, "elem_id", None) == "base-model" for block in single_model.blocks.values())

@@ -20,6 +20,7 @@ from ..settings import Limits, SettingsError
 from ..zerogpu import gpu_task
 from .controls import HELPER, Controls, build_controls
 from .examples import add_examples
+from .base_model import add_base_model_picker
 from .file_gate import gate_every_input
 from .handlers import EngineLike, Handlers, compare_seconds, generate_seconds
 from .outputs import COMPARISON_HEADERS, OutputStore
@@ -153,6 +154,7 @@ def create_app(
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
+        picker = add_base_model_picker(engine, {"concurrency_id": GPU_QUEUE, "concurrency_limit": concurrency})
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=420):
                 controls = build_controls(limits)
@@ -161,6 +163,9 @@ def create_app(
         if with_examples:
             add_examples(controls)
         _wire(handlers, controls, outputs, concurrency)
+        if picker is not None:  # a PNG loaded back may have switched the model: show which runs now
+            current = lambda: engine.base_model.requested  # noqa: E731
+            controls.png_text.change(current, outputs=picker, **HELPER)
         gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo)
