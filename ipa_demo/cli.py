@@ -180,7 +180,17 @@ def run_tiny_models(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     from .models.download import run
 
-    return run(args.dir and writable_folder(args.dir, "dir"), args.only, args.dry_run)
+    models_dir = args.dir and writable_folder(args.dir, "dir")
+    if args.base_model or args.vae:  # the user's own Hub repos, besides or instead of the catalog
+        from .models.base_model import fetch_hub_model
+
+        if args.dry_run:
+            raise SettingsError("--dry-run", "lists the catalog's files only, not --base-model / --vae repos")
+        for repo_id, vae in [*((repo, False) for repo in args.base_model), *((repo, True) for repo in args.vae)]:
+            print(fetch_hub_model(repo_id, models_dir, vae=vae))
+        if not args.only:
+            return 0
+    return run(models_dir, args.only, args.dry_run)
 
 
 def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
@@ -188,6 +198,10 @@ def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", choices=tuple(SPECS_BY_KEY), default=[], metavar="KEY",
                         help=f"components to fetch (default: all): {', '.join(SPECS_BY_KEY)}")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="list the files and their sizes, fetch nothing")
+    parser.add_argument("--base-model", action="append", default=[], metavar="HUB_ID",
+                        help="also fetch this SD1.5 diffusers repo (unet, vae, text encoder, tokenizer, scheduler); "
+                        "with it, the catalog only with --only")  # fmt: skip
+    parser.add_argument("--vae", action="append", default=[], metavar="HUB_ID", help="also fetch this VAE repo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -175,3 +175,33 @@ def test_a_hub_id_in_the_hub_cache_loads_offline_and_one_not_there_says_so(
     assert np.abs(from_hub.generate(SETTINGS).pixels - engine.generate(SETTINGS).pixels).max() == 0.0
     with pytest.raises(MissingModelError, match="someone/other is not in the Hub cache and HF_HUB_OFFLINE is set"):
         Engine(sources, base_model="someone/other")
+
+
+def test_download_fetches_a_users_repo_into_the_models_folder_layout(
+    tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import shutil
+
+    import huggingface_hub
+
+    from ipa_demo.cli import main
+    from ipa_demo.models import base_model
+
+    asked: list[tuple[str, list[str], Path]] = []
+
+    def fake_snapshot_download(repo_id: str, *, allow_patterns: list[str], local_dir: Path) -> str:
+        asked.append((repo_id, allow_patterns, local_dir))
+        shutil.copytree(sd15(tiny_models_dir), local_dir)
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(base_model, "hub_is_offline", lambda: False)
+    assert main(["download", str(tmp_path / "models"), "--base-model", "someone/fine-tune"]) == 0
+    assert asked[0][0] == "someone/fine-tune" and "unet/*.safetensors" in asked[0][1]
+    assert asked[0][2] == tmp_path / "models" / "fine-tune"
+    # ... where --models finds it by its Hub id, offline
+    engine = Engine(ModelSources(tmp_path / "models"), base_model="someone/fine-tune")
+    assert engine.base_model.path == tmp_path / "models" / "fine-tune"
+    monkeypatch.setattr(base_model, "hub_is_offline", lambda: True)
+    assert main(["download", str(tmp_path / "models"), "--vae", "someone/vae"]) == 2
+    assert "someone/vae: HF_HUB_OFFLINE is set" in capsys.readouterr().err

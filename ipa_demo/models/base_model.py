@@ -87,6 +87,23 @@ def _from_hub(repo_id: str, cache: Path | None, what: str, patterns: tuple[str, 
     return Path(folder)
 
 
+def fetch_hub_model(repo_id: str, models_dir: Path | None, *, vae: bool = False) -> Path:
+    """``download --base-model/--vae``: a user's Hub repo, only the files we load, into ``models_dir/<repo
+    name>`` (the layout ``--models`` reads) or the Hub cache."""
+    from huggingface_hub import snapshot_download
+
+    if not _REPO_ID.match(repo_id):
+        raise MissingModelError(f"{repo_id!r} is not a Hub id (owner/name); local files need no download")
+    target = models_dir / repo_id.split("/")[-1] if models_dir is not None else None
+    patterns = list(_VAE_FILES if vae else _PIPELINE_FILES)
+    if hub_is_offline():
+        raise HubError(f"{repo_id}: HF_HUB_OFFLINE is set, so nothing can be downloaded")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_dir=target))
+    except Exception as error:  # not on the Hub, gated, unreachable: many types
+        raise HubError(f"{repo_id} could not be fetched: {error}") from None
+
+
 def resolve_base_model(requested: str | None, sources: ModelSources) -> ModelChoice:
     if not requested:
         return ModelChoice("", sources.resolve(SD15), DEFAULT_MODEL_NAME)
