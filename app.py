@@ -1,9 +1,9 @@
 """Start the web app: ``python app.py [--models DIR] [--host H] [--port P] [--device D] [--dtype T]``.
 
-Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_DEVICE, IPA_DTYPE,
-IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE, IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT
-serve for host and port when the IPA_ ones are unset. With a models folder the app runs
-fully offline: nothing is fetched from the Hub and Gradio sends no analytics. What the server
+Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_BASE_MODEL, IPA_VAE,
+IPA_IP_CHECKPOINT, IPA_LORAS, IPA_DEVICE, IPA_DTYPE, IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE,
+IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT serve for host and port when the IPA_ ones are unset. With a models
+folder the app runs fully offline: nothing is fetched from the Hub and Gradio sends no analytics. What the server
 accepts (sizes, steps, uploads: IPA_MAX_*) is described in SECURITY.md.
 """
 
@@ -32,6 +32,9 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from ipa_demo.ip_adapter.user_checkpoint import add_ip_checkpoint_argument
+    from ipa_demo.models.base_model import add_base_model_arguments
+    from ipa_demo.models.lora import add_lora_arguments
     from ipa_demo.models.catalog import add_depth_model_argument
 
     env = os.environ.get
@@ -53,6 +56,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
     )
     add_depth_model_argument(parser)
+    add_base_model_arguments(parser, several=True)
+    add_ip_checkpoint_argument(parser)
+    add_lora_arguments(parser, with_scales=False)
     parser.add_argument(
         "--concurrency", type=positive, default=env("IPA_CONCURRENCY", "1"), help="generations that run at once"
     )
@@ -78,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ipa_demo.engine import Engine
-    from ipa_demo.errors import MissingModelError
+    from ipa_demo.errors import CheckpointError, MissingModelError
     from ipa_demo.images import max_pixels
     from ipa_demo.models.loading import ModelLoadError
     from ipa_demo.models.sources import ModelSources
@@ -104,11 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             dtype = getattr(torch, args.dtype)
         quiet_library_output()
         engine = Engine(
-            ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
+            ModelSources.from_env(args.models),
+            device,
+            dtype,
+            offload=args.offload,
+            depth_model=args.depth_model,
+            base_model=args.base_model[0] if args.base_model else None,
+            base_model_options=args.base_model[1:],
+            vae=args.vae,
+            ip_checkpoint=args.ip_checkpoint,
+            loras=args.lora,
         )
         if on_zero_gpu():  # ZeroGPU wants every model loaded at start-up, not inside a GPU task
             engine.preload()
-    except (SettingsError, MissingModelError, ModelLoadError) as error:
+    except (SettingsError, MissingModelError, ModelLoadError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     demo = create_app(engine, limits=limits, concurrency=args.concurrency, queue_size=args.queue_size)

@@ -33,6 +33,10 @@ class LRUCache(Generic[Value]):
                 self._items.popitem(last=False)
         return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 def image_digest(image: Image.Image) -> str:
     """A key for an image's exact pixels."""

@@ -11,7 +11,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,10 @@ from PIL import Image
 
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
+from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
+from .models.base_model import add_base_model_arguments
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
+from .models.lora import add_lora_arguments, prompt_with_loras
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
 from .training.cli import add_train_arguments, run_train
@@ -35,12 +38,17 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     add_depth_model_argument(parser)
+    add_base_model_arguments(parser)
+    add_ip_checkpoint_argument(parser)
+    add_lora_arguments(parser, with_scales=True)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
+    parser.add_argument("--mask-image", type=Path, help="inpainting: redo the white part of --init-image (black: keep)")
     control = parser.add_mutually_exclusive_group()
     control.add_argument("--control-image", type=Path, help="photo to take the structure from (canny, depth, pose)")
     control.add_argument("--control-map", type=Path, help="a ready canny/depth/pose map, used as is")
     add_setting_arguments(parser)
+    parser.set_defaults(ip_variant=None)  # None: the --ip-checkpoint file's variant, else the default
     parser.add_argument("--out", type=Path, default=Path("outputs"))
 
 
@@ -68,20 +76,29 @@ class Request:
     references: list[Image.Image]
     init_image: Image.Image | None
     control_image: Image.Image | None
+    mask_image: Image.Image | None = None
 
 
 def read_request(args: argparse.Namespace) -> Request:
     """Settings and images from the flags, checked before any model loads."""
     from .images import load_image
-    from .settings import check_inputs
+    from .settings import IPAdapterSettings, check_inputs
 
+    if args.ip_variant is None:
+        user_file = read_user_checkpoint(args.ip_checkpoint) if args.ip_checkpoint else None
+        args.ip_variant = user_file.variant if user_file else IPAdapterSettings().variant
     settings = settings_from_args(args)
+    prompt = prompt_with_loras(settings.prompt, args.lora, args.lora_scale)
+    settings = replace(settings, prompt=prompt) if prompt != settings.prompt else settings
     references = [load_image(path, "reference") for path in args.reference]
     init_image = load_image(args.init_image, "init image") if args.init_image else None
+    mask_image = load_image(args.mask_image, "mask image") if getattr(args, "mask_image", None) else None
+    if mask_image is not None and init_image is None:
+        raise SettingsError("mask_image", "a mask needs an init image (--init-image) to paint on")
     control_path = args.control_image or args.control_map
     control_image = load_image(control_path, "control image") if control_path else None
     check_inputs(settings, references, init_image, control_image)
-    return Request(settings, references, init_image, control_image)
+    return Request(settings, references, init_image, control_image, mask_image)
 
 
 def load_engine(args: argparse.Namespace) -> Engine:
@@ -92,7 +109,15 @@ def load_engine(args: argparse.Namespace) -> Engine:
     device, dtype = pick_device(args.device)
     quiet_library_output()
     return Engine(
-        ModelSources.from_env(args.models), device, dtype, offload=args.offload, depth_model=args.depth_model
+        ModelSources.from_env(args.models),
+        device,
+        dtype,
+        offload=args.offload,
+        depth_model=args.depth_model,
+        base_model=args.base_model,
+        vae=args.vae,
+        ip_checkpoint=args.ip_checkpoint,
+        loras=args.lora,
     )
 
 
@@ -106,8 +131,10 @@ def run_generate(args: argparse.Namespace) -> int:
 
     request = read_request(args)
     writable_folder(args.out, "--out")
-    result = load_engine(args).generate(request.settings, request.references, request.init_image,
-                                        request.control_image, injection_maps=args.injection_maps)  # fmt: skip
+    result = load_engine(args).generate(
+        request.settings, request.references, request.init_image, request.control_image,
+        mask_image=request.mask_image, injection_maps=args.injection_maps,
+    )  # fmt: skip
     _print_warnings(result.warnings)
     index = _next_free_index(args.out)
     for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters, strict=True)):
@@ -178,7 +205,17 @@ def run_tiny_models(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     from .models.download import run
 
-    return run(args.dir and writable_folder(args.dir, "dir"), args.only, args.dry_run)
+    models_dir = args.dir and writable_folder(args.dir, "dir")
+    if args.base_model or args.vae:  # the user's own Hub repos, besides or instead of the catalog
+        from .models.base_model import fetch_hub_model
+
+        if args.dry_run:
+            raise SettingsError("--dry-run", "lists the catalog's files only, not --base-model / --vae repos")
+        for repo_id, vae in [*((repo, False) for repo in args.base_model), *((repo, True) for repo in args.vae)]:
+            print(fetch_hub_model(repo_id, models_dir, vae=vae))
+        if not args.only:
+            return 0
+    return run(models_dir, args.only, args.dry_run)
 
 
 def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
@@ -186,6 +223,10 @@ def _add_download_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", choices=tuple(SPECS_BY_KEY), default=[], metavar="KEY",
                         help=f"components to fetch (default: all): {', '.join(SPECS_BY_KEY)}")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="list the files and their sizes, fetch nothing")
+    parser.add_argument("--base-model", action="append", default=[], metavar="HUB_ID",
+                        help="also fetch this SD1.5 diffusers repo (unet, vae, text encoder, tokenizer, scheduler); "
+                        "with it, the catalog only with --only")  # fmt: skip
+    parser.add_argument("--vae", action="append", default=[], metavar="HUB_ID", help="also fetch this VAE repo")
 
 
 def build_parser() -> argparse.ArgumentParser:

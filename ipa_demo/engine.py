@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,9 +23,11 @@ from PIL import Image
 from .cache import LRUCache, image_digest
 from .conditioner import Conditioner
 from .errors import MissingModelError, OutOfMemoryError
+from .inpainting import Inpainting, check_inpainting
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
 from .ip_adapter.injection import InjectionRecorder
+from .ip_adapter.user_checkpoint import read_user_checkpoint
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import (
     Conditioning,
@@ -36,6 +39,7 @@ from .loop import (
     steps_to_run,
     uses_guidance,
 )
+from .models.base_model import ModelChoice, load_base_model, resolve_base_model, resolve_vae
 from .models.catalog import (
     CONTROLNETS,
     DEFAULT_DEPTH_MODEL,
@@ -43,7 +47,6 @@ from .models.catalog import (
     IMAGE_ENCODER,
     IP_ADAPTERS,
     POSE_ESTIMATOR,
-    SD15,
     T2I_ADAPTERS,
 )
 from .models.loading import (
@@ -52,10 +55,11 @@ from .models.loading import (
     load_depth_estimator,
     load_image_encoder,
     load_pose_estimator,
-    load_stable_diffusion,
     load_t2i_adapter,
 )
+from .models.lora import LoraLibrary, read_tags
 from .models.sources import ModelSources
+from .models.used import ModelsUsed, is_model, lora_notes, option_name
 from .reference_only.guidance import ReferenceGuidance
 from .runtime import (
     ModelOffload,
@@ -66,6 +70,7 @@ from .runtime import (
 )
 from .settings import GenerationSettings, SettingsError, check_inputs
 from .settings.parameters import format_parameters
+from .shared_use import SharedUse
 from .structure.control_maps import ControlMapMaker, Estimator, MapRequest, fit_to_size
 from .structure.controlnet import ControlNetGuidance
 from .structure.t2i_adapter import T2IGuidance
@@ -97,6 +102,11 @@ class Engine:
         channels_last: bool | None = None,  # None: where it helps (CUDA)
         offload: bool = False,
         depth_model: str = DEFAULT_DEPTH_MODEL,
+        base_model: str | None = None,  # Hub id, diffusers folder or SD1.5 .safetensors; None: the catalog's
+        vae: str | None = None,  # the same kinds; None: the base model's own
+        ip_checkpoint: str | None = None,  # an IP-Adapter file replacing the catalog's of its variant
+        loras: Sequence[str] = (),  # LoRA files a prompt may name with <lora:file stem:scale>
+        base_model_options: Sequence[str] = (),  # other base models the app may switch to
     ) -> None:
         if depth_model not in DEPTH_ESTIMATORS:
             raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
@@ -104,12 +114,16 @@ class Engine:
         self.sources = sources
         self.device = torch.device(device)
         self.dtype = dtype
-        self.models: StableDiffusionModels = load_stable_diffusion(sources.resolve(SD15), self.device, dtype)
-        prepare_unet(self.models.unet)
         if channels_last is None:
             channels_last = prefers_channels_last(self.device)
-        apply_speed_settings(self.models, compile_unet=compile_unet, channels_last=channels_last)
+        self._speed = {"compile_unet": compile_unet, "channels_last": channels_last}
+        self.loras = LoraLibrary(loras)
+        self.base_model, self.vae = resolve_base_model(base_model, sources), resolve_vae(vae, sources)
+        self.models: StableDiffusionModels = self._load_base(self.base_model, self.vae)
+        self.base_model_options = tuple(dict.fromkeys([base_model or "", *base_model_options]))
         self.offload: ModelOffload | None = enable_model_offload(self.models) if offload else None
+        self._use = SharedUse()
+        self.ip_checkpoint = read_user_checkpoint(ip_checkpoint) if ip_checkpoint else None
         extras = ["compiled UNet"] * compile_unet + ["CPU offload"] * offload
         self.description = ", ".join([describe_device(self.device, dtype), *extras])
         self._load_lock = threading.Lock()
@@ -117,6 +131,54 @@ class Engine:
         self.loads = 0  # models loaded after start-up; a preloaded engine keeps this still
         self.control_maps = ControlMapMaker({"depth": self._depth_estimator, "openpose": self._pose_estimator})
         self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
+        if self.ip_checkpoint is not None:
+            self.ip_adapter(self.ip_checkpoint.variant)  # a file that does not fit this UNet fails now
+
+    def _load_base(self, base: ModelChoice, vae: ModelChoice | None) -> StableDiffusionModels:
+        models = load_base_model(base, vae, self.sources, self.device, self.dtype)
+        prepare_unet(models.unet)
+        apply_speed_settings(models, **self._speed)
+        self.loras.load_into(models)
+        return models
+
+    def _models_used(self, settings: GenerationSettings) -> dict[str, Any]:
+        """What the PNG's parameters say about the models, as A1111 writes it."""
+        _, loras = read_tags(settings.prompt)
+        return {
+            "model": self.base_model.name,
+            "model_hash": self.base_model.hash,
+            "vae": self.vae.name if self.vae is not None else None,
+            "lora_hashes": {use.name: self.loras.hash(use.name) for use in loras},
+        }
+
+    def select_models(self, used: ModelsUsed) -> list[str]:
+        """Switch to the base model a PNG names when it is one of the options; notes on what differs."""
+        notes = lora_notes(used, self.loras)
+        if used.model is None or is_model(used, self.base_model):
+            return notes
+        for option in self.base_model_options:
+            if option_name(option) in (used.model, "") or Path(option).suffix.lower() == ".safetensors":
+                choice = resolve_base_model(option or None, self.sources)
+                if is_model(used, choice):
+                    self.switch_base_model(option or None, self.vae.requested if self.vae else None)
+                    return [f"switched the base model to {choice.name}", *notes]
+        return [f"the image was made with {used.model}, which is not configured here", *notes]
+
+    def switch_base_model(self, base_model: str | None, vae: str | None = None) -> None:
+        """Load another base model (and VAE) and drop the current one once no request uses it."""
+        base, chosen_vae = resolve_base_model(base_model, self.sources), resolve_vae(vae, self.sources)
+        if (base, chosen_vae) == (self.base_model, self.vae):
+            return
+        models = self._load_base(base, chosen_vae)
+        with self._use.alone():
+            old, self.models = self.models, models
+            self.base_model, self.vae = base, chosen_vae
+            self.posteriors.clear()  # encoded by the old VAE
+            if self.offload is not None:
+                self.offload.replace_base(old, models)
+        del old
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
@@ -165,9 +227,13 @@ class Engine:
         return self._once("image_encoder", load)
 
     def ip_adapter(self, variant: str) -> IPAdapterWeights:
+        user = self.ip_checkpoint
+        path = user.path if user is not None and user.variant == variant else None
         return self._once(
             f"ip:{variant}",
-            lambda: self._staged(load_ip_adapter(self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet), "unet"),
+            lambda: self._staged(
+                load_ip_adapter(path or self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet), "unet"
+            ),
         )
 
     def controlnet(self, kind: str) -> ControlNetModel:
@@ -260,14 +326,34 @@ class Engine:
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: StepCallback | None = None,
+        mask_image: Image.Image | None = None,  # with init_image: inpaint where white
         *,
         injection_maps: bool = False,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
-        text = encode_text(self.models, settings)
+        _, loras = read_tags(settings.prompt)
+        self.loras.check(loras)
+        # peft keeps the LoRA state on the shared models: a request with LoRAs runs alone.
+        with self._use.alone() if loras else self._use.shared(), self.loras.applied(self.models, loras):
+            check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
+            return self._generate(settings, references, init_image, control_image, on_step, mask_image, injection_maps)
+
+    def _generate(
+        self,
+        settings: GenerationSettings,
+        references: Sequence[Image.Image],
+        init_image: Image.Image | None,
+        control_image: Image.Image | None,
+        on_step: StepCallback | None,
+        mask_image: Image.Image | None,
+        injection_maps: bool,
+    ) -> GenerationResult:
+        text = encode_text(self.models, self.loras.text_settings(settings))
         latent_size = (settings.height // self.models.vae_scale_factor, settings.width // self.models.vae_scale_factor)
-        guided = uses_guidance(settings)
-        recorder = InjectionRecorder.for_batch(latent_size, settings.num_images, guided) if injection_maps else None
+        recorder = (
+            InjectionRecorder.for_batch(latent_size, settings.num_images, uses_guidance(settings))
+            if injection_maps else None
+        )  # fmt: skip
         ip = self.image_prompt(settings, references, recorder)
         structure, maps = self.structure(settings, control_image)
         reference = self.reference_guidance(settings, references)
@@ -278,12 +364,15 @@ class Engine:
             conditioners=conditioners,
             init_posterior=self.posterior(init_image, settings) if init_image is not None else None,
         )
+        if init_image is not None and mask_image is not None:
+            inpainting = Inpainting.prepare(self.models, init_image, mask_image, conditioning.init_posterior, settings)
+            conditioning = replace(conditioning, inpainting=inpainting)
         with self._out_of_memory_as_user_error():
             latents = denoise(self.models, settings, conditioning, on_step)
             pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
         parameters = [
-            format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None)
+            format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None, **self._models_used(settings))
             for seed in settings.image_seeds
         ]
         injection = recorder.maps(steps_to_run(settings, init_image is not None)) if recorder is not None else None

@@ -117,3 +117,12 @@ def load_image(source: Path | IO[bytes], label: str) -> Image.Image:
         image.seek(0)  # animated formats: the first frame
         image.load()
         return to_rgb(image)
+
+
+def load_painted_layer(source: Path | IO[bytes], label: str) -> Image.Image:
+    """A brush layer (transparent where nothing was painted) as a mask: white where painted, else black."""
+    with _opened(source, label) as image:
+        image.seek(0)
+        image.load()
+        painted = image.convert("RGBA").getchannel("A").point(lambda alpha: 255 if alpha else 0)
+        return painted.convert("RGB")

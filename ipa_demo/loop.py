@@ -21,6 +21,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .conditioner import Conditioner, Sampling, Step
+from .inpainting import Inpainting, RunningInpainting
 from .models.loading import StableDiffusionModels
 from .schedulers import make_scheduler
 from .settings import GenerationSettings
@@ -116,6 +117,7 @@ class Conditioning:
     text: TextConditioning
     conditioners: tuple[Conditioner, ...] = ()  # each adds its part to every step's UNet call, in order
     init_posterior: DiagonalGaussianDistribution | None = None  # img2img
+    inpainting: Inpainting | None = None  # img2img within a mask
 
 
 @torch.no_grad()
@@ -137,7 +139,12 @@ def denoise(
     )
     random = partial(randn_tensor, generator=generators, device=models.device, dtype=models.dtype)
     sampling = Sampling(generators, random, models.vae.config.scaling_factor)
-    if conditioning.init_posterior is None:
+    guided = uses_guidance(settings)
+    inpainting: RunningInpainting | None = None
+    if conditioning.inpainting is not None:
+        timesteps = _img2img_timesteps(scheduler, settings)
+        latents, inpainting = conditioning.inpainting.begin(sampling, scheduler, timesteps, settings, guided)
+    elif conditioning.init_posterior is None:
         timesteps = scheduler.timesteps
         latents = random(shape) * scheduler.init_noise_sigma
     else:
@@ -147,7 +154,6 @@ def denoise(
     conditioners = [conditioner.begin(sampling) for conditioner in conditioning.conditioners]
 
     text = conditioning.text.embeddings
-    guided = uses_guidance(settings)
     step_kwargs = _step_kwargs(scheduler, generators)
     total = len(timesteps)
     for index, timestep in enumerate(timesteps):
@@ -156,11 +162,15 @@ def denoise(
         step = Step(index, total, timestep, scheduler, models.unet, guided)
         for conditioner in conditioners:
             call = conditioner.join(call, step)
+        if inpainting is not None:
+            call = inpainting.unet_call(call)
         noise_pred = call.run(models.unet, timestep)
         if guided:
             uncond, cond = noise_pred.chunk(2)
             noise_pred = uncond + settings.guidance * (cond - uncond)
         latents = scheduler.step(noise_pred, timestep, latents, **step_kwargs, return_dict=False)[0]
+        if inpainting is not None:
+            latents = inpainting.after_step(latents, index)
         if on_step is not None:
             on_step(index + 1, total)
     return latents

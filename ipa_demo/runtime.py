@@ -119,6 +119,14 @@ class ModelOffload:
         for hooked in (module, *module.children()):
             hooked.register_forward_pre_hook(before_forward)
 
+    def replace_base(self, old: StableDiffusionModels, new: StableDiffusionModels) -> None:
+        """After a base-model switch: the old text encoder, UNet and VAE leave their stages, the new join."""
+        with self._lock:
+            for stage, name in (("text", "text_encoder"), ("unet", "unet"), ("vae", "vae")):
+                self._stages[stage] = [m for m in self._stages[stage] if m is not getattr(old, name)]
+        for stage, name in (("text", "text_encoder"), ("unet", "unet"), ("vae", "vae")):
+            self.add(getattr(new, name), stage)
+
     def activate(self, stage: str) -> None:
         if stage == self.active:  # the common case, once per forward of every hooked module
             return

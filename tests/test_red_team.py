@@ -60,6 +60,11 @@ def shapes(kind: str, path: str) -> dict[str, Any]:
             "gallery of file data": [bare],  # the plain form /generate accepts for reference_images
             "gallery of file data with meta": [with_meta],
         }
+    if kind == "imageeditor":  # the inpainting mask: a path in any of its three places
+        editor = {"background": None, "layers": [], "composite": None}
+        return {"layer": {**editor, "layers": [bare]}, "layer with meta": {**editor, "layers": [with_meta]},
+                "background with meta": {**editor, "background": with_meta},
+                "composite with meta": {**editor, "composite": with_meta}}  # fmt: skip
     if kind == "imageslider":
         return {"pair": [bare, bare], "pair with meta": [with_meta, with_meta]}
     return {"file data": bare, "file data with meta": with_meta, "string": path}
@@ -104,6 +109,7 @@ def outcome(text: str, path: Path) -> str:
     """What the caller learnt, with the path it sent taken out (also as pydantic echoes it, shortened)."""
     text = re.sub(r"input_value='[^']*'", "input_value=<path>", text)
     text = re.sub(r'"event_id":\s*"[0-9a-f]+"', '"event_id": <id>', text)  # queued events: one id per call
+    text = re.sub(r"'path': '[^']*'", "'path': <path>", text)  # pydantic's echo inside a dict (the editor's layers)
     return text.replace(str(path), "<path>").replace(path.name, "<name>")
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from diffusers import AutoencoderKL, ControlNetModel, PNDMScheduler, T2IAdapter, UNet2DConditionModel
@@ -14,6 +14,9 @@ from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
 from ..errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from .single_file import SingleFileParts
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -33,6 +36,9 @@ class StableDiffusionModels:
     def vae_scale_factor(self) -> int:
         return vae_scale_factor(self.vae)
 
+    def with_vae(self, vae: AutoencoderKL) -> StableDiffusionModels:
+        return replace(self, vae=vae, image_processor=VaeImageProcessor(vae_scale_factor=vae_scale_factor(vae)))
+
 
 def vae_scale_factor(vae: AutoencoderKL) -> int:
     return 2 ** (len(vae.config.block_out_channels) - 1)
@@ -50,20 +56,26 @@ def _diffusers_weights(folder: Path) -> dict[str, Any]:
     return {"variant": weights_variant(folder, "diffusion_pytorch_model.safetensors")}
 
 
-def load_stable_diffusion(path: Path, device: torch.device | str, dtype: torch.dtype) -> StableDiffusionModels:
+def load_stable_diffusion(
+    path: Path, device: torch.device | str, dtype: torch.dtype, parts: SingleFileParts | None = None
+) -> StableDiffusionModels:
+    """A diffusers folder; with ``parts`` (read from a single file) only its tokenizer and scheduler."""
     try:
-        unet = UNet2DConditionModel.from_pretrained(
-            path / "unet", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "unet")
-        )
-        vae = AutoencoderKL.from_pretrained(
-            path / "vae", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "vae")
-        )
-        text_encoder = CLIPTextModel.from_pretrained(
-            path / "text_encoder",
-            variant=weights_variant(path / "text_encoder", "model.safetensors"),
-            dtype=dtype,
-            use_safetensors=True,
-        )
+        if parts is not None:
+            unet, vae, text_encoder = parts.unet, parts.vae, parts.text_encoder
+        else:
+            unet = UNet2DConditionModel.from_pretrained(
+                path / "unet", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "unet")
+            )
+            vae = AutoencoderKL.from_pretrained(
+                path / "vae", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "vae")
+            )
+            text_encoder = CLIPTextModel.from_pretrained(
+                path / "text_encoder",
+                variant=weights_variant(path / "text_encoder", "model.safetensors"),
+                dtype=dtype,
+                use_safetensors=True,
+            )
         tokenizer = CLIPTokenizer.from_pretrained(path / "tokenizer")
         scheduler_config = PNDMScheduler.load_config(path / "scheduler")  # any scheduler class reads it
     except Exception as error:
@@ -96,7 +108,9 @@ def load_image_encoder(path: Path, device: torch.device | str, dtype: torch.dtyp
 
 def load_controlnet(path: Path, device: torch.device | str, dtype: torch.dtype) -> ControlNetModel:
     try:
-        model = ControlNetModel.from_pretrained(path, torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path))
+        model = ControlNetModel.from_pretrained(
+            path, torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path)
+        )
     except Exception as error:
         raise ModelLoadError(f"cannot load the ControlNet from {path}: {error}") from None
     return _ready(model, device)

@@ -42,6 +42,7 @@ from .catalog import (
 )
 from .sources import ModelSources
 from .tiny_depth import DEPTH_WRITERS
+from .tiny_user import write_user_models
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
 UNET_CHANNELS = (8, 16, 32, 32)
@@ -57,9 +58,7 @@ PLUS_DEPTH = 4  # diffusers always builds a 4-block Resampler and loads it stric
 PLUS_HEADS = 1
 PLUS_HEAD_DIM = 64  # diffusers derives heads = rows(to_q) // 64
 T2I_IN_CHANNELS = {"canny": 1, "depth": 3, "openpose": 3}
-# Without a tiny twin, and why (tests build what they need of these on the spot).
-NO_TWIN = {POSE_ESTIMATOR.key: "controlnet_aux's OpenPose body model has one fixed size (52M parameters, 209 MB)"}
-
+NO_TWIN = {POSE_ESTIMATOR.key: "OpenPose's body model has one fixed size (209 MB); tests build one when needed"}
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
 MAX_TOKENS = 77
@@ -117,6 +116,7 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
     for name, spec in DEPTH_ESTIMATORS.items():
         _seed(seed, spec.key)
         DEPTH_WRITERS[name](sources.local_path(spec))
+    write_user_models(models_dir, sources.local_path(SD15), lambda component: _seed(seed, component))
     for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):

@@ -200,14 +200,16 @@ PACKED_KEYS: tuple[PackedKey, ...] = (
 )
 
 BY_NAME: MappingProxyType[str, Setting] = MappingProxyType({setting.name: setting for setting in SETTINGS})
-IMAGE_PARAMS: tuple[str, ...] = ("reference_images", "init_image", "control_image")
+IMAGE_PARAMS: tuple[str, ...] = ("reference_images", "init_image", "control_image", "mask_image")
 IMAGE_LABELS = MappingProxyType(
-    {"reference_images": "Reference image(s)", "init_image": "Init image", "control_image": "Control image"}
-)
+    {"reference_images": "Reference image(s)", "init_image": "Init image", "control_image": "Control image",
+     "mask_image": "Inpainting mask"}
+)  # fmt: skip
 SWEEP_LABELS = MappingProxyType({"x_axis": "X axis", "y_axis": "Y axis"})  # the Explore tab's own inputs
 IMAGE_FLAGS = MappingProxyType(
-    {"reference_images": "--reference", "init_image": "--init-image", "control_image": "--control-image"}
-)
+    {"reference_images": "--reference", "init_image": "--init-image", "control_image": "--control-image",
+     "mask_image": "--mask-image"}
+)  # fmt: skip
 RANDOM_SEED = -1  # A1111's convention: -1 asks for a fresh random seed
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..models.catalog import IP_ADAPTERS
@@ -94,9 +94,21 @@ def _quote(value: str, always: bool = False) -> str:
 
 
 def format_parameters(
-    settings: GenerationSettings, seed: int, *, ip_used: bool, img2img: bool, model: str = MODEL
+    settings: GenerationSettings,
+    seed: int,
+    *,
+    ip_used: bool,
+    img2img: bool,
+    model: str = MODEL,
+    model_hash: str | None = None,
+    vae: str | None = None,
+    lora_hashes: Mapping[str, str] | None = None,
 ) -> str:
-    """The text for one image; ``seed`` is that image's own seed."""
+    """The text for one image; ``seed`` is that image's own seed.
+
+    The models go in as A1111 writes them: ``Model hash`` (single files only), ``Model``, ``VAE``
+    (when not the model's own) and ``Lora hashes: "name: hash, ..."`` for the prompt's LoRA tags.
+    """
     values = {**values_from_settings(settings), "seed": seed}
     active = _active_groups(settings, ip_used, img2img)
     pairs: dict[str, str] = {}
@@ -110,7 +122,13 @@ def format_parameters(
             else:
                 pairs[entry.png] = _encode(entry, values[entry.name])  # type: ignore[index]
         if group == "always":
+            if model_hash:
+                pairs["Model hash"] = model_hash
             pairs["Model"] = model
+            if vae:
+                pairs["VAE"] = vae
+    if lora_hashes:
+        pairs["Lora hashes"] = ", ".join(f"{name}: {digest}" for name, digest in lora_hashes.items())
     pairs["Version"] = VERSION
     text = _layout(settings.prompt, settings.negative_prompt, pairs)
     if parse_parameters(text)[:2] == (settings.prompt, settings.negative_prompt):

@@ -141,11 +141,13 @@ def build_controls(limits: Limits) -> Controls:
         with gr.Row():
             add("t2i", "t2i_scale", "t2i_factor")
 
-    with gr.Accordion("img2img", open=False), gr.Row():
-        fields["init_image"] = uc.image(
-            label="Init image (img2img when set)", type="filepath", image_mode=None, height=200, elem_id="init_image"
-        )
-        add("strength")
+    with gr.Accordion("img2img", open=False):  # and inpainting, with the mask editor below
+        with gr.Row():
+            fields["init_image"] = uc.image(
+                label="Init image (img2img when set)", type="filepath", image_mode=None, height=200, elem_id="init_image"
+            )
+            add("strength")
+        fields["mask_image"] = inpainting_mask_editor(fields["init_image"])
 
     with gr.Accordion("Reference-only", open=False):
         with gr.Row():
@@ -173,6 +175,23 @@ def build_controls(limits: Limits) -> Controls:
     _wire_mask(controls)
     random_seed.click(lambda: -1, outputs=fields["seed"], **HELPER)
     return controls
+
+
+def inpainting_mask_editor(init_image: gr.Image) -> gr.ImageEditor:
+    """Paint on the init image where it should be redone; an empty editor means plain img2img."""
+    editor = gr.ImageEditor(
+        label="Inpainting mask: paint over what to redo (the init image is the canvas)",
+        type="filepath",
+        brush=gr.Brush(colors=["#ffffff"], default_size=24, color_mode="fixed"),
+        eraser=gr.Eraser(default_size=24),
+        transforms=(),
+        sources=(),
+        layers=False,
+        height=300,
+        elem_id="mask_image",
+    )
+    init_image.change(lambda path: path, inputs=init_image, outputs=editor, **HELPER)
+    return editor
 
 
 def _wire_mask(controls: Controls) -> None:

@@ -30,6 +30,7 @@ class Example:
         values["reference_images"] = [str(assets / name) for name in self.references] or None
         values["init_image"] = str(assets / self.init_image) if self.init_image else None
         values["control_image"] = str(assets / self.control_image) if self.control_image else None
+        values["mask_image"] = None
         return values
 
 

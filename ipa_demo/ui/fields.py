@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageChops
 
 from ..cache import LRUCache
-from ..images import ImageInputError, load_image, max_aspect_ratio, max_pixels
+from ..images import ImageInputError, load_image, load_painted_layer, max_aspect_ratio, max_pixels
 from ..input_budget import check_budget, decode_slot, read_header
 from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
@@ -32,6 +32,7 @@ class Request:
     references: tuple[Image.Image, ...]
     init_image: Image.Image | None
     control_image: Image.Image | None
+    mask_image: Image.Image | None = None  # white: repaint (inpainting, with init_image)
 
 
 def _gallery_paths(value: Any) -> list[str]:
@@ -70,7 +71,28 @@ def _image_inputs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(input name, path) for every image the request names, references first."""
     named = [("reference_images", path) for path in _gallery_paths(values.get("reference_images"))]
     named += [(name, values[name]) for name in ("init_image", "control_image") if values.get(name) is not None]
+    named += [("mask_image", path) for path in _mask_paths(values.get("mask_image"))]
     return named
+
+
+def _mask_paths(value: Any) -> list[str]:
+    """A mask file's path, or the painted layers of the image editor ({"background", "layers", ...})."""
+    if isinstance(value, Mapping):
+        return [str(layer) for layer in value.get("layers") or () if layer]
+    return [str(value)] if value else []
+
+
+def _mask(value: Any, images: Sequence[Image.Image]) -> Image.Image | None:
+    """One mask: a file as it is (white repaints), or the union of what was painted on the editor's layers
+    (None when nothing was)."""
+    if not images:
+        return None
+    if not isinstance(value, Mapping):
+        return images[0]
+    union = images[0]
+    for layer in images[1:]:
+        union = ImageChops.lighter(union, layer)
+    return union if union.getbbox() else None  # nothing painted: plain img2img
 
 
 def _decode_within_budget(values: Mapping[str, Any], limits: Limits) -> dict[str, list[Image.Image]]:
@@ -82,10 +104,14 @@ def _decode_within_budget(values: Mapping[str, Any], limits: Limits) -> dict[str
             headers.append(read_header(Path(path), name))
     check_budget(headers, limits)
     images: dict[str, list[Image.Image]] = {}
+    painted = isinstance(values.get("mask_image"), Mapping)
     with decode_slot():
         for name, path in named:
             with _named_after(name, path):
-                images.setdefault(name, []).append(_decode(Path(path), name))
+                if name == "mask_image" and painted:
+                    images.setdefault(name, []).append(load_painted_layer(Path(path), name))
+                else:
+                    images.setdefault(name, []).append(_decode(Path(path), name))
     return images
 
 
@@ -102,8 +128,11 @@ def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = 
     references = tuple(images.get("reference_images", ()))
     init_image = next(iter(images.get("init_image", ())), None)
     control_image = next(iter(images.get("control_image", ())), None)
+    mask_image = _mask(values.get("mask_image"), images.get("mask_image", []))
     check_inputs(settings, references, init_image, control_image)
-    return Request(settings, references, init_image, control_image)
+    if mask_image is not None and init_image is None:
+        raise SettingsError("mask_image", "a mask needs an init image to paint on")
+    return Request(settings, references, init_image, control_image, mask_image)
 
 
 def mask_from_bits(bits: Sequence[bool]) -> str:

@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..compare import compare
 from ..metadata import read_png_parameters
+from ..models.used import models_used
 from ..settings import GenerationSettings, Limits, SettingsError
 from ..settings.declarations import IMAGE_PARAMS
 from ..settings.parameters import settings_from_parameters
@@ -56,6 +57,7 @@ class EngineLike(Protocol):
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: Any = None,
+        mask_image: Image.Image | None = None,  # passed only when the request has one
     ) -> Any: ...
 
     def compare(
@@ -168,16 +170,21 @@ class Handlers:
         reference_images: Any = None,
         init_image: str | None = None,
         control_image: str | None = None,
+        mask_image: Any = None,  # a file, or the image editor's value
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        values.update(
+            reference_images=reference_images, init_image=init_image, control_image=control_image, mask_image=mask_image
+        )
         with reported_errors("generating"):
             request = self._parse(values)
+            inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
 
             def task(on_step: Any) -> Any:
                 return self.engine.generate(
-                    request.settings, request.references, request.init_image, request.control_image, on_step=on_step
-                )
+                    request.settings, request.references, request.init_image, request.control_image, on_step=on_step,
+                    **inpainting,
+                )  # fmt: skip
 
             result = yield from follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
             outputs = self._generate_outputs(request, result)
@@ -206,11 +213,16 @@ class Handlers:
         reference_images: Any = None,
         init_image: str | None = None,
         control_image: str | None = None,
+        mask_image: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        values.update(
+            reference_images=reference_images, init_image=init_image, control_image=control_image, mask_image=mask_image
+        )
         with reported_errors("comparing"):
             request = self._parse(values, needs_reference=True)
+            if request.mask_image is not None:
+                raise SettingsError("mask_image", "Compare does not inpaint: clear the mask")
 
             def task(on_step: Any) -> Any:
                 return compare(self.engine, request.settings, request.references[0], request.control_image, on_step)
@@ -250,7 +262,10 @@ class Handlers:
                 values = values_from_settings(settings_from_parameters(text))
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
-        return [gr.skip() if name in KEPT_ON_LOAD else values[name] for name in PARAMS] + [text]
+            select_models = getattr(self.engine, "select_models", None)  # the real engine: switch to its model
+            notes = select_models(models_used(text)) if select_models is not None else []
+        shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
+        return [gr.skip() if name in KEPT_ON_LOAD else values[name] for name in PARAMS] + [shown]
 
     def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
         return self.load_png(_gallery_path(gallery, selected))

@@ -1,0 +1,175 @@
+"""The user's base model and VAE: a Hub repo id, a local diffusers folder, or one ``.safetensors`` file.
+
+``--base-model`` / ``IPA_BASE_MODEL`` and ``--vae`` / ``IPA_VAE`` name them; unset, the catalog's
+SD1.5 and its own VAE load as before. A Hub id resolves under the models folder by its repo name
+(as the catalog's repos do), else through the Hub cache, downloading the diffusers folders only
+when the Hub is reachable. Single files are configured from the catalog's SD1.5 folder, so they
+load offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL
+
+from ..errors import MissingModelError, ModelLoadError
+from .catalog import SD15
+from .download import HubError, hub_is_offline
+from .loading import StableDiffusionModels, load_stable_diffusion, weights_variant
+from .single_file import load_sd15_single_file, load_vae_single_file, short_hash
+from .sources import ModelSources
+
+BASE_MODEL_ENV = "IPA_BASE_MODEL"
+VAE_ENV = "IPA_VAE"
+DEFAULT_MODEL_NAME = SD15.repo_name
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+# The parts of a diffusers repo that ``load_stable_diffusion`` reads; weights as safetensors only.
+_PIPELINE_FILES = (
+    "model_index.json", "scheduler/*.json", "tokenizer/*", "text_encoder/config.json",
+    "text_encoder/*.safetensors", "unet/config.json", "unet/*.safetensors", "vae/config.json", "vae/*.safetensors",
+)  # fmt: skip
+_VAE_FILES = ("config.json", "*.safetensors", "vae/config.json", "vae/*.safetensors")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A base model or VAE as the user named it, found on disk."""
+
+    requested: str  # as given: "" for the default
+    path: Path  # a diffusers folder or a .safetensors file
+    name: str  # what the PNG's "Model" / "VAE" says: the repo or folder name, or the file's stem
+
+    @property
+    def is_file(self) -> bool:
+        return self.path.is_file()
+
+    @cached_property
+    def hash(self) -> str | None:
+        """A1111's short hash for single files (read once: seconds for a 2 GB file); folders have none."""
+        return short_hash(self.path) if self.is_file else None
+
+
+def resolve_model(requested: str | None, sources: ModelSources, what: str, patterns: tuple[str, ...]) -> ModelChoice:
+    """A path that exists is used as is; otherwise ``requested`` must be a Hub id (``owner/name``)."""
+    text = (requested or "").strip()
+    path = Path(text).expanduser()
+    if text and path.exists():
+        if path.is_file() and path.suffix.lower() != ".safetensors":
+            raise ModelLoadError(f"{what} {path}: only .safetensors files or diffusers folders are loaded")
+        return ModelChoice(text, path, path.stem if path.is_file() else path.name)
+    if not _REPO_ID.match(text):
+        raise MissingModelError(f"{what} {text!r} is neither an existing file or folder nor a Hub id (owner/name)")
+    repo_name = text.split("/")[-1]
+    if sources.models_dir is not None:
+        local = sources.models_dir / repo_name
+        if not local.is_dir():
+            raise MissingModelError(f"{what} {text}: expected the folder {local} (the models folder's layout)")
+        return ModelChoice(text, local, repo_name)
+    return ModelChoice(text, _from_hub(text, sources.hub_cache, what, patterns), repo_name)
+
+
+def _from_hub(repo_id: str, cache: Path | None, what: str, patterns: tuple[str, ...]) -> Path:
+    from huggingface_hub import snapshot_download
+
+    offline = hub_is_offline()
+    try:
+        folder = snapshot_download(repo_id, allow_patterns=list(patterns), cache_dir=cache, local_files_only=offline)
+    except Exception as error:  # not cached, not on the Hub, unreachable: many types
+        state = "is not in the Hub cache and HF_HUB_OFFLINE is set" if offline else f"could not be fetched ({error})"
+        raise HubError(f"{what} {repo_id} {state}; give a local folder or .safetensors file instead") from None
+    return Path(folder)
+
+
+def fetch_hub_model(repo_id: str, models_dir: Path | None, *, vae: bool = False) -> Path:
+    """``download --base-model/--vae``: a user's Hub repo, only the files we load, into ``models_dir/<repo
+    name>`` (the layout ``--models`` reads) or the Hub cache."""
+    from huggingface_hub import snapshot_download
+
+    if not _REPO_ID.match(repo_id):
+        raise MissingModelError(f"{repo_id!r} is not a Hub id (owner/name); local files need no download")
+    target = models_dir / repo_id.split("/")[-1] if models_dir is not None else None
+    patterns = list(_VAE_FILES if vae else _PIPELINE_FILES)
+    if hub_is_offline():
+        raise HubError(f"{repo_id}: HF_HUB_OFFLINE is set, so nothing can be downloaded")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_dir=target))
+    except Exception as error:  # not on the Hub, gated, unreachable: many types
+        raise HubError(f"{repo_id} could not be fetched: {error}") from None
+
+
+def resolve_base_model(requested: str | None, sources: ModelSources) -> ModelChoice:
+    if not requested:
+        return ModelChoice("", sources.resolve(SD15), DEFAULT_MODEL_NAME)
+    return resolve_model(requested, sources, "base model", _PIPELINE_FILES)
+
+
+def resolve_vae(requested: str | None, sources: ModelSources) -> ModelChoice | None:
+    return resolve_model(requested, sources, "VAE", _VAE_FILES) if requested else None
+
+
+def load_base_model(
+    base: ModelChoice,
+    vae: ModelChoice | None,
+    sources: ModelSources,
+    device: torch.device | str,
+    dtype: torch.dtype,
+) -> StableDiffusionModels:
+    """The models of ``base``, with ``vae`` in place of its own when given."""
+    if base.is_file:
+        config_folder = sources.resolve(SD15)
+        parts = load_sd15_single_file(base.path, config_folder, dtype)
+        models = load_stable_diffusion(config_folder, device, dtype, parts=parts)
+    else:
+        config_folder = base.path
+        models = load_stable_diffusion(base.path, device, dtype)
+    if vae is None:
+        return models
+    return models.with_vae(load_vae(vae, config_folder, dtype).to(device).eval().requires_grad_(False))
+
+
+def load_vae(vae: ModelChoice, config_folder: Path, dtype: torch.dtype) -> AutoencoderKL:
+    if vae.is_file:
+        return load_vae_single_file(vae.path, config_folder, dtype)
+    folder = vae.path / "vae" if (vae.path / "vae" / "config.json").exists() else vae.path
+    try:
+        return AutoencoderKL.from_pretrained(
+            folder,
+            torch_dtype=dtype,
+            use_safetensors=True,
+            variant=weights_variant(folder, "diffusion_pytorch_model.safetensors"),
+        )
+    except Exception as error:
+        raise ModelLoadError(f"cannot load the VAE from {folder}: {error}") from None
+
+
+def add_base_model_arguments(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """``--base-model`` and ``--vae``, as the web app and the command line take them.
+
+    With ``several`` (the web app) ``--base-model`` repeats: the first loads at start, and a PNG
+    loaded back may switch to any of them; ``IPA_BASE_MODEL`` then holds several, separated by
+    the OS path separator.
+    """
+    from_env = os.environ.get(BASE_MODEL_ENV) or ""
+    what = "SD1.5 base model: a Hub id, a diffusers folder or one .safetensors checkpoint"
+    if several:
+        parser.add_argument(
+            "--base-model", action="append", default=[part for part in from_env.split(os.pathsep) if part],
+            help=f"{what} (repeatable: the first loads, the others may be switched to; "
+            f"default: ${BASE_MODEL_ENV}, else {SD15.repo_id})",
+        )  # fmt: skip
+    else:
+        parser.add_argument(
+            "--base-model", default=from_env or None, help=f"{what} (default: ${BASE_MODEL_ENV}, else {SD15.repo_id})"
+        )
+    parser.add_argument(
+        "--vae",
+        default=os.environ.get(VAE_ENV) or None,
+        help=f"VAE to use instead of the base model's: a Hub id, a folder or a .safetensors file (default: ${VAE_ENV})",
+    )
