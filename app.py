@@ -33,9 +33,8 @@ def positive(text: str) -> int:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from ipa_demo.ip_adapter.user_checkpoint import add_ip_checkpoint_argument
-    from ipa_demo.models.base_model import add_base_model_arguments
-    from ipa_demo.models.lora import add_lora_arguments
     from ipa_demo.models.catalog import add_depth_model_argument
+    from ipa_demo.models.user_flags import add_base_model_arguments, add_lora_arguments
 
     env = os.environ.get
     parser = argparse.ArgumentParser(description="ipa_demo web app (Gradio)")

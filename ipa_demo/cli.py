@@ -20,9 +20,8 @@ from PIL import Image
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
 from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
-from .models.base_model import add_base_model_arguments
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
-from .models.lora import add_lora_arguments, prompt_with_loras
+from .models.user_flags import add_base_model_arguments, add_lora_arguments, prompt_with_loras
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
 from .training.cli import add_train_arguments, run_train

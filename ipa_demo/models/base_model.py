@@ -9,8 +9,6 @@ load offline.
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,8 +24,6 @@ from .loading import StableDiffusionModels, load_stable_diffusion, weights_varia
 from .single_file import load_sd15_single_file, load_vae_single_file, short_hash
 from .sources import ModelSources
 
-BASE_MODEL_ENV = "IPA_BASE_MODEL"
-VAE_ENV = "IPA_VAE"
 DEFAULT_MODEL_NAME = SD15.repo_name
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 # The parts of a diffusers repo that ``load_stable_diffusion`` reads; weights as safetensors only.
@@ -147,29 +143,3 @@ def load_vae(vae: ModelChoice, config_folder: Path, dtype: torch.dtype) -> Autoe
         )
     except Exception as error:
         raise ModelLoadError(f"cannot load the VAE from {folder}: {error}") from None
-
-
-def add_base_model_arguments(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
-    """``--base-model`` and ``--vae``, as the web app and the command line take them.
-
-    With ``several`` (the web app) ``--base-model`` repeats: the first loads at start, and a PNG
-    loaded back may switch to any of them; ``IPA_BASE_MODEL`` then holds several, separated by
-    the OS path separator.
-    """
-    from_env = os.environ.get(BASE_MODEL_ENV) or ""
-    what = "SD1.5 base model: a Hub id, a diffusers folder or one .safetensors checkpoint"
-    if several:
-        parser.add_argument(
-            "--base-model", action="append", default=[part for part in from_env.split(os.pathsep) if part],
-            help=f"{what} (repeatable: the first loads, the others may be switched to; "
-            f"default: ${BASE_MODEL_ENV}, else {SD15.repo_id})",
-        )  # fmt: skip
-    else:
-        parser.add_argument(
-            "--base-model", default=from_env or None, help=f"{what} (default: ${BASE_MODEL_ENV}, else {SD15.repo_id})"
-        )
-    parser.add_argument(
-        "--vae",
-        default=os.environ.get(VAE_ENV) or None,
-        help=f"VAE to use instead of the base model's: a Hub id, a folder or a .safetensors file (default: ${VAE_ENV})",
-    )

@@ -13,8 +13,6 @@ overlaps it, see ``shared_use``), and requests without one share the models with
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,7 +32,6 @@ from ..settings import GenerationSettings, SettingsError
 from .loading import StableDiffusionModels
 from .single_file import short_hash
 
-LORAS_ENV = "IPA_LORAS"  # several files separated by the OS path separator (":" on Linux)
 TAG = re.compile(r"<lora:([^:<>]+)(?::([^:<>]*))?>")
 
 
@@ -58,10 +55,6 @@ def read_tags(prompt: str) -> tuple[str, tuple[LoraUse, ...]]:
         uses[name] = uses.get(name, 0.0) + scale
     text = " ".join(TAG.sub(" ", prompt).split()) if uses else prompt
     return text, tuple(LoraUse(name, scale) for name, scale in uses.items() if scale != 0.0)
-
-
-def tag(name: str, scale: float) -> str:
-    return f"<lora:{name}:{scale:g}>"
 
 
 class LoraLibrary:
@@ -155,27 +148,3 @@ def _check_lora_file(path: Path) -> None:
         raise ModelLoadError(f"cannot read the LoRA {path}: {error}") from None
     if not any("lora" in key for key in keys):
         raise ModelLoadError(f"{path} is not a LoRA (no lora_* weights among its {len(keys)} tensors)")
-
-
-def add_lora_arguments(parser: argparse.ArgumentParser, *, with_scales: bool) -> None:
-    """``--lora FILE`` (repeatable); the command line also takes ``--lora-scale S``, one per file."""
-    from_env = [part for part in os.environ.get(LORAS_ENV, "").split(os.pathsep) if part]
-    parser.add_argument(
-        "--lora", action="append", default=from_env, metavar="FILE",
-        help=f"a LoRA .safetensors (repeatable); a prompt uses it as <lora:FILE STEM:SCALE> (default: ${LORAS_ENV})",
-    )  # fmt: skip
-    if with_scales:
-        parser.add_argument(
-            "--lora-scale", action="append", type=float, default=[], metavar="S",
-            help="the scale of each --lora, in the same order (default: 1 each); adds <lora:name:S> to the prompt",
-        )  # fmt: skip
-
-
-def prompt_with_loras(prompt: str, files: Sequence[str], scales: Sequence[float]) -> str:
-    """The command line's --lora/--lora-scale pairs as A1111 tags at the end of the prompt."""
-    if scales and len(scales) != len(files):
-        raise SettingsError(
-            "--lora-scale", f"give one --lora-scale per --lora ({len(files)}), or none; got {len(scales)}"
-        )
-    pairs = zip(files, scales or [1.0] * len(files), strict=True)
-    return " ".join([prompt, *(tag(Path(file).stem, scale) for file, scale in pairs)]) if files else prompt
