@@ -65,7 +65,7 @@ def _unet_inputs(unet: UNet2DConditionModel) -> dict[str, torch.Tensor]:
 
 def test_same_seed_gives_identical_files_and_another_seed_differs(models_dir: Path, tmp_path: Path) -> None:
     reference = _weights(models_dir)
-    assert len(reference) == 18  # 13 weights files, 5 also under their fp16-variant name
+    assert len(reference) == 19  # 14 weights files, 5 also under their fp16-variant name
     assert _weights(write_tiny_models(tmp_path / "again")) == reference
     other = _weights(write_tiny_models(tmp_path / "other", seed=1))
     assert other.keys() == reference.keys()

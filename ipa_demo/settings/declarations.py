@@ -120,7 +120,7 @@ SETTINGS: tuple[Setting, ...] = (
     *_window("ip", "ip", "IP-Adapter", "ip", "ip"),
     Setting("ip_variant", ("ip", "variant"), "choice", "Variant",
             "Which IP-Adapter: base (4 image tokens), light (weaker), plus (16 tokens, more detail), "
-            "full-face (257 tokens, faces).", "dropdown", flag="--ip-variant", png="IP-Adapter", png_group="ip",
+            "plus-face (16 tokens, faces), full-face (257 tokens, faces).", "dropdown", flag="--ip-variant", png="IP-Adapter", png_group="ip",
             choices=IP_VARIANTS),
     Setting("ip_fit", ("ip", "fit"), "choice", "Non-square references",
             "How a non-square reference becomes square for CLIP: crop keeps the centre, pad keeps everything.",

@@ -81,11 +81,6 @@ class IPAdapterSettings:
         return layer_scales(self.scale, self.mask, self.stage_weights)
 
     @property
-    def uses_hidden_states(self) -> bool:
-        """Plus and full-face read the encoder's penultimate hidden states, not its image embeds."""
-        return self.variant in ("plus", "full-face")
-
-    @property
     def is_active(self) -> bool:
         """Whether any layer gets image attention at any step."""
         return any(self.layer_scales) and self.start < self.end
