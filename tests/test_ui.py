@@ -60,6 +60,7 @@ EVERYTHING_SET = GenerationSettings(
         start=0.1,
         end=0.9,
         fit="pad",
+        layer_weights=(0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.123456789),
     ),
     controlnet=ControlNetSettings(kind="depth", scale=0.8, start=0.2, end=0.7, guess_mode=True),
     t2i=T2IAdapterSettings(kind="canny", scale=0.6, factor=0.5),

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from ..ip_adapter.layers import NUM_LAYERS, STAGE_NAMES
+from ..ip_adapter.layers import CURVE_FORMULAS, NUM_LAYERS, STAGE_NAMES
 from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ..schedulers import SCHEDULER_NAMES
 
-Kind = Literal["text", "float", "int", "choice", "flag", "mask"]
+Kind = Literal["text", "float", "int", "choice", "flag", "mask", "floats"]
 Control = Literal["textbox", "slider", "radio", "dropdown", "checkbox", "number"]
 # When a PNG's text carries a setting: always, or while the part it belongs to acted.
 PngGroup = Literal["always", "img2img", "ip", "controlnet", "t2i", "reference_only", "control_map", "canny"]
@@ -55,6 +55,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     ui_limit: str | None = None  # the Limits field that caps the UI's slider on this server
     ui_low: float | None = None  # where the slider starts when ``low`` itself is refused (strength 0)
+    count: int | None = None  # "floats": exactly this many when given (None: any number, a repeatable flag)
 
     @property
     def section(self) -> str:
@@ -186,6 +187,18 @@ SETTINGS: tuple[Setting, ...] = (
             flag="--num-images", low=1, high=64, step=1, ui_limit="max_images"),
     Setting("seed", ("seed",), "int", "Seed (-1: random)", "The same seed and settings give the same image.",
             "number", flag="--seed", png="Seed", low=0, high=MAX_SEED),
+)  # fmt: skip
+
+# --- References, fully (issue 14): per-layer weights, per-reference weights and regions, a second unit ---
+
+_CURVES_HELP = "; ".join(f"{name}: {formula}" for name, formula in CURVE_FORMULAS.items())
+SETTINGS += (
+    Setting("ip_weights", ("ip", "layer_weights"), "floats", "Per-layer weights",
+            f"{NUM_LAYERS} weights (0–3), one per cross-attention layer from the UNet's input to its output, "
+            "each multiplying λ there; empty: taken from the layer mask × stage weights, which these override. "
+            f"Curves over x = layer / 15: {_CURVES_HELP}.",
+            "textbox", flag="--ip-weights", png="IP weights", png_group="ip", low=0.0, high=MAX_IP_SCALE,
+            count=NUM_LAYERS),
 )  # fmt: skip
 
 PACKED_KEYS: tuple[PackedKey, ...] = (

@@ -14,9 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
-from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES, layer_scales
+from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES, layer_scales, weights_from_mask
 from ..schedulers import DEFAULT_SCHEDULER
-from .checks import SettingsError, check_choice, check_flag, check_float, check_int, check_text, require
+from .checks import (
+    SettingsError,
+    check_choice,
+    check_flag,
+    check_float,
+    check_floats,
+    check_int,
+    check_text,
+    require,
+)
 from .declarations import SETTINGS, Setting, label_of
 
 
@@ -32,6 +41,8 @@ def _check(setting: Setting, value: object) -> None:
         check_choice(value, name, setting.choices)
     elif setting.kind == "flag":
         check_flag(value, name)
+    elif setting.kind == "floats":
+        check_floats(value, name, setting.low, setting.high, setting.count)  # type: ignore[arg-type]
     else:  # mask
         require(
             isinstance(value, str) and len(value) == NUM_LAYERS and set(value) <= {"0", "1"},
@@ -66,6 +77,7 @@ class IPAdapterSettings:
     start: float = 0.0  # fraction of the denoising steps
     end: float = 1.0
     fit: Literal["crop", "pad"] = "crop"  # how a non-square reference becomes square for CLIP
+    layer_weights: tuple[float, ...] = ()  # 16, execution order; () : mask × stage weights
 
     def __post_init__(self) -> None:
         require(
@@ -77,8 +89,13 @@ class IPAdapterSettings:
         _check_window(self.start, self.end, "ip")
 
     @property
+    def weights(self) -> tuple[float, ...]:
+        """The 16 per-layer weights: as given, or filled from the mask and stage weights (shorthands)."""
+        return self.layer_weights or weights_from_mask(self.mask, self.stage_weights)
+
+    @property
     def layer_scales(self) -> tuple[float, ...]:
-        return layer_scales(self.scale, self.mask, self.stage_weights)
+        return layer_scales(self.scale, self.weights)
 
     @property
     def is_active(self) -> bool:

@@ -107,7 +107,7 @@ def format_parameters(
                 if entry.labels:
                     parts = [f"{label}={part}" for label, part in zip(entry.labels, parts, strict=True)]
                 pairs[entry.key] = entry.separator.join(parts)
-            else:
+            elif entry.kind != "floats" or values[entry.name]:  # a list not given is not written
                 pairs[entry.png] = _encode(entry, values[entry.name])  # type: ignore[index]
         if group == "always":
             pairs["Model"] = model

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +50,26 @@ def flag(value: Any, name: str) -> bool:
     return value
 
 
+def floats(value: Any, name: str) -> tuple[float, ...]:
+    """Numbers from text ("1, 0.5" or "1 0.5") or a list of them; None or empty text: none."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [item for item in re.split(r"[\s,]+", value.strip()) if item]
+        try:
+            return tuple(float(item) for item in items)
+        except ValueError:
+            raise SettingsError(name, f"must be numbers separated by commas, got {shown(value)}") from None
+    if isinstance(value, (list, tuple)):
+        return tuple(number(item, name) for item in value)
+    raise SettingsError(name, f"must be numbers separated by commas, got {shown(value)}")
+
+
+def floats_text(values: tuple[float, ...]) -> str:
+    """A list of numbers as a textbox shows it: as short as possible, and read back exactly."""
+    return ", ".join(text if float(text := f"{value:g}") == value else repr(value) for value in values)
+
+
 def _coerce(setting: Setting, value: Any) -> Any:
     if setting.kind == "float":
         return number(value, setting.name)
@@ -56,6 +77,8 @@ def _coerce(setting: Setting, value: Any) -> Any:
         return whole(value, setting.name)
     if setting.kind == "flag":
         return flag(value, setting.name)
+    if setting.kind == "floats":
+        return floats(value, setting.name)
     if setting.kind == "text" and value is None:  # an emptied textbox over the API
         return ""
     return value
@@ -97,8 +120,12 @@ def settings_from_values(values: Mapping[str, Any], seed: int) -> GenerationSett
 
 
 def values_from_settings(settings: GenerationSettings) -> dict[str, Any]:
-    """Every declared setting's value (the inverse of ``settings_from_values``)."""
-    return {setting.name: value_at(settings, setting) for setting in SETTINGS}
+    """Every declared setting's value (the inverse of ``settings_from_values``); lists of numbers as text."""
+    values = {setting.name: value_at(settings, setting) for setting in SETTINGS}
+    for setting in SETTINGS:
+        if setting.kind == "floats":
+            values[setting.name] = floats_text(values[setting.name])
+    return values
 
 
 def default_values() -> dict[str, Any]:

@@ -16,10 +16,11 @@ from ..settings import Limits
 from ..settings.declarations import BY_NAME, STAGE_SIZES
 from ..settings.values import PARAMS, default_values
 from . import components as uc
+from .components import HELPER
+from .reference_controls import reference_options
 from .fields import bits_from_mask, mask_from_bits, preset_of
 
 CUSTOM_PRESET = "custom"
-HELPER: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
 
 
 @dataclass
@@ -125,6 +126,8 @@ def build_controls(limits: Limits) -> Controls:
         fields.update(weights)
         add("ip_layers", max_lines=1)
         mask = fields["ip_layers"]
+
+    reference_options(add, fields)
 
     with gr.Accordion("Structure: ControlNet / T2I-Adapter", open=False):
         with gr.Row():

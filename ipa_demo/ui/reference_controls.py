@@ -1,0 +1,79 @@
+"""The reference options a one-reference user never needs, in one closed accordion.
+
+Per-layer weights (a grid of 16, filled from a curve or from the layer mask and stage weights).
+``add`` is ``build_controls``' own: it makes a declared setting's control and records it by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from ..ip_adapter.layers import NUM_LAYERS, STAGE_NAMES, STAGE_OF_LAYER, WEIGHT_CURVES, weights_from_mask
+from ..settings import SettingsError
+from ..settings.values import floats, floats_text
+from . import components as uc
+from .components import HELPER
+from .fields import bits_from_mask
+
+WEIGHT_HEADERS = [f"L{index} {STAGE_OF_LAYER[index]}" for index in range(NUM_LAYERS)]
+NO_CURVE = "—"
+
+
+def shown_weights(text: str, mask: str, *stage_weights: float) -> list[list[float]] | Any:
+    """The grid's one row: the weights typed, else the ones the mask and stage weights stand for."""
+    try:
+        weights = floats(text, "ip_weights")
+    except SettingsError:
+        return gr.skip()
+    if not weights:
+        if bits_from_mask(mask) is None or len(stage_weights) != len(STAGE_NAMES):
+            return gr.skip()
+        weights = weights_from_mask(mask, tuple(float(weight) for weight in stage_weights))
+    if len(weights) != NUM_LAYERS:
+        return gr.skip()
+    return [list(weights)]
+
+
+def weights_from_grid(table: Any) -> str | Any:
+    """The grid's row as the weights' text; a cell that is not a number leaves the text as it was."""
+    rows = table.values.tolist() if hasattr(table, "values") else table
+    try:
+        return floats_text(tuple(float(cell) for cell in rows[0]))
+    except (TypeError, ValueError, IndexError):
+        return gr.skip()
+
+
+def _layer_weights(add: Callable[..., None], fields: dict[str, Any]) -> None:
+    gr.Markdown("**Per-layer weights**: one number per layer (0–3), multiplying λ; empty: the mask × stage weights.")
+    with gr.Row(equal_height=True):
+        curve = uc.dropdown([NO_CURVE, *WEIGHT_CURVES], value=NO_CURVE, label="Curve", elem_id="ip_curve", scale=2)
+        fill = gr.Button("From mask and stages", size="sm", elem_id="ip-weights-fill", scale=1)
+        clear = gr.Button("Clear", size="sm", elem_id="ip-weights-clear", scale=1)
+    shorthands = [fields["ip_layers"], *(fields[f"ip_stage_{stage}"] for stage in STAGE_NAMES)]
+    grid = gr.Dataframe(
+        shown_weights("", *(control.value for control in shorthands)),
+        headers=WEIGHT_HEADERS, datatype="number", row_count=1, column_count=NUM_LAYERS, interactive=True,
+        type="array", elem_id="ip-weights-grid", show_label=False,
+    )  # fmt: skip
+    add("ip_weights", max_lines=1)
+    text = fields["ip_weights"]
+
+    grid.input(weights_from_grid, inputs=grid, outputs=text, **HELPER)
+    for source in (text, *shorthands):
+        source.change(shown_weights, inputs=[text, *shorthands], outputs=grid, **HELPER)
+    curve.input(lambda name: floats_text(WEIGHT_CURVES.get(name, ())) or gr.skip(), inputs=curve, outputs=text, **HELPER)
+
+    def from_shorthands(mask: str, *stage_weights: float) -> str | Any:
+        row = shown_weights("", mask, *stage_weights)
+        return floats_text(tuple(row[0])) if isinstance(row, list) else row
+
+    fill.click(from_shorthands, inputs=shorthands, outputs=text, **HELPER)
+    clear.click(lambda: "", outputs=text, **HELPER)
+
+
+def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
+    with gr.Accordion("More reference options: per-layer weights", open=False, elem_id="reference-options"):
+        _layer_weights(add, fields)
