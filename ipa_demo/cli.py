@@ -19,6 +19,7 @@ from PIL import Image
 
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
+from .ip_adapter.inputs import NO_MORE, MoreReferences
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
@@ -36,6 +37,8 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     add_depth_model_argument(parser)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
+    parser.add_argument("--negative-reference", type=Path, metavar="FILE",
+                        help="an image for the unconditional side of IP-Adapter, instead of the zero image")  # fmt: skip
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
     control = parser.add_mutually_exclusive_group()
     control.add_argument("--control-image", type=Path, help="photo to take the structure from (canny, depth, pose)")
@@ -68,6 +71,7 @@ class Request:
     references: list[Image.Image]
     init_image: Image.Image | None
     control_image: Image.Image | None
+    more: MoreReferences = NO_MORE
 
 
 def read_request(args: argparse.Namespace) -> Request:
@@ -80,8 +84,10 @@ def read_request(args: argparse.Namespace) -> Request:
     init_image = load_image(args.init_image, "init image") if args.init_image else None
     control_path = args.control_image or args.control_map
     control_image = load_image(control_path, "control image") if control_path else None
+    negative = load_image(args.negative_reference, "negative reference") if args.negative_reference else None
+    more = MoreReferences(negative_reference=negative)
     check_inputs(settings, references, init_image, control_image)
-    return Request(settings, references, init_image, control_image)
+    return Request(settings, references, init_image, control_image, more)
 
 
 def load_engine(args: argparse.Namespace) -> Engine:
@@ -106,7 +112,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
     request = read_request(args)
     writable_folder(args.out, "--out")
-    result = load_engine(args).generate(request.settings, request.references, request.init_image, request.control_image)
+    result = load_engine(args).generate(
+        request.settings, request.references, request.init_image, request.control_image, more=request.more
+    )
     _print_warnings(result.warnings)
     index = _next_free_index(args.out)
     for offset, (image, seed, parameters) in enumerate(zip(result.images, result.seeds, result.parameters, strict=True)):

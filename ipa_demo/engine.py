@@ -24,6 +24,8 @@ from .conditioner import Conditioner
 from .errors import OutOfMemoryError
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
+from .ip_adapter.inputs import NO_MORE, MoreReferences, png_pairs
+from .ip_adapter.units import prepare_unit
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import Conditioning, StepCallback, decode, denoise, encode_text, encode_to_posterior, uses_guidance
 from .models.catalog import (
@@ -180,13 +182,14 @@ class Engine:
         request = MapRequest(kind, settings.width, settings.height, settings.canny_low, settings.canny_high)
         return self.control_maps.make(control_image, request)
 
-    def image_prompt(self, settings: GenerationSettings, references: Sequence[Image.Image]) -> ImagePrompt | None:
+    def image_prompt(
+        self, settings: GenerationSettings, references: Sequence[Image.Image], more: MoreReferences = NO_MORE
+    ) -> ImagePrompt | None:
         if not settings.ip.is_active:
             return None
-        weights = self.ip_adapter(settings.ip.variant)
-        encoding = self.image_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
         batch = {"num_images": settings.num_images, "guided": uses_guidance(settings)}
-        return ImagePrompt.prepare(weights, encoding.positive, encoding.negative, settings.ip, **batch)
+        weights = self.ip_adapter(settings.ip.variant)
+        return prepare_unit(weights, self.image_encoder, settings.ip, references, more.negative_reference, **batch)
 
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
@@ -238,10 +241,11 @@ class Engine:
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: StepCallback | None = None,
+        more: MoreReferences = NO_MORE,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
         text = encode_text(self.models, settings)
-        ip = self.image_prompt(settings, references)
+        ip = self.image_prompt(settings, references, more)
         structure, maps = self.structure(settings, control_image)
         reference = self.reference_guidance(settings, references)
         # Order matters: reference-only's extra row must see the others' tokens and residuals.
@@ -256,7 +260,10 @@ class Engine:
             pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
         parameters = [
-            format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None)
+            format_parameters(
+                settings, seed, ip_used=ip is not None, img2img=init_image is not None,
+                extra=png_pairs(more, ip_used=ip is not None),
+            )  # fmt: skip
             for seed in settings.image_seeds
         ]
         return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps)

@@ -31,6 +31,8 @@ SETTINGS = GenerationSettings(
         end=0.8,
         fit="pad",
         layer_weights=(0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.6),
+        reference_weights=(0.5, 1.25),
+        combine="concat",
     ),
 )
 

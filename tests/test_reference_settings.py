@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from ipa_demo.cli import build_parser
+from ipa_demo.cli import build_parser, main
+from ipa_demo.ip_adapter.inputs import NEGATIVE_KEY
 from ipa_demo.ip_adapter.layers import WEIGHT_CURVES
-from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
+from ipa_demo.metadata import read_png_parameters
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError, check_inputs
 from ipa_demo.settings.arguments import flag_message, settings_from_args
 from ipa_demo.settings.parameters import format_parameters, parse_parameters, settings_from_parameters
 from ipa_demo.settings.values import default_values, settings_from_values, values_from_settings
+from ipa_demo.ui.fields import parse_request
 from ipa_demo.ui.reference_controls import shown_weights, weights_from_grid
+
+from .helpers import noise_image
+from .test_cli import small_run
 
 WEIGHTS = (0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.6)
 
@@ -90,3 +99,72 @@ def test_weight_grid_shows_the_shorthands_until_weights_are_typed() -> None:
     assert weights_from_grid([list(WEIGHTS)]) == values_from_settings(
         GenerationSettings("x", ip=IPAdapterSettings(layer_weights=WEIGHTS))
     )["ip_weights"]
+
+
+# --- 4. negative image ---
+
+
+def test_cli_negative_reference_acts_and_is_named_in_the_png(tiny_models_dir: Path, tmp_path: Path) -> None:
+    reference, negative = tmp_path / "ref.png", tmp_path / "neg.png"
+    noise_image(80, 64, seed=4).save(reference)
+    noise_image(64, 64, seed=5).save(negative)
+    pixels = {}
+    for name, extra in {"zero": [], "negative": ["--negative-reference", str(negative)]}.items():
+        assert main(small_run(tiny_models_dir, tmp_path / name, "--reference", str(reference), "--seed", "2", *extra)) == 0
+        path = tmp_path / name / "00000-2.png"
+        pixels[name] = np.asarray(Image.open(path))
+        pairs = parse_parameters(read_png_parameters(path) or "")[2]
+        assert (NEGATIVE_KEY in pairs) == (name == "negative")
+    assert not np.array_equal(pixels["zero"], pixels["negative"])
+
+
+def test_ui_request_reads_the_negative_reference(tmp_path: Path) -> None:
+    path = tmp_path / "neg.png"
+    noise_image(40, 30, seed=3).save(path)
+    values = {**default_values(), "prompt": "x", "seed": 1, "ip_scale": 0.0, "negative_reference": str(path)}
+    request = parse_request(values, Limits())
+    assert request.more.negative_reference is not None and request.more.negative_reference.size == (40, 30)
+    with pytest.raises(SettingsError) as caught:
+        parse_request({**values, "negative_reference": str(tmp_path / "missing.png")}, Limits())
+    assert caught.value.field == "negative_reference"
+
+
+# --- 2. per-reference weights and the combine mode ---
+
+
+def test_reference_weights_are_checked_and_must_match_the_references() -> None:
+    with pytest.raises(SettingsError) as caught:
+        IPAdapterSettings(reference_weights=(1.0, -1.0))
+    assert caught.value.field == "reference_weights"
+    with pytest.raises(SettingsError) as caught:
+        IPAdapterSettings(combine="sum")  # type: ignore[arg-type]
+    assert caught.value.field == "ip_combine"
+    settings = GenerationSettings("x", ip=IPAdapterSettings(reference_weights=(1.0, 0.5)))
+    check_inputs(settings, [object(), object()], None)
+    with pytest.raises(SettingsError, match="one weight per reference image \\(3\\), got 2"):
+        check_inputs(settings, [object()] * 3, None)
+    assert not IPAdapterSettings(reference_weights=(0.0, 0.0)).is_active
+
+
+def test_cli_reference_weights_repeat_and_combine() -> None:
+    settings = cli_settings("--reference-weight", "1", "--reference-weight", "0.25", "--combine", "concat")
+    assert (settings.ip.reference_weights, settings.ip.combine) == ((1.0, 0.25), "concat")
+    assert cli_settings().ip.reference_weights == ()
+    assert cli_error("--reference-weight", "4") == "--reference-weight: must be between 0 and 3, got 4.0"
+
+
+def test_cli_refuses_weights_that_do_not_match_the_references(tiny_models_dir: Path, tmp_path: Path, capsys) -> None:
+    reference = tmp_path / "ref.png"
+    noise_image(80, 64, seed=4).save(reference)
+    args = small_run(tiny_models_dir, tmp_path / "out", "--reference", str(reference), "--reference-weight", "1",
+                     "--reference-weight", "2")  # fmt: skip
+    assert main(args) == 2
+    assert capsys.readouterr().err == "error: --reference-weight: needs one weight per reference image (1), got 2\n"
+
+
+def test_png_round_trips_reference_weights_and_combine() -> None:
+    settings = GenerationSettings("x", ip=IPAdapterSettings(reference_weights=(0.5, 2.0, 0.0), combine="concat"))
+    text = format_parameters(settings, 0, ip_used=True, img2img=False)
+    pairs = parse_parameters(text)[2]
+    assert (pairs["IP reference weights"], pairs["IP combine"]) == ("0.5, 2, 0", "concat")
+    assert settings_from_parameters(text) == settings

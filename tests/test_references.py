@@ -7,10 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from ipa_demo.engine import Engine
+from ipa_demo.ip_adapter.inputs import MoreReferences
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, WEIGHT_CURVES, diffusers_scale_dict, weights_from_mask
 
+from .helpers import noise_image
 from .reference_pipelines import ReferencePipeline
 from .test_pipeline import TOLERANCE, settings_for
 
@@ -50,3 +54,94 @@ def test_weights_override_the_mask_and_the_mask_is_their_shorthand(engine: Engin
     pixels = [engine.generate(settings, [reference]).pixels for settings in (shorthand, explicit, overridden)]
     assert np.array_equal(pixels[0], pixels[1])
     assert biggest_difference(pixels[0], pixels[2]) > 0.01
+
+
+# --- 4. a negative image -------------------------------------------------------------------------
+
+
+def diffusers_embeds(pipe: ReferencePipeline, images: list, hidden_states: bool) -> torch.Tensor:
+    """(1, images, ...) encodings as diffusers' pipeline makes them for ``ip_adapter_image_embeds``."""
+    with torch.no_grad():
+        return torch.cat([pipe.pipe.encode_image(image, "cpu", 1, hidden_states)[0] for image in images])[None]
+
+
+@pytest.fixture(scope="module")
+def plus_pipe(tiny_models_dir: Path) -> ReferencePipeline:
+    return ReferencePipeline.load(tiny_models_dir, "plus")
+
+
+@pytest.fixture(scope="module")
+def negative() -> Image.Image:
+    return noise_image(64, 88, seed=21)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("variant", ["base", "plus"])
+def test_negative_image_equals_diffusers_given_its_embeds(
+    engine: Engine, base_pipe, plus_pipe, reference, negative, scheduler: str, variant: str
+) -> None:
+    pipe = base_pipe if variant == "base" else plus_pipe
+    settings = settings_for(scheduler, scale=0.8, variant=variant)
+    ours = engine.generate(settings, [reference], more=MoreReferences(negative_reference=negative)).pixels
+    hidden = variant == "plus"
+    embeds = torch.cat([diffusers_embeds(pipe, [negative], hidden), diffusers_embeds(pipe, [reference], hidden)])
+    theirs = pipe.run(settings, ip_scale=0.8, ip_adapter_image_embeds=[embeds])
+    assert biggest_difference(ours, theirs) <= TOLERANCE
+    zero_negative = engine.generate(settings, [reference]).pixels
+    assert biggest_difference(ours, zero_negative) > 0.01, "the negative image should change the image"
+
+
+# --- 2. per-reference weights and the combine mode ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second() -> Image.Image:
+    """Far from the noise reference in CLIP space, so that how the two combine shows in the image."""
+    return Image.new("RGB", (72, 96), (230, 40, 20))
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("variant", ["base", "plus"])
+def test_concat_equals_diffusers_given_a_list_of_images(
+    engine: Engine, base_pipe, plus_pipe, reference, second, scheduler: str, variant: str
+) -> None:
+    pipe = base_pipe if variant == "base" else plus_pipe
+    settings = settings_for(scheduler, scale=0.8, variant=variant, combine="concat")
+    ours = engine.generate(settings, [reference, second]).pixels
+    theirs = pipe.run(settings, ip_scale=0.8, ip_adapter_image=[[reference, second]])
+    assert biggest_difference(ours, theirs) <= TOLERANCE
+    averaged = engine.generate(replace(settings, ip=replace(settings.ip, combine="average")), [reference, second])
+    assert biggest_difference(ours, averaged.pixels) > 0.01, "concat and average should differ"
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_a_concat_weight_counts_as_copies_of_the_reference(
+    engine: Engine, base_pipe, reference, second, scheduler: str
+) -> None:
+    settings = settings_for(scheduler, scale=0.8, combine="concat", reference_weights=(2.0, 1.0))
+    ours = engine.generate(settings, [reference, second]).pixels
+    theirs = base_pipe.run(settings, ip_scale=0.8, ip_adapter_image=[[reference, reference, second]])
+    assert biggest_difference(ours, theirs) <= TOLERANCE
+
+
+@pytest.mark.parametrize("combine", ["average", "concat"])
+def test_weight_zero_is_the_same_as_leaving_the_reference_out(engine: Engine, reference, second, combine) -> None:
+    settings = settings_for("Euler a", scale=0.8, combine=combine)
+    without = engine.generate(settings, [reference]).pixels
+    weighted = replace(settings, ip=replace(settings.ip, reference_weights=(1.5, 0.0)))
+    assert np.array_equal(engine.generate(weighted, [reference, second]).pixels, without)
+    both = engine.generate(replace(settings, ip=replace(settings.ip, reference_weights=(1.5, 0.5))), [reference, second])
+    assert biggest_difference(both.pixels, without) > 0.01
+
+
+def test_equal_weights_are_no_weights_and_average_weights_are_shares(engine: Engine, reference, second) -> None:
+    for combine in ("average", "concat"):
+        settings = settings_for("Euler a", scale=0.8, combine=combine)
+        plain = engine.generate(settings, [reference, second]).pixels
+        equal = engine.generate(replace(settings, ip=replace(settings.ip, reference_weights=(0.7, 0.7))), [reference, second])
+        assert np.array_equal(plain, equal.pixels), combine
+    settings = settings_for("Euler a", scale=0.8, reference_weights=(3.0, 1.0))
+    three_to_one = engine.generate(settings, [reference, second]).pixels
+    as_copies = engine.generate(replace(settings, ip=replace(settings.ip, reference_weights=())), [reference] * 3 + [second])
+    assert biggest_difference(three_to_one, as_copies.pixels) <= TOLERANCE
+

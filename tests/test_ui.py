@@ -61,6 +61,8 @@ EVERYTHING_SET = GenerationSettings(
         end=0.9,
         fit="pad",
         layer_weights=(0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.123456789),
+        reference_weights=(1.0, 0.0, 2.5),
+        combine="concat",
     ),
     controlnet=ControlNetSettings(kind="depth", scale=0.8, start=0.2, end=0.7, guess_mode=True),
     t2i=T2IAdapterSettings(kind="canny", scale=0.6, factor=0.5),
@@ -169,7 +171,7 @@ def test_every_example_is_a_complete_valid_request() -> None:
 class FakeEngine:
     """Answers like the engine, instantly: one flat colour per image."""
 
-    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None):
+    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None, more=None):
         for step in range(settings.steps):
             if on_step:
                 on_step(step + 1, settings.steps)
@@ -269,7 +271,7 @@ class ProbeEngine:
         self.most_active = 0
         self._lock = threading.Lock()
 
-    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None):
+    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None, more=None):
         def stepped(done: int, total: int) -> None:
             self.step_times.append(time.monotonic())
             if on_step is not None:

@@ -33,6 +33,7 @@ CONTROLNET_KINDS: tuple[str, ...] = (NONE, *CONTROLNETS)
 T2I_KINDS: tuple[str, ...] = (NONE, *T2I_ADAPTERS)
 REFERENCE_MODES: tuple[str, ...] = ("off", "attn", "adain", "attn+adain")
 FIT_MODES: tuple[str, ...] = ("crop", "pad")
+COMBINE_MODES: tuple[str, ...] = ("average", "concat")
 STAGE_SIZES = MappingProxyType(
     {"down0": "64²", "down1": "32²", "down2": "16²", "mid": "8²", "up1": "16²", "up2": "32²", "up3": "64²"}
 )
@@ -199,6 +200,17 @@ SETTINGS += (
             f"Curves over x = layer / 15: {_CURVES_HELP}.",
             "textbox", flag="--ip-weights", png="IP weights", png_group="ip", low=0.0, high=MAX_IP_SCALE,
             count=NUM_LAYERS),
+    Setting("reference_weights", ("ip", "reference_weights"), "floats", "Reference weights",
+            "One weight (0–3) per reference image, in their order; empty: 1 each. 0 leaves a reference out. "
+            "Averaged: the weighted mean of their encodings; side by side: a reference of weight w counts as "
+            "w copies in the shared attention; with region masks: multiplies λ for that reference.",
+            "textbox", flag="--reference-weight", png="IP reference weights", png_group="ip", low=0.0,
+            high=MAX_IP_SCALE),
+    Setting("ip_combine", ("ip", "combine"), "choice", "Several references",
+            "average: one encoding, their (weighted) mean; concat: every reference's tokens side by side in "
+            "one attention (diffusers' way with a list of images). With region masks each reference attends "
+            "on its own instead.", "radio", flag="--combine", png="IP combine", png_group="ip",
+            choices=COMBINE_MODES),
 )  # fmt: skip
 
 PACKED_KEYS: tuple[PackedKey, ...] = (
@@ -211,13 +223,23 @@ PACKED_KEYS: tuple[PackedKey, ...] = (
 )
 
 BY_NAME: MappingProxyType[str, Setting] = MappingProxyType({setting.name: setting for setting in SETTINGS})
-IMAGE_PARAMS: tuple[str, ...] = ("reference_images", "init_image", "control_image")
 IMAGE_LABELS = MappingProxyType(
-    {"reference_images": "Reference image(s)", "init_image": "Init image", "control_image": "Control image"}
+    {
+        "reference_images": "Reference image(s)",
+        "init_image": "Init image",
+        "control_image": "Control image",
+        "negative_reference": "Negative reference image",
+    }
 )
 IMAGE_FLAGS = MappingProxyType(
-    {"reference_images": "--reference", "init_image": "--init-image", "control_image": "--control-image"}
+    {
+        "reference_images": "--reference",
+        "init_image": "--init-image",
+        "control_image": "--control-image",
+        "negative_reference": "--negative-reference",
+    }
 )
+IMAGE_PARAMS: tuple[str, ...] = tuple(IMAGE_LABELS)
 RANDOM_SEED = -1  # A1111's convention: -1 asks for a fresh random seed
 
 

@@ -78,6 +78,8 @@ class IPAdapterSettings:
     end: float = 1.0
     fit: Literal["crop", "pad"] = "crop"  # how a non-square reference becomes square for CLIP
     layer_weights: tuple[float, ...] = ()  # 16, execution order; () : mask × stage weights
+    reference_weights: tuple[float, ...] = ()  # one per reference; (): 1 each
+    combine: Literal["average", "concat"] = "average"  # several references without region masks
 
     def __post_init__(self) -> None:
         require(
@@ -99,8 +101,9 @@ class IPAdapterSettings:
 
     @property
     def is_active(self) -> bool:
-        """Whether any layer gets image attention at any step."""
-        return any(self.layer_scales) and self.start < self.end
+        """Whether any layer gets image attention at any step, from any reference."""
+        references_act = not self.reference_weights or any(self.reference_weights)
+        return any(self.layer_scales) and self.start < self.end and references_act
 
     def with_preset(self, preset: str) -> IPAdapterSettings:
         require(preset in MASK_PRESETS, "ip_preset", f"must be one of {', '.join(MASK_PRESETS)}, got {preset!r}")
@@ -219,6 +222,11 @@ def check_inputs(
     """What a request needs besides valid settings; cheap, so callers check before loading models."""
     if settings.ip.is_active and not references:
         raise SettingsError("reference_images", "IP-Adapter needs a reference image (or set λ to 0)")
+    weights = settings.ip.reference_weights
+    if settings.ip.is_active and weights and len(weights) != len(references):
+        raise SettingsError(
+            "reference_weights", f"needs one weight per reference image ({len(references)}), got {len(weights)}"
+        )
     if init_image is not None and int(settings.steps * settings.strength) < 1:
         raise SettingsError("strength", f"{settings.strength:g} × {settings.steps} steps leaves no step to run")
     if settings.reference_only.is_active and not references:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..models.catalog import IP_ADAPTERS
@@ -94,9 +94,15 @@ def _quote(value: str, always: bool = False) -> str:
 
 
 def format_parameters(
-    settings: GenerationSettings, seed: int, *, ip_used: bool, img2img: bool, model: str = MODEL
+    settings: GenerationSettings,
+    seed: int,
+    *,
+    ip_used: bool,
+    img2img: bool,
+    model: str = MODEL,
+    extra: Mapping[str, str] | None = None,
 ) -> str:
-    """The text for one image; ``seed`` is that image's own seed."""
+    """The text for one image; ``seed`` is that image's own seed; ``extra`` pairs about its input images."""
     values = {**values_from_settings(settings), "seed": seed}
     active = _active_groups(settings, ip_used, img2img)
     pairs: dict[str, str] = {}
@@ -111,6 +117,7 @@ def format_parameters(
                 pairs[entry.png] = _encode(entry, values[entry.name])  # type: ignore[index]
         if group == "always":
             pairs["Model"] = model
+    pairs.update(extra or {})
     pairs["Version"] = VERSION
     text = _layout(settings.prompt, settings.negative_prompt, pairs)
     if parse_parameters(text)[:2] == (settings.prompt, settings.negative_prompt):

@@ -14,15 +14,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from .checks import SettingsError, shown
-from .declarations import MAX_SEED, RANDOM_SEED, SETTINGS, Setting, value_at
+from .declarations import IMAGE_PARAMS, MAX_SEED, RANDOM_SEED, SETTINGS, Setting, value_at
 from .generation import SECTIONS, GenerationSettings
 
 # Where each image input sits in the API's parameter order: just before the setting named here.
-_IMAGE_BEFORE = {"ip_scale": "reference_images", "control_is_map": "control_image", "strength": "init_image"}
+_IMAGE_BEFORE = {
+    "ip_scale": ("reference_images",),
+    "control_is_map": ("control_image",),
+    "strength": ("init_image",),
+    "ip_weights": ("negative_reference",),
+}
 PARAMS: tuple[str, ...] = tuple(
-    name
-    for setting in SETTINGS
-    for name in ([_IMAGE_BEFORE[setting.name]] if setting.name in _IMAGE_BEFORE else []) + [setting.name]
+    name for setting in SETTINGS for name in (*_IMAGE_BEFORE.get(setting.name, ()), setting.name)
 )
 
 
@@ -131,7 +134,7 @@ def values_from_settings(settings: GenerationSettings) -> dict[str, Any]:
 def default_values() -> dict[str, Any]:
     """What the controls show on a fresh page: the settings' defaults, a random seed, no images."""
     values = values_from_settings(GenerationSettings(prompt=""))
-    values.update(seed=RANDOM_SEED, reference_images=None, init_image=None, control_image=None)
+    values.update(seed=RANDOM_SEED, **dict.fromkeys(IMAGE_PARAMS))
     return values
 
 

@@ -103,7 +103,7 @@ def build_controls(limits: Limits) -> Controls:
     add("prompt", lines=2, placeholder="a cat, oil painting")
     add("negative_prompt", lines=1)
     fields["reference_images"] = gr.Gallery(
-        label="Reference image(s) — several are averaged",
+        label="Reference image(s) — several are averaged unless set otherwise below",
         type="filepath",
         interactive=True,
         columns=4,

@@ -19,9 +19,13 @@ from PIL import Image
 from ..cache import LRUCache
 from ..images import ImageInputError, load_image, max_aspect_ratio, max_pixels
 from ..input_budget import check_budget, decode_slot, read_header
+from ..ip_adapter.inputs import NO_MORE, MoreReferences
 from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
+from ..settings.declarations import IMAGE_PARAMS
 from ..settings.values import check_present, resolve_seed, settings_from_values
+
+GALLERY_PARAMS = ("reference_images",)  # image inputs holding several images (the others hold one)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Request:
     references: tuple[Image.Image, ...]
     init_image: Image.Image | None
     control_image: Image.Image | None
+    more: MoreReferences = NO_MORE
 
 
 def _gallery_paths(value: Any) -> list[str]:
@@ -68,8 +73,9 @@ def _named_after(name: str, path: str) -> Iterator[None]:
 
 def _image_inputs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(input name, path) for every image the request names, references first."""
-    named = [("reference_images", path) for path in _gallery_paths(values.get("reference_images"))]
-    named += [(name, values[name]) for name in ("init_image", "control_image") if values.get(name) is not None]
+    named = [(name, path) for name in GALLERY_PARAMS for path in _gallery_paths(values.get(name))]
+    singles = [name for name in IMAGE_PARAMS if name not in GALLERY_PARAMS]
+    named += [(name, values[name]) for name in singles if values.get(name) is not None]
     return named
 
 
@@ -102,8 +108,9 @@ def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = 
     references = tuple(images.get("reference_images", ()))
     init_image = next(iter(images.get("init_image", ())), None)
     control_image = next(iter(images.get("control_image", ())), None)
+    more = MoreReferences(negative_reference=next(iter(images.get("negative_reference", ())), None))
     check_inputs(settings, references, init_image, control_image)
-    return Request(settings, references, init_image, control_image)
+    return Request(settings, references, init_image, control_image, more)
 
 
 def mask_from_bits(bits: Sequence[bool]) -> str:

@@ -50,6 +50,7 @@ class EngineLike(Protocol):
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: Any = None,
+        more: Any = None,
     ) -> Any: ...
 
     def compare(
@@ -143,16 +144,23 @@ class Handlers:
         reference_images: Any = None,
         init_image: str | None = None,
         control_image: str | None = None,
+        negative_reference: str | None = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        values.update(
+            reference_images=reference_images,
+            init_image=init_image,
+            control_image=control_image,
+            negative_reference=negative_reference,
+        )
         with reported_errors("generating"):
             request = self._parse(values)
 
             def task(on_step: Any) -> Any:
                 return self.engine.generate(
-                    request.settings, request.references, request.init_image, request.control_image, on_step=on_step
-                )
+                    request.settings, request.references, request.init_image, request.control_image, on_step=on_step,
+                    more=request.more,
+                )  # fmt: skip
 
             result = yield from _follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
             outputs = self._generate_outputs(request, result)
@@ -181,9 +189,15 @@ class Handlers:
         reference_images: Any = None,
         init_image: str | None = None,
         control_image: str | None = None,
+        negative_reference: str | None = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
+        values.update(
+            reference_images=reference_images,
+            init_image=init_image,
+            control_image=control_image,
+            negative_reference=negative_reference,
+        )
         with reported_errors("comparing"):
             request = self._parse(values, needs_reference=True)
 

@@ -1,6 +1,7 @@
 """The reference options a one-reference user never needs, in one closed accordion.
 
-Per-layer weights (a grid of 16, filled from a curve or from the layer mask and stage weights).
+Per-layer weights (a grid of 16, filled from a curve or from the layer mask and stage weights);
+how several references combine and their weights; the negative reference image.
 ``add`` is ``build_controls``' own: it makes a declared setting's control and records it by name.
 """
 
@@ -64,7 +65,7 @@ def _layer_weights(add: Callable[..., None], fields: dict[str, Any]) -> None:
     grid.input(weights_from_grid, inputs=grid, outputs=text, **HELPER)
     for source in (text, *shorthands):
         source.change(shown_weights, inputs=[text, *shorthands], outputs=grid, **HELPER)
-    curve.input(lambda name: floats_text(WEIGHT_CURVES.get(name, ())) or gr.skip(), inputs=curve, outputs=text, **HELPER)
+    curve.input(lambda name: floats_text(WEIGHT_CURVES.get(name, ())) or gr.skip(), curve, text, **HELPER)
 
     def from_shorthands(mask: str, *stage_weights: float) -> str | Any:
         row = shown_weights("", mask, *stage_weights)
@@ -75,5 +76,14 @@ def _layer_weights(add: Callable[..., None], fields: dict[str, Any]) -> None:
 
 
 def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
-    with gr.Accordion("More reference options: per-layer weights", open=False, elem_id="reference-options"):
+    title = "More reference options: per-layer weights, several references, negative image"
+    with gr.Accordion(title, open=False, elem_id="reference-options"):
         _layer_weights(add, fields)
+        gr.Markdown("**Several references**")
+        with gr.Row():
+            add("ip_combine")
+            add("reference_weights", max_lines=1, placeholder="1, 0.5, …")
+        fields["negative_reference"] = uc.image(
+            label="Negative reference image: the unconditional side sees it instead of the zero image",
+            type="filepath", image_mode=None, height=160, elem_id="negative_reference",
+        )  # fmt: skip

@@ -1,0 +1,54 @@
+"""One adapter unit of a request, from its settings and images to its ``ImagePrompt``.
+
+References of weight 0 are left out before anything is encoded, so that such a reference is exactly
+the same as none. The encodings come from the encoder's per-image cache: changing weights, the
+combine mode or λ re-encodes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from PIL import Image
+
+from ..settings import IPAdapterSettings
+from .conditioner import ImagePrompt
+from .image_encoder import ImageEncoder
+from .weights import IPAdapterWeights
+
+
+def weighted_mean(encodings: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """The references' mean encoding; equal weights give the plain mean (what one weight for all means)."""
+    stacked = torch.stack(list(encodings))
+    if len(set(weights)) <= 1:
+        return stacked.mean(dim=0)
+    shares = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device) / sum(weights)
+    return (stacked * shares.view(-1, *(1,) * (stacked.ndim - 1))).sum(dim=0)
+
+
+def prepare_unit(
+    weights: IPAdapterWeights,
+    encoder: ImageEncoder,
+    settings: IPAdapterSettings,
+    references: Sequence[Image.Image],
+    negative: Image.Image | None,
+    *,
+    num_images: int,
+    guided: bool,
+) -> ImagePrompt | None:
+    """The unit's conditioner, or None when no reference of it acts."""
+    reference_weights = settings.reference_weights or (1.0,) * len(references)
+    kept = [(image, weight) for image, weight in zip(references, reference_weights, strict=True) if weight > 0.0]
+    if not settings.is_active or not kept:
+        return None
+    hidden_states = weights.uses_hidden_states
+    encodings = [encoder.encode_one(image, settings.fit, hidden_states) for image, _ in kept]
+    unconditional = encoder.negative(encodings[0], hidden_states, settings.fit, negative)
+    slot_weights = tuple(weight for _, weight in kept)
+    batch = {"num_images": num_images, "guided": guided}
+    if settings.combine == "concat":
+        positive = torch.cat(encodings)
+        return ImagePrompt.prepare(weights, positive, unconditional, settings, slot_weights=slot_weights, **batch)
+    positive = weighted_mean(encodings, slot_weights)
+    return ImagePrompt.prepare(weights, positive, unconditional, settings, **batch)
