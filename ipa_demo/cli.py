@@ -19,7 +19,7 @@ from PIL import Image
 
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
-from .ip_adapter.inputs import NO_MORE, MoreReferences
+from .ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
@@ -37,6 +37,8 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     add_depth_model_argument(parser)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
+    parser.add_argument("--reference-mask", action="append", type=Path, default=[], metavar="FILE",
+                        help="a region mask per --reference, in their order (white: where it acts)")  # fmt: skip
     parser.add_argument("--negative-reference", type=Path, metavar="FILE",
                         help="an image for the unconditional side of IP-Adapter, instead of the zero image")  # fmt: skip
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
@@ -76,7 +78,7 @@ class Request:
 
 def read_request(args: argparse.Namespace) -> Request:
     """Settings and images from the flags, checked before any model loads."""
-    from .images import load_image
+    from .images import load_image, load_mask
     from .settings import check_inputs
 
     settings = settings_from_args(args)
@@ -85,8 +87,10 @@ def read_request(args: argparse.Namespace) -> Request:
     control_path = args.control_image or args.control_map
     control_image = load_image(control_path, "control image") if control_path else None
     negative = load_image(args.negative_reference, "negative reference") if args.negative_reference else None
-    more = MoreReferences(negative_reference=negative)
+    masks = tuple(load_mask(path, "reference mask") for path in args.reference_mask)
+    more = MoreReferences(negative_reference=negative, reference_masks=masks)
     check_inputs(settings, references, init_image, control_image)
+    check_more_references(settings, references, more)
     return Request(settings, references, init_image, control_image, more)
 
 

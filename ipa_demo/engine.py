@@ -24,8 +24,8 @@ from .conditioner import Conditioner
 from .errors import OutOfMemoryError
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
-from .ip_adapter.inputs import NO_MORE, MoreReferences, png_pairs
-from .ip_adapter.units import prepare_unit
+from .ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references, png_pairs
+from .ip_adapter.units import OutputSize, prepare_unit
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import Conditioning, StepCallback, decode, denoise, encode_text, encode_to_posterior, uses_guidance
 from .models.catalog import (
@@ -187,9 +187,13 @@ class Engine:
     ) -> ImagePrompt | None:
         if not settings.ip.is_active:
             return None
-        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings)}
+        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings), "output": self._output(settings)}
         weights = self.ip_adapter(settings.ip.variant)
-        return prepare_unit(weights, self.image_encoder, settings.ip, references, more.negative_reference, **batch)
+        images = (references, more.negative_reference, more.reference_masks)
+        return prepare_unit(weights, self.image_encoder, settings.ip, *images, **batch)
+
+    def _output(self, settings: GenerationSettings) -> OutputSize:
+        return OutputSize(settings.height, settings.width, self.models.vae_scale_factor, self.device)
 
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
@@ -244,6 +248,7 @@ class Engine:
         more: MoreReferences = NO_MORE,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
+        check_more_references(settings, references, more)
         text = encode_text(self.models, settings)
         ip = self.image_prompt(settings, references, more)
         structure, maps = self.structure(settings, control_image)
@@ -262,7 +267,7 @@ class Engine:
         parameters = [
             format_parameters(
                 settings, seed, ip_used=ip is not None, img2img=init_image is not None,
-                extra=png_pairs(more, ip_used=ip is not None),
+                extra=png_pairs(settings, more, ip_used=ip is not None),
             )  # fmt: skip
             for seed in settings.image_seeds
         ]

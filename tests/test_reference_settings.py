@@ -5,20 +5,24 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ipa_demo.cli import build_parser, main
-from ipa_demo.ip_adapter.inputs import NEGATIVE_KEY
+from ipa_demo.images import load_mask
+from ipa_demo.ip_adapter.inputs import MASKS_KEY, NEGATIVE_KEY, MoreReferences, masks_from_pairs, png_pairs
 from ipa_demo.ip_adapter.layers import WEIGHT_CURVES
+from ipa_demo.ip_adapter.regions import binary_masks
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError, check_inputs
 from ipa_demo.settings.arguments import flag_message, settings_from_args
 from ipa_demo.settings.parameters import format_parameters, parse_parameters, settings_from_parameters
 from ipa_demo.settings.values import default_values, settings_from_values, values_from_settings
 from ipa_demo.ui.fields import parse_request
-from ipa_demo.ui.reference_controls import shown_weights, weights_from_grid
+from ipa_demo.ui.reference_controls import append_drawn_mask, drawn_mask, shown_weights, weights_from_grid
 
 from .helpers import noise_image
 from .test_cli import small_run
@@ -96,9 +100,10 @@ def test_weight_grid_shows_the_shorthands_until_weights_are_typed() -> None:
     stages = (1.0, 1.0, 2.0, 1.0, 0.5, 1.0, 1.0)
     assert shown_weights("", "0000110111000000", *stages) == [[0.0] * 4 + [2.0, 2.0, 0.0, 0.5, 0.5, 0.5] + [0.0] * 6]
     assert shown_weights("1 " * 16, "0" * 16, *stages) == [[1.0] * 16]
-    assert weights_from_grid([list(WEIGHTS)]) == values_from_settings(
-        GenerationSettings("x", ip=IPAdapterSettings(layer_weights=WEIGHTS))
-    )["ip_weights"]
+    assert (
+        weights_from_grid([list(WEIGHTS)])
+        == values_from_settings(GenerationSettings("x", ip=IPAdapterSettings(layer_weights=WEIGHTS)))["ip_weights"]
+    )
 
 
 # --- 4. negative image ---
@@ -110,7 +115,9 @@ def test_cli_negative_reference_acts_and_is_named_in_the_png(tiny_models_dir: Pa
     noise_image(64, 64, seed=5).save(negative)
     pixels = {}
     for name, extra in {"zero": [], "negative": ["--negative-reference", str(negative)]}.items():
-        assert main(small_run(tiny_models_dir, tmp_path / name, "--reference", str(reference), "--seed", "2", *extra)) == 0
+        assert (
+            main(small_run(tiny_models_dir, tmp_path / name, "--reference", str(reference), "--seed", "2", *extra)) == 0
+        )
         path = tmp_path / name / "00000-2.png"
         pixels[name] = np.asarray(Image.open(path))
         pairs = parse_parameters(read_png_parameters(path) or "")[2]
@@ -168,3 +175,97 @@ def test_png_round_trips_reference_weights_and_combine() -> None:
     pairs = parse_parameters(text)[2]
     assert (pairs["IP reference weights"], pairs["IP combine"]) == ("0.5, 2, 0", "concat")
     assert settings_from_parameters(text) == settings
+
+
+# --- 3. regions ---
+
+
+def two_masks() -> tuple[Image.Image, Image.Image]:
+    left, right = Image.new("L", (64, 48), 0), Image.new("L", (64, 48), 0)
+    left.paste(255, (0, 0, 30, 48))
+    right.paste(255, (30, 10, 64, 48))
+    return left, right
+
+
+def test_masks_must_match_the_references_and_name_the_flag(tiny_models_dir: Path, tmp_path: Path, capsys) -> None:
+    reference, mask = tmp_path / "ref.png", tmp_path / "mask.png"
+    noise_image(80, 64, seed=4).save(reference)
+    two_masks()[0].save(mask)
+    args = small_run(tiny_models_dir, tmp_path / "out", "--reference", str(reference), "--reference-mask", str(mask),
+                     "--reference-mask", str(mask))  # fmt: skip
+    assert main(args) == 2
+    assert capsys.readouterr().err == "error: --reference-mask: needs one mask per reference image (1), got 2\n"
+
+
+def test_cli_masks_act_and_travel_inline_in_the_png(tiny_models_dir: Path, tmp_path: Path) -> None:
+    reference, mask = tmp_path / "ref.png", tmp_path / "mask.png"
+    noise_image(80, 64, seed=4).save(reference)
+    two_masks()[0].save(mask)
+    pixels = {}
+    for name, extra in {"plain": [], "masked": ["--reference-mask", str(mask)]}.items():
+        assert (
+            main(small_run(tiny_models_dir, tmp_path / name, "--reference", str(reference), "--seed", "2", *extra)) == 0
+        )
+        path = tmp_path / name / "00000-2.png"
+        pixels[name] = np.asarray(Image.open(path))
+        restored = masks_from_pairs(parse_parameters(read_png_parameters(path) or "")[2])
+        assert len(restored) == (name == "masked")
+    assert not np.array_equal(pixels["plain"], pixels["masked"])
+    assert torch.equal(binary_masks(restored, 64, 64), binary_masks([two_masks()[0]], 64, 64))
+
+
+def test_png_masks_round_trip_exactly_at_the_output_size() -> None:
+    settings = GenerationSettings("x", width=96, height=72, ip=IPAdapterSettings(reference_weights=(1.0, 0.5)))
+    masks = two_masks()
+    pairs = png_pairs(settings, MoreReferences(reference_masks=masks), ip_used=True)
+    restored = masks_from_pairs(pairs)
+    assert [mask.size for mask in restored] == [(96, 72)] * 2
+    assert torch.equal(binary_masks(restored, 72, 96), binary_masks(masks, 72, 96))
+    assert not png_pairs(settings, MoreReferences(reference_masks=masks), ip_used=False)
+    with pytest.raises(SettingsError) as caught:
+        masks_from_pairs({MASKS_KEY: "not base64!"})
+    assert caught.value.field == "reference_masks"
+
+
+def test_loading_a_png_restores_its_masks_into_the_page(tmp_path: Path) -> None:
+    from ipa_demo.metadata import save_png
+    from ipa_demo.settings.parameters import format_parameters as text_of
+    from ipa_demo.settings.values import PARAMS
+    from ipa_demo.ui.handlers import Handlers
+    from ipa_demo.ui.outputs import OutputStore
+
+    settings = GenerationSettings("x", width=64, height=72)
+    extra = png_pairs(settings, MoreReferences(reference_masks=two_masks()), ip_used=True)
+    text = text_of(settings, 0, ip_used=True, img2img=False, extra=extra)
+    path = save_png(Image.new("RGB", (8, 8)), tmp_path / "made.png", text)
+    handlers = Handlers(object(), OutputStore(tmp_path / "out"), Limits())  # type: ignore[arg-type]
+    restored = dict(zip(PARAMS, handlers.load_png(str(path))))
+    assert [mask.size for mask in restored["reference_masks"]] == [(64, 72)] * 2
+
+
+def test_transparent_pixels_of_a_mask_are_black_and_drawings_become_masks(tmp_path: Path) -> None:
+    stroke = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    stroke.paste((255, 255, 255, 255), (0, 0, 10, 32))
+    stroke.save(tmp_path / "stroke.png")
+    mask = load_mask(tmp_path / "stroke.png", "mask")
+    assert mask.mode == "L" and mask.getpixel((5, 5)) == 255 and mask.getpixel((20, 5)) == 0
+    assert np.array_equal(np.asarray(drawn_mask({"composite": stroke})), np.asarray(mask))
+    assert append_drawn_mask({"composite": stroke}, [("a.png", None)])[0] == "a.png"
+    with pytest.raises(gr.Error, match="Draw a mask first"):
+        append_drawn_mask({"composite": None, "background": None, "layers": []}, None)
+
+
+def test_ui_request_reads_masks_as_masks(tmp_path: Path) -> None:
+    paths = []
+    for index, mask in enumerate(two_masks()):
+        paths.append(tmp_path / f"mask{index}.png")
+        mask.convert("RGBA").save(paths[-1])
+        noise_image(40, 30, seed=index).save(tmp_path / f"ref{index}.png")
+    values = {**default_values(), "prompt": "x", "seed": 1, "ip_scale": 0.5,
+              "reference_images": [(str(tmp_path / f"ref{index}.png"), None) for index in range(2)],
+              "reference_masks": [(str(path), None) for path in paths]}  # fmt: skip
+    request = parse_request(values, Limits())
+    assert [mask.mode for mask in request.more.reference_masks] == ["L", "L"]
+    with pytest.raises(SettingsError) as caught:
+        parse_request({**values, "reference_masks": values["reference_masks"][:1]}, Limits())
+    assert caught.value.field == "reference_masks"

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from diffusers.image_processor import IPAdapterMaskProcessor
 from PIL import Image
 
 from ipa_demo.engine import Engine
@@ -130,7 +131,9 @@ def test_weight_zero_is_the_same_as_leaving_the_reference_out(engine: Engine, re
     without = engine.generate(settings, [reference]).pixels
     weighted = replace(settings, ip=replace(settings.ip, reference_weights=(1.5, 0.0)))
     assert np.array_equal(engine.generate(weighted, [reference, second]).pixels, without)
-    both = engine.generate(replace(settings, ip=replace(settings.ip, reference_weights=(1.5, 0.5))), [reference, second])
+    both = engine.generate(
+        replace(settings, ip=replace(settings.ip, reference_weights=(1.5, 0.5))), [reference, second]
+    )
     assert biggest_difference(both.pixels, without) > 0.01
 
 
@@ -138,10 +141,77 @@ def test_equal_weights_are_no_weights_and_average_weights_are_shares(engine: Eng
     for combine in ("average", "concat"):
         settings = settings_for("Euler a", scale=0.8, combine=combine)
         plain = engine.generate(settings, [reference, second]).pixels
-        equal = engine.generate(replace(settings, ip=replace(settings.ip, reference_weights=(0.7, 0.7))), [reference, second])
+        equal = engine.generate(
+            replace(settings, ip=replace(settings.ip, reference_weights=(0.7, 0.7))), [reference, second]
+        )
         assert np.array_equal(plain, equal.pixels), combine
     settings = settings_for("Euler a", scale=0.8, reference_weights=(3.0, 1.0))
     three_to_one = engine.generate(settings, [reference, second]).pixels
-    as_copies = engine.generate(replace(settings, ip=replace(settings.ip, reference_weights=())), [reference] * 3 + [second])
+    as_copies = engine.generate(
+        replace(settings, ip=replace(settings.ip, reference_weights=())), [reference] * 3 + [second]
+    )
     assert biggest_difference(three_to_one, as_copies.pixels) <= TOLERANCE
 
+
+# --- 3. regions: a mask per reference ------------------------------------------------------------
+
+
+def region_masks() -> list[Image.Image]:
+    """Twice the output size (lanczos resizing is part of what is compared), overlapping in the middle."""
+    left, lower_right = Image.new("L", (160, 128), 0), Image.new("L", (160, 128), 0)
+    left.paste(255, (0, 0, 100, 128))
+    lower_right.paste(255, (70, 40, 160, 128))
+    return [left, lower_right]
+
+
+def diffusers_masks(masks: list[Image.Image], settings) -> list[torch.Tensor]:
+    processed = IPAdapterMaskProcessor().preprocess(masks, height=settings.height, width=settings.width)
+    return [processed.reshape(1, len(masks), settings.height, settings.width)]
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("variant", ["base", "plus"])
+def test_regions_equal_diffusers_masked_attention(
+    engine: Engine, base_pipe, plus_pipe, reference, second, scheduler: str, variant: str
+) -> None:
+    pipe = base_pipe if variant == "base" else plus_pipe
+    settings = settings_for(scheduler, scale=0.8, variant=variant, reference_weights=(1.0, 0.6))
+    masks = region_masks()
+    ours = engine.generate(settings, [reference, second], more=MoreReferences(reference_masks=tuple(masks))).pixels
+    theirs = pipe.run(
+        settings, ip_scale=[[0.8 * 1.0, 0.8 * 0.6]], ip_adapter_image=[[reference, second]],
+        cross_attention_kwargs={"ip_adapter_masks": diffusers_masks(masks, settings)},
+    )  # fmt: skip
+    assert biggest_difference(ours, theirs) <= TOLERANCE
+    unmasked = engine.generate(replace(settings, ip=replace(settings.ip, combine="concat")), [reference, second])
+    assert biggest_difference(ours, unmasked.pixels) > 0.01, "the masks should change the image"
+
+
+def test_masked_weight_zero_is_the_same_as_leaving_the_reference_out(engine: Engine, reference, second) -> None:
+    settings = settings_for("DPM++ 2M Karras", scale=0.8, reference_weights=(1.0, 0.0))
+    left, lower_right = region_masks()
+    both = engine.generate(settings, [reference, second], more=MoreReferences(reference_masks=(left, lower_right)))
+    alone = replace(settings, ip=replace(settings.ip, reference_weights=()))
+    assert np.array_equal(
+        both.pixels, engine.generate(alone, [reference], more=MoreReferences(reference_masks=(left,))).pixels
+    )
+
+
+def test_an_all_white_mask_is_no_mask_and_its_weight_multiplies_lambda(engine: Engine, reference) -> None:
+    white = (Image.new("L", (40, 32), 255),)
+    settings = settings_for("Euler a", scale=0.8)
+    plain = engine.generate(settings, [reference]).pixels
+    assert (
+        biggest_difference(
+            engine.generate(settings, [reference], more=MoreReferences(reference_masks=white)).pixels, plain
+        )
+        <= TOLERANCE
+    )
+    half = replace(settings, ip=replace(settings.ip, reference_weights=(0.5,)))
+    weaker = engine.generate(half, [reference], more=MoreReferences(reference_masks=white)).pixels
+    assert (
+        biggest_difference(
+            weaker, engine.generate(replace(settings, ip=replace(settings.ip, scale=0.4)), [reference]).pixels
+        )
+        <= TOLERANCE
+    )

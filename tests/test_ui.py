@@ -205,7 +205,9 @@ def test_loading_a_png_restores_every_control(handlers: Handlers, tmp_path: Path
     restored = dict(zip([*PARAMS, "png_text"], handlers.load_png(str(path))))
     wanted = values_from_settings(replace(EVERYTHING_SET, num_images=1))  # a PNG is one image of its batch
     for name in PARAMS:
-        if name in IMAGE_PARAMS:
+        if name == "reference_masks":  # in the text (test_reference_settings); none here: cleared
+            assert restored[name] is None
+        elif name in IMAGE_PARAMS:
             assert restored[name] == gr.skip(), "a PNG's text does not hold the images"
         else:
             assert restored[name] == wanted[name], name

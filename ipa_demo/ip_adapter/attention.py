@@ -8,8 +8,9 @@ passes its ``IPAttention``s (one per adapter unit) through ``cross_attention_kwa
 tokens, the adapter weights and one scale per layer. Concurrent requests with different λ, masks or
 variants therefore cannot see each other's settings, and the step window is just "leave it out".
 
-Several references of one unit concatenated share one softmax, their tokens side by side and ``b``
-the log of each reference's weight (a reference of weight 2 counts as if given twice).
+Several references of one unit either share one softmax (their tokens side by side, ``b`` the log of
+each reference's weight) or, with region masks, attend one by one, each output masked at the layer's
+resolution and weighed on its own (``Regions``), as diffusers does given ``ip_adapter_masks``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
+from .regions import Regions
 from .weights import IPAdapterWeights
 
 
@@ -29,9 +31,12 @@ class IPAttention:
     """What one UNet call asks of one adapter unit's image cross-attention."""
 
     weights: IPAdapterWeights
-    tokens: torch.Tensor  # (batch, image tokens, cross dim), batch ordered like the latents
+    # (batch, image tokens, cross dim), batch ordered like the latents; with ``regions``
+    # (batch, references, tokens per reference, cross dim)
+    tokens: torch.Tensor
     layer_scales: tuple[float, ...]  # λ per layer, execution order
     token_bias: torch.Tensor | None = None  # (1, 1, 1, image tokens) added to the image attention's logits
+    regions: Regions | None = None  # each reference attends on its own, masked
 
     def with_rows_in_front(self, selection: slice) -> IPAttention:
         """The same attention for a batch with copies of some of its rows put in front."""
@@ -128,7 +133,15 @@ class CrossAttnProcessor:
     ) -> torch.Tensor:
         scale = unit.layer_scales[self.layer_index]
         to_k, to_v = unit.weights.to_k_ip[self.layer_index], unit.weights.to_v_ip[self.layer_index]
-        bias = None if unit.token_bias is None else unit.token_bias.to(query.dtype)
-        key, value = heads(to_k(unit.tokens)), heads(to_v(unit.tokens))
-        image = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
-        return out + scale * merge(image)
+        if unit.regions is None:
+            bias = None if unit.token_bias is None else unit.token_bias.to(query.dtype)
+            key, value = heads(to_k(unit.tokens)), heads(to_v(unit.tokens))
+            image = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+            return out + scale * merge(image)
+        for index, weight in enumerate(unit.regions.weights):
+            if weight == 0.0:
+                continue
+            tokens = unit.tokens[:, index]
+            image = merge(F.scaled_dot_product_attention(query, heads(to_k(tokens)), heads(to_v(tokens))))
+            out = out + (scale * weight) * (image * unit.regions.mask(index, image.shape[1], image.dtype))
+        return out

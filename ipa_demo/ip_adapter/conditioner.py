@@ -15,6 +15,7 @@ from ..settings import IPAdapterSettings
 from ..unet_call import UNetCall
 from ..windows import step_in_window
 from .attention import IPAttention
+from .regions import Regions
 from .weights import IPAdapterWeights
 
 
@@ -38,12 +39,14 @@ class ImagePrompt(Conditioner):
         num_images: int,
         guided: bool,
         slot_weights: tuple[float, ...] | None = None,
+        regions: Regions | None = None,
     ) -> ImagePrompt:
         """Project the encodings to image tokens once per generation, not once per step.
 
         ``positive`` holds one encoding per slot (one slot: a single or averaged reference; several:
         references side by side); ``negative`` (one encoding) stands on the unconditional side of each.
         ``slot_weights`` weigh the slots in the shared softmax: a slot of weight w counts as w copies.
+        With ``regions`` the slots do not share a softmax: each attends on its own, masked.
         """
         slots = positive.shape[0]
         rows = [positive.repeat(num_images, *(1,) * (positive.ndim - 1))]
@@ -51,6 +54,11 @@ class ImagePrompt(Conditioner):
             rows.insert(0, negative.expand_as(positive).repeat(num_images, *(1,) * (positive.ndim - 1)))
         tokens = weights.image_tokens(torch.cat(rows).to(weights.dtype))  # (rows × slots, tokens, dim)
         per_slot = tokens.shape[1]
+        if regions is not None:
+            tokens = tokens.reshape(tokens.shape[0] // slots, slots, per_slot, tokens.shape[2])
+            return cls(
+                IPAttention(weights, tokens, settings.layer_scales, regions=regions), settings.start, settings.end
+            )
         tokens = tokens.reshape(tokens.shape[0] // slots, slots * per_slot, tokens.shape[2])
         bias = None
         if slot_weights is not None and len(set(slot_weights)) > 1:  # equal weights: no bias, as diffusers

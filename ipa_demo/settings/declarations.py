@@ -229,6 +229,7 @@ IMAGE_LABELS = MappingProxyType(
         "init_image": "Init image",
         "control_image": "Control image",
         "negative_reference": "Negative reference image",
+        "reference_masks": "Region masks",
     }
 )
 IMAGE_FLAGS = MappingProxyType(
@@ -237,6 +238,7 @@ IMAGE_FLAGS = MappingProxyType(
         "init_image": "--init-image",
         "control_image": "--control-image",
         "negative_reference": "--negative-reference",
+        "reference_masks": "--reference-mask",
     }
 )
 IMAGE_PARAMS: tuple[str, ...] = tuple(IMAGE_LABELS)

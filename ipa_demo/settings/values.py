@@ -23,6 +23,7 @@ _IMAGE_BEFORE = {
     "control_is_map": ("control_image",),
     "strength": ("init_image",),
     "ip_weights": ("negative_reference",),
+    "reference_weights": ("reference_masks",),
 }
 PARAMS: tuple[str, ...] = tuple(
     name for setting in SETTINGS for name in (*_IMAGE_BEFORE.get(setting.name, ()), setting.name)

@@ -17,15 +17,16 @@ from typing import Any
 from PIL import Image
 
 from ..cache import LRUCache
-from ..images import ImageInputError, load_image, max_aspect_ratio, max_pixels
+from ..images import ImageInputError, load_image, load_mask, max_aspect_ratio, max_pixels
 from ..input_budget import check_budget, decode_slot, read_header
-from ..ip_adapter.inputs import NO_MORE, MoreReferences
+from ..ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
 from ..settings.declarations import IMAGE_PARAMS
 from ..settings.values import check_present, resolve_seed, settings_from_values
 
-GALLERY_PARAMS = ("reference_images",)  # image inputs holding several images (the others hold one)
+GALLERY_PARAMS = ("reference_images", "reference_masks")  # image inputs holding several (the others one)
+MASK_PARAMS = ("reference_masks",)  # read as masks: grey, transparent = black
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def _decode(file: Path, name: str) -> Image.Image:
     except OSError:
         return load_image(file, name)  # which says what is wrong with it
     key = (str(file.resolve()), status.st_mtime_ns, status.st_size, name, max_pixels(), max_aspect_ratio())
-    return _decoded_uploads.get_or_make(key, lambda: load_image(file, name))
+    load = load_mask if name in MASK_PARAMS else load_image
+    return _decoded_uploads.get_or_make(key, lambda: load(file, name))
 
 
 @contextmanager
@@ -108,8 +110,12 @@ def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = 
     references = tuple(images.get("reference_images", ()))
     init_image = next(iter(images.get("init_image", ())), None)
     control_image = next(iter(images.get("control_image", ())), None)
-    more = MoreReferences(negative_reference=next(iter(images.get("negative_reference", ())), None))
+    more = MoreReferences(
+        negative_reference=next(iter(images.get("negative_reference", ())), None),
+        reference_masks=tuple(images.get("reference_masks", ())),
+    )
     check_inputs(settings, references, init_image, control_image)
+    check_more_references(settings, references, more)
     return Request(settings, references, init_image, control_image, more)
 
 

@@ -18,10 +18,11 @@ import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
 from ..compare import compare
+from ..ip_adapter.inputs import masks_from_pairs
 from ..metadata import read_png_parameters
 from ..settings import GenerationSettings, Limits, SettingsError
 from ..settings.declarations import IMAGE_PARAMS
-from ..settings.parameters import settings_from_parameters
+from ..settings.parameters import parse_parameters, settings_from_parameters
 from ..settings.values import PARAMS, param_for_field, settings_from_values, values_from_settings
 from ..zerogpu import MIN_SECONDS, estimate_gpu_seconds
 from .errors import log, reported_errors, user_error
@@ -145,6 +146,7 @@ class Handlers:
         init_image: str | None = None,
         control_image: str | None = None,
         negative_reference: str | None = None,
+        reference_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(
@@ -152,6 +154,7 @@ class Handlers:
             init_image=init_image,
             control_image=control_image,
             negative_reference=negative_reference,
+            reference_masks=reference_masks,
         )
         with reported_errors("generating"):
             request = self._parse(values)
@@ -190,6 +193,7 @@ class Handlers:
         init_image: str | None = None,
         control_image: str | None = None,
         negative_reference: str | None = None,
+        reference_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(
@@ -197,6 +201,7 @@ class Handlers:
             init_image=init_image,
             control_image=control_image,
             negative_reference=negative_reference,
+            reference_masks=reference_masks,
         )
         with reported_errors("comparing"):
             request = self._parse(values, needs_reference=True)
@@ -237,9 +242,12 @@ class Handlers:
                 raise user_error(f"{Path(path).name} carries no generation parameters.")
             try:
                 values = values_from_settings(settings_from_parameters(text))
+                # The masks travel in the text; the other images do not, and stay as they are.
+                values["reference_masks"] = list(masks_from_pairs(parse_parameters(text)[2])) or None
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
-        return [gr.skip() if name in IMAGE_PARAMS else values[name] for name in PARAMS] + [text]
+        kept = set(IMAGE_PARAMS) - {"reference_masks"}
+        return [gr.skip() if name in kept else values[name] for name in PARAMS] + [text]
 
     def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
         return self.load_png(_gallery_path(gallery, selected))

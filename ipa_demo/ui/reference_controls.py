@@ -1,7 +1,8 @@
 """The reference options a one-reference user never needs, in one closed accordion.
 
 Per-layer weights (a grid of 16, filled from a curve or from the layer mask and stage weights);
-how several references combine and their weights; the negative reference image.
+how several references combine and their weights; region masks (uploaded or drawn); the negative
+reference image.
 ``add`` is ``build_controls``' own: it makes a declared setting's control and records it by name.
 """
 
@@ -11,12 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from ..ip_adapter.layers import NUM_LAYERS, STAGE_NAMES, STAGE_OF_LAYER, WEIGHT_CURVES, weights_from_mask
 from ..settings import SettingsError
 from ..settings.values import floats, floats_text
 from . import components as uc
 from .components import HELPER
+from .errors import user_error
 from .fields import bits_from_mask
 
 WEIGHT_HEADERS = [f"L{index} {STAGE_OF_LAYER[index]}" for index in range(NUM_LAYERS)]
@@ -75,14 +78,53 @@ def _layer_weights(add: Callable[..., None], fields: dict[str, Any]) -> None:
     clear.click(lambda: "", outputs=text, **HELPER)
 
 
+def drawn_mask(drawing: Any) -> Image.Image | None:
+    """The editor's drawing as a mask: white where painted white, black elsewhere (transparent included)."""
+    composite = drawing.get("composite") if isinstance(drawing, dict) else None
+    if composite is None:
+        return None
+    rgba = composite.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("L")
+
+
+def append_drawn_mask(drawing: Any, masks: list[Any] | None) -> list[Any]:
+    mask = drawn_mask(drawing)
+    if mask is None:
+        raise user_error("Draw a mask first: paint white where the reference should act.")
+    kept = [item[0] if isinstance(item, (tuple, list)) else item for item in masks or []]
+    return [*kept, mask]
+
+
+def _regions(fields: dict[str, Any]) -> None:
+    gr.Markdown(
+        "**Regions**: one mask per reference, in their order (white: where it acts). With masks each "
+        "reference attends on its own, and its weight above multiplies λ."
+    )
+    with gr.Row():
+        fields["reference_masks"] = gr.Gallery(
+            label="Region masks", type="filepath", interactive=True, columns=4, height=150, object_fit="contain",
+            elem_id="reference_masks",
+        )  # fmt: skip
+        with gr.Column():
+            editor = gr.ImageEditor(
+                label="Draw a mask (paint white where the reference acts)", type="pil", image_mode="RGBA",
+                height=220, canvas_size=(512, 512), elem_id="mask-editor",
+                brush=gr.Brush(colors=["#ffffff", "#000000"], default_color="#ffffff"),
+            )  # fmt: skip
+            add_mask = gr.Button("Add the drawing as the next mask", size="sm", elem_id="add-mask")
+    masks = fields["reference_masks"]
+    add_mask.click(append_drawn_mask, inputs=[editor, masks], outputs=masks, **HELPER)
+
+
 def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
-    title = "More reference options: per-layer weights, several references, negative image"
+    title = "More reference options: per-layer weights, several references, regions, negative image"
     with gr.Accordion(title, open=False, elem_id="reference-options"):
         _layer_weights(add, fields)
         gr.Markdown("**Several references**")
         with gr.Row():
             add("ip_combine")
             add("reference_weights", max_lines=1, placeholder="1, 0.5, …")
+        _regions(fields)
         fields["negative_reference"] = uc.image(
             label="Negative reference image: the unconditional side sees it instead of the zero image",
             type="filepath", image_mode=None, height=160, elem_id="negative_reference",
