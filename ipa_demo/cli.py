@@ -39,8 +39,12 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
     parser.add_argument("--reference-mask", action="append", type=Path, default=[], metavar="FILE",
                         help="a region mask per --reference, in their order (white: where it acts)")  # fmt: skip
+    parser.add_argument("--ip2-reference", action="append", type=Path, default=[], metavar="FILE",
+                        help="a reference image of the second adapter (repeatable; see --ip2-scale)")  # fmt: skip
+    parser.add_argument("--ip2-mask", action="append", type=Path, default=[], metavar="FILE",
+                        help="a region mask per --ip2-reference, in their order (white: where it acts)")  # fmt: skip
     parser.add_argument("--negative-reference", type=Path, metavar="FILE",
-                        help="an image for the unconditional side of IP-Adapter, instead of the zero image")  # fmt: skip
+                        help="the unconditional side of IP-Adapter sees this image, not the zero image")  # fmt: skip
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
     control = parser.add_mutually_exclusive_group()
     control.add_argument("--control-image", type=Path, help="photo to take the structure from (canny, depth, pose)")
@@ -88,7 +92,12 @@ def read_request(args: argparse.Namespace) -> Request:
     control_image = load_image(control_path, "control image") if control_path else None
     negative = load_image(args.negative_reference, "negative reference") if args.negative_reference else None
     masks = tuple(load_mask(path, "reference mask") for path in args.reference_mask)
-    more = MoreReferences(negative_reference=negative, reference_masks=masks)
+    more = MoreReferences(
+        negative_reference=negative,
+        reference_masks=masks,
+        ip2_references=tuple(load_image(path, "second adapter's reference") for path in args.ip2_reference),
+        ip2_masks=tuple(load_mask(path, "second adapter's mask") for path in args.ip2_mask),
+    )
     check_inputs(settings, references, init_image, control_image)
     check_more_references(settings, references, more)
     return Request(settings, references, init_image, control_image, more)

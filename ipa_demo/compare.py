@@ -60,6 +60,7 @@ def comparison_methods(settings: GenerationSettings, with_control: bool) -> list
         settings,
         num_images=1,
         ip=replace(settings.ip, scale=0.0),
+        ip2=replace(settings.ip2, scale=0.0),  # the comparison is of one reference: no second adapter
         reference_only=ReferenceOnlySettings(),
         controlnet=ControlNetSettings(),
         t2i=T2IAdapterSettings(),

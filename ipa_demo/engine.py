@@ -24,7 +24,14 @@ from .conditioner import Conditioner
 from .errors import OutOfMemoryError
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
-from .ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references, png_pairs
+from .ip_adapter.inputs import (
+    NO_MORE,
+    MoreReferences,
+    UnitRequest,
+    check_more_references,
+    png_pairs,
+    unit_requests,
+)
 from .ip_adapter.units import OutputSize, prepare_unit
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import Conditioning, StepCallback, decode, denoise, encode_text, encode_to_posterior, uses_guidance
@@ -182,15 +189,20 @@ class Engine:
         request = MapRequest(kind, settings.width, settings.height, settings.canny_low, settings.canny_high)
         return self.control_maps.make(control_image, request)
 
-    def image_prompt(
-        self, settings: GenerationSettings, references: Sequence[Image.Image], more: MoreReferences = NO_MORE
-    ) -> ImagePrompt | None:
-        if not settings.ip.is_active:
-            return None
+    def image_prompts(
+        self, settings: GenerationSettings, units: Sequence[UnitRequest]
+    ) -> list[ImagePrompt | None]:
+        """One conditioner per adapter unit that acts (None for one that does not), in the units' order."""
         batch = {"num_images": settings.num_images, "guided": uses_guidance(settings), "output": self._output(settings)}
-        weights = self.ip_adapter(settings.ip.variant)
-        images = (references, more.negative_reference, more.reference_masks)
-        return prepare_unit(weights, self.image_encoder, settings.ip, *images, **batch)
+        prompts: list[ImagePrompt | None] = []
+        for unit in units:
+            if not unit.settings.is_active:
+                prompts.append(None)
+                continue
+            weights = self.ip_adapter(unit.settings.variant)
+            images = (unit.references, unit.negative, unit.masks)
+            prompts.append(prepare_unit(weights, self.image_encoder, unit.settings, *images, **batch))
+        return prompts
 
     def _output(self, settings: GenerationSettings) -> OutputSize:
         return OutputSize(settings.height, settings.width, self.models.vae_scale_factor, self.device)
@@ -250,11 +262,12 @@ class Engine:
         check_inputs(settings, references, init_image, control_image)
         check_more_references(settings, references, more)
         text = encode_text(self.models, settings)
-        ip = self.image_prompt(settings, references, more)
+        units = unit_requests(settings, references, more)
+        prompts = self.image_prompts(settings, units)
         structure, maps = self.structure(settings, control_image)
         reference = self.reference_guidance(settings, references)
         # Order matters: reference-only's extra row must see the others' tokens and residuals.
-        conditioners = tuple(item for item in (ip, *structure, reference) if item is not None)
+        conditioners = tuple(item for item in (*prompts, *structure, reference) if item is not None)
         conditioning = Conditioning(
             text=text,
             conditioners=conditioners,
@@ -264,10 +277,11 @@ class Engine:
             latents = denoise(self.models, settings, conditioning, on_step)
             pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
+        used = [prompt is not None for prompt in prompts]
         parameters = [
             format_parameters(
-                settings, seed, ip_used=ip is not None, img2img=init_image is not None,
-                extra=png_pairs(settings, more, ip_used=ip is not None),
+                settings, seed, ip_used=used[0], ip2_used=used[1], img2img=init_image is not None,
+                extra=png_pairs(settings, units, used),
             )  # fmt: skip
             for seed in settings.image_seeds
         ]

@@ -13,7 +13,14 @@ from PIL import Image
 
 from ipa_demo.cli import build_parser, main
 from ipa_demo.images import load_mask
-from ipa_demo.ip_adapter.inputs import MASKS_KEY, NEGATIVE_KEY, MoreReferences, masks_from_pairs, png_pairs
+from ipa_demo.ip_adapter.inputs import (
+    MASKS_KEY,
+    NEGATIVE_KEY,
+    MoreReferences,
+    masks_from_pairs,
+    png_pairs,
+    unit_requests,
+)
 from ipa_demo.ip_adapter.layers import WEIGHT_CURVES
 from ipa_demo.ip_adapter.regions import binary_masks
 from ipa_demo.metadata import read_png_parameters
@@ -217,11 +224,12 @@ def test_cli_masks_act_and_travel_inline_in_the_png(tiny_models_dir: Path, tmp_p
 def test_png_masks_round_trip_exactly_at_the_output_size() -> None:
     settings = GenerationSettings("x", width=96, height=72, ip=IPAdapterSettings(reference_weights=(1.0, 0.5)))
     masks = two_masks()
-    pairs = png_pairs(settings, MoreReferences(reference_masks=masks), ip_used=True)
+    units = unit_requests(settings, [], MoreReferences(reference_masks=masks))
+    pairs = png_pairs(settings, units, used=[True, False])
     restored = masks_from_pairs(pairs)
     assert [mask.size for mask in restored] == [(96, 72)] * 2
     assert torch.equal(binary_masks(restored, 72, 96), binary_masks(masks, 72, 96))
-    assert not png_pairs(settings, MoreReferences(reference_masks=masks), ip_used=False)
+    assert not png_pairs(settings, units, used=[False, False])
     with pytest.raises(SettingsError) as caught:
         masks_from_pairs({MASKS_KEY: "not base64!"})
     assert caught.value.field == "reference_masks"
@@ -234,13 +242,15 @@ def test_loading_a_png_restores_its_masks_into_the_page(tmp_path: Path) -> None:
     from ipa_demo.ui.handlers import Handlers
     from ipa_demo.ui.outputs import OutputStore
 
-    settings = GenerationSettings("x", width=64, height=72)
-    extra = png_pairs(settings, MoreReferences(reference_masks=two_masks()), ip_used=True)
-    text = text_of(settings, 0, ip_used=True, img2img=False, extra=extra)
+    settings = GenerationSettings("x", width=64, height=72, ip2=IPAdapterSettings(scale=0.5))
+    more = MoreReferences(reference_masks=two_masks(), ip2_masks=two_masks()[:1])
+    extra = png_pairs(settings, unit_requests(settings, [], more), used=[True, True])
+    text = text_of(settings, 0, ip_used=True, ip2_used=True, img2img=False, extra=extra)
     path = save_png(Image.new("RGB", (8, 8)), tmp_path / "made.png", text)
     handlers = Handlers(object(), OutputStore(tmp_path / "out"), Limits())  # type: ignore[arg-type]
-    restored = dict(zip(PARAMS, handlers.load_png(str(path))))
+    restored = dict(zip(PARAMS, handlers.load_png(str(path)), strict=False))
     assert [mask.size for mask in restored["reference_masks"]] == [(64, 72)] * 2
+    assert [mask.size for mask in restored["ip2_masks"]] == [(64, 72)]
 
 
 def test_transparent_pixels_of_a_mask_are_black_and_drawings_become_masks(tmp_path: Path) -> None:
@@ -269,3 +279,68 @@ def test_ui_request_reads_masks_as_masks(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         parse_request({**values, "reference_masks": values["reference_masks"][:1]}, Limits())
     assert caught.value.field == "reference_masks"
+
+
+# --- 5. a second adapter unit ---
+
+
+def test_cli_second_unit_flags() -> None:
+    settings = cli_settings(
+        "--ip2-scale", "0.4", "--ip2-variant", "plus-face", "--ip2-layers", "0000110000000000",
+        "--ip2-start", "0.1", "--ip2-end", "0.9", "--ip2-weights", ",".join(map(str, WEIGHTS)),
+    )  # fmt: skip
+    assert settings.ip2 == IPAdapterSettings(
+        scale=0.4, variant="plus-face", mask="0000110000000000", start=0.1, end=0.9, layer_weights=WEIGHTS
+    )
+    assert cli_settings().ip2.scale == 0.0 and not cli_settings().ip2.is_active
+    window = cli_error("--ip2-start", "0.8", "--ip2-end", "0.5")
+    assert window == "--ip2-end: must not be before Second adapter start (0.8)"
+    assert cli_error("--ip2-weights", "1") == "--ip2-weights: needs 16 numbers, got 1"
+
+
+def test_second_unit_needs_its_references_and_one_mask_each(tiny_models_dir: Path, tmp_path: Path, capsys) -> None:
+    reference, mask = tmp_path / "ref.png", tmp_path / "mask.png"
+    noise_image(80, 64, seed=4).save(reference)
+    two_masks()[0].save(mask)
+    assert main(small_run(tiny_models_dir, tmp_path / "a", "--ip-scale", "0", "--ip2-scale", "0.5")) == 2
+    assert capsys.readouterr().err.startswith("error: --ip2-reference: this IP-Adapter needs a reference image")
+    args = small_run(tiny_models_dir, tmp_path / "b", "--ip-scale", "0", "--ip2-scale", "0.5",
+                     "--ip2-reference", str(reference), "--ip2-mask", str(mask), "--ip2-mask", str(mask))  # fmt: skip
+    assert main(args) == 2
+    assert capsys.readouterr().err == "error: --ip2-mask: needs one mask per reference image (1), got 2\n"
+
+
+def test_cli_second_unit_acts_and_its_png_round_trips(tiny_models_dir: Path, tmp_path: Path) -> None:
+    reference, mask = tmp_path / "ref.png", tmp_path / "mask.png"
+    noise_image(80, 64, seed=4).save(reference)
+    two_masks()[1].save(mask)
+    args = small_run(tiny_models_dir, tmp_path / "out", "--ip-scale", "0", "--ip2-scale", "0.8", "--ip2-variant",
+                     "plus", "--ip2-reference", str(reference), "--ip2-mask", str(mask), "--seed", "3")  # fmt: skip
+    assert main(args) == 0
+    text = read_png_parameters(tmp_path / "out" / "00000-3.png") or ""
+    pairs = parse_parameters(text)[2]
+    assert (pairs["IP2-Adapter"], pairs["IP2 scale"], pairs["IP2 window"]) == ("ip-adapter-plus_sd15", "0.8", "0-1")
+    assert "IP-Adapter" not in pairs and len(masks_from_pairs(pairs, "IP2 masks")) == 1
+    restored = settings_from_parameters(text)
+    assert (restored.ip.scale, restored.ip2.scale, restored.ip2.variant) == (0.0, 0.8, "plus")
+
+
+def test_both_units_references_count_against_the_reference_limit(tmp_path: Path) -> None:
+    path = tmp_path / "ref.png"
+    noise_image(40, 30, seed=3).save(path)
+    values = {**default_values(), "prompt": "x", "seed": 1, "ip_scale": 0.5, "ip2_scale": 0.5,
+              "reference_images": [(str(path), None)] * 2, "ip2_reference_images": [(str(path), None)] * 2}  # fmt: skip
+    assert len(parse_request(values, Limits(max_references=4)).more.ip2_references) == 2
+    with pytest.raises(SettingsError, match="at most 3 reference images"):
+        parse_request(values, Limits(max_references=3))
+
+
+def test_masks_in_a_png_are_bounded_before_they_are_decoded() -> None:
+    settings = GenerationSettings("x", width=512, height=512)
+    masks = (Image.new("L", (512, 512), 255),) * 3
+    pairs = png_pairs(settings, unit_requests(settings, [], MoreReferences(reference_masks=masks)), [True, False])
+    assert len(masks_from_pairs(pairs, limits=Limits(max_references=3))) == 3
+    with pytest.raises(SettingsError, match="holds 3 masks; at most 2"):
+        masks_from_pairs(pairs, limits=Limits(max_references=2))
+    with pytest.raises(SettingsError, match="larger than 256 on a side"):
+        masks_from_pairs(pairs, limits=Limits(max_side=256))

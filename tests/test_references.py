@@ -14,6 +14,7 @@ from PIL import Image
 from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.inputs import MoreReferences
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, WEIGHT_CURVES, diffusers_scale_dict, weights_from_mask
+from ipa_demo.settings import IPAdapterSettings
 
 from .helpers import noise_image
 from .reference_pipelines import ReferencePipeline
@@ -215,3 +216,93 @@ def test_an_all_white_mask_is_no_mask_and_its_weight_multiplies_lambda(engine: E
         )
         <= TOLERANCE
     )
+
+
+# --- 5. a second adapter unit --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_units_pipe(tiny_models_dir: Path) -> ReferencePipeline:
+    return ReferencePipeline.load(tiny_models_dir, ["base", "plus"])
+
+
+def with_second_unit(settings, **ip2: object):
+    return replace(settings, ip2=IPAdapterSettings(**ip2))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_two_units_equal_diffusers_given_two_adapters(
+    engine: Engine, two_units_pipe: ReferencePipeline, reference, second, scheduler: str
+) -> None:
+    first = settings_for(scheduler, scale=0.7, variant="base")
+    settings = with_second_unit(first, scale=0.5, variant="plus", layer_weights=LAYER_WEIGHTS)
+    more = MoreReferences(ip2_references=(second,))
+    ours = engine.generate(settings, [reference], more=more).pixels
+    scales = [0.7, diffusers_scale_dict(settings.ip2.layer_scales)]
+    theirs = two_units_pipe.run(settings, ip_scale=scales, ip_adapter_image=[reference, second])
+    assert biggest_difference(ours, theirs) <= TOLERANCE
+    assert biggest_difference(ours, engine.generate(first, [reference]).pixels) > 0.01, "the second unit should act"
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_a_masked_second_unit_equals_diffusers(
+    engine: Engine, two_units_pipe: ReferencePipeline, reference, second, scheduler: str
+) -> None:
+    settings = with_second_unit(settings_for(scheduler, scale=0.6), scale=0.9, variant="plus")
+    mask = region_masks()[1]
+    ours = engine.generate(settings, [reference], more=MoreReferences(ip2_references=(second,), ip2_masks=(mask,)))
+    theirs = two_units_pipe.run(
+        settings,
+        ip_scale=[0.6, 0.9],
+        ip_adapter_image=[reference, [second]],
+        cross_attention_kwargs={"ip_adapter_masks": [None, *diffusers_masks([mask], settings)]},
+    )
+    assert biggest_difference(ours.pixels, theirs) <= TOLERANCE
+
+
+def test_a_unit_with_lambda_zero_is_no_unit(engine: Engine, reference, second) -> None:
+    first = settings_for("DPM++ 2M Karras", scale=0.7)
+    more = MoreReferences(ip2_references=(second,), ip2_masks=(region_masks()[0],))
+    off = with_second_unit(first, scale=0.0, variant="plus", layer_weights=LAYER_WEIGHTS)
+    alone = engine.generate(first, [reference])
+    assert np.array_equal(engine.generate(off, [reference], more=more).pixels, alone.pixels)
+    assert "IP2" not in engine.generate(off, [reference], more=more).parameters[0]
+
+
+def test_the_second_units_window_is_its_own(engine: Engine, reference, second) -> None:
+    first = settings_for("Euler a", scale=0.7)
+    more = MoreReferences(ip2_references=(second,))
+    early = engine.generate(with_second_unit(first, scale=0.8, end=0.4), [reference], more=more).pixels
+    whole = engine.generate(with_second_unit(first, scale=0.8), [reference], more=more).pixels
+    never = engine.generate(with_second_unit(first, scale=0.8, start=0.5, end=0.5), [reference], more=more).pixels
+    assert biggest_difference(early, whole) > 0.01
+    assert np.array_equal(never, engine.generate(first, [reference]).pixels)
+
+
+# --- 7. encodings stay cached per image -----------------------------------------------------------
+
+
+def test_changing_weights_masks_or_lambda_re_encodes_nothing(engine: Engine) -> None:
+    references = [noise_image(64, 64, seed=seed) for seed in (31, 32)]
+    negative, other = noise_image(64, 64, seed=33), noise_image(64, 64, seed=34)
+    left, lower_right = region_masks()
+    first = settings_for("Euler a", scale=0.8, reference_weights=(1.0, 0.5))
+    settings = with_second_unit(first, scale=0.5, variant="base")
+    more = MoreReferences(negative_reference=negative, ip2_references=(other,))
+    runs = engine.image_encoder.encoder_runs
+    engine.generate(settings, references, more=more)
+    assert engine.image_encoder.encoder_runs == runs + 4, "each new image once: two references, negative, unit 2's"
+    runs = engine.image_encoder.encoder_runs
+    changed = [
+        replace(settings, ip=replace(settings.ip, scale=1.3)),
+        replace(settings, ip=replace(settings.ip, reference_weights=(0.2, 2.0), combine="concat")),
+        replace(settings, ip=replace(settings.ip, layer_weights=LAYER_WEIGHTS, start=0.2)),
+        replace(settings, ip2=replace(settings.ip2, scale=1.1, layer_weights=WEIGHT_CURVES["ease out"])),
+        replace(settings, ip=replace(settings.ip, variant="light")),  # the same CLIP image embeds
+    ]
+    for each in changed:
+        engine.generate(each, references, more=more)
+    masked = MoreReferences(negative_reference=negative, ip2_references=(other,), reference_masks=(left, lower_right))
+    engine.generate(settings, references, more=masked)
+    engine.generate(settings, references, more=replace(masked, reference_masks=(lower_right, left)))
+    assert engine.image_encoder.encoder_runs == runs

@@ -70,6 +70,8 @@ EVERYTHING_SET = GenerationSettings(
     canny_low=50,
     canny_high=150,
     reference_only=ReferenceOnlySettings(mode="attn+adain", fidelity=0.3, weight=0.9, start=0.0, end=0.8, fast=True),
+    ip2=IPAdapterSettings(scale=0.45, variant="plus-face", mask="0000110000000000", start=0.2, end=0.6,
+                          layer_weights=(0.5,) * 8 + (1.5,) * 8),  # fmt: skip
 )
 
 
@@ -201,11 +203,11 @@ def handlers(tmp_path: Path) -> Handlers:
 
 def test_loading_a_png_restores_every_control(handlers: Handlers, tmp_path: Path) -> None:
     path = save_png(Image.new("RGB", (8, 8)), tmp_path / "made.png", format_parameters(
-        EVERYTHING_SET, EVERYTHING_SET.seed, ip_used=True, img2img=True))  # fmt: skip
+        EVERYTHING_SET, EVERYTHING_SET.seed, ip_used=True, ip2_used=True, img2img=True))  # fmt: skip
     restored = dict(zip([*PARAMS, "png_text"], handlers.load_png(str(path))))
     wanted = values_from_settings(replace(EVERYTHING_SET, num_images=1))  # a PNG is one image of its batch
     for name in PARAMS:
-        if name == "reference_masks":  # in the text (test_reference_settings); none here: cleared
+        if name in ("reference_masks", "ip2_masks"):  # in the text (test_reference_settings); none here: cleared
             assert restored[name] is None
         elif name in IMAGE_PARAMS:
             assert restored[name] == gr.skip(), "a PNG's text does not hold the images"

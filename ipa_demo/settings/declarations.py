@@ -23,7 +23,7 @@ from ..schedulers import SCHEDULER_NAMES
 Kind = Literal["text", "float", "int", "choice", "flag", "mask", "floats"]
 Control = Literal["textbox", "slider", "radio", "dropdown", "checkbox", "number"]
 # When a PNG's text carries a setting: always, or while the part it belongs to acted.
-PngGroup = Literal["always", "img2img", "ip", "controlnet", "t2i", "reference_only", "control_map", "canny"]
+PngGroup = Literal["always", "img2img", "ip", "ip2", "controlnet", "t2i", "reference_only", "control_map", "canny"]
 
 MAX_SEED = 2**32 - 1
 MAX_IP_SCALE = 3.0
@@ -122,7 +122,8 @@ SETTINGS: tuple[Setting, ...] = (
     *_window("ip", "ip", "IP-Adapter", "ip", "ip"),
     Setting("ip_variant", ("ip", "variant"), "choice", "Variant",
             "Which IP-Adapter: base (4 image tokens), light (weaker), plus (16 tokens, more detail), "
-            "plus-face (16 tokens, faces), full-face (257 tokens, faces).", "dropdown", flag="--ip-variant", png="IP-Adapter", png_group="ip",
+            "plus-face (16 tokens, faces), full-face (257 tokens, faces).", "dropdown", flag="--ip-variant",
+            png="IP-Adapter", png_group="ip",
             choices=IP_VARIANTS),
     Setting("ip_fit", ("ip", "fit"), "choice", "Non-square references",
             "How a non-square reference becomes square for CLIP: crop keeps the centre, pad keeps everything.",
@@ -211,12 +212,28 @@ SETTINGS += (
             "one attention (diffusers' way with a list of images). With region masks each reference attends "
             "on its own instead.", "radio", flag="--combine", png="IP combine", png_group="ip",
             choices=COMBINE_MODES),
+    # A second adapter unit: its own variant, references (and masks), λ, layer weights and window.
+    Setting("ip2_scale", ("ip2", "scale"), "float", "λ (second adapter)",
+            "How strongly the second adapter's references steer; 0 turns the second adapter off.", "slider",
+            flag="--ip2-scale", png="IP2 scale", png_group="ip2", low=0.0, high=MAX_IP_SCALE, step=0.05),
+    Setting("ip2_variant", ("ip2", "variant"), "choice", "Variant (second adapter)",
+            "Which IP-Adapter the second unit uses (see Variant); both may be the same.", "dropdown",
+            flag="--ip2-variant", png="IP2-Adapter", png_group="ip2", choices=IP_VARIANTS),
+    Setting("ip2_layers", ("ip2", "mask"), "mask", "Layer mask (second adapter)",
+            f"{NUM_LAYERS} bits, one per cross-attention layer from the UNet's input to its output.",
+            "textbox", flag="--ip2-layers", png="IP2 layers", png_group="ip2"),
+    Setting("ip2_weights", ("ip2", "layer_weights"), "floats", "Per-layer weights (second adapter)",
+            f"{NUM_LAYERS} weights (0–3) overriding the second adapter's layer mask; empty: from the mask.",
+            "textbox", flag="--ip2-weights", png="IP2 weights", png_group="ip2", low=0.0, high=MAX_IP_SCALE,
+            count=NUM_LAYERS),
+    *_window("ip2", "ip2", "Second adapter", "ip2", "ip2"),
 )  # fmt: skip
 
 PACKED_KEYS: tuple[PackedKey, ...] = (
     PackedKey("Size", ("width", "height"), "x", "always"),
     PackedKey("IP stages", tuple(f"ip_stage_{stage}" for stage in STAGE_NAMES), " ", "ip", labels=STAGE_NAMES),
     PackedKey("IP window", ("ip_start", "ip_end"), "-", "ip"),
+    PackedKey("IP2 window", ("ip2_start", "ip2_end"), "-", "ip2"),
     PackedKey("ControlNet window", ("controlnet_start", "controlnet_end"), "-", "controlnet"),
     PackedKey("Ref window", ("ref_start", "ref_end"), "-", "reference_only"),
     PackedKey("Canny thresholds", ("canny_low", "canny_high"), "-", "canny"),
@@ -230,6 +247,8 @@ IMAGE_LABELS = MappingProxyType(
         "control_image": "Control image",
         "negative_reference": "Negative reference image",
         "reference_masks": "Region masks",
+        "ip2_reference_images": "Second adapter's reference image(s)",
+        "ip2_masks": "Second adapter's region masks",
     }
 )
 IMAGE_FLAGS = MappingProxyType(
@@ -239,6 +258,8 @@ IMAGE_FLAGS = MappingProxyType(
         "control_image": "--control-image",
         "negative_reference": "--negative-reference",
         "reference_masks": "--reference-mask",
+        "ip2_reference_images": "--ip2-reference",
+        "ip2_masks": "--ip2-mask",
     }
 )
 IMAGE_PARAMS: tuple[str, ...] = tuple(IMAGE_LABELS)

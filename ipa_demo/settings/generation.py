@@ -167,6 +167,7 @@ class ReferenceOnlySettings:
 
 SECTIONS = {
     "ip": IPAdapterSettings,
+    "ip2": IPAdapterSettings,  # a second adapter unit: the same settings, named ip2_* where declared
     "controlnet": ControlNetSettings,
     "t2i": T2IAdapterSettings,
     "reference_only": ReferenceOnlySettings,
@@ -192,6 +193,7 @@ class GenerationSettings:
     canny_low: int = 100
     canny_high: int = 200
     reference_only: ReferenceOnlySettings = field(default_factory=ReferenceOnlySettings)
+    ip2: IPAdapterSettings = field(default_factory=lambda: IPAdapterSettings(scale=0.0))  # off unless given λ
 
     def __post_init__(self) -> None:
         for section, kind in SECTIONS.items():

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .checks import SettingsError, shown
-from .declarations import IMAGE_PARAMS, MAX_SEED, RANDOM_SEED, SETTINGS, Setting, value_at
+from .declarations import BY_NAME, IMAGE_PARAMS, MAX_SEED, RANDOM_SEED, SETTINGS, Setting, label_of, value_at
 from .generation import SECTIONS, GenerationSettings
 
 # Where each image input sits in the API's parameter order: just before the setting named here.
@@ -24,6 +24,7 @@ _IMAGE_BEFORE = {
     "strength": ("init_image",),
     "ip_weights": ("negative_reference",),
     "reference_weights": ("reference_masks",),
+    "ip2_scale": ("ip2_reference_images", "ip2_masks"),
 }
 PARAMS: tuple[str, ...] = tuple(
     name for setting in SETTINGS for name in (*_IMAGE_BEFORE.get(setting.name, ()), setting.name)
@@ -119,8 +120,20 @@ def settings_from_values(values: Mapping[str, Any], seed: int) -> GenerationSett
         for attribute, value in items.items():
             if isinstance(value, dict):
                 items[attribute] = tuple(value[position] for position in sorted(value))
-    built = {section: kind(**sections[section]) for section, kind in SECTIONS.items()}
+    built = {section: _section(section, kind, sections[section]) for section, kind in SECTIONS.items()}
     return GenerationSettings(**top, **built)
+
+
+def _section(section: str, kind: type, values: dict[str, Any]) -> Any:
+    """One settings object; a second unit's error names its own setting (ip2_end, not ip_end)."""
+    try:
+        return kind(**values)
+    except SettingsError as error:
+        own = f"{section}_{error.field.removeprefix('ip_')}"
+        if section == "ip2" and error.field.startswith("ip_") and own in BY_NAME:
+            reason = error.reason.replace(label_of("ip_start"), label_of("ip2_start"))  # the window rule
+            raise SettingsError(own, reason) from None
+        raise
 
 
 def values_from_settings(settings: GenerationSettings) -> dict[str, Any]:

@@ -25,8 +25,9 @@ from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, 
 from ..settings.declarations import IMAGE_PARAMS
 from ..settings.values import check_present, resolve_seed, settings_from_values
 
-GALLERY_PARAMS = ("reference_images", "reference_masks")  # image inputs holding several (the others one)
-MASK_PARAMS = ("reference_masks",)  # read as masks: grey, transparent = black
+# image inputs holding several images (the others hold one), and those read as masks (grey, transparent = black)
+GALLERY_PARAMS = ("reference_images", "reference_masks", "ip2_reference_images", "ip2_masks")
+MASK_PARAMS = ("reference_masks", "ip2_masks")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = 
     more = MoreReferences(
         negative_reference=next(iter(images.get("negative_reference", ())), None),
         reference_masks=tuple(images.get("reference_masks", ())),
+        ip2_references=tuple(images.get("ip2_reference_images", ())),
+        ip2_masks=tuple(images.get("ip2_masks", ())),
     )
     check_inputs(settings, references, init_image, control_image)
     check_more_references(settings, references, more)

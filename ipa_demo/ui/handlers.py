@@ -37,6 +37,7 @@ from .outputs import (
 )
 from .runner import Step, run_stoppable
 
+MASK_KEYS = {"reference_masks": "IP masks", "ip2_masks": "IP2 masks"}  # mask inputs -> their PNG keys
 GENERATE_OUTPUTS = 5  # gallery, seed used, before/after slider, control maps, parameters text
 COMPARE_OUTPUTS = 5  # gallery, score table, grid file, seed used, note
 
@@ -147,6 +148,8 @@ class Handlers:
         control_image: str | None = None,
         negative_reference: str | None = None,
         reference_masks: Any = None,
+        ip2_reference_images: Any = None,
+        ip2_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(
@@ -155,6 +158,8 @@ class Handlers:
             control_image=control_image,
             negative_reference=negative_reference,
             reference_masks=reference_masks,
+            ip2_reference_images=ip2_reference_images,
+            ip2_masks=ip2_masks,
         )
         with reported_errors("generating"):
             request = self._parse(values)
@@ -194,6 +199,8 @@ class Handlers:
         control_image: str | None = None,
         negative_reference: str | None = None,
         reference_masks: Any = None,
+        ip2_reference_images: Any = None,
+        ip2_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(
@@ -202,6 +209,8 @@ class Handlers:
             control_image=control_image,
             negative_reference=negative_reference,
             reference_masks=reference_masks,
+            ip2_reference_images=ip2_reference_images,
+            ip2_masks=ip2_masks,
         )
         with reported_errors("comparing"):
             request = self._parse(values, needs_reference=True)
@@ -243,10 +252,12 @@ class Handlers:
             try:
                 values = values_from_settings(settings_from_parameters(text))
                 # The masks travel in the text; the other images do not, and stay as they are.
-                values["reference_masks"] = list(masks_from_pairs(parse_parameters(text)[2])) or None
+                pairs = parse_parameters(text)[2]
+                for name, key in MASK_KEYS.items():
+                    values[name] = list(masks_from_pairs(pairs, key, name, self.limits)) or None
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
-        kept = set(IMAGE_PARAMS) - {"reference_masks"}
+        kept = set(IMAGE_PARAMS) - set(MASK_KEYS)
         return [gr.skip() if name in kept else values[name] for name in PARAMS] + [text]
 
     def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:

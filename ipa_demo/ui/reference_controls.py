@@ -2,7 +2,7 @@
 
 Per-layer weights (a grid of 16, filled from a curve or from the layer mask and stage weights);
 how several references combine and their weights; region masks (uploaded or drawn); the negative
-reference image.
+reference image; a second adapter unit.
 ``add`` is ``build_controls``' own: it makes a declared setting's control and records it by name.
 """
 
@@ -95,6 +95,28 @@ def append_drawn_mask(drawing: Any, masks: list[Any] | None) -> list[Any]:
     return [*kept, mask]
 
 
+def _second_unit(add: Callable[..., None], fields: dict[str, Any]) -> None:
+    gr.Markdown(
+        "**Second adapter**: its own references, variant, λ, layers and window, acting beside the first "
+        "(λ 0: off). Its masks, one per reference of it, confine it to regions."
+    )
+    with gr.Row():
+        fields["ip2_reference_images"] = gr.Gallery(
+            label="Second adapter's reference image(s)", type="filepath", interactive=True, columns=4, height=150,
+            object_fit="contain", elem_id="ip2_reference_images",
+        )  # fmt: skip
+        fields["ip2_masks"] = gr.Gallery(
+            label="Second adapter's region masks", type="filepath", interactive=True, columns=4, height=150,
+            object_fit="contain", elem_id="ip2_masks",
+        )  # fmt: skip
+    with gr.Row():
+        add("ip2_scale", "ip2_variant")
+    with gr.Row():
+        add("ip2_start", "ip2_end")
+    add("ip2_layers", max_lines=1)
+    add("ip2_weights", max_lines=1)
+
+
 def _regions(fields: dict[str, Any]) -> None:
     gr.Markdown(
         "**Regions**: one mask per reference, in their order (white: where it acts). With masks each "
@@ -117,7 +139,7 @@ def _regions(fields: dict[str, Any]) -> None:
 
 
 def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
-    title = "More reference options: per-layer weights, several references, regions, negative image"
+    title = "More reference options: per-layer weights, several references, regions, negative image, second adapter"
     with gr.Accordion(title, open=False, elem_id="reference-options"):
         _layer_weights(add, fields)
         gr.Markdown("**Several references**")
@@ -129,3 +151,4 @@ def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
             label="Negative reference image: the unconditional side sees it instead of the zero image",
             type="filepath", image_mode=None, height=160, elem_id="negative_reference",
         )  # fmt: skip
+        _second_unit(add, fields)
