@@ -19,6 +19,7 @@ from PIL import Image
 
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from .images import ImageInputError
+from .ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
 from .models.user_flags import add_base_model_arguments, add_lora_arguments, prompt_with_loras
@@ -41,6 +42,14 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     add_ip_checkpoint_argument(parser)
     add_lora_arguments(parser, with_scales=True)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
+    parser.add_argument("--reference-mask", action="append", type=Path, default=[], metavar="FILE",
+                        help="a region mask per --reference, in their order (white: where it acts)")  # fmt: skip
+    parser.add_argument("--ip2-reference", action="append", type=Path, default=[], metavar="FILE",
+                        help="a reference image of the second adapter (repeatable; see --ip2-scale)")  # fmt: skip
+    parser.add_argument("--ip2-mask", action="append", type=Path, default=[], metavar="FILE",
+                        help="a region mask per --ip2-reference, in their order (white: where it acts)")  # fmt: skip
+    parser.add_argument("--negative-reference", type=Path, metavar="FILE",
+                        help="the unconditional side of IP-Adapter sees this image, not the zero image")  # fmt: skip
     parser.add_argument("--init-image", type=Path, help="img2img: start from this image")
     parser.add_argument("--mask-image", type=Path, help="inpainting: redo the white part of --init-image (black: keep)")
     control = parser.add_mutually_exclusive_group()
@@ -76,11 +85,12 @@ class Request:
     init_image: Image.Image | None
     control_image: Image.Image | None
     mask_image: Image.Image | None = None
+    more: MoreReferences = NO_MORE
 
 
 def read_request(args: argparse.Namespace) -> Request:
     """Settings and images from the flags, checked before any model loads."""
-    from .images import load_image
+    from .images import load_image, load_mask
     from .settings import IPAdapterSettings, check_inputs
 
     if args.ip_variant is None:
@@ -96,8 +106,17 @@ def read_request(args: argparse.Namespace) -> Request:
         raise SettingsError("mask_image", "a mask needs an init image (--init-image) to paint on")
     control_path = args.control_image or args.control_map
     control_image = load_image(control_path, "control image") if control_path else None
+    negative = load_image(args.negative_reference, "negative reference") if args.negative_reference else None
+    masks = tuple(load_mask(path, "reference mask") for path in args.reference_mask)
+    more = MoreReferences(
+        negative_reference=negative,
+        reference_masks=masks,
+        ip2_references=tuple(load_image(path, "second adapter's reference") for path in args.ip2_reference),
+        ip2_masks=tuple(load_mask(path, "second adapter's mask") for path in args.ip2_mask),
+    )
     check_inputs(settings, references, init_image, control_image)
-    return Request(settings, references, init_image, control_image, mask_image)
+    check_more_references(settings, references, more)
+    return Request(settings, references, init_image, control_image, mask_image, more)
 
 
 def load_engine(args: argparse.Namespace) -> Engine:
@@ -132,7 +151,7 @@ def run_generate(args: argparse.Namespace) -> int:
     writable_folder(args.out, "--out")
     result = load_engine(args).generate(
         request.settings, request.references, request.init_image, request.control_image,
-        mask_image=request.mask_image, injection_maps=args.injection_maps,
+        mask_image=request.mask_image, more=request.more, injection_maps=args.injection_maps,
     )  # fmt: skip
     _print_warnings(result.warnings)
     index = _next_free_index(args.out)

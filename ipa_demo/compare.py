@@ -60,6 +60,7 @@ def comparison_methods(settings: GenerationSettings, with_control: bool) -> list
         settings,
         num_images=1,
         ip=replace(settings.ip, scale=0.0),
+        ip2=replace(settings.ip2, scale=0.0),  # the comparison is of one reference: no second adapter
         reference_only=ReferenceOnlySettings(),
         controlnet=ControlNetSettings(),
         t2i=T2IAdapterSettings(),
@@ -67,7 +68,8 @@ def comparison_methods(settings: GenerationSettings, with_control: bool) -> list
     chosen_reference = settings.reference_only
     if chosen_reference.mode == "off":  # not set by the user: the common default, fast pass
         chosen_reference = ReferenceOnlySettings(mode="attn", fast=True)
-    ip_adapter = replace(neutral, ip=settings.ip)
+    # The comparison takes one reference: weights meant for several do not apply to it.
+    ip_adapter = replace(neutral, ip=replace(settings.ip, reference_weights=()))
     methods = [
         ComparisonMethod(f"Reference-only ({chosen_reference.mode})", replace(neutral, reference_only=chosen_reference)),
         ComparisonMethod(f"img2img (strength {settings.strength:g})", neutral, init_from_reference=True),

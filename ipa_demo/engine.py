@@ -8,8 +8,7 @@ base SD1.5 load on first use, or all at once with ``preload()`` (what a ZeroGPU 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,11 +21,20 @@ from PIL import Image
 
 from .cache import LRUCache, image_digest
 from .conditioner import Conditioner
-from .errors import MissingModelError, OutOfMemoryError
+from .errors import MissingModelError
 from .inpainting import Inpainting, check_inpainting
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
 from .ip_adapter.injection import InjectionRecorder
+from .ip_adapter.inputs import (
+    NO_MORE,
+    MoreReferences,
+    UnitRequest,
+    check_more_references,
+    png_pairs,
+    unit_requests,
+)
+from .ip_adapter.units import OutputSize, prepare_unit
 from .ip_adapter.user_checkpoint import read_user_checkpoint
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import (
@@ -66,6 +74,7 @@ from .runtime import (
     apply_speed_settings,
     describe_device,
     enable_model_offload,
+    out_of_memory_as_user_error,
     prefers_channels_last,
 )
 from .settings import GenerationSettings, SettingsError, check_inputs
@@ -266,15 +275,23 @@ class Engine:
         request = MapRequest(kind, settings.width, settings.height, settings.canny_low, settings.canny_high)
         return self.control_maps.make(control_image, request)
 
-    def image_prompt(
-        self, settings: GenerationSettings, references: Sequence[Image.Image], recorder: InjectionRecorder | None = None
-    ) -> ImagePrompt | None:
-        if not settings.ip.is_active:
-            return None
-        weights = self.ip_adapter(settings.ip.variant)
-        encoding = self.image_encoder.encode(list(references), settings.ip.fit, weights.uses_hidden_states)
-        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings), "recorder": recorder}
-        return ImagePrompt.prepare(weights, encoding.positive, encoding.negative, settings.ip, **batch)
+    def image_prompts(
+        self, settings: GenerationSettings, units: Sequence[UnitRequest], recorder: InjectionRecorder | None = None
+    ) -> list[ImagePrompt | None]:
+        """One conditioner per adapter unit that acts (None for one that does not), in the units' order."""
+        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings), "output": self._output(settings)}
+        prompts: list[ImagePrompt | None] = []
+        for unit in units:
+            if not unit.settings.is_active:
+                prompts.append(None)
+                continue
+            weights = self.ip_adapter(unit.settings.variant)
+            images = (unit.references, unit.negative, unit.masks)
+            prompts.append(prepare_unit(weights, self.image_encoder, unit.settings, *images, **batch, recorder=recorder))
+        return prompts
+
+    def _output(self, settings: GenerationSettings) -> OutputSize:
+        return OutputSize(settings.height, settings.width, self.models.vae_scale_factor, self.device)
 
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
@@ -310,15 +327,6 @@ class Engine:
             guidance.append(T2IGuidance.prepare(self.t2i_adapter(kind), maps[kind], settings.t2i, **batch))
         return guidance, maps
 
-    @contextmanager
-    def _out_of_memory_as_user_error(self) -> Iterator[None]:
-        try:
-            yield
-        except torch.OutOfMemoryError:
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()  # what the failed request held is free for the next one
-            raise OutOfMemoryError(str(self.device)) from None
-
     def generate(
         self,
         settings: GenerationSettings,
@@ -327,16 +335,19 @@ class Engine:
         control_image: Image.Image | None = None,
         on_step: StepCallback | None = None,
         mask_image: Image.Image | None = None,  # with init_image: inpaint where white
+        more: MoreReferences = NO_MORE,
         *,
         injection_maps: bool = False,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
+        check_more_references(settings, references, more)
         _, loras = read_tags(settings.prompt)
         self.loras.check(loras)
         # peft keeps the LoRA state on the shared models: a request with LoRAs runs alone.
         with self._use.alone() if loras else self._use.shared(), self.loras.applied(self.models, loras):
             check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
-            return self._generate(settings, references, init_image, control_image, on_step, mask_image, injection_maps)
+            request = (settings, references, init_image, control_image, on_step, mask_image, more, injection_maps)
+            return self._generate(*request)
 
     def _generate(
         self,
@@ -346,6 +357,7 @@ class Engine:
         control_image: Image.Image | None,
         on_step: StepCallback | None,
         mask_image: Image.Image | None,
+        more: MoreReferences,
         injection_maps: bool,
     ) -> GenerationResult:
         text = encode_text(self.models, self.loras.text_settings(settings))
@@ -354,11 +366,12 @@ class Engine:
             InjectionRecorder.for_batch(latent_size, settings.num_images, uses_guidance(settings))
             if injection_maps else None
         )  # fmt: skip
-        ip = self.image_prompt(settings, references, recorder)
+        units = unit_requests(settings, references, more)
+        prompts = self.image_prompts(settings, units, recorder)
         structure, maps = self.structure(settings, control_image)
         reference = self.reference_guidance(settings, references)
         # Order matters: reference-only's extra row must see the others' tokens and residuals.
-        conditioners = tuple(item for item in (ip, *structure, reference) if item is not None)
+        conditioners = tuple(item for item in (*prompts, *structure, reference) if item is not None)
         conditioning = Conditioning(
             text=text,
             conditioners=conditioners,
@@ -367,12 +380,16 @@ class Engine:
         if init_image is not None and mask_image is not None:
             inpainting = Inpainting.prepare(self.models, init_image, mask_image, conditioning.init_posterior, settings)
             conditioning = replace(conditioning, inpainting=inpainting)
-        with self._out_of_memory_as_user_error():
+        with out_of_memory_as_user_error(self.device):
             latents = denoise(self.models, settings, conditioning, on_step)
             pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
+        used = [prompt is not None for prompt in prompts]
         parameters = [
-            format_parameters(settings, seed, ip_used=ip is not None, img2img=init_image is not None, **self._models_used(settings))
+            format_parameters(
+                settings, seed, ip_used=used[0], ip2_used=used[1], img2img=init_image is not None,
+                extra=png_pairs(settings, units, used), **self._models_used(settings),
+            )  # fmt: skip
             for seed in settings.image_seeds
         ]
         injection = recorder.maps(steps_to_run(settings, init_image is not None)) if recorder is not None else None

@@ -111,6 +111,19 @@ def read_size(source: Path | IO[bytes], label: str) -> tuple[int, int]:
         return image.size
 
 
+def load_mask(source: Path | IO[bytes], label: str) -> Image.Image:
+    """A region mask, checked as ``load_image`` checks images: grey, white where it acts; transparent
+    pixels count as black (a stroke drawn on a transparent layer marks only the stroke)."""
+    with _opened(source, label) as image:
+        image.seek(0)
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("L")
+        return to_rgb(image).convert("L")
+
+
 def load_image(source: Path | IO[bytes], label: str) -> Image.Image:
     """Open, check and convert an image file; every failure is an ``ImageInputError`` naming ``label``."""
     with _opened(source, label) as image:

@@ -18,6 +18,7 @@ from .images import read_size
 from .settings import Limits, SettingsError
 
 REFERENCES = "reference_images"
+REFERENCE_FIELDS = (REFERENCES, "ip2_reference_images")  # both adapter units' references count
 _DECODE_SLOT = threading.Lock()
 
 
@@ -41,7 +42,7 @@ def read_header(path: Path, field: str) -> ImageHeader:
 
 def check_budget(headers: Sequence[ImageHeader], limits: Limits) -> None:
     """Refuse a request whose images, together, exceed this server's budget; the error names the input."""
-    references = sum(header.field == REFERENCES for header in headers)
+    references = sum(header.field in REFERENCE_FIELDS for header in headers)
     if references > limits.max_references:
         raise SettingsError(REFERENCES, f"at most {limits.max_references} reference images on this server, got {references}")
     if len(headers) > limits.max_input_images:

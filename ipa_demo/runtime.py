@@ -17,11 +17,14 @@ Decisions, for the record:
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from .errors import OutOfMemoryError
 from .settings import SettingsError
 from .zerogpu import on_zero_gpu
 
@@ -162,3 +165,14 @@ def quiet_library_output() -> None:
     for library in (diffusers, transformers):
         library.utils.logging.set_verbosity_error()
         library.utils.logging.disable_progress_bar()
+
+
+@contextmanager
+def out_of_memory_as_user_error(device: torch.device) -> Iterator[None]:
+    """A device out of memory as the user's error (smaller size, fewer images, ...), its cache freed."""
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # what the failed request held is free for the next one
+        raise OutOfMemoryError(str(device)) from None

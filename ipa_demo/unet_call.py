@@ -28,7 +28,7 @@ class UNetCall:
 
     sample: torch.Tensor
     text: torch.Tensor
-    ip: IPAttention | None = None
+    ip: tuple[IPAttention, ...] = ()  # one per IP-Adapter unit acting at this step
     residuals: Residuals = field(default_factory=dict)  # ControlNet, T2I
     hidden_rows: int = 0
     during: tuple[Callable[[], AbstractContextManager[object]], ...] = ()
@@ -64,7 +64,7 @@ class UNetCall:
             self,
             sample=torch.cat([sample, self.sample]),
             text=torch.cat([self.text[row], self.text]),
-            ip=self.ip.with_rows_in_front(row) if self.ip is not None else None,
+            ip=tuple(unit.with_rows_in_front(row) for unit in self.ip),
             residuals=residuals,
             hidden_rows=self.hidden_rows + 1,
         )

@@ -85,8 +85,9 @@ def estimate_gpu_seconds(settings: GenerationSettings, methods: int = 1) -> int:
 
 def _step_cost(settings: GenerationSettings) -> float:
     cost = 1.0
-    if settings.ip.is_active:
-        cost += IP_ADAPTER_COST
+    for unit in (settings.ip, settings.ip2):
+        if unit.is_active:
+            cost += IP_ADAPTER_COST
     if settings.controlnet.is_active:
         cost += CONTROLNET_COST
     if settings.reference_only.is_active:

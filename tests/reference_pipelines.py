@@ -35,7 +35,7 @@ class ReferencePipeline:
     def load(
         cls,
         models_dir: Path,
-        ip_variant: str | None = None,
+        ip_variant: str | list[str] | None = None,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> ReferencePipeline:
@@ -44,12 +44,13 @@ class ReferencePipeline:
             models_dir / "stable-diffusion-v1-5", safety_checker=None, torch_dtype=dtype, variant=weights
         ).to(device)
         pipe.set_progress_bar_config(disable=True)
-        if ip_variant is not None:
-            weight = IP_ADAPTERS[ip_variant].path_in_repo.removeprefix("models/")
+        if ip_variant is not None:  # several: one adapter each, as diffusers' weight_name=[...] loads them
+            variants = [ip_variant] if isinstance(ip_variant, str) else ip_variant
+            weights = [IP_ADAPTERS[variant].path_in_repo.removeprefix("models/") for variant in variants]
             pipe.load_ip_adapter(
                 str(models_dir / "IP-Adapter"),
                 subfolder="models",
-                weight_name=weight,
+                weight_name=weights,
                 image_encoder_folder="image_encoder",
             )
         return cls(pipe, pipe.scheduler.config)
@@ -71,13 +72,19 @@ class ReferencePipeline:
         controlnet: ControlNetModel | None = None,
         adapter: T2IAdapter | None = None,
         control_map: Image.Image | None = None,
+        **ip_inputs: object,
     ) -> np.ndarray:
-        """The same request through diffusers; ``ip_scale`` as ``set_ip_adapter_scale`` takes it."""
+        """The same request through diffusers; ``ip_scale`` as ``set_ip_adapter_scale`` takes it.
+
+        ``ip_inputs`` go to the pipeline call as they are (``ip_adapter_image_embeds``,
+        ``cross_attention_kwargs``, ``ip_adapter_image`` lists), for the parity tests of issue 14.
+        """
         pipe = self.pipe
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, object] = dict(ip_inputs)
         if ip_scale is not None:
             pipe.set_ip_adapter_scale(ip_scale)
-            kwargs["ip_adapter_image"] = reference
+            if reference is not None:
+                kwargs["ip_adapter_image"] = reference
         if controlnet is not None:
             pipe = self.with_class(StableDiffusionControlNetPipeline, controlnet=controlnet)
             options = settings.controlnet

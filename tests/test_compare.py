@@ -9,7 +9,7 @@ import pytest
 from PIL import ImageFont
 
 from ipa_demo import grid_labels
-from ipa_demo.compare import ComparisonEntry, ComparisonResult, compare, labelled_grid
+from ipa_demo.compare import ComparisonEntry, ComparisonResult, compare, comparison_methods, labelled_grid
 from ipa_demo.engine import Engine
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, T2IAdapterSettings
 
@@ -99,3 +99,9 @@ def test_chosen_structure_and_reference_settings_are_used(engine: Engine, refere
     settings = replace(SETTINGS, t2i=T2IAdapterSettings(kind="depth"))
     result = compare(engine, settings, reference, control_image=control_image)
     assert result.entries[-1].label == "IP-Adapter + T2I depth"
+
+
+def test_weights_for_several_references_do_not_stop_a_one_reference_comparison() -> None:
+    settings = GenerationSettings(prompt="x", ip=IPAdapterSettings(reference_weights=(1.0, 2.0)))
+    ip_method = comparison_methods(settings, with_control=False)[2]
+    assert ip_method.settings.ip.reference_weights == () and ip_method.settings.ip.scale == settings.ip.scale

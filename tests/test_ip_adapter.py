@@ -93,7 +93,7 @@ def test_truncated_file_is_a_clear_error(tiny_models_dir: Path, tmp_path: Path) 
         read_checkpoint(path)
 
 
-@pytest.mark.parametrize(("variant", "tokens"), [("base", 4), ("light", 4), ("plus", 16), ("full-face", 257)])
+@pytest.mark.parametrize(("variant", "tokens"), [("base", 4), ("light", 4), ("plus", 16), ("plus-face", 16), ("full-face", 257)])
 def test_each_variant_yields_its_number_of_image_tokens(engine: Engine, reference, variant: str, tokens: int) -> None:
     weights = engine.ip_adapter(variant)
     encoding = engine.image_encoder.encode([reference], "crop", weights.uses_hidden_states)

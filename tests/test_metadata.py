@@ -30,7 +30,11 @@ SETTINGS = GenerationSettings(
         start=0.1,
         end=0.8,
         fit="pad",
+        layer_weights=(0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.6),
+        reference_weights=(0.5, 1.25),
+        combine="concat",
     ),
+    ip2=IPAdapterSettings(scale=0.3, variant="full-face", mask="1100000000000011", start=0.25, end=0.75),
 )
 
 
@@ -46,7 +50,7 @@ def test_text_follows_a1111_layout() -> None:
 
 
 def test_round_trip_restores_every_setting() -> None:
-    text = format_parameters(SETTINGS, SETTINGS.seed, ip_used=True, img2img=True)
+    text = format_parameters(SETTINGS, SETTINGS.seed, ip_used=True, ip2_used=True, img2img=True)
     assert settings_from_parameters(text) == SETTINGS
 
 
@@ -80,10 +84,11 @@ def test_round_trip_restores_structure_settings() -> None:
         canny_high=160,
         reference_only=ReferenceOnlySettings(mode="attn+adain", fidelity=0.3, weight=0.8, start=0.1, end=0.7, fast=True),
     )
-    text = format_parameters(settings, settings.seed, ip_used=True, img2img=True)
+    text = format_parameters(settings, settings.seed, ip_used=True, ip2_used=True, img2img=True)
     assert settings_from_parameters(text) == settings
     as_map = replace(settings, control_is_map=True, canny_low=100, canny_high=200)
-    assert settings_from_parameters(format_parameters(as_map, as_map.seed, ip_used=True, img2img=True)) == as_map
+    again = format_parameters(as_map, as_map.seed, ip_used=True, ip2_used=True, img2img=True)
+    assert settings_from_parameters(again) == as_map
 
 
 def test_unknown_adapter_in_a_png_is_a_settings_error() -> None:

@@ -39,7 +39,7 @@ def plain_pipeline(tiny_models_dir: Path) -> ReferencePipeline:
     return ReferencePipeline.load(tiny_models_dir)
 
 
-@pytest.fixture(scope="module", params=("base", "plus", "full-face"))
+@pytest.fixture(scope="module", params=("base", "plus", "plus-face", "full-face"))
 def ip_pipeline(request: pytest.FixtureRequest, tiny_models_dir: Path) -> tuple[str, ReferencePipeline]:
     return request.param, ReferencePipeline.load(tiny_models_dir, request.param)
 

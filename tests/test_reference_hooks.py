@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import replace
 
 import pytest
 import torch
@@ -41,7 +42,7 @@ def image_prompt(engine: Engine) -> IPAttention:
 
 def written_then_read(engine: Engine, state: ReferencePass, call: UNetCall, reference: torch.Tensor) -> torch.Tensor:
     """What the fast call stands for: the reference written alone with row 1's prompt, then read."""
-    ip = IPAttention(call.ip.weights, call.ip.tokens[1:], call.ip.layer_scales) if call.ip is not None else None
+    ip = tuple(replace(unit, tokens=unit.tokens[1:]) for unit in call.ip)
     with activate(state), suppress(BanksFilled):
         UNetCall(reference, call.text[1:], ip).run(engine.models.unet, TIMESTEP)
     with activate(state.reading()):
@@ -57,7 +58,7 @@ def test_single_call_equals_writing_then_reading(
     if not fused:  # as on a device without a fused log-sum-exp kernel
         monkeypatch.setattr("ipa_demo.reference_only.hooks.has_fused_kernel", lambda _device: False)
     latents, text, reference = inputs()
-    call = UNetCall(latents, text, image_prompt(engine))
+    call = UNetCall(latents, text, (image_prompt(engine),))
     with activate(reference_pass(engine, mode, "single", fidelity)):
         single = call.with_row_in_front(reference, copy_conditioning_of=1).run(engine.models.unet, TIMESTEP)
     expected = written_then_read(engine, reference_pass(engine, mode, "write", fidelity), call, reference)

@@ -60,6 +60,9 @@ EVERYTHING_SET = GenerationSettings(
         start=0.1,
         end=0.9,
         fit="pad",
+        layer_weights=(0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.123456789),
+        reference_weights=(1.0, 0.0, 2.5),
+        combine="concat",
     ),
     controlnet=ControlNetSettings(kind="depth", scale=0.8, start=0.2, end=0.7, guess_mode=True),
     t2i=T2IAdapterSettings(kind="canny", scale=0.6, factor=0.5),
@@ -67,6 +70,8 @@ EVERYTHING_SET = GenerationSettings(
     canny_low=50,
     canny_high=150,
     reference_only=ReferenceOnlySettings(mode="attn+adain", fidelity=0.3, weight=0.9, start=0.0, end=0.8, fast=True),
+    ip2=IPAdapterSettings(scale=0.45, variant="plus-face", mask="0000110000000000", start=0.2, end=0.6,
+                          layer_weights=(0.5,) * 8 + (1.5,) * 8),  # fmt: skip
 )
 
 
@@ -168,7 +173,7 @@ def test_every_example_is_a_complete_valid_request() -> None:
 class FakeEngine:
     """Answers like the engine, instantly: one flat colour per image."""
 
-    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None):
+    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None, more=None):
         for step in range(settings.steps):
             if on_step:
                 on_step(step + 1, settings.steps)
@@ -198,11 +203,13 @@ def handlers(tmp_path: Path) -> Handlers:
 
 def test_loading_a_png_restores_every_control(handlers: Handlers, tmp_path: Path) -> None:
     path = save_png(Image.new("RGB", (8, 8)), tmp_path / "made.png", format_parameters(
-        EVERYTHING_SET, EVERYTHING_SET.seed, ip_used=True, img2img=True))  # fmt: skip
+        EVERYTHING_SET, EVERYTHING_SET.seed, ip_used=True, ip2_used=True, img2img=True))  # fmt: skip
     restored = dict(zip([*PARAMS, "png_text"], handlers.load_png(str(path))))
     wanted = values_from_settings(EVERYTHING_SET)
     for name in PARAMS:
-        if name in IMAGE_PARAMS:
+        if name in ("reference_masks", "ip2_masks"):  # in the text (test_reference_settings); none here: cleared
+            assert restored[name] is None
+        elif name in IMAGE_PARAMS:
             assert restored[name] == gr.skip(), "a PNG's text does not hold the images"
         elif name == "num_images":
             assert restored[name] == gr.skip(), "a PNG is one image of its batch: the user's Images count stays"
@@ -270,7 +277,7 @@ class ProbeEngine:
         self.most_active = 0
         self._lock = threading.Lock()
 
-    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None):
+    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None, more=None):
         def stepped(done: int, total: int) -> None:
             self.step_times.append(time.monotonic())
             if on_step is not None:

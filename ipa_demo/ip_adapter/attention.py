@@ -1,16 +1,21 @@
 """IP-Adapter's decoupled image cross-attention, computed per call.
 
-    Z = softmax(Q Kᵀ/√d) V + λ · softmax(Q K'ᵀ/√d) V',   K' = c·W'k,  V' = c·W'v
+    Z = softmax(Q Kᵀ/√d) V + Σ_units λ · softmax(Q K'ᵀ/√d + b) V',   K' = c·W'k,  V' = c·W'v
 
 Unlike diffusers' ``IPAdapterAttnProcessor2_0``, which keeps λ in the processor (``set_ip_adapter_scale``
 changes it for every request at once), our processors hold no request state at all: each UNet call
-passes an ``IPAttention`` through ``cross_attention_kwargs`` carrying the image tokens, the adapter
-weights and one scale per layer. Concurrent requests with different λ, masks or variants therefore
-cannot see each other's settings, and the step window is just "pass None outside it".
+passes its ``IPAttention``s (one per adapter unit) through ``cross_attention_kwargs`` carrying the image
+tokens, the adapter weights and one scale per layer. Concurrent requests with different λ, masks or
+variants therefore cannot see each other's settings, and the step window is just "leave it out".
+
+Several references of one unit either share one softmax (their tokens side by side, ``b`` the log of
+each reference's weight) or, with region masks, attend one by one, each output masked at the layer's
+resolution and weighed on its own (``Regions``), as diffusers does given ``ip_adapter_masks``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -18,16 +23,21 @@ import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
 from .injection import InjectionRecorder
+from .regions import Regions
 from .weights import IPAdapterWeights
 
 
 @dataclass(frozen=True)
 class IPAttention:
-    """What one UNet call asks of the image cross-attention."""
+    """What one UNet call asks of one adapter unit's image cross-attention."""
 
     weights: IPAdapterWeights
-    tokens: torch.Tensor  # (batch, image tokens, cross dim), batch ordered like the latents
+    # (batch, image tokens, cross dim), batch ordered like the latents; with ``regions``
+    # (batch, references, tokens per reference, cross dim)
+    tokens: torch.Tensor
     layer_scales: tuple[float, ...]  # λ per layer, execution order
+    token_bias: torch.Tensor | None = None  # (1, 1, 1, image tokens) added to the image attention's logits
+    regions: Regions | None = None  # each reference attends on its own, masked
     recorder: InjectionRecorder | None = None  # asked for injection maps
 
     def with_rows_in_front(self, selection: slice) -> IPAttention:
@@ -36,8 +46,17 @@ class IPAttention:
         return replace(self, tokens=torch.cat([self.tokens[selection], self.tokens]), recorder=recorder)
 
 
+ImagePrompts = IPAttention | Sequence[IPAttention] | None
+
+
+def _units(ip: ImagePrompts) -> Sequence[IPAttention]:
+    if ip is None:
+        return ()
+    return (ip,) if isinstance(ip, IPAttention) else ip
+
+
 class CrossAttnProcessor:
-    """attn2: text cross-attention, plus the image branch when this layer's λ is not zero."""
+    """attn2: text cross-attention, plus the image branch of each unit whose λ here is not zero."""
 
     def __init__(self, layer_index: int) -> None:
         self.layer_index = layer_index
@@ -50,23 +69,22 @@ class CrossAttnProcessor:
         encoder_hidden_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         temb: torch.Tensor | None = None,
-        ip: IPAttention | None = None,
+        ip: ImagePrompts = None,
     ) -> torch.Tensor:
-        scale = 0.0 if ip is None else ip.layer_scales[self.layer_index]
-        if scale == 0.0:  # bit-identical to a UNet without the adapter
+        acting = [unit for unit in _units(ip) if unit.layer_scales[self.layer_index] != 0.0]
+        if not acting:  # bit-identical to a UNet without the adapter
             return self._plain(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
-        assert ip is not None and encoder_hidden_states is not None
-        return self._with_image(attn, hidden_states, encoder_hidden_states, attention_mask, temb, ip, scale)
+        assert encoder_hidden_states is not None
+        return self._with_images(attn, hidden_states, encoder_hidden_states, attention_mask, temb, acting)
 
-    def _with_image(
+    def _with_images(
         self,
         attn: Attention,
         hidden_states: torch.Tensor,
         text: torch.Tensor,
         attention_mask: torch.Tensor | None,
         temb: torch.Tensor | None,
-        ip: IPAttention,
-        scale: float,
+        units: Sequence[IPAttention],
     ) -> torch.Tensor:
         # Same operations, in the same order, as diffusers' IPAdapterAttnProcessor2_0, so that parity
         # tests can hold the two to equal outputs.
@@ -98,12 +116,8 @@ class CrossAttnProcessor:
 
         query = heads(query)
         out = merge(F.scaled_dot_product_attention(query, heads(key), heads(value), attn_mask=attention_mask))
-        image_key = heads(ip.weights.to_k_ip[self.layer_index](ip.tokens))
-        image_value = heads(ip.weights.to_v_ip[self.layer_index](ip.tokens))
-        image_branch = scale * merge(F.scaled_dot_product_attention(query, image_key, image_value))
-        if ip.recorder is not None:
-            ip.recorder.add(self.layer_index, image_branch)
-        out = out + image_branch
+        for unit in units:
+            out = self._add_image_branch(out, query, unit, heads, merge)
 
         out = attn.to_out[1](attn.to_out[0](out))
         if input_ndim == 4:
@@ -111,3 +125,32 @@ class CrossAttnProcessor:
         if attn.residual_connection:
             out = out + residual
         return out / attn.rescale_output_factor
+
+    def _add_image_branch(
+        self,
+        out: torch.Tensor,
+        query: torch.Tensor,
+        unit: IPAttention,
+        heads: Callable[[torch.Tensor], torch.Tensor],
+        merge: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        scale = unit.layer_scales[self.layer_index]
+        to_k, to_v = unit.weights.to_k_ip[self.layer_index], unit.weights.to_v_ip[self.layer_index]
+        if unit.regions is None:
+            bias = None if unit.token_bias is None else unit.token_bias.to(query.dtype)
+            key, value = heads(to_k(unit.tokens)), heads(to_v(unit.tokens))
+            image = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+            return out + self._recorded(unit, scale * merge(image))
+        for index, weight in enumerate(unit.regions.weights):
+            if weight == 0.0:
+                continue
+            tokens = unit.tokens[:, index]
+            image = merge(F.scaled_dot_product_attention(query, heads(to_k(tokens)), heads(to_v(tokens))))
+            masked = (scale * weight) * (image * unit.regions.mask(index, image.shape[1], image.dtype))
+            out = out + self._recorded(unit, masked)
+        return out
+
+    def _recorded(self, unit: IPAttention, branch: torch.Tensor) -> torch.Tensor:
+        if unit.recorder is not None:
+            unit.recorder.add(self.layer_index, branch)
+        return branch

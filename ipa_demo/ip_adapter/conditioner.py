@@ -1,4 +1,8 @@
-"""IP-Adapter as a conditioner: image tokens projected once per generation, λ per layer, a step window."""
+"""IP-Adapter as a conditioner: image tokens projected once per generation, λ per layer, a step window.
+
+Each adapter unit of a request is one ``ImagePrompt``; the loop joins them in order, so that at a
+step inside both windows the UNet call carries both units, as diffusers runs a list of adapters.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,17 @@ from ..unet_call import UNetCall
 from ..windows import step_in_window
 from .attention import IPAttention
 from .injection import InjectionRecorder
+from .regions import Regions
 from .weights import IPAdapterWeights
 
 
 @dataclass(frozen=True)
 class ImagePrompt(Conditioner):
-    """IP-Adapter inputs for one generation, batch already laid out like the latents."""
+    """One unit's IP-Adapter inputs for one generation, batch already laid out like the latents."""
 
-    weights: IPAdapterWeights
-    tokens: torch.Tensor
-    layer_scales: tuple[float, ...]
+    attention: IPAttention
     start: float
     end: float
-    recorder: InjectionRecorder | None = None  # set when injection maps are asked for
 
     @classmethod
     @torch.no_grad()
@@ -37,16 +39,38 @@ class ImagePrompt(Conditioner):
         *,
         num_images: int,
         guided: bool,
+        slot_weights: tuple[float, ...] | None = None,
+        regions: Regions | None = None,
         recorder: InjectionRecorder | None = None,
     ) -> ImagePrompt:
-        """Project the reference encodings to image tokens once per generation, not once per step."""
-        encodings = [positive.repeat_interleave(num_images, dim=0)]
+        """Project the encodings to image tokens once per generation, not once per step.
+
+        ``positive`` holds one encoding per slot (one slot: a single or averaged reference; several:
+        references side by side); ``negative`` (one encoding) stands on the unconditional side of each.
+        ``slot_weights`` weigh the slots in the shared softmax: a slot of weight w counts as w copies.
+        With ``regions`` the slots do not share a softmax: each attends on its own, masked.
+        """
+        slots = positive.shape[0]
+        rows = [positive.repeat(num_images, *(1,) * (positive.ndim - 1))]
         if guided:
-            encodings.insert(0, negative.repeat_interleave(num_images, dim=0))
-        tokens = weights.image_tokens(torch.cat(encodings).to(weights.dtype))
-        return cls(weights, tokens, settings.layer_scales, settings.start, settings.end, recorder)
+            rows.insert(0, negative.expand_as(positive).repeat(num_images, *(1,) * (positive.ndim - 1)))
+        tokens = weights.image_tokens(torch.cat(rows).to(weights.dtype))  # (rows × slots, tokens, dim)
+        per_slot = tokens.shape[1]
+        if regions is not None:
+            tokens = tokens.reshape(tokens.shape[0] // slots, slots, per_slot, tokens.shape[2])
+            return cls(
+                IPAttention(weights, tokens, settings.layer_scales, regions=regions, recorder=recorder),
+                settings.start,
+                settings.end,
+            )
+        tokens = tokens.reshape(tokens.shape[0] // slots, slots * per_slot, tokens.shape[2])
+        bias = None
+        if slot_weights is not None and len(set(slot_weights)) > 1:  # equal weights: no bias, as diffusers
+            bias = torch.tensor(slot_weights, device=tokens.device).log().repeat_interleave(per_slot).view(1, 1, 1, -1)
+        attention = IPAttention(weights, tokens, settings.layer_scales, token_bias=bias, recorder=recorder)
+        return cls(attention, settings.start, settings.end)
 
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         if not step_in_window(step.index, step.total, self.start, self.end):
             return call
-        return replace(call, ip=IPAttention(self.weights, self.tokens, self.layer_scales, self.recorder))
+        return replace(call, ip=(*call.ip, self.attention))

@@ -51,21 +51,29 @@ class ImageEncoder:
         self._cache: LRUCache[torch.Tensor] = LRUCache(cache_size)
         self._negative_hidden: torch.Tensor | None = None
 
-    def encode(self, images: list[Image.Image], fit: str, hidden_states: bool) -> ImageEncoding:
-        """Several references are averaged into one encoding."""
-        encodings = [self._encode_one(image, fit, hidden_states) for image in images]
+    def encode(
+        self, images: list[Image.Image], fit: str, hidden_states: bool, negative: Image.Image | None = None
+    ) -> ImageEncoding:
+        """Several references are averaged into one encoding; ``negative`` replaces the zero image."""
+        encodings = [self.encode_one(image, fit, hidden_states) for image in images]
         positive = torch.stack(encodings).mean(dim=0) if len(encodings) > 1 else encodings[0]
-        return ImageEncoding(positive, self._negative(positive, hidden_states))
+        return ImageEncoding(positive, self.negative(positive, hidden_states, fit, negative))
 
-    def _encode_one(self, image: Image.Image, fit: str, hidden_states: bool) -> torch.Tensor:
+    def encode_one(self, image: Image.Image, fit: str, hidden_states: bool) -> torch.Tensor:
+        """One reference's encoding, (1, embed) or (1, tokens, hidden), from the cache when it was seen."""
         def encode() -> torch.Tensor:
             pixels = self.processor(fit_square(image.convert("RGB"), fit), return_tensors="pt").pixel_values
             return self._run(pixels, hidden_states)
 
         return self._cache.get_or_make((image_digest(image), fit, hidden_states), encode)
 
-    def _negative(self, positive: torch.Tensor, hidden_states: bool) -> torch.Tensor:
-        """Zero embeds for base/light; for plus variants, the hidden states of an all-zero image."""
+    def negative(
+        self, positive: torch.Tensor, hidden_states: bool, fit: str, image: Image.Image | None = None
+    ) -> torch.Tensor:
+        """The unconditional side: the encoding of ``image`` when given (a negative reference), else
+        zero embeds for base/light and, for plus variants, the hidden states of an all-zero image."""
+        if image is not None:
+            return self.encode_one(image, fit, hidden_states)
         if not hidden_states:
             return torch.zeros_like(positive)
         if self._negative_hidden is None:

@@ -7,6 +7,7 @@ user reads a UNet diagram. Checkpoints and ``unet.attn_processors`` use another 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 
 CROSS_ATTENTION_LAYERS: tuple[str, ...] = (
@@ -64,17 +65,45 @@ MASK_PRESETS: MappingProxyType[str, str] = MappingProxyType(
 )
 
 
+def _curve(formula: Callable[[float], float]) -> tuple[float, ...]:
+    """A weight per layer from a formula over x = position / 15 (0 at the UNet's input, 1 at its output)."""
+    return tuple(round(formula(index / (NUM_LAYERS - 1)), 2) + 0.0 for index in range(NUM_LAYERS))
+
+
+# Curves over the 16 layers in execution order; the UI and the CLI's --ip-curve fill the per-layer
+# weights with them. Rounded to 0.01 so that they read well in the weight grid.
+CURVE_FORMULAS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "ease in": "x²",
+        "ease out": "(1 − x)²",
+        "weak middle": "(2x − 1)²",
+        "strong middle": "1 − (2x − 1)²",
+    }
+)
+WEIGHT_CURVES: MappingProxyType[str, tuple[float, ...]] = MappingProxyType(
+    {
+        "ease in": _curve(lambda x: x * x),
+        "ease out": _curve(lambda x: (1 - x) ** 2),
+        "weak middle": _curve(lambda x: (2 * x - 1) ** 2),
+        "strong middle": _curve(lambda x: 1 - (2 * x - 1) ** 2),
+    }
+)
+
+
 def processor_name(layer: str) -> str:
     """The key of a layer's image cross-attention in ``unet.attn_processors``."""
     return f"{layer}.transformer_blocks.0.attn2.processor"
 
 
-def layer_scales(scale: float, mask: str, stage_weights: tuple[float, ...]) -> tuple[float, ...]:
-    """λ × stage weight × mask bit for each layer, in execution order."""
+def weights_from_mask(mask: str, stage_weights: tuple[float, ...]) -> tuple[float, ...]:
+    """The 16 per-layer weights the shorthands stand for: stage weight × mask bit."""
     weight_of_stage = dict(zip(STAGE_NAMES, stage_weights, strict=True))
-    return tuple(
-        scale * weight_of_stage[STAGE_OF_LAYER[index]] if bit == "1" else 0.0 for index, bit in enumerate(mask)
-    )
+    return tuple(weight_of_stage[STAGE_OF_LAYER[index]] if bit == "1" else 0.0 for index, bit in enumerate(mask))
+
+
+def layer_scales(scale: float, weights: tuple[float, ...]) -> tuple[float, ...]:
+    """λ × the layer's weight, in execution order."""
+    return tuple(scale * weight for weight in weights)
 
 
 def diffusers_scale_dict(scales: tuple[float, ...]) -> dict[str, object]:

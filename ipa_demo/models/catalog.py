@@ -89,6 +89,11 @@ IP_ADAPTERS: dict[str, ModelSpec] = {
     "plus": _ip_adapter(
         "ip-adapter-plus_sd15", "ip-adapter-plus_sd15.safetensors", "IP-Adapter Plus SD1.5 (16 tokens)"
     ),
+    "plus-face": _ip_adapter(
+        "ip-adapter-plus-face_sd15",
+        "ip-adapter-plus-face_sd15.safetensors",
+        "IP-Adapter Plus Face SD1.5 (16 tokens, faces)",
+    ),
     "full-face": _ip_adapter(
         "ip-adapter-full-face_sd15",
         "ip-adapter-full-face_sd15.safetensors",

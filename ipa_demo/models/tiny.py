@@ -257,6 +257,7 @@ def _ip_adapter_state_dict(unet: UNet2DConditionModel, variant: str) -> dict[str
         "base": _linear_projection,
         "light": _linear_projection,
         "plus": _resampler,
+        "plus-face": _resampler,
         "full-face": _full_face_projection,
     }[variant]()
     state = {f"image_proj.{key}": value for key, value in image_proj.items()}

@@ -1,8 +1,8 @@
 """The command line's generation flags, derived from the declarations, and settings from them.
 
 Each declared setting with a flag becomes one argument with its type, choices, default and help.
-Three shorthands stay as users' scripts know them: ``--ip-preset NAME`` (instead of
-``--ip-layers``), ``--ip-stages down2=1,up1=0.5`` (over the per-stage flags) and ``--control-map
+Shorthands: ``--ip-preset NAME`` (instead of ``--ip-layers``), ``--ip-curve NAME`` (instead of
+``--ip-weights``), ``--ip-stages down2=1,up1=0.5`` (over the per-stage flags) and ``--control-map
 FILE`` (a control image that is already a map).
 """
 
@@ -12,13 +12,18 @@ import argparse
 import random
 from typing import Any
 
-from ..ip_adapter.layers import MASK_PRESETS, STAGE_NAMES
+from ..ip_adapter.layers import MASK_PRESETS, STAGE_NAMES, WEIGHT_CURVES
 from .checks import SettingsError
 from .declarations import MAX_SEED, RANDOM_SEED, SETTINGS, Setting, flag_of
 from .generation import GenerationSettings
 from .values import settings_from_values, values_from_settings
 
 STAGES_FLAG = "--ip-stages"
+# A named shorthand that stands for a setting's value: (flag, names, help); one or the other is given.
+SHORTHANDS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "ip_layers": ("--ip-preset", tuple(MASK_PRESETS), "a named layer mask (default: all)"),
+    "ip_weights": ("--ip-curve", tuple(WEIGHT_CURVES), "per-layer weights from a named curve (see --ip-weights)"),
+}
 
 
 def parse_stages(text: str) -> dict[str, float]:
@@ -45,6 +50,10 @@ def _argument(setting: Setting, default: Any) -> dict[str, Any]:
         options["type"] = int
     elif setting.kind == "choice":
         options["choices"] = setting.choices
+    elif setting.kind == "floats" and setting.count is None:  # one flag per item, e.g. per reference
+        return {**options, "action": "append", "type": float, "default": None, "metavar": "W"}
+    elif setting.kind == "floats":
+        options["metavar"] = "W0,...,W" + str(setting.count - 1)
     return {**options, "default": default}
 
 
@@ -52,17 +61,16 @@ def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = values_from_settings(GenerationSettings(prompt=""))
     defaults["seed"] = RANDOM_SEED
     for setting in SETTINGS:
-        if setting.flag is None or setting.name == "ip_layers":
+        if setting.flag is None:
             continue
-        parser.add_argument(setting.flag, **_argument(setting, defaults[setting.name]))
-    mask = parser.add_mutually_exclusive_group()
-    mask.add_argument("--ip-layers", dest="ip_layers", help=_help("ip_layers"))
-    mask.add_argument("--ip-preset", choices=tuple(MASK_PRESETS), help="a named layer mask (default: all)")
+        shorthand = SHORTHANDS.get(setting.name)
+        target = parser.add_mutually_exclusive_group() if shorthand else parser
+        default = None if setting.name == "ip_layers" else defaults[setting.name]
+        target.add_argument(setting.flag, **_argument(setting, default))
+        if shorthand:
+            flag, choices, what = shorthand
+            target.add_argument(flag, choices=choices, help=what)
     parser.add_argument(STAGES_FLAG, default="", help="several stage weights at once, e.g. down2=1,up1=0.5")
-
-
-def _help(name: str) -> str:
-    return next(setting.help for setting in SETTINGS if setting.name == name)
 
 
 def settings_from_args(args: argparse.Namespace, rng: random.Random | None = None) -> GenerationSettings:
@@ -70,6 +78,8 @@ def settings_from_args(args: argparse.Namespace, rng: random.Random | None = Non
     values["control_is_map"] = getattr(args, "control_map", None) is not None
     if args.ip_layers is None:
         values["ip_layers"] = MASK_PRESETS[args.ip_preset or "all"]
+    if args.ip_curve is not None:
+        values["ip_weights"] = WEIGHT_CURVES[args.ip_curve]
     for stage, weight in parse_stages(args.ip_stages).items():
         values[f"ip_stage_{stage}"] = weight
     seed = args.seed

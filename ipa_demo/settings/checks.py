@@ -61,3 +61,12 @@ def check_choice(value: object, field_name: str, choices: tuple[str, ...]) -> No
 
 def check_flag(value: object, field_name: str) -> None:
     require(isinstance(value, bool), field_name, f"must be true or false, got {shown(value)}")
+
+
+def check_floats(value: object, field_name: str, low: float, high: float, count: int | None) -> None:
+    """A tuple of numbers, each in range; empty (not given), or exactly ``count`` long when that is set."""
+    require(isinstance(value, tuple), field_name, f"must be a list of numbers, got {shown(value)}")
+    if count is not None and value:
+        require(len(value) == count, field_name, f"needs {count} numbers, got {len(value)}")  # type: ignore[arg-type]
+    for item in value:  # type: ignore[union-attr]
+        check_float(item, field_name, low, high)

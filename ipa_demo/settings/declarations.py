@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from ..ip_adapter.layers import NUM_LAYERS, STAGE_NAMES
+from ..ip_adapter.layers import CURVE_FORMULAS, NUM_LAYERS, STAGE_NAMES
 from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ..schedulers import SCHEDULER_NAMES
 
-Kind = Literal["text", "float", "int", "choice", "flag", "mask"]
+Kind = Literal["text", "float", "int", "choice", "flag", "mask", "floats"]
 Control = Literal["textbox", "slider", "radio", "dropdown", "checkbox", "number"]
 # When a PNG's text carries a setting: always, or while the part it belongs to acted.
-PngGroup = Literal["always", "img2img", "ip", "controlnet", "t2i", "reference_only", "control_map", "canny", "never"]
+PngGroup = Literal["always", "img2img", "ip", "ip2", "controlnet", "t2i", "reference_only", "control_map", "canny", "never"]
 
 MAX_SEED = 2**32 - 1
 MAX_IP_SCALE = 3.0
@@ -33,6 +33,7 @@ CONTROLNET_KINDS: tuple[str, ...] = (NONE, *CONTROLNETS)
 T2I_KINDS: tuple[str, ...] = (NONE, *T2I_ADAPTERS)
 REFERENCE_MODES: tuple[str, ...] = ("off", "attn", "adain", "attn+adain")
 FIT_MODES: tuple[str, ...] = ("crop", "pad")
+COMBINE_MODES: tuple[str, ...] = ("average", "concat")
 STAGE_SIZES = MappingProxyType(
     {"down0": "64²", "down1": "32²", "down2": "16²", "mid": "8²", "up1": "16²", "up2": "32²", "up3": "64²"}
 )
@@ -55,6 +56,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     ui_limit: str | None = None  # the Limits field that caps the UI's slider on this server
     ui_low: float | None = None  # where the slider starts when ``low`` itself is refused (strength 0)
+    count: int | None = None  # "floats": exactly this many when given (None: any number, a repeatable flag)
 
     @property
     def section(self) -> str:
@@ -122,7 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
     *_window("ip", "ip", "IP-Adapter", "ip", "ip"),
     Setting("ip_variant", ("ip", "variant"), "choice", "Variant",
             "Which IP-Adapter: base (4 image tokens), light (weaker), plus (16 tokens, more detail), "
-            "full-face (257 tokens, faces).", "dropdown", flag="--ip-variant", png="IP-Adapter", png_group="ip",
+            "plus-face (16 tokens, faces), full-face (257 tokens, faces).", "dropdown", flag="--ip-variant",
+            png="IP-Adapter", png_group="ip",
             choices=IP_VARIANTS),
     Setting("ip_fit", ("ip", "fit"), "choice", "Non-square references",
             "How a non-square reference becomes square for CLIP: crop keeps the centre, pad keeps everything.",
@@ -190,26 +193,81 @@ SETTINGS: tuple[Setting, ...] = (
             "number", flag="--seed", png="Seed", low=0, high=MAX_SEED),
 )  # fmt: skip
 
+# --- References, fully (issue 14): per-layer weights, per-reference weights and regions, a second unit ---
+
+_CURVES_HELP = "; ".join(f"{name}: {formula}" for name, formula in CURVE_FORMULAS.items())
+SETTINGS += (
+    Setting("ip_weights", ("ip", "layer_weights"), "floats", "Per-layer weights",
+            f"{NUM_LAYERS} weights (0–3), one per cross-attention layer from the UNet's input to its output, "
+            "each multiplying λ there; empty: taken from the layer mask × stage weights, which these override. "
+            f"Curves over x = layer / 15: {_CURVES_HELP}.",
+            "textbox", flag="--ip-weights", png="IP weights", png_group="ip", low=0.0, high=MAX_IP_SCALE,
+            count=NUM_LAYERS),
+    Setting("reference_weights", ("ip", "reference_weights"), "floats", "Reference weights",
+            "One weight (0–3) per reference image, in their order; empty: 1 each. 0 leaves a reference out. "
+            "Averaged: the weighted mean of their encodings; side by side: a reference of weight w counts as "
+            "w copies in the shared attention; with region masks: multiplies λ for that reference.",
+            "textbox", flag="--reference-weight", png="IP reference weights", png_group="ip", low=0.0,
+            high=MAX_IP_SCALE),
+    Setting("ip_combine", ("ip", "combine"), "choice", "Several references",
+            "average: one encoding, their (weighted) mean; concat: every reference's tokens side by side in "
+            "one attention (diffusers' way with a list of images). With region masks each reference attends "
+            "on its own instead.", "radio", flag="--combine", png="IP combine", png_group="ip",
+            choices=COMBINE_MODES),
+    # A second adapter unit: its own variant, references (and masks), λ, layer weights and window.
+    Setting("ip2_scale", ("ip2", "scale"), "float", "λ (second adapter)",
+            "How strongly the second adapter's references steer; 0 turns the second adapter off.", "slider",
+            flag="--ip2-scale", png="IP2 scale", png_group="ip2", low=0.0, high=MAX_IP_SCALE, step=0.05),
+    Setting("ip2_variant", ("ip2", "variant"), "choice", "Variant (second adapter)",
+            "Which IP-Adapter the second unit uses (see Variant); both may be the same.", "dropdown",
+            flag="--ip2-variant", png="IP2-Adapter", png_group="ip2", choices=IP_VARIANTS),
+    Setting("ip2_layers", ("ip2", "mask"), "mask", "Layer mask (second adapter)",
+            f"{NUM_LAYERS} bits, one per cross-attention layer from the UNet's input to its output.",
+            "textbox", flag="--ip2-layers", png="IP2 layers", png_group="ip2"),
+    Setting("ip2_weights", ("ip2", "layer_weights"), "floats", "Per-layer weights (second adapter)",
+            f"{NUM_LAYERS} weights (0–3) overriding the second adapter's layer mask; empty: from the mask.",
+            "textbox", flag="--ip2-weights", png="IP2 weights", png_group="ip2", low=0.0, high=MAX_IP_SCALE,
+            count=NUM_LAYERS),
+    *_window("ip2", "ip2", "Second adapter", "ip2", "ip2"),
+)  # fmt: skip
+
 PACKED_KEYS: tuple[PackedKey, ...] = (
     PackedKey("Size", ("width", "height"), "x", "always"),
     PackedKey("IP stages", tuple(f"ip_stage_{stage}" for stage in STAGE_NAMES), " ", "ip", labels=STAGE_NAMES),
     PackedKey("IP window", ("ip_start", "ip_end"), "-", "ip"),
+    PackedKey("IP2 window", ("ip2_start", "ip2_end"), "-", "ip2"),
     PackedKey("ControlNet window", ("controlnet_start", "controlnet_end"), "-", "controlnet"),
     PackedKey("Ref window", ("ref_start", "ref_end"), "-", "reference_only"),
     PackedKey("Canny thresholds", ("canny_low", "canny_high"), "-", "canny"),
 )
 
 BY_NAME: MappingProxyType[str, Setting] = MappingProxyType({setting.name: setting for setting in SETTINGS})
-IMAGE_PARAMS: tuple[str, ...] = ("reference_images", "init_image", "control_image", "mask_image")
 IMAGE_LABELS = MappingProxyType(
-    {"reference_images": "Reference image(s)", "init_image": "Init image", "control_image": "Control image",
-     "mask_image": "Inpainting mask"}
-)  # fmt: skip
+    {
+        "reference_images": "Reference image(s)",
+        "init_image": "Init image",
+        "control_image": "Control image",
+        "mask_image": "Inpainting mask",
+        "negative_reference": "Negative reference image",
+        "reference_masks": "Region masks",
+        "ip2_reference_images": "Second adapter's reference image(s)",
+        "ip2_masks": "Second adapter's region masks",
+    }
+)
 SWEEP_LABELS = MappingProxyType({"x_axis": "X axis", "y_axis": "Y axis"})  # the Explore tab's own inputs
 IMAGE_FLAGS = MappingProxyType(
-    {"reference_images": "--reference", "init_image": "--init-image", "control_image": "--control-image",
-     "mask_image": "--mask-image"}
-)  # fmt: skip
+    {
+        "reference_images": "--reference",
+        "init_image": "--init-image",
+        "control_image": "--control-image",
+        "mask_image": "--mask-image",
+        "negative_reference": "--negative-reference",
+        "reference_masks": "--reference-mask",
+        "ip2_reference_images": "--ip2-reference",
+        "ip2_masks": "--ip2-mask",
+    }
+)
+IMAGE_PARAMS: tuple[str, ...] = tuple(IMAGE_LABELS)
 RANDOM_SEED = -1  # A1111's convention: -1 asks for a fresh random seed
 
 

@@ -14,9 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
-from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES, layer_scales
+from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES, layer_scales, weights_from_mask
 from ..schedulers import DEFAULT_SCHEDULER
-from .checks import SettingsError, check_choice, check_flag, check_float, check_int, check_text, require
+from .checks import (
+    SettingsError,
+    check_choice,
+    check_flag,
+    check_float,
+    check_floats,
+    check_int,
+    check_text,
+    require,
+)
 from .declarations import SETTINGS, Setting, label_of
 
 
@@ -32,6 +41,8 @@ def _check(setting: Setting, value: object) -> None:
         check_choice(value, name, setting.choices)
     elif setting.kind == "flag":
         check_flag(value, name)
+    elif setting.kind == "floats":
+        check_floats(value, name, setting.low, setting.high, setting.count)  # type: ignore[arg-type]
     else:  # mask
         require(
             isinstance(value, str) and len(value) == NUM_LAYERS and set(value) <= {"0", "1"},
@@ -66,6 +77,9 @@ class IPAdapterSettings:
     start: float = 0.0  # fraction of the denoising steps
     end: float = 1.0
     fit: Literal["crop", "pad"] = "crop"  # how a non-square reference becomes square for CLIP
+    layer_weights: tuple[float, ...] = ()  # 16, execution order; () : mask × stage weights
+    reference_weights: tuple[float, ...] = ()  # one per reference; (): 1 each
+    combine: Literal["average", "concat"] = "average"  # several references without region masks
 
     def __post_init__(self) -> None:
         require(
@@ -77,18 +91,19 @@ class IPAdapterSettings:
         _check_window(self.start, self.end, "ip")
 
     @property
-    def layer_scales(self) -> tuple[float, ...]:
-        return layer_scales(self.scale, self.mask, self.stage_weights)
+    def weights(self) -> tuple[float, ...]:
+        """The 16 per-layer weights: as given, or filled from the mask and stage weights (shorthands)."""
+        return self.layer_weights or weights_from_mask(self.mask, self.stage_weights)
 
     @property
-    def uses_hidden_states(self) -> bool:
-        """Plus and full-face read the encoder's penultimate hidden states, not its image embeds."""
-        return self.variant in ("plus", "full-face")
+    def layer_scales(self) -> tuple[float, ...]:
+        return layer_scales(self.scale, self.weights)
 
     @property
     def is_active(self) -> bool:
-        """Whether any layer gets image attention at any step."""
-        return any(self.layer_scales) and self.start < self.end
+        """Whether any layer gets image attention at any step, from any reference."""
+        references_act = not self.reference_weights or any(self.reference_weights)
+        return any(self.layer_scales) and self.start < self.end and references_act
 
     def with_preset(self, preset: str) -> IPAdapterSettings:
         require(preset in MASK_PRESETS, "ip_preset", f"must be one of {', '.join(MASK_PRESETS)}, got {preset!r}")
@@ -152,6 +167,7 @@ class ReferenceOnlySettings:
 
 SECTIONS = {
     "ip": IPAdapterSettings,
+    "ip2": IPAdapterSettings,  # a second adapter unit: the same settings, named ip2_* where declared
     "controlnet": ControlNetSettings,
     "t2i": T2IAdapterSettings,
     "reference_only": ReferenceOnlySettings,
@@ -177,6 +193,7 @@ class GenerationSettings:
     canny_low: int = 100
     canny_high: int = 200
     reference_only: ReferenceOnlySettings = field(default_factory=ReferenceOnlySettings)
+    ip2: IPAdapterSettings = field(default_factory=lambda: IPAdapterSettings(scale=0.0))  # off unless given λ
 
     def __post_init__(self) -> None:
         for section, kind in SECTIONS.items():
@@ -207,6 +224,11 @@ def check_inputs(
     """What a request needs besides valid settings; cheap, so callers check before loading models."""
     if settings.ip.is_active and not references:
         raise SettingsError("reference_images", "IP-Adapter needs a reference image (or set λ to 0)")
+    weights = settings.ip.reference_weights
+    if settings.ip.is_active and weights and len(weights) != len(references):
+        raise SettingsError(
+            "reference_weights", f"needs one weight per reference image ({len(references)}), got {len(weights)}"
+        )
     if init_image is not None and int(settings.steps * settings.strength) < 1:
         raise SettingsError("strength", f"{settings.strength:g} × {settings.steps} steps leaves no step to run")
     if settings.reference_only.is_active and not references:

@@ -26,7 +26,7 @@ MODEL = "stable-diffusion-v1-5"
 EXACT_PROMPT, EXACT_NEGATIVE = "Exact prompt", "Exact negative prompt"
 EXACT_KEYS = (EXACT_PROMPT, EXACT_NEGATIVE)
 GROUP_ORDER: tuple[PngGroup, ...] = (
-    "always", "img2img", "ip", "controlnet", "t2i", "reference_only", "control_map", "canny"
+    "always", "img2img", "ip", "ip2", "controlnet", "t2i", "reference_only", "control_map", "canny"
 )  # fmt: skip
 # A1111's own order first; every other key follows in declaration order within its group.
 LEADING_KEYS = ("Steps", "Sampler", "CFG scale", "Seed", "Size", "IP-Adapter")
@@ -51,13 +51,14 @@ def _entries(group: str | None = None) -> Iterator[Setting | PackedKey]:
         yield from sorted((entry for entry in in_order if entry.png_group == each), key=rank)
 
 
-def _active_groups(settings: GenerationSettings, ip_used: bool, img2img: bool) -> set[str]:
+def _active_groups(settings: GenerationSettings, ip_used: bool, img2img: bool, ip2_used: bool) -> set[str]:
     structure = settings.needs_control_image
     kinds = {s.kind for s in (settings.controlnet, settings.t2i) if s.is_active}
     flags = {
         "always": True,
         "img2img": img2img,
         "ip": ip_used,
+        "ip2": ip2_used,
         "controlnet": settings.controlnet.is_active,
         "t2i": settings.t2i.is_active,
         "reference_only": settings.reference_only.is_active,
@@ -67,8 +68,11 @@ def _active_groups(settings: GenerationSettings, ip_used: bool, img2img: bool) -
     return {group for group, active in flags.items() if active}
 
 
+VARIANT_SETTINGS = ("ip_variant", "ip2_variant")  # written as the checkpoint's name, as A1111 does
+
+
 def _encode(setting: Setting, value: Any) -> str:
-    if setting.name == "ip_variant":
+    if setting.name in VARIANT_SETTINGS:
         return IP_ADAPTERS[value].key
     if setting.kind == "float":
         return f"{value:g}"
@@ -76,9 +80,9 @@ def _encode(setting: Setting, value: Any) -> str:
 
 
 def _decode(setting: Setting, text: str) -> Any:
-    if setting.name == "ip_variant":
+    if setting.name in VARIANT_SETTINGS:
         if text not in _VARIANT_OF_KEY:
-            raise SettingsError("ip_variant", f"unknown IP-Adapter {text!r} in the PNG's parameters")
+            raise SettingsError(setting.name, f"unknown IP-Adapter {text!r} in the PNG's parameters")
         return _VARIANT_OF_KEY[text]
     if setting.kind == "float":
         return float(text)
@@ -99,18 +103,20 @@ def format_parameters(
     *,
     ip_used: bool,
     img2img: bool,
+    ip2_used: bool = False,
     model: str = MODEL,
     model_hash: str | None = None,
     vae: str | None = None,
     lora_hashes: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> str:
-    """The text for one image; ``seed`` is that image's own seed.
+    """The text for one image; ``seed`` is that image's own seed; ``extra`` pairs about its input images.
 
     The models go in as A1111 writes them: ``Model hash`` (single files only), ``Model``, ``VAE``
     (when not the model's own) and ``Lora hashes: "name: hash, ..."`` for the prompt's LoRA tags.
     """
     values = {**values_from_settings(settings), "seed": seed}
-    active = _active_groups(settings, ip_used, img2img)
+    active = _active_groups(settings, ip_used, img2img, ip2_used)
     pairs: dict[str, str] = {}
     for group in (group for group in GROUP_ORDER if group in active):
         for entry in _entries(group):
@@ -119,7 +125,7 @@ def format_parameters(
                 if entry.labels:
                     parts = [f"{label}={part}" for label, part in zip(entry.labels, parts, strict=True)]
                 pairs[entry.key] = entry.separator.join(parts)
-            else:
+            elif entry.kind != "floats" or values[entry.name]:  # a list not given is not written
                 pairs[entry.png] = _encode(entry, values[entry.name])  # type: ignore[index]
         if group == "always":
             if model_hash:
@@ -129,6 +135,7 @@ def format_parameters(
                 pairs["VAE"] = vae
     if lora_hashes:
         pairs["Lora hashes"] = ", ".join(f"{name}: {digest}" for name, digest in lora_hashes.items())
+    pairs.update(extra or {})
     pairs["Version"] = VERSION
     text = _layout(settings.prompt, settings.negative_prompt, pairs)
     if parse_parameters(text)[:2] == (settings.prompt, settings.negative_prompt):
@@ -186,4 +193,6 @@ def settings_from_parameters(text: str) -> GenerationSettings:
         values[name] = _decode(BY_NAME[name], raw)
     if "IP-Adapter" not in pairs:  # IP-Adapter did not act
         values["ip_scale"] = 0.0
+    if "IP2-Adapter" not in pairs:
+        values["ip2_scale"] = 0.0
     return settings_from_values(values, values["seed"])

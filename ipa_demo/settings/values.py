@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .checks import SettingsError, shown
-from .declarations import MAX_SEED, RANDOM_SEED, SETTINGS, Setting, value_at
+from .declarations import BY_NAME, IMAGE_PARAMS, MAX_SEED, RANDOM_SEED, SETTINGS, Setting, label_of, value_at
 from .generation import SECTIONS, GenerationSettings
 
 # Where each image input sits in the API's parameter order: just before the setting named here.
@@ -21,6 +22,9 @@ _IMAGE_BEFORE = {
     "ip_scale": ("reference_images",),
     "control_is_map": ("control_image",),
     "strength": ("init_image", "mask_image"),
+    "ip_weights": ("negative_reference",),
+    "reference_weights": ("reference_masks",),
+    "ip2_scale": ("ip2_reference_images", "ip2_masks"),
 }
 PARAMS: tuple[str, ...] = tuple(
     name for setting in SETTINGS for name in (*_IMAGE_BEFORE.get(setting.name, ()), setting.name)
@@ -51,6 +55,26 @@ def flag(value: Any, name: str) -> bool:
     return value
 
 
+def floats(value: Any, name: str) -> tuple[float, ...]:
+    """Numbers from text ("1, 0.5" or "1 0.5") or a list of them; None or empty text: none."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [item for item in re.split(r"[\s,]+", value.strip()) if item]
+        try:
+            return tuple(float(item) for item in items)
+        except ValueError:
+            raise SettingsError(name, f"must be numbers separated by commas, got {shown(value)}") from None
+    if isinstance(value, (list, tuple)):
+        return tuple(number(item, name) for item in value)
+    raise SettingsError(name, f"must be numbers separated by commas, got {shown(value)}")
+
+
+def floats_text(values: tuple[float, ...]) -> str:
+    """A list of numbers as a textbox shows it: as short as possible, and read back exactly."""
+    return ", ".join(text if float(text := f"{value:g}") == value else repr(value) for value in values)
+
+
 def _coerce(setting: Setting, value: Any) -> Any:
     if setting.kind == "float":
         return number(value, setting.name)
@@ -58,6 +82,8 @@ def _coerce(setting: Setting, value: Any) -> Any:
         return whole(value, setting.name)
     if setting.kind == "flag":
         return flag(value, setting.name)
+    if setting.kind == "floats":
+        return floats(value, setting.name)
     if setting.kind == "text" and value is None:  # an emptied textbox over the API
         return ""
     return value
@@ -94,19 +120,35 @@ def settings_from_values(values: Mapping[str, Any], seed: int) -> GenerationSett
         for attribute, value in items.items():
             if isinstance(value, dict):
                 items[attribute] = tuple(value[position] for position in sorted(value))
-    built = {section: kind(**sections[section]) for section, kind in SECTIONS.items()}
+    built = {section: _section(section, kind, sections[section]) for section, kind in SECTIONS.items()}
     return GenerationSettings(**top, **built)
 
 
+def _section(section: str, kind: type, values: dict[str, Any]) -> Any:
+    """One settings object; a second unit's error names its own setting (ip2_end, not ip_end)."""
+    try:
+        return kind(**values)
+    except SettingsError as error:
+        own = f"{section}_{error.field.removeprefix('ip_')}"
+        if section == "ip2" and error.field.startswith("ip_") and own in BY_NAME:
+            reason = error.reason.replace(label_of("ip_start"), label_of("ip2_start"))  # the window rule
+            raise SettingsError(own, reason) from None
+        raise
+
+
 def values_from_settings(settings: GenerationSettings) -> dict[str, Any]:
-    """Every declared setting's value (the inverse of ``settings_from_values``)."""
-    return {setting.name: value_at(settings, setting) for setting in SETTINGS}
+    """Every declared setting's value (the inverse of ``settings_from_values``); lists of numbers as text."""
+    values = {setting.name: value_at(settings, setting) for setting in SETTINGS}
+    for setting in SETTINGS:
+        if setting.kind == "floats":
+            values[setting.name] = floats_text(values[setting.name])
+    return values
 
 
 def default_values() -> dict[str, Any]:
     """What the controls show on a fresh page: the settings' defaults, a random seed, no images."""
     values = values_from_settings(GenerationSettings(prompt=""))
-    values.update(seed=RANDOM_SEED, reference_images=None, init_image=None, control_image=None, mask_image=None)
+    values.update(seed=RANDOM_SEED, **dict.fromkeys(IMAGE_PARAMS))
     return values
 
 

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import gradio as gr
 
 Input = TypeVar("Input", bound=gr.components.Component)
+# The options of the controls' own helper events: private, instant, silent.
+HELPER: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
 
 
 def lenient(component: Input) -> Input:

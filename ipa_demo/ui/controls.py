@@ -16,11 +16,12 @@ from ..settings import Limits
 from ..settings.declarations import BY_NAME
 from ..settings.values import PARAMS, default_values
 from . import components as uc
+from .components import HELPER
 from .explainer import add_explainer, stage_title
 from .fields import bits_from_mask, mask_from_bits, preset_of
+from .reference_controls import reference_options
 
 CUSTOM_PRESET = "custom"
-HELPER: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
 
 
 @dataclass
@@ -104,7 +105,7 @@ def build_controls(limits: Limits) -> Controls:
     add("prompt", lines=2, placeholder="a cat, oil painting")
     add("negative_prompt", lines=1)
     fields["reference_images"] = gr.Gallery(
-        label="Reference image(s) — several are averaged",
+        label="Reference image(s) — several are averaged unless set otherwise below",
         type="filepath",
         interactive=True,
         columns=4,
@@ -127,6 +128,8 @@ def build_controls(limits: Limits) -> Controls:
         fields.update(weights)
         add("ip_layers", max_lines=1)
         mask = fields["ip_layers"]
+
+    reference_options(add, fields)
 
     with gr.Accordion("Structure: ControlNet / T2I-Adapter", open=False):
         with gr.Row():

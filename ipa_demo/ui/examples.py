@@ -10,6 +10,7 @@ import gradio as gr
 
 from ..ip_adapter.layers import MASK_PRESETS
 from ..settings import ControlNetSettings, GenerationSettings, IPAdapterSettings
+from ..settings.declarations import IMAGE_PARAMS
 from ..settings.values import PARAMS, values_from_settings
 from .controls import Controls
 
@@ -26,7 +27,7 @@ class Example:
     control_image: str | None = None
 
     def values(self, assets: Path = ASSETS) -> dict[str, Any]:
-        values = values_from_settings(self.settings)
+        values = {**values_from_settings(self.settings), **dict.fromkeys(IMAGE_PARAMS)}
         values["reference_images"] = [str(assets / name) for name in self.references] or None
         values["init_image"] = str(assets / self.init_image) if self.init_image else None
         values["control_image"] = str(assets / self.control_image) if self.control_image else None

@@ -17,11 +17,17 @@ from typing import Any
 from PIL import Image, ImageChops
 
 from ..cache import LRUCache
-from ..images import ImageInputError, load_image, load_painted_layer, max_aspect_ratio, max_pixels
+from ..images import ImageInputError, load_image, load_mask, load_painted_layer, max_aspect_ratio, max_pixels
 from ..input_budget import check_budget, decode_slot, read_header
+from ..ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
+from ..settings.declarations import IMAGE_PARAMS
 from ..settings.values import check_present, resolve_seed, settings_from_values
+
+# image inputs holding several images (the others hold one), and those read as masks (grey, transparent = black)
+GALLERY_PARAMS = ("reference_images", "reference_masks", "ip2_reference_images", "ip2_masks")
+MASK_PARAMS = ("reference_masks", "ip2_masks")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class Request:
     init_image: Image.Image | None
     control_image: Image.Image | None
     mask_image: Image.Image | None = None  # white: repaint (inpainting, with init_image)
+    more: MoreReferences = NO_MORE
 
 
 def _gallery_paths(value: Any) -> list[str]:
@@ -54,7 +61,8 @@ def _decode(file: Path, name: str) -> Image.Image:
     except OSError:
         return load_image(file, name)  # which says what is wrong with it
     key = (str(file.resolve()), status.st_mtime_ns, status.st_size, name, max_pixels(), max_aspect_ratio())
-    return _decoded_uploads.get_or_make(key, lambda: load_image(file, name))
+    load = load_mask if name in MASK_PARAMS else load_image
+    return _decoded_uploads.get_or_make(key, lambda: load(file, name))
 
 
 @contextmanager
@@ -69,8 +77,9 @@ def _named_after(name: str, path: str) -> Iterator[None]:
 
 def _image_inputs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(input name, path) for every image the request names, references first."""
-    named = [("reference_images", path) for path in _gallery_paths(values.get("reference_images"))]
-    named += [(name, values[name]) for name in ("init_image", "control_image") if values.get(name) is not None]
+    named = [(name, path) for name in GALLERY_PARAMS for path in _gallery_paths(values.get(name))]
+    singles = [name for name in IMAGE_PARAMS if name not in GALLERY_PARAMS and name != "mask_image"]
+    named += [(name, values[name]) for name in singles if values.get(name) is not None]
     named += [("mask_image", path) for path in _mask_paths(values.get("mask_image"))]
     return named
 
@@ -129,10 +138,17 @@ def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = 
     init_image = next(iter(images.get("init_image", ())), None)
     control_image = next(iter(images.get("control_image", ())), None)
     mask_image = _mask(values.get("mask_image"), images.get("mask_image", []))
+    more = MoreReferences(
+        negative_reference=next(iter(images.get("negative_reference", ())), None),
+        reference_masks=tuple(images.get("reference_masks", ())),
+        ip2_references=tuple(images.get("ip2_reference_images", ())),
+        ip2_masks=tuple(images.get("ip2_masks", ())),
+    )
     check_inputs(settings, references, init_image, control_image)
+    check_more_references(settings, references, more)
     if mask_image is not None and init_image is None:
         raise SettingsError("mask_image", "a mask needs an init image to paint on")
-    return Request(settings, references, init_image, control_image, mask_image)
+    return Request(settings, references, init_image, control_image, mask_image, more)
 
 
 def mask_from_bits(bits: Sequence[bool]) -> str:

@@ -18,11 +18,12 @@ import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
 from ..compare import compare
+from ..ip_adapter.inputs import masks_from_pairs
 from ..metadata import read_png_parameters
 from ..models.used import models_used
 from ..settings import GenerationSettings, Limits, SettingsError
 from ..settings.declarations import IMAGE_PARAMS
-from ..settings.parameters import settings_from_parameters
+from ..settings.parameters import parse_parameters, settings_from_parameters
 from ..settings.values import PARAMS, param_for_field, settings_from_values, values_from_settings
 from ..zerogpu import MIN_SECONDS, estimate_gpu_seconds
 from .errors import log, reported_errors, user_error
@@ -43,6 +44,7 @@ UNUSED_CONTROL_IMAGE = (
 )
 # A PNG is one image of its batch: loading its settings keeps the user's Images count, and the images.
 KEPT_ON_LOAD: tuple[str, ...] = (*IMAGE_PARAMS, "num_images")
+MASK_KEYS = {"reference_masks": "IP masks", "ip2_masks": "IP2 masks"}  # mask inputs -> their PNG keys
 GENERATE_OUTPUTS = 5  # gallery, seed used, before/after slider, control maps, parameters text
 COMPARE_OUTPUTS = 5  # gallery, score table, grid file, seed used, note
 
@@ -58,6 +60,7 @@ class EngineLike(Protocol):
         control_image: Image.Image | None = None,
         on_step: Any = None,
         mask_image: Image.Image | None = None,  # passed only when the request has one
+        more: Any = None,
     ) -> Any: ...
 
     def compare(
@@ -171,10 +174,21 @@ class Handlers:
         init_image: str | None = None,
         control_image: str | None = None,
         mask_image: Any = None,  # a file, or the image editor's value
+        negative_reference: str | None = None,
+        reference_masks: Any = None,
+        ip2_reference_images: Any = None,
+        ip2_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(
-            reference_images=reference_images, init_image=init_image, control_image=control_image, mask_image=mask_image
+            reference_images=reference_images,
+            init_image=init_image,
+            control_image=control_image,
+            mask_image=mask_image,
+            negative_reference=negative_reference,
+            reference_masks=reference_masks,
+            ip2_reference_images=ip2_reference_images,
+            ip2_masks=ip2_masks,
         )
         with reported_errors("generating"):
             request = self._parse(values)
@@ -184,6 +198,7 @@ class Handlers:
                 return self.engine.generate(
                     request.settings, request.references, request.init_image, request.control_image, on_step=on_step,
                     **inpainting,
+                    more=request.more,
                 )  # fmt: skip
 
             result = yield from follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
@@ -213,11 +228,22 @@ class Handlers:
         reference_images: Any = None,
         init_image: str | None = None,
         control_image: str | None = None,
-        mask_image: Any = None,
+        mask_image: Any = None,  # a file, or the image editor's value
+        negative_reference: str | None = None,
+        reference_masks: Any = None,
+        ip2_reference_images: Any = None,
+        ip2_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         values.update(
-            reference_images=reference_images, init_image=init_image, control_image=control_image, mask_image=mask_image
+            reference_images=reference_images,
+            init_image=init_image,
+            control_image=control_image,
+            mask_image=mask_image,
+            negative_reference=negative_reference,
+            reference_masks=reference_masks,
+            ip2_reference_images=ip2_reference_images,
+            ip2_masks=ip2_masks,
         )
         with reported_errors("comparing"):
             request = self._parse(values, needs_reference=True)
@@ -260,12 +286,17 @@ class Handlers:
                 raise user_error(f"{Path(path).name} carries no generation parameters.")
             try:
                 values = values_from_settings(settings_from_parameters(text))
+                # The masks travel in the text; the other images do not, and stay as they are.
+                pairs = parse_parameters(text)[2]
+                for name, key in MASK_KEYS.items():
+                    values[name] = list(masks_from_pairs(pairs, key, name, self.limits)) or None
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
             select_models = getattr(self.engine, "select_models", None)  # the real engine: switch to its model
             notes = select_models(models_used(text)) if select_models is not None else []
         shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
-        return [gr.skip() if name in KEPT_ON_LOAD else values[name] for name in PARAMS] + [shown]
+        kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
+        return [gr.skip() if name in kept else values[name] for name in PARAMS] + [shown]
 
     def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
         return self.load_png(_gallery_path(gallery, selected))

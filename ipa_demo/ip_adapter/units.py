@@ -1,0 +1,76 @@
+"""One adapter unit of a request, from its settings and images to its ``ImagePrompt``.
+
+References of weight 0 (and their masks) are left out before anything is encoded, so that such a
+reference is exactly the same as none. With region masks the references attend one by one. The
+encodings come from the encoder's per-image cache: changing weights, masks, the combine mode or λ
+re-encodes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from ..settings import IPAdapterSettings
+from .conditioner import ImagePrompt
+from .image_encoder import ImageEncoder
+from .injection import InjectionRecorder
+from .regions import Regions, binary_masks, layer_sizes
+from .weights import IPAdapterWeights
+
+
+@dataclass(frozen=True)
+class OutputSize:
+    """What region masks are shrunk for: the image size, the VAE's factor, where the UNet runs."""
+
+    height: int
+    width: int
+    scale_factor: int
+    device: torch.device
+
+
+def weighted_mean(encodings: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """The references' mean encoding; equal weights give the plain mean (what one weight for all means)."""
+    stacked = torch.stack(list(encodings))
+    if len(set(weights)) <= 1:
+        return stacked.mean(dim=0)
+    shares = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device) / sum(weights)
+    return (stacked * shares.view(-1, *(1,) * (stacked.ndim - 1))).sum(dim=0)
+
+
+def prepare_unit(
+    weights: IPAdapterWeights,
+    encoder: ImageEncoder,
+    settings: IPAdapterSettings,
+    references: Sequence[Image.Image],
+    negative: Image.Image | None,
+    masks: Sequence[Image.Image] = (),
+    *,
+    output: OutputSize,
+    num_images: int,
+    guided: bool,
+    recorder: InjectionRecorder | None = None,
+) -> ImagePrompt | None:
+    """The unit's conditioner, or None when no reference of it acts. ``masks``: none, or one per reference."""
+    reference_weights = settings.reference_weights or (1.0,) * len(references)
+    kept = [index for index, weight in enumerate(reference_weights) if weight > 0.0]
+    if not settings.is_active or not kept:
+        return None
+    hidden_states = weights.uses_hidden_states
+    encodings = [encoder.encode_one(references[index], settings.fit, hidden_states) for index in kept]
+    unconditional = encoder.negative(encodings[0], hidden_states, settings.fit, negative)
+    slot_weights = tuple(reference_weights[index] for index in kept)
+    batch = {"num_images": num_images, "guided": guided, "recorder": recorder}
+    if masks:
+        binary = binary_masks([masks[index] for index in kept], output.height, output.width)
+        sizes = layer_sizes(output.height, output.width, output.scale_factor)
+        regions = Regions.prepare(binary, slot_weights, sizes, output.device)
+        return ImagePrompt.prepare(weights, torch.cat(encodings), unconditional, settings, regions=regions, **batch)
+    if settings.combine == "concat":
+        positive = torch.cat(encodings)
+        return ImagePrompt.prepare(weights, positive, unconditional, settings, slot_weights=slot_weights, **batch)
+    positive = weighted_mean(encodings, slot_weights)
+    return ImagePrompt.prepare(weights, positive, unconditional, settings, **batch)
