@@ -18,8 +18,7 @@ from ..loop import GenerationCancelled, StepCallback
 Result = TypeVar("Result")
 Step = tuple[int, int]  # (steps done, total)
 
-TICK_SECONDS = 0.25  # longest wait between two yields: a stop is never held up long by a silent phase, and each
-# yield briefly clears Gradio's progress bar (until the next progress message), so not more often
+TICK_SECONDS = 0.1  # longest wait between two yields, so a stop is never held up by a silent phase
 _FINISHED = object()
 
 
