@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-FONT_PATHS = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+from .. import grid_labels
+
+FONT_SIZE = 12
 HEADER = 22  # pixels for the column labels above and the row labels to the left (times 6)
 
 
-@cache
-def label_font(size: int = 12) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans (Greek letters and all) where the system has it, else Pillow's own font."""
-    for path in FONT_PATHS:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size)
+def _font() -> grid_labels.Font:
+    return grid_labels.label_font(FONT_SIZE)
 
 
 def _fitted(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
     """``text`` shortened with an ellipsis to fit ``width`` pixels."""
-    font = label_font()
+    font = _font()
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
@@ -41,7 +35,7 @@ def labelled_grid(
     left = 6 * HEADER if any(row_labels) or corner else 0
     grid = Image.new("RGB", (left + width * len(column_labels), HEADER + height * len(row_labels)), "white")
     draw = ImageDraw.Draw(grid)
-    font = label_font()
+    font = _font()
     if corner:
         draw.text((3, 4), _fitted(draw, corner, left - 6), fill="gray", font=font)
     for column, label in enumerate(column_labels):

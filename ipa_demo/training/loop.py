@@ -263,6 +263,8 @@ def train(options: TrainOptions) -> TrainResult:
     if main:
         print(f"adapter written to {result.adapter_path}{describe_skipped(result.skipped)}", flush=True)
     accelerator.end_training()
+    if torch.distributed.is_initialized():  # left to interpreter exit, gloo's threads can abort the process
+        torch.distributed.destroy_process_group()
     return result
 
 

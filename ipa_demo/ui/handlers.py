@@ -89,8 +89,10 @@ def follow(
 ) -> Generator[tuple[Any, ...], None, Any]:
     """Report the run's steps and yield "no change" between them; return the run's result.
 
-    Every yield repeats the last step: in Gradio 6.31 a yield without a fresh ``progress()`` call
-    clears the progress bar, and the idle yields (for Stop) come several times per step.
+    Every yield is followed by the last step: in Gradio 6.31 a yield clears the progress bar until
+    the next ``progress()`` call, and the idle yields (for Stop) come several times per step.
+    Reporting right after the yield (Gradio resumes us as soon as it has sent it) shows the bar
+    again within Gradio's 10 ms progress poll, not at the next tick.
     """
     last: Step | None = None
     try:
@@ -100,9 +102,9 @@ def follow(
             except StopIteration as finished:
                 return finished.value
             last = step or last
+            yield _unchanged(width)
             if last is not None:
                 progress(last, desc=label, unit="steps")
-            yield _unchanged(width)
     finally:
         run.close()  # a Stop closes us at the yield above: pass it on to the engine run
 
