@@ -17,8 +17,8 @@ from ..settings.declarations import BY_NAME, STAGE_SIZES
 from ..settings.values import PARAMS, default_values
 from . import components as uc
 from .components import HELPER
-from .reference_controls import reference_options
 from .fields import bits_from_mask, mask_from_bits, preset_of
+from .reference_controls import reference_options
 
 CUSTOM_PRESET = "custom"
 
