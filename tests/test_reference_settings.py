@@ -344,3 +344,22 @@ def test_masks_in_a_png_are_bounded_before_they_are_decoded() -> None:
         masks_from_pairs(pairs, limits=Limits(max_references=2))
     with pytest.raises(SettingsError, match="larger than 256 on a side"):
         masks_from_pairs(pairs, limits=Limits(max_side=256))
+
+
+def test_the_new_controls_wait_in_one_closed_accordion() -> None:
+    import gradio as gradio_module
+
+    from ipa_demo.ui.controls import build_controls
+
+    new = ["ip_weights", "reference_weights", "ip_combine", "reference_masks", "negative_reference",
+           *(name for name in default_values() if name.startswith("ip2_"))]  # fmt: skip
+    with gradio_module.Blocks():
+        controls = build_controls(Limits())
+    for name in new:
+        block, accordions = controls.fields[name], []
+        while block is not None:
+            if isinstance(block, gradio_module.Accordion):
+                accordions.append(block)
+            block = block.parent
+        assert [accordion.elem_id for accordion in accordions] == ["reference-options"], name
+        assert accordions[0].open is False
