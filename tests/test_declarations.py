@@ -43,6 +43,8 @@ def probe(setting: Setting) -> Any:
         return next(mask for mask in MASK_PRESETS.values() if mask != default and "1" in mask)
     low, high = setting.low, setting.high
     assert low is not None and high is not None
+    if setting.kind == "floats":  # a list: a count of them when the count is fixed, else two
+        return tuple(round(low + (high - low) * (index % 4 + 1) / 5, 2) for index in range(setting.count or 2))
     if setting.kind == "int":
         step = int(setting.step or 1)
         return int(low + step * math.ceil((high - low) / step / 3)) if default != int(low) + step else int(low)
@@ -55,7 +57,7 @@ def probed_settings(control_is_map: bool) -> GenerationSettings:
     values["control_is_map"] = control_is_map
     values["width"] = values["height"] = 256  # multiples of 8
     values["canny_low"], values["canny_high"] = sorted((values["canny_low"], values["canny_high"]))
-    values["ip_end"] = values["controlnet_end"] = values["ref_end"] = 0.9  # after each start
+    values["ip_end"] = values["ip2_end"] = values["controlnet_end"] = values["ref_end"] = 0.9  # after each start
     return settings_from_values(values, seed=values["seed"])
 
 
@@ -68,6 +70,9 @@ def argv_for(settings: GenerationSettings, tmp_path: Path) -> list[str]:
             argv += ["--control-map" if value else "--control-image", str(tmp_path / "map.png")]
         elif setting.kind == "flag":
             argv += [setting.flag] * bool(value)
+        elif setting.kind == "floats" and setting.count is None:  # repeatable: one flag per item
+            for item in value.split(","):
+                argv += [setting.flag, item.strip()]
         else:
             assert setting.flag, f"{setting.name} has no CLI flag"
             argv += [setting.flag, str(value)]
@@ -83,7 +88,7 @@ def test_every_setting_round_trips_cli_png_and_values(control_is_map: bool, tmp_
     from_cli = settings_from_args(build_parser().parse_args(argv_for(wanted, tmp_path)))
     assert from_cli == wanted
 
-    text = format_parameters(from_cli, from_cli.seed, ip_used=True, img2img=True)
+    text = format_parameters(from_cli, from_cli.seed, ip_used=True, img2img=True, ip2_used=True)
     from_png = settings_from_parameters(text)
     expected = replace(wanted, num_images=1)  # a PNG holds one image of its batch
     if control_is_map:  # a ready map is not edge-detected: its thresholds did not act and are not written

@@ -51,7 +51,7 @@ def test_maps_scale_linearly_with_lambda_at_a_fixed_step(engine: Engine, layer: 
     for scale in (0.5, 1.5):
         recorder = InjectionRecorder.for_batch((8, 8), num_images=1, guided=True)
         scales = tuple(scale if index == layer else 0.0 for index in range(16))
-        UNetCall(latents, text, IPAttention(engine.ip_adapter("base"), tokens, scales, recorder)).run(
+        UNetCall(latents, text, IPAttention(engine.ip_adapter("base"), tokens, scales, recorder=recorder)).run(
             engine.models.unet, torch.tensor(500)
         )
         maps.append(recorder.maps(steps=1)[layer])

@@ -38,7 +38,8 @@ WEIGHTS = (0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0,
 
 
 def cli_settings(*flags: str) -> GenerationSettings:
-    args = build_parser().parse_args(["generate", "--prompt", "x", "--seed", "1", *flags])
+    variant = [] if "--ip-variant" in flags else ["--ip-variant", "base"]  # read_request's default, no checkpoint
+    args = build_parser().parse_args(["generate", "--prompt", "x", "--seed", "1", *variant, *flags])
     return settings_from_args(args)
 
 

@@ -18,7 +18,6 @@ from PIL import Image
 from ..cache import image_digest
 from ..images import ImageInputError, load_mask, read_size
 from ..settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError
-from .regions import binary_masks, mask_text
 
 NEGATIVE_KEY = "IP negative image"  # names the negative reference by its pixels' digest
 MASKS_KEY = "IP masks"
@@ -85,6 +84,8 @@ def png_pairs(
     settings: GenerationSettings, units: Sequence[UnitRequest], used: Sequence[bool]
 ) -> dict[str, str]:
     """What the PNG says about the units' images: the masks as they acted, which negative reference acted."""
+    from .regions import binary_masks, mask_text  # torch: the CLI's and the request checks' imports stay light
+
     pairs: dict[str, str] = {}
     for unit, acted in zip(units, used, strict=True):
         if acted and unit.masks:
