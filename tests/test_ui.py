@@ -31,12 +31,11 @@ from ipa_demo.settings.declarations import IMAGE_PARAMS
 from ipa_demo.settings.parameters import format_parameters
 from ipa_demo.settings.values import PARAMS, default_values, param_for_field, settings_from_values, values_from_settings
 from ipa_demo.ui import fields as ui_fields
-from ipa_demo.ui.app import create_app
+from ipa_demo.ui.app import create_app, launch_options
 from ipa_demo.ui.examples import EXAMPLES
 from ipa_demo.ui.fields import bits_from_mask, mask_from_bits, parse_request, preset_of
 from ipa_demo.ui.handlers import Handlers, compare_seconds, generate_seconds, validation_for
 from ipa_demo.ui.outputs import OutputStore
-from ipa_demo.ui.runner import run_stoppable
 
 from .helpers import noise_image
 from .test_app import served
@@ -245,24 +244,6 @@ def test_gallery_actions_use_the_selected_image(handlers: Handlers) -> None:
         handlers.use_as_init([], None)
 
 
-def test_closing_a_run_stops_the_task_at_its_next_step() -> None:
-    steps_run = []
-    release = threading.Event()
-
-    def task(on_step: Callable[[int, int], None]) -> str:
-        for step in range(1, 1000):
-            release.wait(0.01)
-            steps_run.append(step)
-            on_step(step, 1000)
-        return "finished"
-
-    run = run_stoppable(task)
-    assert next(s for s in run if s is not None) == (1, 1000)
-    run.close()
-    time.sleep(0.2)
-    assert len(steps_run) <= 3, "the task goes on for at most the step it was in"
-
-
 # -- the app served in-process, driven by gradio_client --
 
 
@@ -308,7 +289,7 @@ def api_request(**overrides: Any) -> dict[str, Any]:
 
 def test_stop_frees_the_engine_within_two_steps_and_the_next_run_works(engine) -> None:
     probe = ProbeEngine(engine)
-    with served(create_app(probe, with_examples=False)) as url:
+    with served(create_app(probe, with_examples=False), **launch_options()) as url:  # as app.py serves it
         client = Client(url, verbose=False)
         job = client.submit(**api_request(steps=150, width=384, height=384), api_name="/generate")
         wait_for(lambda: len(probe.step_times) >= 4 or job.done(), 120, "the long run's first steps")

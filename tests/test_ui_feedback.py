@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,24 +65,29 @@ def test_the_check_explains_opens_the_accordion_and_raises_a_toast(page: dict[st
         next(run)
 
 
-def test_every_yield_repeats_the_last_step_so_the_progress_bar_stays() -> None:
-    """Gradio 6.31 clears the bar on a yield without a fresh progress() call."""
+def test_steps_are_shown_without_yields_and_each_heartbeat_repeats_the_last() -> None:
+    """Gradio 6.31 clears the bar on a yield: steps are reported from the run, a heartbeat re-reports."""
     reported: list[tuple[int, int]] = []
+    gate = threading.Event()
 
-    def run():
-        yield None  # before the first step there is nothing to show
-        yield (1, 3)
-        yield None
-        yield None
-        yield (2, 3)
+    def task(on_step):
+        on_step(1, 3)
+        on_step(2, 3)
+        gate.wait(5)  # a silent phase: heartbeats only
+        on_step(3, 3)
         return "result"
 
     def followed():
-        result = yield from follow(run(), lambda step, **_: reported.append(step), "Denoising", 2)
+        result = yield from follow(task, lambda step, **_: reported.append(step), "Denoising", 2, heartbeat=0.05)
         assert result == "result"
 
-    assert len(list(followed())) == 5
-    assert reported == [(1, 3), (1, 3), (1, 3), (2, 3)]
+    run = followed()
+    assert next(run) == (gr.skip(), gr.skip()) and reported == [(1, 3), (2, 3)], "steps shown without a yield"
+    next(run)
+    assert reported[:3] == [(1, 3), (2, 3), (2, 3)], "once resumed after the yield, the last step again"
+    gate.set()
+    rest = list(run)
+    assert reported[-1] == (3, 3) and len(rest) <= 2
 
 
 def test_the_busy_button_is_disabled_first_and_the_run_is_closed_with_its_wrapper() -> None:

@@ -20,7 +20,6 @@ from ..settings import SettingsError
 from ..settings.values import PARAMS, values_from_settings
 from .errors import reported_errors
 from .handlers import Handlers, follow, gpu_seconds, validation_for
-from .runner import run_stoppable
 
 SWEEP_INPUTS = (*PARAMS, "x_axis", "y_axis")
 SWEEP_OUTPUTS = 5  # grid, difference maps, plot, table, note
@@ -103,6 +102,7 @@ class Sweeper:
     def sweep(
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
+        gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
         *,
         reference_images: Any = None,
         init_image: str | None = None,
@@ -118,7 +118,7 @@ class Sweeper:
                 return run(engine, cells, x, y, request.references, request.init_image, request.control_image,
                            on_step=on_step, differences=True)  # fmt: skip
 
-            result = yield from follow(run_stoppable(task), progress, "Sweeping", SWEEP_OUTPUTS)
+            result = yield from follow(task, progress, "Sweeping", SWEEP_OUTPUTS, gradio_request)
             outputs = self._outputs(result, request.settings.seed)
         yield outputs
 
@@ -150,6 +150,7 @@ class InjectionMaps:
     def injection_maps(
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
+        gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
         *,
         reference_images: Any = None,
         init_image: str | None = None,
@@ -167,7 +168,7 @@ class InjectionMaps:
                 return engine.generate(request.settings, request.references, request.init_image,
                                        request.control_image, on_step=on_step, injection_maps=True)  # fmt: skip
 
-            result = yield from follow(run_stoppable(task), progress, "Denoising", 2)
+            result = yield from follow(task, progress, "Denoising", 2, gradio_request)
             picture = injection_picture(result.injection_maps, result.images[0], 0)
         note = f"Seed {request.settings.seed}, λ {request.settings.ip.scale:g}; the brightest tile is the strongest stage."
         yield self.handlers.store.save(picture, "injection"), note

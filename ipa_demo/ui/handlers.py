@@ -1,8 +1,8 @@
 """Event handlers of the web app, bound to one engine; no Gradio layout here.
 
 The GPU handlers (``generate``, ``compare``) are generators: they parse and check the request,
-run the engine in a worker thread (``runner``), report its steps to ``gr.Progress`` and yield
-between steps so that Stop can close them. Everything a request needs travels in its arguments:
+run the engine in a worker thread (``runner``) that reports its steps to ``gr.Progress``, and
+yield "no change" once a second so that Gradio can close them on Stop. Everything a request needs travels in its arguments:
 nothing about one request is kept on the handlers or the engine. What they raise reaches the
 user through ``errors``: their own mistakes in words, server faults as a fixed message.
 """
@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..compare import compare
 from ..ip_adapter.inputs import masks_from_pairs
+from ..loop import StepCallback
 from ..metadata import read_png_parameters
 from ..models.used import models_used
 from ..settings import GenerationSettings, Limits, SettingsError
@@ -36,7 +37,7 @@ from .outputs import (
     slider_pair,
     with_warnings,
 )
-from .runner import Step, run_stoppable
+from .runner import HEARTBEAT_SECONDS, run_stoppable
 
 UNUSED_CONTROL_IMAGE = (
     "ControlNet and T2I-Adapter are both “none”, so the control image would be ignored: choose canny or "
@@ -85,26 +86,35 @@ def _unchanged(width: int) -> tuple[Any, ...]:
 
 
 def follow(
-    run: Generator[Step | None, None, Any], progress: gr.Progress, label: str, width: int
+    task: Callable[[StepCallback], Any],
+    progress: gr.Progress,
+    label: str,
+    width: int,
+    request: gr.Request | None = None,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> Generator[tuple[Any, ...], None, Any]:
-    """Report the run's steps and yield "no change" between them; return the run's result.
+    """Run ``task`` (``runner``), showing its steps; yield "no change" at each heartbeat; return its result.
 
-    Every yield is followed by the last step: in Gradio 6.31 a yield clears the progress bar until
-    the next ``progress()`` call, and the idle yields (for Stop) come several times per step.
-    Reporting right after the yield (Gradio resumes us as soon as it has sent it) shows the bar
-    again within Gradio's 10 ms progress poll, not at the next tick.
+    Each heartbeat yield clears Gradio's progress bar, so the last step is reported again right after
+    it (Gradio resumes us as soon as it has sent the yield; its 10 ms progress poll shows it again).
+    ``request`` names the session whose cancel requests stop the run at once.
     """
-    last: Step | None = None
+    last: list[tuple[int, int]] = []
+
+    def report(done: int, total: int) -> None:
+        last[:] = [(done, total)]
+        progress((done, total), desc=label, unit="steps")
+
+    run = run_stoppable(task, report, getattr(request, "session_hash", None), heartbeat)
     try:
         while True:
             try:
-                step = next(run)
+                next(run)
             except StopIteration as finished:
                 return finished.value
-            last = step or last
             yield _unchanged(width)
-            if last is not None:
-                progress(last, desc=label, unit="steps")
+            if last:
+                report(*last[0])
     finally:
         run.close()  # a Stop closes us at the yield above: pass it on to the engine run
 
@@ -171,6 +181,7 @@ class Handlers:
     def generate(
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
+        gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
         *,
         reference_images: Any = None,
         init_image: str | None = None,
@@ -203,7 +214,7 @@ class Handlers:
                     more=request.more,
                 )  # fmt: skip
 
-            result = yield from follow(run_stoppable(task), progress, "Denoising", GENERATE_OUTPUTS)
+            result = yield from follow(task, progress, "Denoising", GENERATE_OUTPUTS, gradio_request)
             outputs = self._generate_outputs(request, result)
         _warn(result.warnings)
         yield outputs
@@ -226,6 +237,7 @@ class Handlers:
     def compare(
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
+        gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
         *,
         reference_images: Any = None,
         init_image: str | None = None,
@@ -255,7 +267,7 @@ class Handlers:
             def task(on_step: Any) -> Any:
                 return compare(self.engine, request.settings, request.references[0], request.control_image, on_step)
 
-            result = yield from follow(run_stoppable(task), progress, "Comparing", COMPARE_OUTPUTS)
+            result = yield from follow(task, progress, "Comparing", COMPARE_OUTPUTS, gradio_request)
             outputs = self._compare_outputs(request.settings, result)
         _warn(result.warnings)
         yield outputs

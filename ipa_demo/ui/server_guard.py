@@ -29,6 +29,8 @@ import gradio as gr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 
+from .stop_requests import StopOnCancel
+
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ANY = "*"
 BUSY = "Queue is full. Max size is {size} and size is {waiting}: the server is busy, try again in a minute."
@@ -113,11 +115,12 @@ class RequestGuard:
 
 
 def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
-    """A FastAPI ``lifespan`` that puts ``RequestGuard`` in front of the app's built middleware stack."""
+    """A FastAPI ``lifespan`` that puts ``RequestGuard`` (then ``StopOnCancel``) in front of the app's built middleware stack."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        app.middleware_stack = RequestGuard(app.middleware_stack or app.build_middleware_stack(), policy)
+        stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack())
+        app.middleware_stack = RequestGuard(stack, policy)
         yield
 
     return lifespan
