@@ -19,6 +19,9 @@ from pathlib import Path
 import torch
 
 from ipa_demo.compare import compare
+from ipa_demo.explore.axes import parse_axis
+from ipa_demo.explore.sweep import plan
+from ipa_demo.explore.sweep import run as sweep
 from ipa_demo.settings import (
     ControlNetSettings,
     GenerationSettings,
@@ -26,6 +29,7 @@ from ipa_demo.settings import (
     ReferenceOnlySettings,
     T2IAdapterSettings,
 )
+from ipa_demo.settings.values import values_from_settings
 from tests.helpers import noise_image
 from tests.reference_pipelines import ReferencePipeline
 
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     reference_only = replace(base, reference_only=ReferenceOnlySettings(mode="attn"))
     fast_reference_only = replace(base, reference_only=ReferenceOnlySettings(mode="attn", fast=True))
     canny_net = engine.controlnet("canny")
+    sweep_axis = parse_axis("ip-scale=0,0.25,0.5,0.75,1,1.25,1.5,2", "--x")
+    sweep_cells = plan(values_from_settings(ip), 0, sweep_axis)
 
     modes: dict[str, tuple[Run, Run | None]] = {
         "txt2img": (lambda: engine.generate(base), lambda: plain.run(base)),
@@ -93,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         "reference-only (exact)": (lambda: engine.generate(reference_only, [reference]), None),
         "reference-only (fast)": (lambda: engine.generate(fast_reference_only, [reference]), None),
         "comparison (3 methods)": (lambda: compare(engine, replace(ip, strength=0.6), reference), None),
+        "8-cell λ sweep, batched": (lambda: sweep(engine, sweep_cells, sweep_axis, references=[reference], batch_size=8), None),
+        "the 8 cells as generate calls": (lambda: [engine.generate(cell.settings, [reference]) for cell in sweep_cells], None),
         "the 3 as separate calls (exact ref)": (
             lambda: (
                 engine.generate(reference_only, [reference]),
@@ -127,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
         *rows,
         "",
         "Comparison (fast reference) ÷ the three methods as separate calls (exact reference): "
-        f"{times[('comparison (3 methods)', 'ours')] / times[('the 3 as separate calls (exact ref)', 'ours')]:.3f}.",
+        f"{times[('comparison (3 methods)', 'ours')] / times[('the 3 as separate calls (exact ref)', 'ours')]:.3f}. "
+        "8-cell λ sweep (cells batched 8 to a UNet call) ÷ the 8 cells as generate calls: "
+        f"{times[('8-cell λ sweep, batched', 'ours')] / times[('the 8 cells as generate calls', 'ours')]:.3f}.",
     ]
     if device.type != "cuda" and not args.write_cpu:
         args.no_write = True

@@ -204,11 +204,13 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     x = parse_axis(args.x, "--x")
     y = parse_axis(args.y, "--y") if args.y else NO_AXIS
+    if args.batch_size < 1:
+        raise SettingsError("--batch-size", f"must be at least 1, got {args.batch_size}")
     request = read_request(args)
     cells = plan(values_from_settings(request.settings), request.settings.seed, x, y)
     writable_folder(args.out, "--out")
     result = run(load_engine(args), cells, x, y, request.references, request.init_image, request.control_image,
-                 differences=not args.no_differences)  # fmt: skip
+                 differences=not args.no_differences, batch_size=args.batch_size)  # fmt: skip
     print(write_sweep(result, args.out))
     return 0
 
@@ -263,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--x", required=True, help="NAME=V1,V2,... e.g. ip-scale=0,0.5,1; ip-layers=each for the layer atlas")
     sweep.add_argument("--y", help="a second axis, e.g. ip-preset=all,style,composition")
     sweep.add_argument("--no-differences", action="store_true", help="skip the λ=0 images and the difference maps")
+    sweep.add_argument("--batch-size", type=int, default=4, metavar="N",
+                       help="cells per UNet call where they differ only in IP-Adapter settings and seed (default 4; "
+                            "lower it if memory runs out, 1 makes each cell alone)")  # fmt: skip
     sweep.set_defaults(run=run_sweep)
     download = commands.add_parser("download", help="fetch exactly the model files the app loads (then run offline)")
     _add_download_arguments(download)

@@ -8,7 +8,8 @@ base SD1.5 load on first use, or all at once with ``preload()`` (what a ZeroGPU 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,16 +150,6 @@ class Engine:
         apply_speed_settings(models, **self._speed)
         self.loras.load_into(models)
         return models
-
-    def _models_used(self, settings: GenerationSettings) -> dict[str, Any]:
-        """What the PNG's parameters say about the models, as A1111 writes it."""
-        _, loras = read_tags(settings.prompt)
-        return {
-            "model": self.base_model.name,
-            "model_hash": self.base_model.hash,
-            "vae": self.vae.name if self.vae is not None else None,
-            "lora_hashes": {use.name: self.loras.hash(use.name) for use in loras},
-        }
 
     def select_models(self, used: ModelsUsed) -> list[str]:
         """Switch to the base model a PNG names when it is one of the options; notes on what differs."""
@@ -341,25 +332,25 @@ class Engine:
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
         check_more_references(settings, references, more)
-        _, loras = read_tags(settings.prompt)
-        self.loras.check(loras)
-        # peft keeps the LoRA state on the shared models: a request with LoRAs runs alone.
-        with self._use.alone() if loras else self._use.shared(), self.loras.applied(self.models, loras):
+        with self.serving(settings):
             check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
             request = (settings, references, init_image, control_image, on_step, mask_image, more, injection_maps)
             return self._generate(*request)
 
+    @contextmanager
+    def serving(self, settings: GenerationSettings) -> Iterator[None]:
+        """Hold the models for one request: shared, or alone with its LoRAs applied (peft keeps the
+        LoRA state on the shared models)."""
+        _, loras = read_tags(settings.prompt)
+        self.loras.check(loras)
+        with self._use.alone() if loras else self._use.shared(), self.loras.applied(self.models, loras):
+            yield
+
     def _generate(
-        self,
-        settings: GenerationSettings,
-        references: Sequence[Image.Image],
-        init_image: Image.Image | None,
-        control_image: Image.Image | None,
-        on_step: StepCallback | None,
-        mask_image: Image.Image | None,
-        more: MoreReferences,
-        injection_maps: bool,
-    ) -> GenerationResult:
+        self, settings: GenerationSettings, references: Sequence[Image.Image], init_image: Image.Image | None,
+        control_image: Image.Image | None, on_step: StepCallback | None, mask_image: Image.Image | None,
+        more: MoreReferences, injection_maps: bool,
+    ) -> GenerationResult:  # fmt: skip
         text = encode_text(self.models, self.loras.text_settings(settings))
         latent_size = (settings.height // self.models.vae_scale_factor, settings.width // self.models.vae_scale_factor)
         recorder = (
@@ -385,12 +376,21 @@ class Engine:
             pixels = decode(self.models, latents)
         images = self.models.image_processor.numpy_to_pil(pixels)
         used = [prompt is not None for prompt in prompts]
-        parameters = [
-            format_parameters(
-                settings, seed, ip_used=used[0], ip2_used=used[1], img2img=init_image is not None,
-                extra=png_pairs(settings, units, used), **self._models_used(settings),
-            )  # fmt: skip
-            for seed in settings.image_seeds
-        ]
-        injection = recorder.maps(steps_to_run(settings, init_image is not None)) if recorder is not None else None
+        img2img = init_image is not None
+        parameters = [self.parameters_text(settings, seed, units, used, img2img) for seed in settings.image_seeds]
+        injection = recorder.maps(steps_to_run(settings, img2img)) if recorder is not None else None
         return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps, injection)
+
+    def parameters_text(
+        self, settings: GenerationSettings, seed: int, units: Sequence[UnitRequest], used: Sequence[bool], img2img: bool
+    ) -> str:
+        """One image's A1111 ``parameters``: its settings, the units that acted, the models as A1111 names them."""
+        _, loras = read_tags(settings.prompt)
+        models = {
+            "model": self.base_model.name,
+            "model_hash": self.base_model.hash,
+            "vae": self.vae.name if self.vae is not None else None,
+            "lora_hashes": {use.name: self.loras.hash(use.name) for use in loras},
+        }
+        extra = png_pairs(settings, units, used)
+        return format_parameters(settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img, extra=extra, **models)

@@ -89,8 +89,8 @@ def encode_text(models: StableDiffusionModels, settings: GenerationSettings) -> 
     return TextConditioning(torch.cat(batches), tuple(warnings))
 
 
-def _generators(settings: GenerationSettings) -> list[torch.Generator]:
-    return [torch.Generator("cpu").manual_seed(seed) for seed in settings.image_seeds]
+def _generators(seeds: tuple[int, ...]) -> list[torch.Generator]:
+    return [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
 
 
 def _step_kwargs(scheduler: object, generators: list[torch.Generator]) -> dict[str, object]:
@@ -126,13 +126,18 @@ def denoise(
     settings: GenerationSettings,
     conditioning: Conditioning,
     on_step: StepCallback | None = None,
+    seeds: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
-    """Run the sampler and return the final latents, (n, 4, h/8, w/8)."""
+    """Run the sampler and return the final latents, (n, 4, h/8, w/8).
+
+    Image i draws its noise from ``seeds[i]`` (default: the settings' seeds, ``seed, seed+1, ...``);
+    a sweep's cells batched together each keep their own.
+    """
     scheduler = make_scheduler(settings.scheduler, models.scheduler_config)
     scheduler.set_timesteps(settings.steps, device=models.device)
-    generators = _generators(settings)
+    generators = _generators(seeds or settings.image_seeds)
     shape = (
-        settings.num_images,
+        len(generators),
         models.unet.config.in_channels,
         settings.height // models.vae_scale_factor,
         settings.width // models.vae_scale_factor,
@@ -150,7 +155,7 @@ def denoise(
     else:
         timesteps = _img2img_timesteps(scheduler, settings)
         clean = sampling.sample(conditioning.init_posterior)
-        latents = scheduler.add_noise(clean, random(clean.shape), timesteps[:1].repeat(settings.num_images))
+        latents = scheduler.add_noise(clean, random(clean.shape), timesteps[:1].repeat(len(generators)))
     conditioners = [conditioner.begin(sampling) for conditioner in conditioning.conditioners]
 
     text = conditioning.text.embeddings

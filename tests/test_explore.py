@@ -13,7 +13,7 @@ from PIL import Image
 from ipa_demo.cli import main
 from ipa_demo.engine import Engine
 from ipa_demo.explore.axes import NO_AXIS, parse_axis
-from ipa_demo.explore.sweep import plan, run
+from ipa_demo.explore.sweep import batches, plan, run
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
 from ipa_demo.settings.values import values_from_settings
@@ -27,15 +27,17 @@ BASE = GenerationSettings(prompt="a cat", seed=7, width=64, height=64, steps=3, 
         ("ip-scale=0,0.8", "ip-variant=base,plus"),
         ("ip-layers=each", ""),
         ("ip-start=0,0.5", "ip-end=0.5,1"),
+        ("seed=3,4", "ip-weights=0 0 0 0 0 0 1 2 0.5 0 0 0 0 0 0 0;3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1"),
     ],
-    ids=["lambda-variant", "atlas", "window"],
+    ids=["lambda-variant", "atlas", "window", "seed-weights"],
 )
 def test_every_cell_equals_generate_with_its_settings(engine: Engine, reference: Image.Image, x: str, y: str) -> None:
+    """The cells share their UNet calls (one batch of up to 8): each still equals its own generation."""
     x_axis, y_axis = parse_axis(x, "--x"), parse_axis(y, "--y") if y else NO_AXIS
     cells = plan(values_from_settings(BASE), BASE.seed, x_axis, y_axis)
     if x == "ip-layers=each":
         cells = cells[4:7]  # three of the sixteen: the rule is the same for each
-    result = run(engine, cells, x_axis, y_axis, [reference])
+    result = run(engine, cells, x_axis, y_axis, [reference], batch_size=8)
     for item in result.cells:
         alone = engine.generate(item.cell.settings, [reference]).pixels[0]
         assert np.abs(item.pixels - alone).max() <= 1e-4, item.cell.x_label
@@ -151,3 +153,26 @@ def test_the_sweep_validator_marks_the_bad_input(engine: Engine, tmp_path: Path,
     assert len(checks) == len(SWEEP_INPUTS)
     refused = [(name, check["message"]) for name, check in zip(SWEEP_INPUTS, checks) if not check["is_valid"]]
     assert len(refused) == 1 and refused[0][0] == bad and message in refused[0][1]
+
+
+def test_cells_differing_in_ip_settings_and_seed_share_each_step_of_the_unet(
+    engine: Engine, reference: Image.Image
+) -> None:
+    x_axis, y_axis = parse_axis("ip-scale=0,0.5,1", "--x"), parse_axis("seed=1,2", "--y")
+    cells = plan(values_from_settings(BASE), BASE.seed, x_axis, y_axis)
+    assert [len(batch) for batch in batches([cell.settings for cell in cells], 4)] == [4, 2]
+    calls, reported = [], []
+    hook = engine.models.unet.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        run(engine, cells, x_axis, y_axis, [reference], batch_size=4, on_step=lambda d, t: reported.append((d, t)))
+    finally:
+        hook.remove()
+    assert len(calls) == 2 * BASE.steps, "one UNet call per step for each batch, not per cell"
+    assert reported[-1] == (6 * BASE.steps, 6 * BASE.steps) and [d for d, _ in reported] == sorted({d for d, _ in reported})
+
+
+def test_cells_that_differ_in_anything_else_are_not_batched_together() -> None:
+    cells = plan(values_from_settings(BASE), 1, parse_axis("steps=2,3", "--x"), parse_axis("ip-scale=0.2,0.4", "--y"))
+    assert [[cell.steps for cell in batch] for batch in batches([cell.settings for cell in cells], 8)] == [[2, 2], [3, 3]]
+    with_reference_only = replace(BASE, reference_only=replace(BASE.reference_only, mode="attn"))
+    assert [len(batch) for batch in batches([with_reference_only, replace(with_reference_only, seed=9)], 8)] == [1, 1]

@@ -1,17 +1,19 @@
 """Sweep axes: ``ip-scale=0,0.5,1``, ``ip-preset=all,style``, ``ip-layers=each`` ...
 
 An axis is named after a generation flag without its dashes and lists the values it takes; any
-declared setting with a flag can be an axis, its values parsed by its declared kind. Three axes
-are shorthands: ``ip-preset`` (named layer masks), ``ip-layers=each`` (the layer atlas: each of the
-16 layers alone) and ``ip-layers=leave-one-out`` (all layers but one).
+declared setting with a flag can be an axis, its values parsed by its declared kind (a list
+setting's values, such as ``ip-weights``, separated by ``;``). Shorthands: ``ip-preset`` (named
+layer masks), ``ip-curve`` (named per-layer weight curves), ``ip-layers=each`` (the layer atlas:
+each of the 16 layers alone) and ``ip-layers=leave-one-out`` (all layers but one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
+from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS, WEIGHT_CURVES
 from ..settings import SettingsError
 from ..settings.declarations import SETTINGS, Setting
 
@@ -39,12 +41,20 @@ class Axis:
 NO_AXIS = Axis("", (AxisValue("", {}),))  # a sweep along one axis has one row
 
 
+NOT_AXES = ("num_images",)  # a sweep's cells are one image each
+# Axes over named values: name -> (value by name, the API parameter it sets, what a value is)
+SHORTHANDS: dict[str, tuple[Mapping[str, Any], str, str]] = {
+    "ip-preset": (MASK_PRESETS, "ip_layers", "a preset"),
+    "ip-curve": (WEIGHT_CURVES, "ip_weights", "a weight curve"),
+}
+
+
 def _by_flag() -> dict[str, Setting]:
-    return {setting.flag.removeprefix("--"): setting for setting in SETTINGS if setting.flag}
+    return {setting.flag.removeprefix("--"): setting for setting in SETTINGS if setting.flag and setting.name not in NOT_AXES}
 
 
 def axis_names() -> tuple[str, ...]:
-    return (*_by_flag(), "ip-preset")
+    return (*_by_flag(), *SHORTHANDS)
 
 
 def _mask(bits: set[int]) -> str:
@@ -76,21 +86,23 @@ def _parse_value(setting: Setting, text: str, where: str) -> Any:
 
 
 def parse_axis(spec: str, where: str) -> Axis:
-    """``name=v1,v2,...``; ``where`` names the control or flag in errors (``--x``, "X axis")."""
+    """``name=v1,v2,...`` (a list setting: ``name=v1;v2``); ``where`` names the control or flag in errors."""
     name, sep, listed = (part.strip() for part in spec.partition("="))
     if not sep or not listed:
         raise SettingsError(where, f"{spec!r} is not NAME=VALUE,VALUE,... (e.g. ip-scale=0,0.5,1)")
-    texts = [text.strip() for text in listed.split(",") if text.strip()]
-    if name == "ip-layers" and (layers := _layer_axis(listed)) is not None:
-        return Axis(name, layers)
-    if name == "ip-preset":
-        unknown = [text for text in texts if text not in MASK_PRESETS]
-        if unknown:
-            raise SettingsError(where, f"{unknown[0]!r} is not a preset; use {', '.join(MASK_PRESETS)}")
-        return Axis(name, tuple(AxisValue(text, {"ip_layers": MASK_PRESETS[text]}) for text in texts))
     setting = _by_flag().get(name)
-    if setting is None:
-        raise SettingsError(where, f"{name!r} is not a setting to sweep; use one of {', '.join(axis_names())}")
+    separator = ";" if setting is not None and setting.kind == "floats" else ","
+    texts = [text.strip() for text in listed.split(separator) if text.strip()]
     if len(set(texts)) != len(texts):
         raise SettingsError(where, f"{spec!r} lists a value twice")
+    if name == "ip-layers" and (layers := _layer_axis(listed)) is not None:
+        return Axis(name, layers)
+    if name in SHORTHANDS:
+        choices, parameter, what = SHORTHANDS[name]
+        unknown = [text for text in texts if text not in choices]
+        if unknown:
+            raise SettingsError(where, f"{unknown[0]!r} is not {what}; use {', '.join(choices)}")
+        return Axis(name, tuple(AxisValue(text, {parameter: choices[text]}) for text in texts))
+    if setting is None:
+        raise SettingsError(where, f"{name!r} is not a setting to sweep; use one of {', '.join(axis_names())}")
     return Axis(name, tuple(AxisValue(f"{name}={text}", {setting.name: _parse_value(setting, text, where)}) for text in texts))

@@ -39,9 +39,14 @@ class IPAttention:
     token_bias: torch.Tensor | None = None  # (1, 1, 1, image tokens) added to the image attention's logits
     regions: Regions | None = None  # each reference attends on its own, masked
     recorder: InjectionRecorder | None = None  # asked for injection maps
+    # The batch rows this unit acts on, ``tokens`` holding theirs only (several generations in one
+    # call, as a sweep's cells); None: every row.
+    rows: torch.Tensor | None = None
 
     def with_rows_in_front(self, selection: slice) -> IPAttention:
         """The same attention for a batch with copies of some of its rows put in front."""
+        if self.rows is not None:
+            raise ValueError("a unit acting on some rows only cannot follow rows put in front")
         recorder = self.recorder.shifted(selection.stop - selection.start) if self.recorder is not None else None
         return replace(self, tokens=torch.cat([self.tokens[selection], self.tokens]), recorder=recorder)
 
@@ -109,15 +114,19 @@ class CrossAttnProcessor:
         head_dim = key.shape[-1] // attn.heads
 
         def heads(tensor: torch.Tensor) -> torch.Tensor:
-            return tensor.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+            return tensor.view(tensor.shape[0], -1, attn.heads, head_dim).transpose(1, 2)
 
         def merge(tensor: torch.Tensor) -> torch.Tensor:
-            return tensor.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim).to(query.dtype)
+            return tensor.transpose(1, 2).reshape(tensor.shape[0], -1, attn.heads * head_dim).to(query.dtype)
 
         query = heads(query)
         out = merge(F.scaled_dot_product_attention(query, heads(key), heads(value), attn_mask=attention_mask))
         for unit in units:
-            out = self._add_image_branch(out, query, unit, heads, merge)
+            if unit.rows is None:
+                out = self._add_image_branch(out, query, unit, heads, merge)
+            else:
+                rows = self._add_image_branch(out[unit.rows], query[unit.rows], unit, heads, merge)
+                out = out.index_copy(0, unit.rows, rows)
 
         out = attn.to_out[1](attn.to_out[0](out))
         if input_ndim == 4:

@@ -70,6 +70,10 @@ class ImagePrompt(Conditioner):
         attention = IPAttention(weights, tokens, settings.layer_scales, token_bias=bias, recorder=recorder)
         return cls(attention, settings.start, settings.end)
 
+    def for_rows(self, rows: torch.Tensor) -> ImagePrompt:
+        """This prompt acting on some rows of a larger batch only (its own rows, in order, become those)."""
+        return replace(self, attention=replace(self.attention, rows=rows))
+
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         if not step_in_window(step.index, step.total, self.start, self.end):
             return call

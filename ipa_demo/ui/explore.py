@@ -116,7 +116,7 @@ class Sweeper:
 
             def task(on_step: Any) -> SweepResult:
                 return run(engine, cells, x, y, request.references, request.init_image, request.control_image,
-                           on_step=on_step, differences=True)  # fmt: skip
+                           on_step=on_step, differences=True, batch_size=self.handlers.limits.max_images)  # fmt: skip
 
             result = yield from follow(task, progress, "Sweeping", SWEEP_OUTPUTS, gradio_request)
             outputs = self._outputs(result, request.settings.seed)
