@@ -15,8 +15,11 @@ from ipa_demo.engine import Engine
 from ipa_demo.explore.axes import NO_AXIS, parse_axis
 from ipa_demo.explore.sweep import plan, run
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
-from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError
 from ipa_demo.settings.values import values_from_settings
+from ipa_demo.ui.explore import Sweeper
+from ipa_demo.ui.handlers import Handlers
+from ipa_demo.ui.outputs import OutputStore
 
 BASE = GenerationSettings(prompt="a cat", seed=7, width=64, height=64, steps=3, ip=IPAdapterSettings(scale=0.6))
 
@@ -114,16 +117,15 @@ def sweep_request(reference_path: Path, **changes: object) -> dict[str, object]:
     return {**values, **changes}
 
 
+def sweeper_for(engine: Engine, tmp_path: Path, limits: Limits | None = None) -> Sweeper:
+    return Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), limits or Limits()))
+
+
 def test_the_explore_tab_answers_grid_maps_plot_and_scores(engine: Engine, tmp_path: Path, reference: Image.Image) -> None:
     import gradio as gr
 
-    from ipa_demo.settings import Limits
-    from ipa_demo.ui.explore import Sweeper
-    from ipa_demo.ui.handlers import Handlers
-    from ipa_demo.ui.outputs import OutputStore
-
     reference.save(tmp_path / "ref.png")
-    sweeper = Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), Limits()))
+    sweeper = sweeper_for(engine, tmp_path)
     *_, (grid, differences, plot, rows, note) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
     assert Image.open(grid).size == Image.open(differences).size
     assert list(plot["x"]) == [0.0, 1.0] and len(rows) == 2 and "Seed 5" in note
@@ -140,14 +142,49 @@ def test_the_explore_tab_answers_grid_maps_plot_and_scores(engine: Engine, tmp_p
     ],
 )
 def test_the_sweep_validator_marks_the_bad_input(engine: Engine, tmp_path: Path, changes, bad, message) -> None:
-    from ipa_demo.settings import Limits
-    from ipa_demo.ui.explore import SWEEP_INPUTS, Sweeper
-    from ipa_demo.ui.handlers import Handlers
-    from ipa_demo.ui.outputs import OutputStore
+    refused = refusals(sweeper_for(engine, tmp_path), tmp_path, **changes)
+    assert len(refused) == 1 and refused[0][0] == bad and message in refused[0][1]
+
+
+def refusals(sweeper: Sweeper, tmp_path: Path, **changes: object) -> list[tuple[str, str]]:
+    """What the sweep's validator refuses, as (input, message)."""
+    from ipa_demo.ui.explore import SWEEP_INPUTS
 
     Image.new("RGB", (64, 64)).save(tmp_path / "ref.png")
-    sweeper = Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), Limits()))
     checks = sweeper.validate(**sweep_request(tmp_path / "ref.png", **changes))
     assert len(checks) == len(SWEEP_INPUTS)
-    refused = [(name, check["message"]) for name, check in zip(SWEEP_INPUTS, checks) if not check["is_valid"]]
-    assert len(refused) == 1 and refused[0][0] == bad and message in refused[0][1]
+    return [(name, check["message"]) for name, check in zip(SWEEP_INPUTS, checks) if not check["is_valid"]]
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"x_axis": "steps=2,50"}, ("x_axis", "steps=50: at most 10 on this server, got 50")),
+        ({"y_axis": "width=64,4096"}, ("y_axis", "width=4096: at most 128 on this server, got 4096")),
+        ({"x_axis": "height=64,100000"}, ("x_axis", "height=100000: must be between 64 and 8192, got 100000")),
+        ({"x_axis": "num-images=1,8"},
+         ("x_axis", "every cell is one image, so num-images cannot be an axis (seed=1,2,3 can)")),
+        ({"x_axis": "ip-scale=,"}, ("x_axis", "'ip-scale=,' lists no value")),
+        ({"x_axis": "ip-scale=0," + "9" * 900 + "x"}, ("x_axis", "'" + "9" * 39 + "…' is not a number")),
+        ({"x_axis": "seed=" + "1" * 5000}, ("x_axis", "is 5,005 characters long; an axis may have at most 1,000")),
+    ],
+    ids=["server-steps", "server-side", "hard-ceiling", "num-images", "no-value", "long-value", "long-axis"],
+)
+def test_an_axis_is_blamed_for_its_values_and_the_servers_limits_hold_in_every_cell(
+    engine: Engine, tmp_path: Path, changes: dict[str, str], refused: tuple[str, str]
+) -> None:
+    sweeper = sweeper_for(engine, tmp_path, Limits(max_steps=10, max_side=128))
+    assert refusals(sweeper, tmp_path, **changes) == [refused]
+
+
+def test_too_many_cells_are_refused_before_any_cell_is_planned(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def planned(*args: object, **kwargs: object) -> None:
+        raise AssertionError("cells were planned")
+
+    monkeypatch.setattr("ipa_demo.ui.explore.plan", planned)
+    axis = "seed=" + ",".join(str(seed) for seed in range(150))
+    assert refusals(sweeper_for(engine, tmp_path), tmp_path, x_axis=axis, y_axis="ip-scale=0,1") == [
+        ("x_axis", "150 × 2 = 300 cells; this server makes at most 32 in one sweep")
+    ]

@@ -16,6 +16,10 @@ from ..settings import SettingsError
 from ..settings.declarations import SETTINGS, Setting
 
 EACH, LEAVE_ONE_OUT = "each", "leave-one-out"
+# Far above any useful axis (the layer atlas is 14 characters), far below a cost: a request's axes
+# are parsed before the queue, and a long one would otherwise be echoed whole in its error.
+MAX_AXIS_CHARS = 1000
+SHOWN_CHARS = 40  # of a value quoted in an error
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class AxisValue:
 class Axis:
     name: str  # "ip-scale", "ip-layers", ...
     values: tuple[AxisValue, ...]
+    where: str = ""  # the control or flag it came from, for errors about its values
 
     @property
     def parameter(self) -> str | None:
@@ -44,7 +49,7 @@ def _by_flag() -> dict[str, Setting]:
 
 
 def axis_names() -> tuple[str, ...]:
-    return (*_by_flag(), "ip-preset")
+    return (*(name for name, setting in _by_flag().items() if setting.name != "num_images"), "ip-preset")
 
 
 def _mask(bits: set[int]) -> str:
@@ -60,6 +65,11 @@ def _layer_axis(spec: str) -> tuple[AxisValue, ...] | None:
     return None
 
 
+def shown(text: str) -> str:
+    """``text`` quoted for an error message, shortened."""
+    return repr(text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…")
+
+
 def _parse_value(setting: Setting, text: str, where: str) -> Any:
     try:
         if setting.kind == "float":
@@ -67,30 +77,38 @@ def _parse_value(setting: Setting, text: str, where: str) -> Any:
         if setting.kind == "int":
             return int(text)
     except ValueError:
-        raise SettingsError(where, f"{text!r} is not a {'number' if setting.kind == 'float' else 'whole number'}") from None
+        kind = "number" if setting.kind == "float" else "whole number"
+        raise SettingsError(where, f"{shown(text)} is not a {kind}") from None
     if setting.kind == "flag":
         if text.lower() not in ("true", "false"):
-            raise SettingsError(where, f"{text!r} is not true or false")
+            raise SettingsError(where, f"{shown(text)} is not true or false")
         return text.lower() == "true"
     return text
 
 
 def parse_axis(spec: str, where: str) -> Axis:
     """``name=v1,v2,...``; ``where`` names the control or flag in errors (``--x``, "X axis")."""
+    if len(spec) > MAX_AXIS_CHARS:
+        raise SettingsError(where, f"is {len(spec):,} characters long; an axis may have at most {MAX_AXIS_CHARS:,}")
     name, sep, listed = (part.strip() for part in spec.partition("="))
     if not sep or not listed:
-        raise SettingsError(where, f"{spec!r} is not NAME=VALUE,VALUE,... (e.g. ip-scale=0,0.5,1)")
+        raise SettingsError(where, f"{shown(spec)} is not NAME=VALUE,VALUE,... (e.g. ip-scale=0,0.5,1)")
     texts = [text.strip() for text in listed.split(",") if text.strip()]
+    if not texts:
+        raise SettingsError(where, f"{shown(spec)} lists no value")
     if name == "ip-layers" and (layers := _layer_axis(listed)) is not None:
-        return Axis(name, layers)
+        return Axis(name, layers, where)
     if name == "ip-preset":
         unknown = [text for text in texts if text not in MASK_PRESETS]
         if unknown:
-            raise SettingsError(where, f"{unknown[0]!r} is not a preset; use {', '.join(MASK_PRESETS)}")
-        return Axis(name, tuple(AxisValue(text, {"ip_layers": MASK_PRESETS[text]}) for text in texts))
+            raise SettingsError(where, f"{shown(unknown[0])} is not a preset; use {', '.join(MASK_PRESETS)}")
+        return Axis(name, tuple(AxisValue(text, {"ip_layers": MASK_PRESETS[text]}) for text in texts), where)
     setting = _by_flag().get(name)
     if setting is None:
-        raise SettingsError(where, f"{name!r} is not a setting to sweep; use one of {', '.join(axis_names())}")
+        raise SettingsError(where, f"{shown(name)} is not a setting to sweep; use one of {', '.join(axis_names())}")
+    if setting.name == "num_images":
+        raise SettingsError(where, "every cell is one image, so num-images cannot be an axis (seed=1,2,3 can)")
     if len(set(texts)) != len(texts):
-        raise SettingsError(where, f"{spec!r} lists a value twice")
-    return Axis(name, tuple(AxisValue(f"{name}={text}", {setting.name: _parse_value(setting, text, where)}) for text in texts))
+        raise SettingsError(where, f"{shown(spec)} lists a value twice")
+    values = tuple(AxisValue(f"{name}={text}", {setting.name: _parse_value(setting, text, where)}) for text in texts)
+    return Axis(name, values, where)

@@ -9,7 +9,7 @@ IP-Adapter off (λ = 0), as a heat map and its mean.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from ..compare import similarity
 from ..loop import StepCallback, steps_to_run, within
 from ..settings import GenerationSettings, IPAdapterSettings, SettingsError
 from ..settings.values import settings_from_values, values_from_settings
-from .axes import NO_AXIS, Axis
+from .axes import NO_AXIS, Axis, AxisValue
 from .grid import difference, heat_map, labelled_grid
 
 if TYPE_CHECKING:
@@ -59,8 +59,17 @@ class SweepResult:
     differences: Image.Image | None  # heat maps laid out like the grid
 
 
-def plan(values: Mapping[str, Any], seed: int, x: Axis, y: Axis = NO_AXIS) -> list[Cell]:
-    """Every cell's settings: the shared values with the cell's X and Y changes, one image each."""
+def plan(
+    values: Mapping[str, Any],
+    seed: int,
+    x: Axis,
+    y: Axis = NO_AXIS,
+    check: Callable[[GenerationSettings], None] | None = None,
+) -> list[Cell]:
+    """Every cell's settings: the shared values with the cell's X and Y changes, one image each.
+
+    ``check`` (a server's limits) sees each cell's settings; what it raises is blamed like a bad value.
+    """
     cells = []
     for row, y_value in enumerate(y.values):
         for column, x_value in enumerate(x.values):
@@ -69,10 +78,20 @@ def plan(values: Mapping[str, Any], seed: int, x: Axis, y: Axis = NO_AXIS) -> li
             label = " · ".join(filter(None, (x_value.label, y_value.label)))
             try:
                 settings = settings_from_values(cell_values, seed=changes.get("seed", seed))
+                if check is not None:
+                    check(settings)
             except SettingsError as error:
-                raise SettingsError(error.field, f"{error.reason} (in the cell {label})") from None
+                raise _in_cell(error, label, ((x, x_value), (y, y_value))) from None
             cells.append(Cell(row, column, x_value.label, y_value.label, settings))
     return cells
+
+
+def _in_cell(error: SettingsError, label: str, values: Sequence[tuple[Axis, AxisValue]]) -> SettingsError:
+    """The error of one cell, blamed on the axis whose value it refuses (else on the shared setting)."""
+    for axis, value in values:
+        if error.field in value.changes and axis.where:
+            return SettingsError(axis.where, f"{value.label}: {error.reason}")
+    return SettingsError(error.field, f"{error.reason} (in the cell {label})")
 
 
 def _ip_off(settings: GenerationSettings) -> GenerationSettings:

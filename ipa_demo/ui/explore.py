@@ -16,7 +16,7 @@ import pandas as pd
 from ..explore.axes import NO_AXIS, Axis, parse_axis
 from ..explore.injection_view import injection_picture
 from ..explore.sweep import SweepResult, plan, run
-from ..settings import SettingsError
+from ..settings import SettingsError, check_limits
 from ..settings.values import PARAMS, values_from_settings
 from .errors import reported_errors
 from .handlers import Handlers, follow, gpu_seconds, validation_for
@@ -83,11 +83,16 @@ class Sweeper:
 
     def _cells(self, values: dict[str, Any], seed: int | None = None) -> tuple[Any, Axis, Axis, list[Any]]:
         x, y = _axes(values.pop("x_axis", None), values.pop("y_axis", None))
+        limits = self.handlers.limits
+        count = len(x.values) * len(y.values)  # before any cell is planned: a long axis costs nothing
+        if count > limits.max_sweep_cells:
+            raise SettingsError(
+                "x_axis", f"{len(x.values)} × {len(y.values)} = {count} cells; this server makes at most "
+                f"{limits.max_sweep_cells} in one sweep"
+            )  # fmt: skip
         request = self.handlers._parse(values, seed)
-        cells = plan(values_from_settings(request.settings), request.settings.seed, x, y)
-        limit = self.handlers.limits.max_sweep_cells
-        if len(cells) > limit:
-            raise SettingsError("x_axis", f"{len(cells)} cells; this server makes at most {limit} in one sweep")
+        cells = plan(values_from_settings(request.settings), request.settings.seed, x, y,
+                     check=lambda settings: check_limits(settings, limits))  # fmt: skip
         return request, x, y, cells
 
     def validate(self, **values: Any) -> list[dict[str, Any]]:
