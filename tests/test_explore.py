@@ -21,6 +21,8 @@ from ipa_demo.ui.explore import Sweeper
 from ipa_demo.ui.handlers import Handlers
 from ipa_demo.ui.outputs import OutputStore
 
+from .helpers import noise_image
+
 BASE = GenerationSettings(prompt="a cat", seed=7, width=64, height=64, steps=3, ip=IPAdapterSettings(scale=0.6))
 
 
@@ -188,3 +190,15 @@ def test_too_many_cells_are_refused_before_any_cell_is_planned(
     assert refusals(sweeper_for(engine, tmp_path), tmp_path, x_axis=axis, y_axis="ip-scale=0,1") == [
         ("x_axis", "150 × 2 = 300 cells; this server makes at most 32 in one sweep")
     ]
+
+
+def test_a_sweep_over_an_init_image_and_a_mask_inpaints_each_cell(engine: Engine, reference: Image.Image) -> None:
+    settings = replace(BASE, steps=2, strength=0.8)
+    init, mask = noise_image(64, 64, seed=4), Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    x = parse_axis("ip-scale=0,1", "--x")
+    cells = plan(values_from_settings(settings), settings.seed, x)
+    result = run(engine, cells, x, references=[reference], init_image=init, mask_image=mask)
+    for item in result.cells:
+        alone = engine.generate(item.cell.settings, [reference], init_image=init, mask_image=mask).pixels[0]
+        assert np.abs(item.pixels - alone).max() <= 1e-4, item.cell.x_label

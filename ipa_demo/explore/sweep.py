@@ -108,16 +108,19 @@ def run(
     control_image: Image.Image | None = None,
     on_step: StepCallback | None = None,
     differences: bool = False,
+    mask_image: Image.Image | None = None,
 ) -> SweepResult:
     img2img = init_image is not None
     baselines = {_ip_off(cell.settings) for cell in cells} if differences else set()
     jobs = list(dict.fromkeys([cell.settings for cell in cells] + sorted(baselines, key=repr)))
     total = sum(steps_to_run(settings, img2img) for settings in jobs)
+    inpainting = {"mask_image": mask_image} if mask_image is not None else {}
     done = 0
     made: dict[GenerationSettings, tuple[Any, float]] = {}
     for settings in jobs:
         started = time.perf_counter()
-        result = engine.generate(settings, references, init_image, control_image, on_step=within(on_step, done, total))
+        step = within(on_step, done, total)
+        result = engine.generate(settings, references, init_image, control_image, on_step=step, **inpainting)
         made[settings] = (result, time.perf_counter() - started)
         done += steps_to_run(settings, img2img)
     results = []

@@ -121,7 +121,7 @@ class Sweeper:
 
             def task(on_step: Any) -> SweepResult:
                 return run(engine, cells, x, y, request.references, request.init_image, request.control_image,
-                           on_step=on_step, differences=True)  # fmt: skip
+                           on_step=on_step, differences=True, mask_image=request.mask_image)  # fmt: skip
 
             result = yield from follow(run_stoppable(task), progress, "Sweeping", SWEEP_OUTPUTS)
             outputs = self._outputs(result, request.settings.seed)
@@ -167,10 +167,11 @@ class InjectionMaps:
             if not request.settings.ip.is_active:
                 raise SettingsError("ip_scale", "IP-Adapter is off (λ 0, no layer or an empty window): nothing to map")
             engine = self.handlers.engine
+            inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
 
             def task(on_step: Any) -> Any:
-                return engine.generate(request.settings, request.references, request.init_image,
-                                       request.control_image, on_step=on_step, injection_maps=True)  # fmt: skip
+                return engine.generate(request.settings, request.references, request.init_image, request.control_image,
+                                       on_step=on_step, injection_maps=True, **inpainting)  # fmt: skip
 
             result = yield from follow(run_stoppable(task), progress, "Denoising", 2)
             picture = injection_picture(result.injection_maps, result.images[0], 0)
