@@ -13,11 +13,11 @@ from PIL import Image
 from ipa_demo.cli import main
 from ipa_demo.engine import Engine
 from ipa_demo.explore.axes import NO_AXIS, parse_axis
-from ipa_demo.explore.sweep import plan, run
+from ipa_demo.explore.sweep import plan, run, schedule
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError
 from ipa_demo.settings.values import values_from_settings
-from ipa_demo.ui.explore import Sweeper
+from ipa_demo.ui.explore import Sweeper, _progress_label
 from ipa_demo.ui.handlers import Handlers
 from ipa_demo.ui.outputs import OutputStore
 
@@ -128,10 +128,12 @@ def test_the_explore_tab_answers_grid_maps_plot_and_scores(engine: Engine, tmp_p
 
     reference.save(tmp_path / "ref.png")
     sweeper = sweeper_for(engine, tmp_path)
-    *_, (grid, differences, plot, rows, note) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
+    *_, (grid, differences, plot, table, note) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
     assert Image.open(grid).size == Image.open(differences).size
-    assert list(plot["x"]) == [0.0, 1.0] and len(rows) == 2 and "Seed 5" in note
-    assert rows[0][3] == 0.0 and rows[1][3] > 0.0  # λ = 0 is the baseline itself
+    assert list(plot["value"]["x"]) == [0.0, 1.0] and plot["visible"] and plot["x_title"] == "ip-scale"
+    assert list(table.columns[:2]) == ["X: ip-scale", "Y"] and list(table.iloc[:, 0]) == ["0", "1"]
+    assert "Seed 5" in note
+    assert table.iloc[0, 3] == 0.0 and table.iloc[1, 3] > 0.0  # λ = 0 is the baseline itself
 
 
 @pytest.mark.parametrize(
@@ -190,6 +192,16 @@ def test_too_many_cells_are_refused_before_any_cell_is_planned(
     assert refusals(sweeper_for(engine, tmp_path), tmp_path, x_axis=axis, y_axis="ip-scale=0,1") == [
         ("x_axis", "150 × 2 = 300 cells; this server makes at most 32 in one sweep")
     ]
+
+
+def test_the_progress_names_each_image_of_the_sweep() -> None:
+    x = parse_axis("ip-scale=0.5,1", "x_axis")
+    cells = plan(values_from_settings(BASE), BASE.seed, x)
+    label = _progress_label(schedule(cells, differences=True), img2img=False)
+    total = 3 * BASE.steps  # two cells and their one baseline with IP-Adapter off
+    assert label((1, total)) == "Image 1 of 3, cell ip-scale=0.5"
+    assert label((BASE.steps + 1, total)) == "Image 2 of 3, cell ip-scale=1"
+    assert label((total, total)) == "Image 3 of 3, IP-Adapter off, for the change maps"
 
 
 def test_a_sweep_over_an_init_image_and_a_mask_inpaints_each_cell(engine: Engine, reference: Image.Image) -> None:

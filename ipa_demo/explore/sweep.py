@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 
+BASELINE = "IP-Adapter off, for the change maps"  # what an image of the schedule that is no cell is for
+
+
 @dataclass(frozen=True)
 class Cell:
     row: int
@@ -98,6 +101,17 @@ def _ip_off(settings: GenerationSettings) -> GenerationSettings:
     return replace(settings, ip=IPAdapterSettings(scale=0.0))
 
 
+def schedule(cells: Sequence[Cell], differences: bool = False) -> list[tuple[GenerationSettings, str]]:
+    """Each image a sweep makes, in order, and what it is for: a cell, or a baseline for the change maps."""
+    images: dict[GenerationSettings, str] = {}
+    for cell in cells:
+        images.setdefault(cell.settings, " · ".join(filter(None, (cell.x_label, cell.y_label))))
+    if differences:
+        for settings in sorted({_ip_off(cell.settings) for cell in cells}, key=repr):
+            images.setdefault(settings, BASELINE)
+    return list(images.items())
+
+
 def run(
     engine: Engine,
     cells: Sequence[Cell],
@@ -111,8 +125,7 @@ def run(
     mask_image: Image.Image | None = None,
 ) -> SweepResult:
     img2img = init_image is not None
-    baselines = {_ip_off(cell.settings) for cell in cells} if differences else set()
-    jobs = list(dict.fromkeys([cell.settings for cell in cells] + sorted(baselines, key=repr)))
+    jobs = [settings for settings, _ in schedule(cells, differences)]
     total = sum(steps_to_run(settings, img2img) for settings in jobs)
     inpainting = {"mask_image": mask_image} if mask_image is not None else {}
     done = 0

@@ -82,9 +82,11 @@ def _unchanged(width: int) -> tuple[Any, ...]:
 
 
 def follow(
-    run: Generator[Step | None, None, Any], progress: gr.Progress, label: str, width: int
+    run: Generator[Step | None, None, Any], progress: gr.Progress, label: str | Callable[[Step], str], width: int
 ) -> Generator[tuple[Any, ...], None, Any]:
     """Report the run's steps and yield "no change" between them; return the run's result.
+
+    ``label`` is the bar's text, or a function of the step that gives it (a sweep names its cell).
 
     Every yield is followed by the last step: in Gradio 6.31 a yield clears the progress bar until
     the next ``progress()`` call, and the idle yields (for Stop) come several times per step.
@@ -101,7 +103,7 @@ def follow(
             last = step or last
             yield _unchanged(width)
             if last is not None:
-                progress(last, desc=label, unit="steps")
+                progress(last, desc=label if isinstance(label, str) else label(last), unit="steps")
     finally:
         run.close()  # a Stop closes us at the yield above: pass it on to the engine run
 
