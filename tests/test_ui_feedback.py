@@ -64,24 +64,28 @@ def test_the_check_explains_opens_the_accordion_and_raises_a_toast(page: dict[st
         next(run)
 
 
-def test_every_yield_repeats_the_last_step_so_the_progress_bar_stays() -> None:
-    """Gradio 6.31 clears the bar on a yield without a fresh progress() call."""
+def test_every_yield_repeats_the_last_step_and_steps_within_a_tick_yield_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Gradio 6.31 clears the bar on a yield without a fresh progress() call, and each yield blanks it
+    for a moment: steps closer together than the tick are reported without a yield (Stop still finds
+    one at least every tick, when the run is idle)."""
     reported: list[tuple[int, int]] = []
+    now = [0.0]
+    monkeypatch.setattr("ipa_demo.ui.handlers.time.monotonic", lambda: now[0])
 
     def run():
-        yield None  # before the first step there is nothing to show
-        yield (1, 3)
-        yield None
-        yield None
-        yield (2, 3)
+        for seconds, step in ((0.1, None), (0.01, (1, 3)), (0.01, (2, 3)), (0.1, None), (0.15, (3, 3))):
+            now[0] += seconds
+            yield step  # None: a tick passed without a step
         return "result"
 
     def followed():
         result = yield from follow(run(), lambda step, **_: reported.append(step), "Denoising", 2)
         assert result == "result"
 
-    assert len(list(followed())) == 5
-    assert reported == [(1, 3), (1, 3), (1, 3), (2, 3)]
+    assert len(list(followed())) == 3  # the two idle ticks and the slow step
+    assert reported == [(1, 3), (2, 3), (2, 3), (3, 3)]
 
 
 def test_the_busy_button_is_disabled_first_and_the_run_is_closed_with_its_wrapper() -> None:
