@@ -171,10 +171,13 @@ def refusals(sweeper: Sweeper, tmp_path: Path, **changes: object) -> list[tuple[
         ({"x_axis": "ip-scale=,"}, ("x_axis", "'ip-scale=,' lists no value")),
         ({"x_axis": "ip-scale=0," + "9" * 900 + "x"}, ("x_axis", "'" + "9" * 39 + "…' is not a number")),
         ({"x_axis": "seed=" + "1" * 5000}, ("x_axis", "is 5,005 characters long; an axis may have at most 1,000")),
+        ({"x_axis": "ip-scale=0,1", "ip_scale": 0.0, "reference_images": None},
+         ("reference_images", "IP-Adapter needs a reference image (or set λ to 0) (in the cell ip-scale=1)")),
     ],
-    ids=["server-steps", "server-side", "hard-ceiling", "num-images", "no-value", "long-value", "long-axis"],
+    ids=["server-steps", "server-side", "hard-ceiling", "num-images", "no-value", "long-value", "long-axis",
+         "needs-reference"],
 )
-def test_an_axis_is_blamed_for_its_values_and_the_servers_limits_hold_in_every_cell(
+def test_every_cell_is_checked_as_a_request_is_and_an_axis_is_blamed_for_its_values(
     engine: Engine, tmp_path: Path, changes: dict[str, str], refused: tuple[str, str]
 ) -> None:
     sweeper = sweeper_for(engine, tmp_path, Limits(max_steps=10, max_side=128))

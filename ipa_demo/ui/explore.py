@@ -19,7 +19,7 @@ from ..explore.axes import NO_AXIS, Axis, parse_axis
 from ..explore.injection_view import injection_picture
 from ..explore.sweep import BASELINE, SweepResult, plan, run, schedule
 from ..loop import steps_to_run
-from ..settings import GenerationSettings, SettingsError, check_limits
+from ..settings import GenerationSettings, SettingsError, check_inputs, check_limits
 from ..settings.values import PARAMS, values_from_settings
 from .errors import log, reported_errors
 from .feedback import error_box
@@ -133,8 +133,12 @@ class Sweeper:
                 f"{limits.max_sweep_cells} in one sweep"
             )  # fmt: skip
         request = self.handlers._parse(values, seed)
-        cells = plan(values_from_settings(request.settings), request.settings.seed, x, y,
-                     check=lambda settings: check_limits(settings, limits))  # fmt: skip
+
+        def check(settings: GenerationSettings) -> None:  # what parse_request checks of the shared settings
+            check_limits(settings, limits)
+            check_inputs(settings, request.references, request.init_image, request.control_image)
+
+        cells = plan(values_from_settings(request.settings), request.settings.seed, x, y, check=check)
         return request, x, y, cells
 
     def check(self, values: dict[str, Any]) -> SettingsError | None:
