@@ -33,10 +33,10 @@ def injection_picture(maps: list[np.ndarray], image: Image.Image, index: int) ->
     labels = {stage: f"{stage} {values.shape[1]}x{values.shape[0]}" for stage, values in measured.items()}
     total = sum(stages.values())
     overlay = Image.blend(image.convert("RGB").resize(size), heat_map(total, float(total.max())), 0.6)
+    coming_out = [labels[stage] for stage in COMING_OUT] + ["all, over the image"]
     rows = [
         labelled_grid([[tiles[stage] for stage in GOING_IN]], [labels[stage] for stage in GOING_IN], [""]),
-        labelled_grid([[*(tiles[stage] for stage in COMING_OUT), overlay]],
-                      [*(labels[stage] for stage in COMING_OUT), "all, over the image"], [""]),  # fmt: skip
+        labelled_grid([[*(tiles[stage] for stage in COMING_OUT), overlay]], coming_out, [""]),
     ]
     picture = Image.new("RGB", (max(row.width for row in rows), sum(row.height for row in rows)), "white")
     picture.paste(rows[0], (0, 0))
