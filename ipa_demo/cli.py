@@ -210,7 +210,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     cells = plan(values_from_settings(request.settings), request.settings.seed, x, y)
     writable_folder(args.out, "--out")
     result = run(load_engine(args), cells, x, y, request.references, request.init_image, request.control_image,
-                 differences=not args.no_differences, batch_size=args.batch_size)  # fmt: skip
+                 differences=not args.no_differences, mask_image=request.mask_image,
+                 batch_size=args.batch_size)  # fmt: skip
     print(write_sweep(result, args.out))
     return 0
 

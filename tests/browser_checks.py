@@ -6,16 +6,21 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-# Samples every 100 ms, in the page, whether a visible element under ``root`` shows text matching
-# ``pattern`` (the smallest such element, so a visible container does not count for a hidden child),
-# until the element ``done`` (a selector) has the value ``value`` or two minutes pass.
-_SAMPLE_PROGRESS = """async ([root, pattern, done, value]) => {
-  const re = new RegExp(pattern), samples = [], started = performance.now();
-  const shown = () => [...document.querySelectorAll(`${root} *`)].some(el =>
+# Samples every 100 ms, in the page, whether for every one of ``patterns`` a visible element under
+# ``root`` shows text matching it (the smallest such element, so a visible container does not count for
+# a hidden child), until the element ``done`` (a selector) has the value ``value`` (an input) or shows
+# it among its text (any other element), or two minutes pass.
+_SAMPLE_PROGRESS = """async ([root, patterns, done, value]) => {
+  const res = patterns.map(pattern => new RegExp(pattern)), samples = [], started = performance.now();
+  const shown = re => [...document.querySelectorAll(`${root} *`)].some(el =>
     re.test(el.textContent) && ![...el.children].some(child => re.test(child.textContent))
     && el.checkVisibility({opacityProperty: true, visibilityProperty: true}));
-  while (document.querySelector(done)?.value !== value && performance.now() - started < 120000) {
-    samples.push(shown());
+  const finished = () => {
+    const el = document.querySelector(done);
+    return el !== null && ('value' in el ? el.value === value : el.textContent.includes(value));
+  };
+  while (!finished() && performance.now() - started < 120000) {
+    samples.push(res.every(shown));
     await new Promise(resolve => setTimeout(resolve, 100));
   }
   return samples;
@@ -60,8 +65,10 @@ def expect_error_toast(page: Page, text: str) -> None:
     expect(page.locator(".toast-body")).to_have_count(0)
 
 
-def progress_samples(page: Page, done: str, value: str, pattern: str = r"\d+/30 steps") -> list[bool]:
-    return page.evaluate(_SAMPLE_PROGRESS, ["#output-gallery", pattern, done, value])
+def progress_samples(
+    page: Page, done: str, value: str, patterns: tuple[str, ...] = (r"\d+/30 steps",), root: str = "#output-gallery"
+) -> list[bool]:
+    return page.evaluate(_SAMPLE_PROGRESS, [root, list(patterns), done, value])
 
 
 def share_during_run(samples: list[bool]) -> tuple[int, int]:
@@ -78,3 +85,44 @@ def cropped_images(page: Page, root: str) -> list[dict[str, Any]]:
     images = page.evaluate(_WHOLE_IMAGES, root)
     assert images and all(image["loaded"] for image in images), f"{root}: no image to check ({images})"
     return [image for image in images if not (image["contained"] and image["inside"])]
+
+
+# An output image as the page draws it: loaded, its natural size, its drawn box inside the component,
+# and whether Gradio's label (laid over the component's top left) leaves the picture uncovered.
+_PICTURE = """(root) => {
+  const block = document.querySelector(root), img = block.querySelector('img');
+  if (!img || !img.complete || img.naturalWidth === 0) return null;
+  const box = block.getBoundingClientRect(), r = img.getBoundingClientRect();
+  const label = block.querySelector('label[data-testid=block-label]');
+  const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+  const top = r.top + (r.height - img.naturalHeight * scale) / 2;
+  return {size: [img.naturalWidth, img.naturalHeight], shown: [r.width, r.height],
+          inside: r.left >= box.left - 1 && r.right <= box.right + 1
+            && r.top >= box.top - 1 && r.bottom <= box.bottom + 1,
+          uncovered: !label || label.getBoundingClientRect().bottom <= top + 1};
+}"""
+
+# Mean brightness (0-255) of regions [x, y, w, h] of an output image, in its own pixels, read back from
+# the image the page loaded.
+_MEANS = """([root, regions]) => {
+  const img = document.querySelector(root + ' img'), canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0);
+  return regions.map(([x, y, w, h]) => {
+    const data = context.getImageData(x, y, w, h).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += data[i] + data[i + 1] + data[i + 2];
+    return sum / (data.length / 4) / 3;
+  });
+}"""
+
+
+def shown_picture(page: Page, root: str) -> dict[str, Any]:
+    """The image of output ``root`` once loaded: size, drawn size, inside its box, not under its label."""
+    page.wait_for_function(f"({_PICTURE})({root!r}) !== null")
+    return page.evaluate(_PICTURE, root)
+
+
+def region_means(page: Page, root: str, regions: list[tuple[int, int, int, int]]) -> list[float]:
+    return page.evaluate(_MEANS, [root, [list(region) for region in regions]])

@@ -13,10 +13,15 @@ from PIL import Image
 from ipa_demo.cli import main
 from ipa_demo.engine import Engine
 from ipa_demo.explore.axes import NO_AXIS, parse_axis
-from ipa_demo.explore.sweep import batches, plan, run
+from ipa_demo.explore.sweep import plan, progress_label, run, sweep_batches
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
-from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError
 from ipa_demo.settings.values import values_from_settings
+from ipa_demo.ui.explore import Sweeper
+from ipa_demo.ui.handlers import Handlers
+from ipa_demo.ui.outputs import OutputStore
+
+from .helpers import noise_image
 
 BASE = GenerationSettings(prompt="a cat", seed=7, width=64, height=64, steps=3, ip=IPAdapterSettings(scale=0.6))
 
@@ -116,20 +121,21 @@ def sweep_request(reference_path: Path, **changes: object) -> dict[str, object]:
     return {**values, **changes}
 
 
+def sweeper_for(engine: Engine, tmp_path: Path, limits: Limits | None = None) -> Sweeper:
+    return Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), limits or Limits()))
+
+
 def test_the_explore_tab_answers_grid_maps_plot_and_scores(engine: Engine, tmp_path: Path, reference: Image.Image) -> None:
     import gradio as gr
 
-    from ipa_demo.settings import Limits
-    from ipa_demo.ui.explore import Sweeper
-    from ipa_demo.ui.handlers import Handlers
-    from ipa_demo.ui.outputs import OutputStore
-
     reference.save(tmp_path / "ref.png")
-    sweeper = Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), Limits()))
-    *_, (grid, differences, plot, rows, note) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
+    sweeper = sweeper_for(engine, tmp_path)
+    *_, (grid, differences, plot, table, note) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
     assert Image.open(grid).size == Image.open(differences).size
-    assert list(plot["x"]) == [0.0, 1.0] and len(rows) == 2 and "Seed 5" in note
-    assert rows[0][3] == 0.0 and rows[1][3] > 0.0  # λ = 0 is the baseline itself
+    assert list(plot["value"]["x"]) == [0.0, 1.0] and plot["visible"] and plot["x_title"] == "ip-scale"
+    assert list(table.columns[:2]) == ["X: ip-scale", "Y"] and list(table.iloc[:, 0]) == ["0", "1"]
+    assert "Seed 5" in note
+    assert table.iloc[0, 3] == 0.0 and table.iloc[1, 3] > 0.0  # λ = 0 is the baseline itself
 
 
 @pytest.mark.parametrize(
@@ -142,17 +148,79 @@ def test_the_explore_tab_answers_grid_maps_plot_and_scores(engine: Engine, tmp_p
     ],
 )
 def test_the_sweep_validator_marks_the_bad_input(engine: Engine, tmp_path: Path, changes, bad, message) -> None:
-    from ipa_demo.settings import Limits
-    from ipa_demo.ui.explore import SWEEP_INPUTS, Sweeper
-    from ipa_demo.ui.handlers import Handlers
-    from ipa_demo.ui.outputs import OutputStore
+    refused = refusals(sweeper_for(engine, tmp_path), tmp_path, **changes)
+    assert len(refused) == 1 and refused[0][0] == bad and message in refused[0][1]
+
+
+def refusals(sweeper: Sweeper, tmp_path: Path, **changes: object) -> list[tuple[str, str]]:
+    """What the sweep's validator refuses, as (input, message)."""
+    from ipa_demo.ui.explore import SWEEP_INPUTS
 
     Image.new("RGB", (64, 64)).save(tmp_path / "ref.png")
-    sweeper = Sweeper(Handlers(engine, OutputStore(tmp_path / "out"), Limits()))
     checks = sweeper.validate(**sweep_request(tmp_path / "ref.png", **changes))
     assert len(checks) == len(SWEEP_INPUTS)
-    refused = [(name, check["message"]) for name, check in zip(SWEEP_INPUTS, checks) if not check["is_valid"]]
-    assert len(refused) == 1 and refused[0][0] == bad and message in refused[0][1]
+    return [(name, check["message"]) for name, check in zip(SWEEP_INPUTS, checks) if not check["is_valid"]]
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"x_axis": "steps=2,50"}, ("x_axis", "steps=50: at most 10 on this server, got 50")),
+        ({"y_axis": "width=64,4096"}, ("y_axis", "width=4096: at most 128 on this server, got 4096")),
+        ({"x_axis": "height=64,100000"}, ("x_axis", "height=100000: must be between 64 and 8192, got 100000")),
+        ({"x_axis": "num-images=1,8"},
+         ("x_axis", "every cell is one image, so num-images cannot be an axis (seed=1,2,3 can)")),
+        ({"x_axis": "ip-scale=,"}, ("x_axis", "'ip-scale=,' lists no value")),
+        ({"x_axis": "ip-scale=0," + "9" * 900 + "x"}, ("x_axis", "'" + "9" * 39 + "…' is not a number")),
+        ({"x_axis": "seed=" + "1" * 5000}, ("x_axis", "is 5,005 characters long; an axis may have at most 1,000")),
+        ({"x_axis": "ip-scale=0,1", "ip_scale": 0.0, "reference_images": None},
+         ("reference_images", "IP-Adapter needs a reference image (or set λ to 0) (in the cell ip-scale=1)")),
+    ],
+    ids=["server-steps", "server-side", "hard-ceiling", "num-images", "no-value", "long-value", "long-axis",
+         "needs-reference"],
+)
+def test_every_cell_is_checked_as_a_request_is_and_an_axis_is_blamed_for_its_values(
+    engine: Engine, tmp_path: Path, changes: dict[str, str], refused: tuple[str, str]
+) -> None:
+    sweeper = sweeper_for(engine, tmp_path, Limits(max_steps=10, max_side=128))
+    assert refusals(sweeper, tmp_path, **changes) == [refused]
+
+
+def test_too_many_cells_are_refused_before_any_cell_is_planned(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def planned(*args: object, **kwargs: object) -> None:
+        raise AssertionError("cells were planned")
+
+    monkeypatch.setattr("ipa_demo.ui.explore.plan", planned)
+    axis = "seed=" + ",".join(str(seed) for seed in range(150))
+    assert refusals(sweeper_for(engine, tmp_path), tmp_path, x_axis=axis, y_axis="ip-scale=0,1") == [
+        ("x_axis", "150 × 2 = 300 cells; this server makes at most 32 in one sweep")
+    ]
+
+
+def test_the_progress_names_each_image_of_the_sweep() -> None:
+    x = parse_axis("ip-scale=0.5,1", "x_axis")
+    cells = plan(values_from_settings(BASE), BASE.seed, x)
+    label = progress_label(sweep_batches(cells, True, 1), img2img=False)
+    total = 3 * BASE.steps  # two cells and their one baseline with IP-Adapter off
+    assert label((1, total)) == "Image 1 of 3, cell ip-scale=0.5"
+    assert label((BASE.steps + 1, total)) == "Image 2 of 3, cell ip-scale=1"
+    assert label((total, total)) == "Image 3 of 3, IP-Adapter off, for the change maps"
+    batched = progress_label(sweep_batches(cells, True, 8), img2img=False)
+    assert batched((1, total)) == batched((total, total)) == "Images 1–3 of 3, 3 cells at once"
+
+
+def test_a_sweep_over_an_init_image_and_a_mask_inpaints_each_cell(engine: Engine, reference: Image.Image) -> None:
+    settings = replace(BASE, steps=2, strength=0.8)
+    init, mask = noise_image(64, 64, seed=4), Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    x = parse_axis("ip-scale=0,1", "--x")
+    cells = plan(values_from_settings(settings), settings.seed, x)
+    result = run(engine, cells, x, references=[reference], init_image=init, mask_image=mask, batch_size=8)
+    for item in result.cells:
+        alone = engine.generate(item.cell.settings, [reference], init_image=init, mask_image=mask).pixels[0]
+        assert np.abs(item.pixels - alone).max() <= 1e-4, item.cell.x_label
 
 
 def test_cells_differing_in_ip_settings_and_seed_share_each_step_of_the_unet(
@@ -160,7 +228,7 @@ def test_cells_differing_in_ip_settings_and_seed_share_each_step_of_the_unet(
 ) -> None:
     x_axis, y_axis = parse_axis("ip-scale=0,0.5,1", "--x"), parse_axis("seed=1,2", "--y")
     cells = plan(values_from_settings(BASE), BASE.seed, x_axis, y_axis)
-    assert [len(batch) for batch in batches([cell.settings for cell in cells], 4)] == [4, 2]
+    assert [len(batch) for batch in sweep_batches(cells, False, 4)] == [4, 2]
     calls, reported = [], []
     hook = engine.models.unet.register_forward_hook(lambda *_: calls.append(1))
     try:
@@ -173,6 +241,7 @@ def test_cells_differing_in_ip_settings_and_seed_share_each_step_of_the_unet(
 
 def test_cells_that_differ_in_anything_else_are_not_batched_together() -> None:
     cells = plan(values_from_settings(BASE), 1, parse_axis("steps=2,3", "--x"), parse_axis("ip-scale=0.2,0.4", "--y"))
-    assert [[cell.steps for cell in batch] for batch in batches([cell.settings for cell in cells], 8)] == [[2, 2], [3, 3]]
+    assert [[settings.steps for settings, _ in batch] for batch in sweep_batches(cells, False, 8)] == [[2, 2], [3, 3]]
     with_reference_only = replace(BASE, reference_only=replace(BASE.reference_only, mode="attn"))
-    assert [len(batch) for batch in batches([with_reference_only, replace(with_reference_only, seed=9)], 8)] == [1, 1]
+    cells = plan(values_from_settings(with_reference_only), 1, parse_axis("seed=1,2", "--x"))
+    assert [len(batch) for batch in sweep_batches(cells, False, 8)] == [1, 1]

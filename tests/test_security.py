@@ -158,6 +158,45 @@ def test_text_that_is_not_unicode_is_refused_by_name(url: str, name: str) -> Non
     serves(url)
 
 
+# -- the Explore tab's events: every cell within the limits, refused before it runs --
+
+
+def post_event(url: str, name: str, **overrides: Any) -> httpx.Response:
+    """A raw /gradio_api/call/``name``, its data in the order /gradio_api/info lists the parameters."""
+    info = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"][f"/{name}"]["parameters"]
+    values = {"x_axis": "seed=1,2", "y_axis": "", **request(**overrides)}
+    return httpx.post(f"{url}gradio_api/call/{name}", json={"data": [values[p["parameter_name"]] for p in info]})
+
+
+@pytest.mark.parametrize(
+    ("axes", "refusal"),
+    [
+        ({"x_axis": "steps=2,1000"}, {"x_axis": "steps=1000: at most 150 on this server, got 1000"}),
+        ({"y_axis": "width=64,2048"}, {"y_axis": "width=2048: at most 1024 on this server, got 2048"}),
+        ({"y_axis": "height=64,100000"}, {"y_axis": "height=100000: must be between 64 and 8192, got 100000"}),
+        ({"x_axis": "seed=" + ",".join(map(str, range(150)))},
+         {"x_axis": "150 × 1 = 150 cells; this server makes at most 32 in one sweep"}),
+        ({"y_axis": "seed=1," + "9" * 3_000_000},
+         {"y_axis": "is 3,000,007 characters long; an axis may have at most 1,000"}),
+        ({"x_axis": "guidance=1,1e999"}, {"x_axis": "guidance=1e999: must be finite, got inf"}),
+    ],
+    ids=["steps", "side", "ceiling", "cells", "3-mb-axis", "infinite"],
+)
+def test_a_sweep_past_the_servers_limits_is_refused_by_its_axis(url: str, axes: dict[str, str], refusal) -> None:
+    response = post_event(url, "sweep", **axes)
+    assert refused(response) == refusal
+    assert len(response.content) < 20_000, "the axis came back in the refusal"
+    serves(url)
+
+
+def test_injection_maps_past_the_limits_or_with_nothing_to_map_are_refused(url: str) -> None:
+    assert refused(post_event(url, "injection_maps", steps=1000)) == {"steps": "at most 150 on this server, got 1000"}
+    assert refused(post_event(url, "injection_maps", ip_scale=0.0)) == {
+        "ip_scale": "IP-Adapter is off (λ 0, no layer or an empty window): nothing to map"
+    }
+    serves(url)
+
+
 # -- the queue under a burst --
 
 

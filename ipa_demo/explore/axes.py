@@ -18,6 +18,10 @@ from ..settings import SettingsError
 from ..settings.declarations import SETTINGS, Setting
 
 EACH, LEAVE_ONE_OUT = "each", "leave-one-out"
+# Far above any useful axis (the layer atlas is 14 characters), far below a cost: a request's axes
+# are parsed before the queue, and a long one would otherwise be echoed whole in its error.
+MAX_AXIS_CHARS = 1000
+SHOWN_CHARS = 40  # of a value quoted in an error
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class AxisValue:
 class Axis:
     name: str  # "ip-scale", "ip-layers", ...
     values: tuple[AxisValue, ...]
+    where: str = ""  # the control or flag it came from, for errors about its values
 
     @property
     def parameter(self) -> str | None:
@@ -41,7 +46,6 @@ class Axis:
 NO_AXIS = Axis("", (AxisValue("", {}),))  # a sweep along one axis has one row
 
 
-NOT_AXES = ("num_images",)  # a sweep's cells are one image each
 # Axes over named values: name -> (value by name, the API parameter it sets, what a value is)
 SHORTHANDS: dict[str, tuple[Mapping[str, Any], str, str]] = {
     "ip-preset": (MASK_PRESETS, "ip_layers", "a preset"),
@@ -50,11 +54,11 @@ SHORTHANDS: dict[str, tuple[Mapping[str, Any], str, str]] = {
 
 
 def _by_flag() -> dict[str, Setting]:
-    return {setting.flag.removeprefix("--"): setting for setting in SETTINGS if setting.flag and setting.name not in NOT_AXES}
+    return {setting.flag.removeprefix("--"): setting for setting in SETTINGS if setting.flag}
 
 
 def axis_names() -> tuple[str, ...]:
-    return (*_by_flag(), *SHORTHANDS)
+    return (*(name for name, setting in _by_flag().items() if setting.name != "num_images"), *SHORTHANDS)
 
 
 def _mask(bits: set[int]) -> str:
@@ -70,6 +74,11 @@ def _layer_axis(spec: str) -> tuple[AxisValue, ...] | None:
     return None
 
 
+def shown(text: str) -> str:
+    """``text`` quoted for an error message, shortened."""
+    return repr(text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…")
+
+
 def _parse_value(setting: Setting, text: str, where: str) -> Any:
     try:
         if setting.kind == "float":
@@ -77,32 +86,40 @@ def _parse_value(setting: Setting, text: str, where: str) -> Any:
         if setting.kind == "int":
             return int(text)
     except ValueError:
-        raise SettingsError(where, f"{text!r} is not a {'number' if setting.kind == 'float' else 'whole number'}") from None
+        kind = "number" if setting.kind == "float" else "whole number"
+        raise SettingsError(where, f"{shown(text)} is not a {kind}") from None
     if setting.kind == "flag":
         if text.lower() not in ("true", "false"):
-            raise SettingsError(where, f"{text!r} is not true or false")
+            raise SettingsError(where, f"{shown(text)} is not true or false")
         return text.lower() == "true"
     return text
 
 
 def parse_axis(spec: str, where: str) -> Axis:
     """``name=v1,v2,...`` (a list setting: ``name=v1;v2``); ``where`` names the control or flag in errors."""
+    if len(spec) > MAX_AXIS_CHARS:
+        raise SettingsError(where, f"is {len(spec):,} characters long; an axis may have at most {MAX_AXIS_CHARS:,}")
     name, sep, listed = (part.strip() for part in spec.partition("="))
     if not sep or not listed:
-        raise SettingsError(where, f"{spec!r} is not NAME=VALUE,VALUE,... (e.g. ip-scale=0,0.5,1)")
+        raise SettingsError(where, f"{shown(spec)} is not NAME=VALUE,VALUE,... (e.g. ip-scale=0,0.5,1)")
     setting = _by_flag().get(name)
     separator = ";" if setting is not None and setting.kind == "floats" else ","
     texts = [text.strip() for text in listed.split(separator) if text.strip()]
-    if len(set(texts)) != len(texts):
-        raise SettingsError(where, f"{spec!r} lists a value twice")
+    if not texts:
+        raise SettingsError(where, f"{shown(spec)} lists no value")
     if name == "ip-layers" and (layers := _layer_axis(listed)) is not None:
-        return Axis(name, layers)
+        return Axis(name, layers, where)
+    if len(set(texts)) != len(texts):
+        raise SettingsError(where, f"{shown(spec)} lists a value twice")
     if name in SHORTHANDS:
         choices, parameter, what = SHORTHANDS[name]
         unknown = [text for text in texts if text not in choices]
         if unknown:
-            raise SettingsError(where, f"{unknown[0]!r} is not {what}; use {', '.join(choices)}")
-        return Axis(name, tuple(AxisValue(text, {parameter: choices[text]}) for text in texts))
+            raise SettingsError(where, f"{shown(unknown[0])} is not {what}; use {', '.join(choices)}")
+        return Axis(name, tuple(AxisValue(text, {parameter: choices[text]}) for text in texts), where)
     if setting is None:
-        raise SettingsError(where, f"{name!r} is not a setting to sweep; use one of {', '.join(axis_names())}")
-    return Axis(name, tuple(AxisValue(f"{name}={text}", {setting.name: _parse_value(setting, text, where)}) for text in texts))
+        raise SettingsError(where, f"{shown(name)} is not a setting to sweep; use one of {', '.join(axis_names())}")
+    if setting.name == "num_images":
+        raise SettingsError(where, "every cell is one image, so num-images cannot be an axis (seed=1,2,3 can)")
+    values = tuple(AxisValue(f"{name}={text}", {setting.name: _parse_value(setting, text, where)}) for text in texts)
+    return Axis(name, values, where)

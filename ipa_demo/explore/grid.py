@@ -9,17 +9,17 @@ from PIL import Image, ImageDraw
 
 from .. import grid_labels
 
-FONT_SIZE = 12
-HEADER = 22  # pixels for the column labels above and the row labels to the left (times 6)
+FONT_SIZE = 12  # at least; larger tiles get larger labels, so that a grid shrunk to a screen stays legible
+MAX_FONT_SIZE = 32
+HEADER = 22  # pixels for the column labels above and the row labels to the left (times 6), at FONT_SIZE
 
 
-def _font() -> grid_labels.Font:
-    return grid_labels.label_font(FONT_SIZE)
+def _font_size(tile_width: int) -> int:
+    return max(FONT_SIZE, min(MAX_FONT_SIZE, tile_width // 16))
 
 
-def _fitted(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
+def _fitted(draw: ImageDraw.ImageDraw, text: str, width: int, font: grid_labels.Font) -> str:
     """``text`` shortened with an ellipsis to fit ``width`` pixels."""
-    font = _font()
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
@@ -32,17 +32,22 @@ def labelled_grid(
 ) -> Image.Image:
     """Rows of equal-size tiles with their column labels above, row labels to the left, axis names in the corner."""
     width, height = tiles[0][0].size
-    left = 6 * HEADER if any(row_labels) or corner else 0
-    grid = Image.new("RGB", (left + width * len(column_labels), HEADER + height * len(row_labels)), "white")
+    size = _font_size(width)
+    font = grid_labels.label_font(size)
+    header = HEADER * size // FONT_SIZE
+    left = 6 * header if any(row_labels) or corner else 0
+    grid = Image.new("RGB", (left + width * len(column_labels), header + height * len(row_labels)), "white")
     draw = ImageDraw.Draw(grid)
-    font = _font()
+    pad = size // 4
     if corner:
-        draw.text((3, 4), _fitted(draw, corner, left - 6), fill="gray", font=font)
+        draw.text((pad, pad), _fitted(draw, corner, left - 2 * pad, font), fill="gray", font=font)
     for column, label in enumerate(column_labels):
-        draw.text((left + column * width + 3, 4), _fitted(draw, label, width - 6), fill="black", font=font)
+        text = _fitted(draw, label, width - 2 * pad, font)
+        draw.text((left + column * width + pad, pad), text, fill="black", font=font)
     for row, (label, images) in enumerate(zip(row_labels, tiles, strict=True)):
-        top = HEADER + row * height
-        draw.text((3, top + height // 2 - 7), _fitted(draw, label, left - 6), fill="black", font=font)
+        top = header + row * height
+        label_top = top + (height - size) // 2
+        draw.text((pad, label_top), _fitted(draw, label, left - 2 * pad, font), fill="black", font=font)
         for column, image in enumerate(images):
             grid.paste(image.convert("RGB"), (left + column * width, top))
     return grid

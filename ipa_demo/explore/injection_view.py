@@ -1,4 +1,5 @@
-"""Injection maps as a picture: the seven stages side by side, then their total over the output image."""
+"""Injection maps as a picture: the stages going into the UNet on top, those coming out below with
+their total over the output image (two rows, so that a phone still shows tiles, not a strip)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import numpy as np
 from PIL import Image
 
 from ..ip_adapter.layers import STAGE_NAMES, STAGES
-from ..settings.declarations import STAGE_SIZES
 from .grid import heat_map, labelled_grid
 
 TILE = 128  # pixels on the long side of each tile
+GOING_IN, COMING_OUT = STAGE_NAMES[:4], STAGE_NAMES[4:]  # down0..down2 and mid; up1..up3
 
 
 def stage_maps(maps: list[np.ndarray], index: int) -> dict[str, np.ndarray]:
@@ -25,11 +26,19 @@ def _resized(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def injection_picture(maps: list[np.ndarray], image: Image.Image, index: int) -> Image.Image:
     scale = image.width / image.height
     size = (TILE, max(1, round(TILE / scale))) if scale >= 1 else (max(1, round(TILE * scale)), TILE)
-    stages = {stage: _resized(values, size) for stage, values in stage_maps(maps, index).items()}
+    measured = stage_maps(maps, index)
+    stages = {stage: _resized(values, size) for stage, values in measured.items()}
     peak = max(float(values.max()) for values in stages.values())
-    tiles = [heat_map(values, peak) for values in stages.values()]
+    tiles = {stage: heat_map(values, peak) for stage, values in stages.items()}
+    labels = {stage: f"{stage} {values.shape[1]}x{values.shape[0]}" for stage, values in measured.items()}
     total = sum(stages.values())
     overlay = Image.blend(image.convert("RGB").resize(size), heat_map(total, float(total.max())), 0.6)
-    sides = {stage: STAGE_SIZES[stage].removesuffix("²") for stage in STAGE_NAMES}
-    labels = [f"{stage} {sides[stage]}x{sides[stage]}" for stage in STAGE_NAMES] + ["all, over the image"]
-    return labelled_grid([[*tiles, overlay]], labels, [""])
+    coming_out = [labels[stage] for stage in COMING_OUT] + ["all, over the image"]
+    rows = [
+        labelled_grid([[tiles[stage] for stage in GOING_IN]], [labels[stage] for stage in GOING_IN], [""]),
+        labelled_grid([[*(tiles[stage] for stage in COMING_OUT), overlay]], coming_out, [""]),
+    ]
+    picture = Image.new("RGB", (max(row.width for row in rows), sum(row.height for row in rows)), "white")
+    picture.paste(rows[0], (0, 0))
+    picture.paste(rows[1], (0, rows[0].height))
+    return picture

@@ -9,8 +9,10 @@ IP-Adapter off (λ = 0), as a heat map and its mean.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +23,15 @@ from ..compare import similarity
 from ..loop import StepCallback, steps_to_run, within
 from ..settings import GenerationSettings, IPAdapterSettings, SettingsError
 from ..settings.values import settings_from_values, values_from_settings
-from .axes import NO_AXIS, Axis
+from .axes import NO_AXIS, Axis, AxisValue
 from .batched import CellImage, can_batch, generate_batch, shared_part
 from .grid import difference, heat_map, labelled_grid
 
 if TYPE_CHECKING:
     from ..engine import Engine
+
+
+BASELINE = "IP-Adapter off, for the change maps"  # what an image of the schedule that is no cell is for
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,17 @@ class SweepResult:
     differences: Image.Image | None  # heat maps laid out like the grid
 
 
-def plan(values: Mapping[str, Any], seed: int, x: Axis, y: Axis = NO_AXIS) -> list[Cell]:
-    """Every cell's settings: the shared values with the cell's X and Y changes, one image each."""
+def plan(
+    values: Mapping[str, Any],
+    seed: int,
+    x: Axis,
+    y: Axis = NO_AXIS,
+    check: Callable[[GenerationSettings], None] | None = None,
+) -> list[Cell]:
+    """Every cell's settings: the shared values with the cell's X and Y changes, one image each.
+
+    ``check`` (a server's limits) sees each cell's settings; what it raises is blamed like a bad value.
+    """
     cells = []
     for row, y_value in enumerate(y.values):
         for column, x_value in enumerate(x.values):
@@ -71,14 +85,35 @@ def plan(values: Mapping[str, Any], seed: int, x: Axis, y: Axis = NO_AXIS) -> li
             label = " · ".join(filter(None, (x_value.label, y_value.label)))
             try:
                 settings = settings_from_values(cell_values, seed=changes.get("seed", seed))
+                if check is not None:
+                    check(settings)
             except SettingsError as error:
-                raise SettingsError(error.field, f"{error.reason} (in the cell {label})") from None
+                raise _in_cell(error, label, ((x, x_value), (y, y_value))) from None
             cells.append(Cell(row, column, x_value.label, y_value.label, settings))
     return cells
 
 
+def _in_cell(error: SettingsError, label: str, values: Sequence[tuple[Axis, AxisValue]]) -> SettingsError:
+    """The error of one cell, blamed on the axis whose value it refuses (else on the shared setting)."""
+    for axis, value in values:
+        if error.field in value.changes and axis.where:
+            return SettingsError(axis.where, f"{value.label}: {error.reason}")
+    return SettingsError(error.field, f"{error.reason} (in the cell {label})")
+
+
 def _ip_off(settings: GenerationSettings) -> GenerationSettings:
     return replace(settings, ip=IPAdapterSettings(scale=0.0))
+
+
+def schedule(cells: Sequence[Cell], differences: bool = False) -> list[tuple[GenerationSettings, str]]:
+    """Each image a sweep makes, in order, and what it is for: a cell, or a baseline for the change maps."""
+    images: dict[GenerationSettings, str] = {}
+    for cell in cells:
+        images.setdefault(cell.settings, " · ".join(filter(None, (cell.x_label, cell.y_label))))
+    if differences:
+        for settings in sorted({_ip_off(cell.settings) for cell in cells}, key=repr):
+            images.setdefault(settings, BASELINE)
+    return list(images.items())
 
 
 def run(
@@ -91,28 +126,31 @@ def run(
     control_image: Image.Image | None = None,
     on_step: StepCallback | None = None,
     differences: bool = False,
+    mask_image: Image.Image | None = None,
     batch_size: int = 1,
 ) -> SweepResult:
     """Make every cell (and with ``differences`` its λ = 0 twin), ``batch_size`` cells per UNet call
-    where they differ only in IP-Adapter settings and seed (``batched``). ``on_step`` counts cell-steps.
+    where they differ only in IP-Adapter settings and seed (``batched``; an inpainting sweep makes
+    each alone). ``on_step`` counts cell-steps: a batch's step advances each of its cells.
     """
     img2img = init_image is not None
-    baselines = {_ip_off(cell.settings) for cell in cells} if differences else set()
-    jobs = list(dict.fromkeys([cell.settings for cell in cells] + sorted(baselines, key=repr)))
-    total = sum(steps_to_run(settings, img2img) for settings in jobs)
+    plan_ = sweep_batches(cells, differences, 1 if mask_image is not None else batch_size)
+    total = sum(steps_to_run(settings, img2img) for batch in plan_ for settings, _ in batch)
+    inpainting = {"mask_image": mask_image} if mask_image is not None else {}
+    images = (references, init_image, control_image)
     done = 0
     made: dict[GenerationSettings, tuple[CellImage, float]] = {}
-    images = (references, init_image, control_image)
-    for batch in batches(jobs, batch_size):
-        steps, started = steps_to_run(batch[0], img2img), time.perf_counter()
-        if len(batch) == 1:
-            result = engine.generate(batch[0], *images, on_step=within(on_step, done, total))
+    for batch in plan_:
+        jobs = [settings for settings, _ in batch]
+        steps, started = steps_to_run(jobs[0], img2img), time.perf_counter()
+        if len(jobs) == 1:
+            result = engine.generate(jobs[0], *images, on_step=within(on_step, done, total), **inpainting)
             outputs = [CellImage(result.images[0], result.pixels[0], result.parameters[0])]
         else:
-            outputs = generate_batch(engine, batch, *images, on_step=_cell_steps(on_step, done, total, len(batch)))
-        seconds = (time.perf_counter() - started) / len(batch)  # a batch's time, shared by its cells
-        made.update({settings: (output, seconds) for settings, output in zip(batch, outputs, strict=True)})
-        done += steps * len(batch)
+            outputs = generate_batch(engine, jobs, *images, on_step=_cell_steps(on_step, done, total, len(jobs)))
+        seconds = (time.perf_counter() - started) / len(jobs)  # a batch's time, shared by its cells
+        made.update({settings: (output, seconds) for settings, output in zip(jobs, outputs, strict=True)})
+        done += steps * len(jobs)
     results = []
     for cell in cells:
         output, seconds = made[cell.settings]
@@ -127,13 +165,33 @@ def run(
     return SweepResult(x, y, results, _layout([item.image for item in results], x, y), heat)
 
 
-def batches(jobs: Sequence[GenerationSettings], size: int) -> list[list[GenerationSettings]]:
-    """The jobs in batches of at most ``size`` that may share UNet calls, in the jobs' order."""
-    groups: dict[object, list[GenerationSettings]] = {}
-    for index, settings in enumerate(jobs):
+Job = tuple[GenerationSettings, str]  # an image a sweep makes, and what for (a cell's label, or BASELINE)
+
+
+def sweep_batches(cells: Sequence[Cell], differences: bool, size: int) -> list[list[Job]]:
+    """The images a sweep makes, in batches of at most ``size`` that share UNet calls, in the order made."""
+    groups: dict[object, list[Job]] = {}
+    for index, (settings, what) in enumerate(schedule(cells, differences)):
         key = shared_part(settings) if can_batch(settings) else index
-        groups.setdefault(key, []).append(settings)
+        groups.setdefault(key, []).append((settings, what))
     return [group[start : start + size] for group in groups.values() for start in range(0, len(group), size)]
+
+
+def progress_label(batches: Sequence[Sequence[Job]], img2img: bool) -> Callable[[tuple[int, int]], str]:
+    """The bar's text at a cell-step of the whole sweep: which of its images are being made, and for what."""
+    count = sum(len(batch) for batch in batches)
+    ends = list(itertools.accumulate(steps_to_run(batch[0][0], img2img) * len(batch) for batch in batches))
+    firsts = list(itertools.accumulate((len(batch) for batch in batches), initial=1))
+
+    def label(step: tuple[int, int]) -> str:
+        index = min(bisect.bisect_left(ends, step[0]), len(batches) - 1)
+        batch, first = batches[index], firsts[index]
+        if len(batch) > 1:
+            return f"Images {first}–{first + len(batch) - 1} of {count}, {len(batch)} cells at once"
+        what = batch[0][1]
+        return f"Image {first} of {count}, {what if what == BASELINE else 'cell ' + what}"
+
+    return label
 
 
 def _cell_steps(on_step: StepCallback | None, done: int, total: int, cells: int) -> StepCallback | None:

@@ -13,6 +13,7 @@ theme.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from .base_model import add_base_model_picker
 from .controls import HELPER, Controls, build_controls
 from .examples import add_examples
 from .explainer import INTRO
-from .explore import ExploreTab, InjectionMaps, Sweeper, sweep_seconds
+from .explore import SWEEP_OUTPUTS, ExploreTab, InjectionMaps, Sweeper, sweep_seconds
 from .feedback import (
     QUEUED_HELPER,
     busy_while_running,
@@ -214,28 +215,29 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
         validator=handlers.validate_compare,
         **gpu,
     )
-    sweeper = Sweeper(handlers)
-    sweeping = outputs.explore.button.click(
-        gpu_task(sweep_seconds)(sweeper.sweep),
-        inputs_kwargs={**fields, "x_axis": outputs.explore.x_axis, "y_axis": outputs.explore.y_axis},
-        outputs=outputs.explore.outputs,
-        show_progress_on=outputs.explore.grid,
+    explore, sweeper, mapper = outputs.explore, Sweeper(handlers), InjectionMaps(handlers)
+    sweeping = explore.button.click(
+        busy_while_running(gpu_task(sweep_seconds)(sweeper.sweep), SWEEP_OUTPUTS),
+        inputs_kwargs={**fields, **explore.axes},
+        outputs=[*explore.outputs, explore.button],
+        show_progress_on=explore.grid,
         api_name="sweep",
         validator=sweeper.validate,
         **gpu,
     )
-    mapping = outputs.explore.maps_button.click(
-        gpu_task(generate_seconds)(InjectionMaps(handlers).injection_maps),
+    mapping = explore.maps_button.click(
+        busy_while_running(gpu_task(generate_seconds)(mapper.injection_maps), 2),
         inputs_kwargs=fields,
-        outputs=[outputs.explore.maps, outputs.explore.maps_note],
-        show_progress_on=outputs.explore.maps,
+        outputs=[explore.maps, explore.maps_note, explore.maps_button],
+        show_progress_on=explore.maps,
         api_name="injection_maps",
-        validator=handlers.validate_generate,
+        validator=mapper.validate,
         **gpu,
     )
     # After success, error or Stop alike; a request the validator refused never disabled it.
-    generating.then(enable, outputs=outputs.generate, **HELPER)
-    comparing.then(enable, outputs=outputs.compare, **HELPER)
+    for event, button in ((generating, outputs.generate), (comparing, outputs.compare), (sweeping, explore.button),
+                          (mapping, explore.maps_button)):  # fmt: skip
+        event.then(enable, outputs=button, **HELPER)
     for stop in (outputs.stop_generate, outputs.stop_compare, outputs.explore.stop):
         stop.click(None, cancels=[generating, comparing, sweeping, mapping])
 
@@ -260,13 +262,15 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
 
 def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> None:
     """Beside each button, why the request it sent was refused (the validator marks the control)."""
-    places = places_of(controls.fields)
-    for button, box, needs_reference in (
-        (outputs.generate, outputs.generate_error, False),
-        (outputs.compare, outputs.compare_error, True),
-    ):
-        explain, accordions = request_check(
-            lambda values, needs=needs_reference: handlers.check(values, needs_reference=needs), places
-        )
-        button.click(explain, inputs_kwargs=controls.fields, outputs=[box, *accordions], **QUEUED_HELPER)
+    fields, explore = controls.fields, outputs.explore
+    checks: list[tuple[gr.Button, gr.Markdown, Callable[[dict[str, Any]], SettingsError | None], dict[str, Any]]] = [
+        (outputs.generate, outputs.generate_error, lambda values: handlers.check(values, needs_reference=False),
+         fields),
+        (outputs.compare, outputs.compare_error, lambda values: handlers.check(values, needs_reference=True), fields),
+        (explore.button, explore.error, Sweeper(handlers).check, {**fields, **explore.axes}),
+        (explore.maps_button, explore.maps_error, InjectionMaps(handlers).check, fields),
+    ]
+    for button, box, check, inputs in checks:
+        explain, accordions = request_check(check, places_of(inputs))
+        button.click(explain, inputs_kwargs=inputs, outputs=[box, *accordions], **QUEUED_HELPER)
         box.change(None, js=scroll_into_view(box), **HELPER)  # a button at the screen's edge has it below

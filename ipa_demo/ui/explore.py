@@ -7,7 +7,7 @@ plot of CLIP-I similarity against the X axis (one line per Y value) and a table 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -15,54 +15,82 @@ import pandas as pd
 
 from ..explore.axes import NO_AXIS, Axis, parse_axis
 from ..explore.injection_view import injection_picture
-from ..explore.sweep import SweepResult, plan, run
-from ..settings import SettingsError
+from ..explore.sweep import SweepResult, plan, progress_label, run, sweep_batches
+from ..settings import GenerationSettings, SettingsError, check_inputs, check_limits
 from ..settings.values import PARAMS, values_from_settings
-from .errors import reported_errors
+from .errors import log, reported_errors
+from .feedback import error_box
+from .fields import Request
 from .handlers import Handlers, follow, gpu_seconds, validation_for
 
 SWEEP_INPUTS = (*PARAMS, "x_axis", "y_axis")
 SWEEP_OUTPUTS = 5  # grid, difference maps, plot, table, note
-TABLE_HEADERS = ["X", "Y", "similarity to reference", "mean change vs λ=0", "seconds"]
-AXIS_HELP = (
-    "NAME=V1,V2,...: any setting by its command-line name (ip-scale, ip-start, ip-stage-up1, seed, "
-    "controlnet-scale, ...), ip-preset=all,style, or ip-layers=each (each layer alone) / leave-one-out."
+INTRO = (
+    "Every cell is one image made with the same settings as Generate (prompt, references, λ, layers, "
+    "sampling: the panel beside this one, below it on a phone), changed only along the X axis (and the Y "
+    "axis), all on one seed. The change maps show where each image moved from the same settings with "
+    "IP-Adapter off (black: not at all, white: the most)."
 )
+AXIS_HELP = (
+    "NAME=V1,V2,...: a setting by its command-line name (ip-scale, ip-start, ip-stage-up1, seed, steps, "
+    "controlnet-scale, ...), ip-preset=all,style,composition, or ip-layers=each (each layer alone) / "
+    "leave-one-out."
+)
+Y_HELP = "Optional: a second setting, one row of the grid per value (e.g. ip-preset=all,style)."
 
 
 class ExploreTab:
     """The tab's components, created inside a ``gr.Tab``."""
 
     def __init__(self) -> None:
-        gr.Markdown(
-            "Every cell is one image with the settings above, changed along the X (and Y) axis, same seed. "
-            "The difference maps show where each image moved from the same settings with IP-Adapter off."
-        )
-        with gr.Row():
-            self.x_axis = gr.Textbox("ip-scale=0,0.5,1", label="X axis", info=AXIS_HELP, elem_id="x_axis")
-            self.y_axis = gr.Textbox("ip-preset=all,style,composition", label="Y axis", info="optional", elem_id="y_axis")
+        gr.Markdown(INTRO)
+        with gr.Row():  # side by side on a wide screen, one above the other on a phone
+            self.x_axis = gr.Textbox("ip-scale=0,0.5,1", label="X axis", info=AXIS_HELP, min_width=280,
+                                     elem_id="x_axis")  # fmt: skip
+            self.y_axis = gr.Textbox("ip-preset=all,style,composition", label="Y axis", info=Y_HELP, min_width=280,
+                                     elem_id="y_axis")  # fmt: skip
         with gr.Row():
             self.button = gr.Button("Sweep", variant="primary", elem_id="sweep-button")
             self.stop = gr.Button("Stop", variant="stop", elem_id="stop-sweep")
+        self.error = error_box("sweep-error")
         self.grid = gr.Image(label="Grid", type="filepath", format="png", interactive=False, elem_id="sweep-grid")
-        self.differences = gr.Image(label="Change against λ = 0", type="filepath", format="png", interactive=False,
-                                    elem_id="sweep-differences")  # fmt: skip
-        self.plot = gr.LinePlot(x="x", y="similarity", color="y", label="CLIP-I similarity to the reference",
-                                elem_id="sweep-plot")  # fmt: skip
-        self.table = gr.Dataframe(headers=TABLE_HEADERS, label="Scores", interactive=False, elem_id="sweep-table")
-        self.note = gr.Markdown(label="Note", elem_id="sweep-note")
+        self.differences = gr.Image(
+            label="Change against λ = 0", type="filepath", format="png",
+            interactive=False, elem_id="sweep-differences",
+        )  # fmt: skip
+        self.plot = gr.LinePlot(
+            x="x", y="similarity", color="y", y_title="CLIP-I similarity",
+            label="CLIP-I similarity to the reference (higher: closer to it)", elem_id="sweep-plot",
+        )  # fmt: skip
+        self.table = gr.Dataframe(
+            headers=_headers(NO_AXIS, NO_AXIS), interactive=False, wrap=True,
+            label="Scores (CLIP-I: similarity to the reference; change: mean per pixel against λ = 0)",
+            column_widths=["18%", "22%", "20%", "22%", "18%"], elem_id="sweep-table",
+        )  # fmt: skip
+        self.note = gr.Markdown(elem_id="sweep-note")
         gr.Markdown(
-            "**Injection maps**: for one image with the settings above, how strongly the image prompt acts in "
-            "each stage (brighter: more), averaged over the steps, and all stages together over the image."
+            "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
+            "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
         )
         self.maps_button = gr.Button("Show injection maps", elem_id="injection-button")
+        self.maps_error = error_box("injection-error")
         self.maps = gr.Image(label="Injection maps", type="filepath", format="png", interactive=False,
                              elem_id="injection-maps")  # fmt: skip
-        self.maps_note = gr.Markdown(label="Injection note", elem_id="injection-note")
+        self.maps_note = gr.Markdown(elem_id="injection-note")
+
+    @property
+    def axes(self) -> dict[str, gr.components.Component]:
+        return {"x_axis": self.x_axis, "y_axis": self.y_axis}
 
     @property
     def outputs(self) -> list[gr.components.Component]:
         return [self.grid, self.differences, self.plot, self.table, self.note]
+
+
+def _headers(x: Axis, y: Axis) -> list[str]:
+    # Short words: a phone gives each column about 50 px, and a word that does not fit is broken mid-word.
+    return [f"X: {x.name}" if x.name else "X", f"Y: {y.name}" if y.name else "Y", "CLIP-I", "change vs λ=0",
+            "time (s)"]  # fmt: skip
 
 
 def _axes(x_axis: Any, y_axis: Any) -> tuple[Axis, Axis]:
@@ -74,30 +102,52 @@ def _axes(x_axis: Any, y_axis: Any) -> tuple[Axis, Axis]:
     return x, y
 
 
+def _checked(check: Callable[[dict[str, Any]], Any], values: dict[str, Any]) -> SettingsError | None:
+    """The verdict on a request for the validator and the error box; a bug lets it through to the handler."""
+    try:
+        check(values)
+    except SettingsError as error:
+        return error
+    except Exception:  # noqa: BLE001 (the handler fails the same way and reports it as a message)
+        log.exception("checking a request failed")
+    return None
+
+
 class Sweeper:
     """The ``/sweep`` event: validation before the queue, then the cells with progress and Stop."""
 
     def __init__(self, handlers: Handlers) -> None:
         self.handlers = handlers
 
-    def _cells(self, values: dict[str, Any], seed: int | None = None) -> tuple[Any, Axis, Axis, list[Any]]:
+    def _cells(self, values: dict[str, Any], seed: int | None = None) -> tuple[Request, Axis, Axis, list[Any]]:
         x, y = _axes(values.pop("x_axis", None), values.pop("y_axis", None))
+        limits = self.handlers.limits
+        count = len(x.values) * len(y.values)  # before any cell is planned: a long axis costs nothing
+        if count > limits.max_sweep_cells:
+            raise SettingsError(
+                "x_axis", f"{len(x.values)} × {len(y.values)} = {count} cells; this server makes at most "
+                f"{limits.max_sweep_cells} in one sweep"
+            )  # fmt: skip
         request = self.handlers._parse(values, seed)
-        cells = plan(values_from_settings(request.settings), request.settings.seed, x, y)
-        limit = self.handlers.limits.max_sweep_cells
-        if len(cells) > limit:
-            raise SettingsError("x_axis", f"{len(cells)} cells; this server makes at most {limit} in one sweep")
+
+        def check(settings: GenerationSettings) -> None:  # what parse_request checks of the shared settings
+            check_limits(settings, limits)
+            check_inputs(settings, request.references, request.init_image, request.control_image)
+
+        cells = plan(values_from_settings(request.settings), request.settings.seed, x, y, check=check)
         return request, x, y, cells
 
+    def check(self, values: dict[str, Any]) -> SettingsError | None:
+        return _checked(self._cells, dict(values))
+
     def validate(self, **values: Any) -> list[dict[str, Any]]:
-        try:
-            self._cells(dict(values))
-        except SettingsError as error:
-            target = error.field if error.field in SWEEP_INPUTS else None
-            if target in ("x_axis", "y_axis"):
-                return [gr.validate(name != target, error.reason if name == target else "") for name in SWEEP_INPUTS]
-            return [*validation_for(error), gr.validate(True, ""), gr.validate(True, "")]
-        return [gr.validate(True, "") for _ in SWEEP_INPUTS]
+        error = self.check(values)
+        if error is None:
+            return [gr.validate(True, "") for _ in SWEEP_INPUTS]
+        if error.field in ("x_axis", "y_axis"):
+            return [gr.validate(name != error.field, error.reason if name == error.field else "")
+                    for name in SWEEP_INPUTS]  # fmt: skip
+        return [*validation_for(error), gr.validate(True, ""), gr.validate(True, "")]
 
     def sweep(
         self,
@@ -112,33 +162,41 @@ class Sweeper:
         values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
         with reported_errors("sweeping"):
             request, x, y, cells = self._cells(values)
-            engine = self.handlers.engine
+            engine, batch_size = self.handlers.engine, self.handlers.limits.max_images
 
             def task(on_step: Any) -> SweepResult:
                 return run(engine, cells, x, y, request.references, request.init_image, request.control_image,
-                           on_step=on_step, differences=True, batch_size=self.handlers.limits.max_images)  # fmt: skip
+                           on_step=on_step, differences=True, mask_image=request.mask_image,
+                           batch_size=batch_size)  # fmt: skip
 
-            result = yield from follow(task, progress, "Sweeping", SWEEP_OUTPUTS, gradio_request)
+            label = progress_label(sweep_batches(cells, True, batch_size), request.init_image is not None)
+            result = yield from follow(task, progress, label, SWEEP_OUTPUTS, gradio_request)
             outputs = self._outputs(result, request.settings.seed)
         yield outputs
 
     def _outputs(self, result: SweepResult, seed: int) -> tuple[Any, ...]:
         store = self.handlers.store
         rows = [
-            [item.cell.x_label, item.cell.y_label, _rounded(item.similarity), _rounded(item.mean_difference),
-             round(item.seconds, 2)]  # fmt: skip
+            [_value(item.cell.x_label, result.x), _value(item.cell.y_label, result.y), _rounded(item.similarity),
+             _rounded(item.mean_difference), round(item.seconds, 2)]  # fmt: skip
             for item in result.cells
         ]
-        plot = None
-        if result.x.parameter is not None and all(item.similarity is not None for item in result.cells):
-            plot = pd.DataFrame(
+        note = f"Seed {seed} for every cell; {len(result.cells)} cells."
+        plot = gr.update(value=None, visible=False)
+        if result.x.parameter is None:
+            note += f" No plot: the X axis ({result.x.name}) does not move a number."
+        elif any(item.similarity is None for item in result.cells):
+            note += " No plot: there is no reference image to compare with."
+        else:
+            data = pd.DataFrame(
                 {"x": [item.cell.value_of(result.x.parameter) for item in result.cells],
                  "similarity": [item.similarity for item in result.cells],
-                 "y": [item.cell.y_label or "all cells" for item in result.cells]}  # fmt: skip
+                 "y": [_value(item.cell.y_label, result.y) or "all cells" for item in result.cells]}  # fmt: skip
             )
+            plot = gr.update(value=data, visible=True, x_title=result.x.name, color_title=result.y.name or "cells")
         differences = store.save(result.differences, "differences") if result.differences is not None else None
-        note = f"Seed {seed} for every cell; {len(result.cells)} cells. Each cell's PNG carries its own settings."
-        return store.save(result.grid, "sweep"), differences, plot, rows, note
+        table = pd.DataFrame(rows, columns=_headers(result.x, result.y))
+        return store.save(result.grid, "sweep"), differences, plot, table, note
 
 
 class InjectionMaps:
@@ -146,6 +204,19 @@ class InjectionMaps:
 
     def __init__(self, handlers: Handlers) -> None:
         self.handlers = handlers
+
+    def _request(self, values: dict[str, Any]) -> Request:
+        request = self.handlers._parse({**values, "num_images": 1})
+        if not request.settings.ip.is_active:
+            raise SettingsError("ip_scale", "IP-Adapter is off (λ 0, no layer or an empty window): nothing to map")
+        return request
+
+    def check(self, values: dict[str, Any]) -> SettingsError | None:
+        return _checked(self._request, values)
+
+    def validate(self, **values: Any) -> list[dict[str, Any]]:
+        error = self.check(values)
+        return [gr.validate(True, "") for _ in PARAMS] if error is None else validation_for(error)
 
     def injection_maps(
         self,
@@ -159,23 +230,28 @@ class InjectionMaps:
     ) -> Iterator[Any]:
         values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
         with reported_errors("making the injection maps"):
-            request = self.handlers._parse({**values, "num_images": 1})
-            if not request.settings.ip.is_active:
-                raise SettingsError("ip_scale", "IP-Adapter is off (λ 0, no layer or an empty window): nothing to map")
+            request = self._request(values)
             engine = self.handlers.engine
+            inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
 
             def task(on_step: Any) -> Any:
-                return engine.generate(request.settings, request.references, request.init_image,
-                                       request.control_image, on_step=on_step, injection_maps=True)  # fmt: skip
+                return engine.generate(request.settings, request.references, request.init_image, request.control_image,
+                                       on_step=on_step, injection_maps=True, **inpainting)  # fmt: skip
 
             result = yield from follow(task, progress, "Denoising", 2, gradio_request)
             picture = injection_picture(result.injection_maps, result.images[0], 0)
-        note = f"Seed {request.settings.seed}, λ {request.settings.ip.scale:g}; the brightest tile is the strongest stage."
+        settings = request.settings
+        note = f"Seed {settings.seed}, λ {settings.ip.scale:g}; the brightest tile is the strongest stage."
         yield self.handlers.store.save(picture, "injection"), note
 
 
+def _value(label: str, axis: Axis) -> str:
+    """A cell's value on an axis as the table shows it: the header already names the axis."""
+    return label.removeprefix(f"{axis.name}=")
+
+
 def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+    return None if value is None else round(value, 3)
 
 
 def _cell_count(values: dict[str, Any]) -> int:

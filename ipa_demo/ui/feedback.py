@@ -52,7 +52,7 @@ def places_of(fields: Mapping[str, Any]) -> dict[str, Place]:
 
 def in_words(error: SettingsError, places: Mapping[str, Place]) -> tuple[str, str | None]:
     """The message a user reads, naming controls by label; and the parameter it is about."""
-    param = param_for_field(error.field)
+    param = error.field if error.field in places else param_for_field(error.field)
     reason = str(error).removeprefix(f"{error.field}: ")
     reason = _API_NAME.sub(lambda match: _label(match.group(0), places), reason)
     if param is None:

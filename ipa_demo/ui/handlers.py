@@ -88,7 +88,7 @@ def _unchanged(width: int) -> tuple[Any, ...]:
 def follow(
     task: Callable[[StepCallback], Any],
     progress: gr.Progress,
-    label: str,
+    label: str | Callable[[tuple[int, int]], str],
     width: int,
     request: gr.Request | None = None,
     heartbeat: float = HEARTBEAT_SECONDS,
@@ -97,13 +97,14 @@ def follow(
 
     Each heartbeat yield clears Gradio's progress bar, so the last step is reported again right after
     it (Gradio resumes us as soon as it has sent the yield; its 10 ms progress poll shows it again).
+    ``label`` is the bar's text, or a function of the step that gives it (a sweep names its cells).
     ``request`` names the session whose cancel requests stop the run at once.
     """
     last: list[tuple[int, int]] = []
 
     def report(done: int, total: int) -> None:
         last[:] = [(done, total)]
-        progress((done, total), desc=label, unit="steps")
+        progress((done, total), desc=label if isinstance(label, str) else label((done, total)), unit="steps")
 
     run = run_stoppable(task, report, getattr(request, "session_hash", None), heartbeat)
     try:

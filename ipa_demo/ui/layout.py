@@ -65,6 +65,8 @@ _CONTROLS = """
 #explainer td:first-child, #explainer th:first-child { white-space: nowrap; }
 #used-seed input { font-weight: 600; }
 #examples button { padding: 2px 10px; font-size: var(--text-sm); }
+/* Gradio lays an image's label over its top left, where these pictures have their axis and stage names. */
+:is(#sweep-grid, #sweep-differences, #injection-maps) { padding-top: 40px; }
 .error-box { background: var(--error-background-fill, #fef2f2); padding: 6px 10px; }
 .error-box, .error-box p { color: var(--error-text-color, #b91c1c); }
 """
