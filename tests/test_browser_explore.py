@@ -3,7 +3,7 @@ tiny model set, as in test_browser.
 
 A newcomer's path: axes the server must refuse (a value that is no number, more cells than it makes,
 a cell beyond its limits), each explained beside Sweep by the control's label; a 2×2 sweep (λ 0 and 1
-by the all and style presets) whose bar names the image and the steps for most of the run, then the
+by the all and style presets, made as one batch) whose bar names the images and the steps for most of the run, then the
 grid, the change maps, the plot and the scores as the page draws them; Stop in a long sweep; the
 injection maps, refused with IP-Adapter off, then shown; last, the tab on a phone. Screenshots go where
 test_browser puts its own (``IPA_SCREENSHOTS``).
@@ -98,8 +98,9 @@ def bad_requests_are_explained_at_the_sweep_button(page) -> None:
 
 
 def sweep_two_by_two(page, shots: Path) -> None:
-    """30 steps for each of the 4 images (λ 0 with the all preset is also the change maps' baseline):
-    sampled every 100 ms, the bar shows the image and "N/120 steps" at least 80 % of the time."""
+    """30 steps for each of the 4 images (λ 0 with the all preset is also the change maps' baseline),
+    made as one batch: sampled every 100 ms, the bar shows the images and "N/120 steps" (cell-steps)
+    at least 80 % of the time."""
     for elem_id, value in (("steps", 30), ("width", CELL), ("height", CELL)):
         set_slider(page, elem_id, value)
     page.locator("#seed input").fill("3131")
@@ -107,7 +108,7 @@ def sweep_two_by_two(page, shots: Path) -> None:
     page.locator("#sweep-button").click()
     expect(page.locator("#sweep-button")).to_be_disabled()
     started = time.monotonic()
-    patterns = (r"\d+/120 steps", r"Image [1-4] of 4, cell ip-scale=[01] · (all|style)")
+    patterns = (r"\d+/120 steps", r"Images 1–4 of 4, 4 cells at once")
     samples = progress_samples(page, "#sweep-note", "Seed 3131 for every cell", patterns, root="#sweep-grid")
     shown, count = share_during_run(samples)
     print(f"sweep progress visible in {shown} of {count} samples; done after {time.monotonic() - started:.1f} s")
@@ -147,7 +148,7 @@ def stop_a_long_sweep(page) -> None:
         set_slider(page, elem_id, value)
     set_axes(page, "ip-scale=0,0.5,1", "")
     page.locator("#sweep-button").click()
-    progress = page.locator("#sweep-grid").get_by_text(re.compile(r"Image \d of 3, cell")).first
+    progress = page.locator("#sweep-grid").get_by_text(re.compile(r"Images 1–3 of 3")).first
     expect(progress).to_be_visible()
     page.locator("#stop-sweep").click()
     stopped = time.monotonic()
