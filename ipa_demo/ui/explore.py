@@ -67,7 +67,7 @@ class ExploreTab:
             label="Scores (CLIP-I: similarity to the reference; change: mean per pixel against λ = 0)",
             column_widths=["18%", "22%", "20%", "22%", "18%"], elem_id="sweep-table",
         )  # fmt: skip
-        self.note = gr.Markdown(elem_id="sweep-note")
+        self.note = gr.Markdown(label="Note", elem_id="sweep-note")
         gr.Markdown(
             "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
             "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
@@ -76,7 +76,7 @@ class ExploreTab:
         self.maps_error = error_box("injection-error")
         self.maps = gr.Image(label="Injection maps", type="filepath", format="png", interactive=False,
                              elem_id="injection-maps")  # fmt: skip
-        self.maps_note = gr.Markdown(elem_id="injection-note")
+        self.maps_note = gr.Markdown(label="Note", elem_id="injection-note")
 
     @property
     def axes(self) -> dict[str, gr.components.Component]:
