@@ -29,6 +29,7 @@ import gradio as gr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 
+from .body_limit import BodyLimit
 from .stop_requests import StopOnCancel
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -115,12 +116,13 @@ class RequestGuard:
 
 
 def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
-    """A FastAPI ``lifespan`` that puts ``RequestGuard`` (then ``StopOnCancel``) in front of the app's built middleware stack."""
+    """A FastAPI ``lifespan`` that puts ``RequestGuard``, ``BodyLimit`` and ``StopOnCancel``, in that order,
+    in front of the app's built middleware stack."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack())
-        app.middleware_stack = RequestGuard(stack, policy)
+        app.middleware_stack = RequestGuard(BodyLimit(stack), policy)
         yield
 
     return lifespan
