@@ -18,7 +18,7 @@ from ipa_demo.cli import build_parser
 from ipa_demo.ip_adapter.layers import MASK_PRESETS
 from ipa_demo.settings import GenerationSettings
 from ipa_demo.settings.arguments import settings_from_args
-from ipa_demo.settings.declarations import BY_NAME, PACKED_KEYS, SETTINGS, Setting
+from ipa_demo.settings.declarations import BY_NAME, IMAGE_PARAMS, PACKED_KEYS, SETTINGS, Setting
 from ipa_demo.settings.parameters import format_parameters, settings_from_parameters
 from ipa_demo.settings.values import PARAMS, settings_from_values, values_from_settings
 from ipa_demo.ui.app import create_app
@@ -115,3 +115,14 @@ def test_every_setting_is_a_parameter_of_both_endpoints() -> None:
         names = [parameter["parameter_name"] for parameter in endpoints[endpoint]["parameters"]]
         assert names == list(PARAMS), endpoint
     assert set(PARAMS) >= set(BY_NAME)
+
+
+def test_every_gpu_endpoint_lets_api_callers_leave_images_out() -> None:
+    class NoEngine:
+        def generate(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("not called")
+
+    endpoints = create_app(NoEngine(), with_examples=False).get_api_info()["named_endpoints"]
+    for endpoint in ("/generate", "/compare", "/sweep", "/injection_maps"):
+        defaults = {item["parameter_name"]: item["parameter_has_default"] for item in endpoints[endpoint]["parameters"]}
+        assert all(defaults[name] for name in IMAGE_PARAMS), endpoint

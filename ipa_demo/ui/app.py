@@ -37,7 +37,15 @@ from .feedback import (
     scroll_into_view,
 )
 from .file_gate import gate_every_input
-from .handlers import COMPARE_OUTPUTS, GENERATE_OUTPUTS, EngineLike, Handlers, compare_seconds, generate_seconds
+from .handlers import (
+    COMPARE_OUTPUTS,
+    GENERATE_OUTPUTS,
+    EngineLike,
+    Handlers,
+    compare_seconds,
+    generate_seconds,
+    optional_images,
+)
 from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
@@ -198,7 +206,7 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     fields = controls.fields
     gpu: dict[str, Any] = {"concurrency_id": GPU_QUEUE, "concurrency_limit": concurrency}
     generating = outputs.generate.click(
-        busy_while_running(gpu_task(generate_seconds)(handlers.generate), GENERATE_OUTPUTS),
+        busy_while_running(gpu_task(generate_seconds)(optional_images(handlers.generate)), GENERATE_OUTPUTS),
         inputs_kwargs=fields,
         outputs=[*outputs.of_generate, outputs.generate],
         show_progress_on=outputs.gallery,
@@ -207,7 +215,7 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
         **gpu,
     )
     comparing = outputs.compare.click(
-        busy_while_running(gpu_task(compare_seconds)(handlers.compare), COMPARE_OUTPUTS),
+        busy_while_running(gpu_task(compare_seconds)(optional_images(handlers.compare)), COMPARE_OUTPUTS),
         inputs_kwargs=fields,
         outputs=[*outputs.of_compare, outputs.compare],
         show_progress_on=outputs.compare_gallery,
@@ -217,7 +225,7 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     )
     explore, sweeper, mapper = outputs.explore, Sweeper(handlers), InjectionMaps(handlers)
     sweeping = explore.button.click(
-        busy_while_running(gpu_task(sweep_seconds)(sweeper.sweep), SWEEP_OUTPUTS),
+        busy_while_running(gpu_task(sweep_seconds)(optional_images(sweeper.sweep)), SWEEP_OUTPUTS),
         inputs_kwargs={**fields, **explore.axes},
         outputs=[*explore.outputs, explore.button],
         show_progress_on=explore.grid,
@@ -226,7 +234,7 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
         **gpu,
     )
     mapping = explore.maps_button.click(
-        busy_while_running(gpu_task(generate_seconds)(mapper.injection_maps), 2),
+        busy_while_running(gpu_task(generate_seconds)(optional_images(mapper.injection_maps)), 2),
         inputs_kwargs=fields,
         outputs=[explore.maps, explore.maps_note, explore.maps_button],
         show_progress_on=explore.maps,

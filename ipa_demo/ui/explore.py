@@ -153,13 +153,8 @@ class Sweeper:
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
         gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
-        *,
-        reference_images: Any = None,
-        init_image: str | None = None,
-        control_image: str | None = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
         with reported_errors("sweeping"):
             request, x, y, cells = self._cells(values)
             engine, batch_size = self.handlers.engine, self.handlers.limits.max_images
@@ -222,13 +217,8 @@ class InjectionMaps:
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
         gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
-        *,
-        reference_images: Any = None,
-        init_image: str | None = None,
-        control_image: str | None = None,
         **values: Any,
     ) -> Iterator[Any]:
-        values.update(reference_images=reference_images, init_image=init_image, control_image=control_image)
         with reported_errors("making the injection maps"):
             request = self._request(values)
             engine = self.handlers.engine

@@ -9,6 +9,8 @@ user through ``errors``: their own mistakes in words, server faults as a fixed m
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
@@ -120,6 +122,22 @@ def follow(
         run.close()  # a Stop closes us at the yield above: pass it on to the engine run
 
 
+def optional_images(handler: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """``handler``, which takes its inputs as ``**values``, with each image input named in its signature
+    as a keyword parameter defaulting to None: Gradio reads an API parameter's default from there, so
+    API callers may leave images out."""
+
+    @functools.wraps(handler)
+    def run(*args: Any, **values: Any) -> Iterator[Any]:
+        return (yield from handler(*args, **{**dict.fromkeys(IMAGE_PARAMS), **values}))
+
+    signature = inspect.signature(handler)
+    *named, rest = signature.parameters.values()
+    images = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any) for name in IMAGE_PARAMS]
+    run.__signature__ = signature.replace(parameters=[*named, *images, rest])  # type: ignore[attr-defined]
+    return run
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "image"
 
@@ -178,32 +196,13 @@ class Handlers:
 
     # -- GPU events --
 
-    # Images are keyword parameters with a None default so that API callers may leave them out.
+    # The image inputs arrive in ``values``; ``optional_images`` names them in the signature.
     def generate(
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
         gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
-        *,
-        reference_images: Any = None,
-        init_image: str | None = None,
-        control_image: str | None = None,
-        mask_image: Any = None,  # a file, or the image editor's value
-        negative_reference: str | None = None,
-        reference_masks: Any = None,
-        ip2_reference_images: Any = None,
-        ip2_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(
-            reference_images=reference_images,
-            init_image=init_image,
-            control_image=control_image,
-            mask_image=mask_image,
-            negative_reference=negative_reference,
-            reference_masks=reference_masks,
-            ip2_reference_images=ip2_reference_images,
-            ip2_masks=ip2_masks,
-        )
         with reported_errors("generating"):
             request = self._parse(values)
             inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
@@ -239,27 +238,8 @@ class Handlers:
         self,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio swaps in a tracker per call)
         gradio_request: gr.Request | None = None,  # its session's cancel requests stop the run
-        *,
-        reference_images: Any = None,
-        init_image: str | None = None,
-        control_image: str | None = None,
-        mask_image: Any = None,  # a file, or the image editor's value
-        negative_reference: str | None = None,
-        reference_masks: Any = None,
-        ip2_reference_images: Any = None,
-        ip2_masks: Any = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        values.update(
-            reference_images=reference_images,
-            init_image=init_image,
-            control_image=control_image,
-            mask_image=mask_image,
-            negative_reference=negative_reference,
-            reference_masks=reference_masks,
-            ip2_reference_images=ip2_reference_images,
-            ip2_masks=ip2_masks,
-        )
         with reported_errors("comparing"):
             request = self._parse(values, needs_reference=True)
             if request.mask_image is not None:
