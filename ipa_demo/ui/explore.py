@@ -128,7 +128,7 @@ class Sweeper:
                 "x_axis", f"{len(x.values)} × {len(y.values)} = {count} cells; this server makes at most "
                 f"{limits.max_sweep_cells} in one sweep"
             )  # fmt: skip
-        request = self.handlers._parse(values, seed)
+        request = self.handlers.request_from(values, seed)
 
         def check(settings: GenerationSettings) -> None:  # what parse_request checks of the shared settings
             check_limits(settings, limits)
@@ -201,7 +201,7 @@ class InjectionMaps:
         self.handlers = handlers
 
     def _request(self, values: dict[str, Any]) -> Request:
-        request = self.handlers._parse({**values, "num_images": 1})
+        request = self.handlers.request_from({**values, "num_images": 1})
         if not request.settings.ip.is_active:
             raise SettingsError("ip_scale", "IP-Adapter is off (λ 0, no layer or an empty window): nothing to map")
         return request

@@ -158,7 +158,8 @@ class Handlers:
 
     # -- validation: runs before the request joins the queue, so before any model runs --
 
-    def _parse(self, values: dict[str, Any], seed: int | None = None, *, needs_reference: bool = False) -> Request:
+    def request_from(self, values: dict[str, Any], seed: int | None = None, *, needs_reference: bool = False) -> Request:
+        """The checked request of an event's values, as every GPU event (and its validator) reads it."""
         # Before parse_request, whose "IP-Adapter needs a reference (or set ip_scale to 0)" is wrong here.
         if needs_reference and not values.get("reference_images"):
             raise SettingsError("reference_images", "Compare needs a reference image (it compares ways of using one)")
@@ -170,7 +171,7 @@ class Handlers:
     def check(self, values: dict[str, Any], *, needs_reference: bool) -> SettingsError | None:
         """The validator's verdict on a request, for the page's own error box (None: fine)."""
         try:
-            self._parse(values, needs_reference=needs_reference)
+            self.request_from(values, needs_reference=needs_reference)
         except SettingsError as error:
             return error
         except Exception:  # noqa: BLE001 (a bug: the validator lets it through and the handler reports it)
@@ -185,7 +186,7 @@ class Handlers:
 
     def _validation(self, values: dict[str, Any], *, needs_reference: bool) -> list[dict[str, Any]]:
         try:
-            self._parse(values, needs_reference=needs_reference)
+            self.request_from(values, needs_reference=needs_reference)
         except SettingsError as error:
             return validation_for(error)
         except Exception:  # noqa: BLE001 (Gradio would send its text to the caller)
@@ -204,7 +205,7 @@ class Handlers:
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         with reported_errors("generating"):
-            request = self._parse(values)
+            request = self.request_from(values)
             inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
 
             def task(on_step: Any) -> Any:
@@ -241,7 +242,7 @@ class Handlers:
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         with reported_errors("comparing"):
-            request = self._parse(values, needs_reference=True)
+            request = self.request_from(values, needs_reference=True)
             if request.mask_image is not None:
                 raise SettingsError("mask_image", "Compare does not inpaint: clear the mask")
 
