@@ -6,7 +6,7 @@ with lse_A and lse_B the log-sum-exps of the scores, the result is σ(lse_A − 
 for the unconditional rows anyway, and because B (the reference) is then projected once for all rows.
 
 ``torch.nn.functional.scaled_dot_product_attention`` does not return the log-sum-exp, so on the CPU
-the fused kernel is called through the ATen op it dispatches to; ``tests/test_split_attention.py``
+the fused kernel is called through the ATen op it dispatches to; ``tests/reference_only/test_split_attention.py``
 holds it equal to it and to the textbook formula. Other devices have no such kernel here (the CUDA
 kernels' shape rules could not be tested without a GPU): callers check ``has_fused_kernel`` first.
 """

@@ -28,10 +28,10 @@ from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.training.loop import ADAPTER_FILE, LOSS_LOG, TrainResult, train
 from ipa_demo.training.options import TrainOptions
 
-from .reference_pipelines import ReferencePipeline
-from .training_sets import captioned_folder
+from ..reference_pipelines import ReferencePipeline
+from ..training_sets import captioned_folder
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def max_difference(first: Path, second: Path) -> float:

@@ -32,7 +32,7 @@ from ipa_demo.models.catalog import (
 from ipa_demo.models.download import cached_path
 from ipa_demo.models.sources import ModelSources
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_spec_lists_exact_unique_files_inside_its_path() -> None:

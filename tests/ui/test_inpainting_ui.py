@@ -17,7 +17,7 @@ from ipa_demo.settings.values import default_values
 from ipa_demo.ui.app import create_app
 from ipa_demo.ui.fields import parse_request
 
-from .helpers import noise_image
+from ..helpers import noise_image
 from .test_app import gallery_parameters, served, small
 
 

@@ -21,7 +21,7 @@ from ipa_demo.ui.explore import Sweeper
 from ipa_demo.ui.handlers import Handlers
 from ipa_demo.ui.outputs import OutputStore
 
-from .helpers import noise_image
+from ..helpers import noise_image
 
 BASE = GenerationSettings(prompt="a cat", seed=7, width=64, height=64, steps=3, ip=IPAdapterSettings(scale=0.6))
 

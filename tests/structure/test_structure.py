@@ -12,8 +12,8 @@ from PIL import Image
 from ipa_demo.engine import Engine
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
 
-from .helpers import noise_image
-from .reference_pipelines import ReferencePipeline
+from ..helpers import noise_image
+from ..reference_pipelines import ReferencePipeline
 
 TOLERANCE = 1e-4
 BASE = GenerationSettings(

@@ -31,8 +31,8 @@ from ipa_demo.settings.values import default_values, settings_from_values, value
 from ipa_demo.ui.fields import parse_request
 from ipa_demo.ui.reference_controls import append_drawn_mask, drawn_mask, shown_weights, weights_from_grid
 
-from .helpers import noise_image
-from .test_cli import small_run
+from ..helpers import noise_image
+from ..test_cli import small_run
 
 WEIGHTS = (0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.6)
 

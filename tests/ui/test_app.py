@@ -34,9 +34,9 @@ from ipa_demo.settings.parameters import format_parameters
 from ipa_demo.settings.values import PARAMS
 from ipa_demo.ui.app import create_app
 
-from .helpers import noise_image
+from ..helpers import noise_image
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 180  # importing torch, diffusers and gradio on two busy cores
 
 

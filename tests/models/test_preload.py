@@ -23,9 +23,9 @@ from ipa_demo.settings import (
     T2IAdapterSettings,
 )
 
-from .helpers import noise_image
+from ..helpers import noise_image
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOADERS = ("load_image_encoder", "load_ip_adapter", "load_controlnet", "load_t2i_adapter", "load_depth_estimator")
 EVERY_MODEL = {
     "image_encoder",

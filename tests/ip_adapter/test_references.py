@@ -16,9 +16,9 @@ from ipa_demo.ip_adapter.inputs import MoreReferences
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, WEIGHT_CURVES, diffusers_scale_dict, weights_from_mask
 from ipa_demo.settings import IPAdapterSettings
 
-from .helpers import noise_image
-from .reference_pipelines import ReferencePipeline
-from .test_pipeline import TOLERANCE, settings_for
+from ..helpers import noise_image
+from ..reference_pipelines import ReferencePipeline
+from ..test_loop import TOLERANCE, settings_for
 
 SCHEDULERS = ("DPM++ 2M Karras", "Euler a")
 LAYER_WEIGHTS = (0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.6)

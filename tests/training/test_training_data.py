@@ -11,7 +11,7 @@ import torch
 from ipa_demo.settings import SettingsError
 from ipa_demo.training.data import NO_CAPTION, NO_IMAGE, BatchReader, open_source
 
-from .training_sets import captioned_folder, image_folder, json_list, shape_image, shards
+from ..training_sets import captioned_folder, image_folder, json_list, shape_image, shards
 
 CLIP_SIZE = 16
 

@@ -16,7 +16,7 @@ from ipa_demo.models.loading import load_pose_estimator
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
 
-from .helpers import noise_image
+from ..helpers import noise_image
 
 POSED = GenerationSettings(prompt="a dancer", seed=3, width=64, height=64, steps=2, ip=IPAdapterSettings(scale=0.0))
 

@@ -37,7 +37,7 @@ from ipa_demo.ui.fields import bits_from_mask, mask_from_bits, parse_request, pr
 from ipa_demo.ui.handlers import Handlers, compare_seconds, generate_seconds, validation_for
 from ipa_demo.ui.outputs import OutputStore
 
-from .helpers import noise_image
+from ..helpers import noise_image
 from .test_app import served
 
 EVERYTHING_SET = GenerationSettings(

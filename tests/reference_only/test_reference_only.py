@@ -17,7 +17,7 @@ from ipa_demo.settings import (
     T2IAdapterSettings,
 )
 
-from .helpers import noise_image
+from ..helpers import noise_image
 
 PLAIN = GenerationSettings(
     prompt="a cat on a sofa",

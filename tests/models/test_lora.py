@@ -17,7 +17,7 @@ from ipa_demo.models.sources import ModelSources
 from ipa_demo.models.tiny_user import LORA_FILE, VAE_FILE
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
 
-from .reference_pipelines import ReferencePipeline
+from ..reference_pipelines import ReferencePipeline
 
 TOLERANCE = 1e-4
 PLAIN = GenerationSettings(

@@ -19,7 +19,7 @@ from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import SettingsError
 from ipa_demo.structure.control_maps import ControlMapMaker, MapRequest, canny_map, fit_to_size
 
-from .helpers import noise_image
+from ..helpers import noise_image
 
 
 def smooth_photo(width: int, height: int) -> Image.Image:

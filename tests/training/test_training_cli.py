@@ -9,9 +9,9 @@ import pytest
 
 from ipa_demo.cli import build_parser, main
 
-from .training_sets import captioned_folder
+from ..training_sets import captioned_folder
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from ipa_demo.ui.errors import INTERNAL_ERROR, described, reported_errors
 from ipa_demo.ui.handlers import Handlers
 from ipa_demo.ui.outputs import OutputStore
 
-from .bad_images import BAD, GOOD, REASONS, write_corpus
+from ..bad_images import BAD, GOOD, REASONS, write_corpus
 from .test_app import ROOT, app_module, served, small
 from .test_ui import FakeEngine, ProbeEngine, wait_for
 

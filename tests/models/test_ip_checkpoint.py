@@ -20,7 +20,7 @@ from ipa_demo.models.catalog import IP_ADAPTERS
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 
-from .helpers import noise_image
+from ..helpers import noise_image
 
 
 def catalog_file(models_dir: Path, variant: str) -> Path:
