@@ -272,9 +272,9 @@ def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> 
     """Beside each button, why the request it sent was refused (the validator marks the control)."""
     fields, explore = controls.fields, outputs.explore
     checks: list[tuple[gr.Button, gr.Markdown, Callable[[dict[str, Any]], SettingsError | None], dict[str, Any]]] = [
-        (outputs.generate, outputs.generate_error, lambda values: handlers.check(values, needs_reference=False),
+        (outputs.generate, outputs.generate_error, lambda values: handlers.check(values, comparing=False),
          fields),
-        (outputs.compare, outputs.compare_error, lambda values: handlers.check(values, needs_reference=True), fields),
+        (outputs.compare, outputs.compare_error, lambda values: handlers.check(values, comparing=True), fields),
         (explore.button, explore.error, Sweeper(handlers).check, {**fields, **explore.axes}),
         (explore.maps_button, explore.maps_error, InjectionMaps(handlers).check, fields),
     ]

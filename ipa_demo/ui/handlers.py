@@ -158,20 +158,23 @@ class Handlers:
 
     # -- validation: runs before the request joins the queue, so before any model runs --
 
-    def request_from(self, values: dict[str, Any], seed: int | None = None, *, needs_reference: bool = False) -> Request:
-        """The checked request of an event's values, as every GPU event (and its validator) reads it."""
+    def request_from(self, values: dict[str, Any], seed: int | None = None, *, comparing: bool = False) -> Request:
+        """The checked request of an event's values, as every GPU event (and its validator) reads it;
+        ``comparing``: Compare's own rules too (a reference, no inpainting mask)."""
         # Before parse_request, whose "IP-Adapter needs a reference (or set ip_scale to 0)" is wrong here.
-        if needs_reference and not values.get("reference_images"):
+        if comparing and not values.get("reference_images"):
             raise SettingsError("reference_images", "Compare needs a reference image (it compares ways of using one)")
         request = parse_request(values, self.limits, seed)
+        if comparing and request.mask_image is not None:
+            raise SettingsError("mask_image", "Compare does not inpaint: clear the mask")
         if request.control_image is not None and not request.settings.needs_control_image:
             raise SettingsError("control_image", UNUSED_CONTROL_IMAGE)
         return request
 
-    def check(self, values: dict[str, Any], *, needs_reference: bool) -> SettingsError | None:
+    def check(self, values: dict[str, Any], *, comparing: bool) -> SettingsError | None:
         """The validator's verdict on a request, for the page's own error box (None: fine)."""
         try:
-            self.request_from(values, needs_reference=needs_reference)
+            self.request_from(values, comparing=comparing)
         except SettingsError as error:
             return error
         except Exception:  # noqa: BLE001 (a bug: the validator lets it through and the handler reports it)
@@ -179,14 +182,14 @@ class Handlers:
         return None
 
     def validate_generate(self, **values: Any) -> list[dict[str, Any]]:
-        return self._validation(values, needs_reference=False)
+        return self._validation(values, comparing=False)
 
     def validate_compare(self, **values: Any) -> list[dict[str, Any]]:
-        return self._validation(values, needs_reference=True)
+        return self._validation(values, comparing=True)
 
-    def _validation(self, values: dict[str, Any], *, needs_reference: bool) -> list[dict[str, Any]]:
+    def _validation(self, values: dict[str, Any], *, comparing: bool) -> list[dict[str, Any]]:
         try:
-            self.request_from(values, needs_reference=needs_reference)
+            self.request_from(values, comparing=comparing)
         except SettingsError as error:
             return validation_for(error)
         except Exception:  # noqa: BLE001 (Gradio would send its text to the caller)
@@ -242,9 +245,7 @@ class Handlers:
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
         with reported_errors("comparing"):
-            request = self.request_from(values, needs_reference=True)
-            if request.mask_image is not None:
-                raise SettingsError("mask_image", "Compare does not inpaint: clear the mask")
+            request = self.request_from(values, comparing=True)
 
             def task(on_step: Any) -> Any:
                 return compare(self.engine, request.settings, request.references[0], request.control_image, on_step)

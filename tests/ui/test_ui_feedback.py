@@ -109,14 +109,14 @@ def test_the_busy_button_is_disabled_first_and_the_run_is_closed_with_its_wrappe
 
 def test_handlers_check_refuses_a_control_image_nothing_uses(handlers: Handlers) -> None:
     house = str(ROOT / "assets" / "house-edges.png")
-    error = handlers.check(tiny_request(control_image=house), needs_reference=False)
+    error = handlers.check(tiny_request(control_image=house), comparing=False)
     assert error is not None and error.field == "control_image" and "both “none”" in str(error)
-    assert handlers.check(tiny_request(control_image=house, controlnet="canny"), needs_reference=False) is None
+    assert handlers.check(tiny_request(control_image=house, controlnet="canny"), comparing=False) is None
 
 
 def test_handlers_check_says_compare_needs_a_reference_whatever_lambda_is(handlers: Handlers) -> None:
     for ip_scale in (0.0, 0.7):
-        error = handlers.check(tiny_request(ip_scale=ip_scale), needs_reference=True)
+        error = handlers.check(tiny_request(ip_scale=ip_scale), comparing=True)
         assert error is not None and "Compare needs a reference image" in str(error) and "ip_scale" not in str(error)
 
 
