@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..explore.axes import NO_AXIS, Axis, parse_axis
 from ..explore.injection_view import injection_picture
+from ..explore.report import write_sweep
 from ..explore.sweep import SweepResult, plan, progress_label, run, sweep_batches
 from ..settings import GenerationSettings, SettingsError, check_inputs, check_limits
 from ..settings.values import PARAMS, values_from_settings
@@ -24,7 +25,7 @@ from .fields import Request
 from .handlers import Handlers, follow, gpu_seconds, validation_for
 
 SWEEP_INPUTS = (*PARAMS, "x_axis", "y_axis")
-SWEEP_OUTPUTS = 5  # grid, difference maps, plot, table, note
+SWEEP_OUTPUTS = 6  # grid, difference maps, plot, table, note, the cells' files
 INTRO = (
     "Every cell is one image made with the same settings as Generate (prompt, references, λ, layers, "
     "sampling: the panel beside this one, below it on a phone), changed only along the X axis (and the Y "
@@ -68,6 +69,8 @@ class ExploreTab:
             column_widths=["18%", "22%", "20%", "22%", "18%"], elem_id="sweep-table",
         )  # fmt: skip
         self.note = gr.Markdown(label="Note", elem_id="sweep-note")
+        self.files = gr.File(label="Every cell as a PNG with its settings, the grid and sweep.json (zip)",
+                             interactive=False, elem_id="sweep-files")  # fmt: skip
         gr.Markdown(
             "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
             "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
@@ -84,7 +87,7 @@ class ExploreTab:
 
     @property
     def outputs(self) -> list[gr.components.Component]:
-        return [self.grid, self.differences, self.plot, self.table, self.note]
+        return [self.grid, self.differences, self.plot, self.table, self.note, self.files]
 
 
 def _headers(x: Axis, y: Axis) -> list[str]:
@@ -176,7 +179,7 @@ class Sweeper:
              _rounded(item.mean_difference), round(item.seconds, 2)]  # fmt: skip
             for item in result.cells
         ]
-        note = f"Seed {seed} for every cell; {len(result.cells)} cells."
+        note = f"Seed {seed} for every cell; {len(result.cells)} cells. Each cell's PNG in the zip carries its settings."
         plot = gr.update(value=None, visible=False)
         if result.x.parameter is None:
             note += f" No plot: the X axis ({result.x.name}) does not move a number."
@@ -191,7 +194,8 @@ class Sweeper:
             plot = gr.update(value=data, visible=True, x_title=result.x.name, color_title=result.y.name or "cells")
         differences = store.save(result.differences, "differences") if result.differences is not None else None
         table = pd.DataFrame(rows, columns=_headers(result.x, result.y))
-        return store.save(result.grid, "sweep"), differences, plot, table, note
+        files = store.archive(lambda folder: write_sweep(result, folder), "sweep")
+        return store.save(result.grid, "sweep"), differences, plot, table, note, files
 
 
 class InjectionMaps:

@@ -11,7 +11,8 @@ import itertools
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -31,10 +32,10 @@ class OutputStore:
         self._counter = itertools.count()
         self._lock = threading.Lock()
 
-    def _name(self, stem: str) -> Path:
+    def _name(self, stem: str, suffix: str = ".png") -> Path:
         with self._lock:
             number = next(self._counter)
-        return self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{number:05d}-{stem}.png"
+        return self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{number:05d}-{stem}{suffix}"
 
     def save(self, image: Image.Image, stem: str, parameters: str | None = None) -> str:
         self.prune()
@@ -45,9 +46,20 @@ class OutputStore:
             save_png(image, path, parameters)
         return str(path)
 
+    def archive(self, write: Callable[[Path], object], stem: str) -> str:
+        """A zip of the files ``write`` puts in an empty folder (a sweep's cells, say)."""
+        self.prune()
+        path = self._name(stem, ".zip")
+        with tempfile.TemporaryDirectory(prefix="ipa_demo-archive-") as folder:
+            write(Path(folder))
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+                for file in sorted(Path(folder).iterdir()):
+                    archive.write(file, file.name)
+        return str(path)
+
     def prune(self) -> None:
         limit = time.time() - self.max_age
-        for path in self.folder.glob("*.png"):
+        for path in [*self.folder.glob("*.png"), *self.folder.glob("*.zip")]:
             try:
                 if path.stat().st_mtime < limit:
                     path.unlink()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from ipa_demo.explore.axes import NO_AXIS, parse_axis
 from ipa_demo.explore.sweep import plan, progress_label, run, sweep_batches
 from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError
+from ipa_demo.settings.parameters import settings_from_parameters
 from ipa_demo.settings.values import values_from_settings
 from ipa_demo.ui.explore import Sweeper
 from ipa_demo.ui.handlers import Handlers
@@ -130,12 +133,19 @@ def test_the_explore_tab_answers_grid_maps_plot_and_scores(engine: Engine, tmp_p
 
     reference.save(tmp_path / "ref.png")
     sweeper = sweeper_for(engine, tmp_path)
-    *_, (grid, differences, plot, table, note) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
+    *_, (grid, differences, plot, table, note, files) = sweeper.sweep(gr.Progress(), **sweep_request(tmp_path / "ref.png"))
     assert Image.open(grid).size == Image.open(differences).size
     assert list(plot["value"]["x"]) == [0.0, 1.0] and plot["visible"] and plot["x_title"] == "ip-scale"
     assert list(table.columns[:2]) == ["X: ip-scale", "Y"] and list(table.iloc[:, 0]) == ["0", "1"]
     assert "Seed 5" in note
     assert table.iloc[0, 3] == 0.0 and table.iloc[1, 3] > 0.0  # λ = 0 is the baseline itself
+    with zipfile.ZipFile(files) as archive:
+        names = archive.namelist()
+        summary = json.loads(archive.read("sweep.json"))
+        texts = [Image.open(io.BytesIO(archive.read(cell["file"]))).info["parameters"] for cell in summary["cells"]]
+    scales = [settings_from_parameters(text).ip.scale for text in texts]
+    assert {"grid.png", "differences.png", "sweep.json"} <= set(names) and len(names) == 5
+    assert scales == [0.0, 1.0], "each cell's PNG carries its own settings"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
 
 from .test_app import launched_app
 from .test_browser import (
@@ -116,6 +119,10 @@ def sweep_two_by_two(page, shots: Path) -> None:
     expect(page.locator("#sweep-button")).to_be_enabled()
     expect(page.locator("#sweep-error")).to_be_hidden()
     expect(page.locator("#sweep-note")).to_contain_text("Seed 3131 for every cell; 4 cells.")
+    download = page.locator("#sweep-files a[href*='.zip']").first  # every cell's PNG, with its settings
+    expect(download).to_be_visible()
+    archive = httpx.get(urljoin(page.url, download.get_attribute("href") or ""), timeout=30)
+    assert archive.status_code == 200 and archive.content[:2] == b"PK", archive.status_code
 
     size = [ROW_LABELS + 2 * CELL, HEADER + 2 * CELL]
     for picture in ("#sweep-grid", "#sweep-differences"):
