@@ -19,6 +19,29 @@ DEFAULT_MAX_BYTES = 1024 * 1024
 UPLOAD_SUFFIX = "/upload"  # Gradio's upload route, limited by its own max_file_size
 
 
+async def read_body(receive: Any, max_bytes: int) -> tuple[list[dict[str, Any]], bytes | None]:
+    """The request's messages as received and its body; None for the body once it passes ``max_bytes``
+    (reading stops at the message that passes it)."""
+    messages, body = [], b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        body += message.get("body", b"")
+        if len(body) > max_bytes:
+            return messages, None
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return messages, body
+
+
+def replaying(messages: list[dict[str, Any]], receive: Any) -> Any:
+    """A ``receive`` that gives the messages already read, then the rest of the connection's."""
+
+    async def replay() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
 def max_body_bytes() -> int:
     """The limit: ``IPA_MAX_BODY_KB`` kilobytes when set, else 1 MiB."""
     raw = os.environ.get("IPA_MAX_BODY_KB")
@@ -43,18 +66,8 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large()(scope, receive, send)
             return
-        messages, size = [], 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._too_large()(scope, receive, send)
-                return
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
-
-        async def replay() -> Any:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+        messages, body = await read_body(receive, self.max_bytes)
+        if body is None:
+            await self._too_large()(scope, receive, send)
+            return
+        await self.app(scope, replaying(messages, receive), send)

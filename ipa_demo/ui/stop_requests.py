@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .body_limit import read_body, replaying
 from .runner import SWITCHES, StopSwitches
 
 MAX_CANCEL_BODY = 4096  # bytes: {"session_hash": ..., "fn_index": ..., "event_id": ...}
@@ -40,17 +41,7 @@ class StopOnCancel:
         if not is_cancel(scope):
             await self.app(scope, receive, send)
             return
-        messages, body = [], b""
-        while True:
-            message = await receive()
-            messages.append(message)
-            body += message.get("body", b"")
-            if message["type"] != "http.request" or not message.get("more_body") or len(body) > MAX_CANCEL_BODY:
-                break
-        if len(body) <= MAX_CANCEL_BODY and (session := session_of(body)) is not None:
+        messages, body = await read_body(receive, MAX_CANCEL_BODY)
+        if body is not None and (session := session_of(body)) is not None:
             self.switches.stop(session)
-
-        async def replay() -> Any:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(messages, receive), send)
