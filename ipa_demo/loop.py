@@ -30,12 +30,13 @@ from .unet_call import UNetCall
 StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
 
 
-def within(on_step: StepCallback | None, done: int, total: int) -> StepCallback | None:
-    """A run's step callback as part of a longer job: ``done`` steps before it, ``total`` in all."""
+def within(on_step: StepCallback | None, done: int, total: int, cells: int = 1) -> StepCallback | None:
+    """A run's step callback as part of a longer job: ``done`` steps before it, ``total`` in all; a
+    run making ``cells`` images at once (a sweep's batch) advances the job by that many per step."""
     if on_step is None:
         return None
     report = on_step
-    return lambda step, _steps: report(done + step, total)
+    return lambda step, _steps: report(done + step * cells, total)
 
 
 def steps_to_run(settings: GenerationSettings, img2img: bool) -> int:

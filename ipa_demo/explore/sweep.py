@@ -134,20 +134,19 @@ def run(
     each alone). ``on_step`` counts cell-steps: a batch's step advances each of its cells.
     """
     img2img = init_image is not None
-    plan_ = sweep_batches(cells, differences, 1 if mask_image is not None else batch_size)
-    total = sum(steps_to_run(settings, img2img) for batch in plan_ for settings, _ in batch)
-    inpainting = {"mask_image": mask_image} if mask_image is not None else {}
+    batches = sweep_batches(cells, differences, 1 if mask_image is not None else batch_size)
+    total = sum(steps_to_run(settings, img2img) for batch in batches for settings, _ in batch)
     images = (references, init_image, control_image)
     done = 0
     made: dict[GenerationSettings, tuple[CellImage, float]] = {}
-    for batch in plan_:
+    for batch in batches:
         jobs = [settings for settings, _ in batch]
         steps, started = steps_to_run(jobs[0], img2img), time.perf_counter()
         if len(jobs) == 1:
-            result = engine.generate(jobs[0], *images, on_step=within(on_step, done, total), **inpainting)
+            result = engine.generate(jobs[0], *images, on_step=within(on_step, done, total), mask_image=mask_image)
             outputs = [CellImage(result.images[0], result.pixels[0], result.parameters[0])]
         else:
-            outputs = generate_batch(engine, jobs, *images, on_step=_cell_steps(on_step, done, total, len(jobs)))
+            outputs = generate_batch(engine, jobs, *images, on_step=within(on_step, done, total, cells=len(jobs)))
         seconds = (time.perf_counter() - started) / len(jobs)  # a batch's time, shared by its cells
         made.update({settings: (output, seconds) for settings, output in zip(jobs, outputs, strict=True)})
         done += steps * len(jobs)
@@ -192,14 +191,6 @@ def progress_label(batches: Sequence[Sequence[Job]], img2img: bool) -> Callable[
         return f"Image {first} of {count}, {what if what == BASELINE else 'cell ' + what}"
 
     return label
-
-
-def _cell_steps(on_step: StepCallback | None, done: int, total: int, cells: int) -> StepCallback | None:
-    """A batch's step callback counting cell-steps: each of its steps advances all its cells."""
-    if on_step is None:
-        return None
-    report = on_step
-    return lambda step, _steps: report(done + step * cells, total)
 
 
 def _layout(images: list[Image.Image], x: Axis, y: Axis) -> Image.Image:

@@ -226,11 +226,10 @@ class InjectionMaps:
         with reported_errors("making the injection maps"):
             request = self._request(values)
             engine = self.handlers.engine
-            inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
 
             def task(on_step: Any) -> Any:
                 return engine.generate(request.settings, request.references, request.init_image, request.control_image,
-                                       on_step=on_step, injection_maps=True, **inpainting)  # fmt: skip
+                                       on_step=on_step, mask_image=request.mask_image, injection_maps=True)  # fmt: skip
 
             result = yield from follow(task, progress, "Denoising", 2, gradio_request)
             picture = injection_picture(result.injection_maps, result.images[0], 0)

@@ -62,7 +62,7 @@ class EngineLike(Protocol):
         init_image: Image.Image | None = None,
         control_image: Image.Image | None = None,
         on_step: Any = None,
-        mask_image: Image.Image | None = None,  # passed only when the request has one
+        mask_image: Image.Image | None = None,
         more: Any = None,
     ) -> Any: ...
 
@@ -209,13 +209,11 @@ class Handlers:
     ) -> Iterator[tuple[Any, ...]]:
         with reported_errors("generating"):
             request = self.request_from(values)
-            inpainting = {"mask_image": request.mask_image} if request.mask_image is not None else {}
 
             def task(on_step: Any) -> Any:
                 return self.engine.generate(
                     request.settings, request.references, request.init_image, request.control_image, on_step=on_step,
-                    **inpainting,
-                    more=request.more,
+                    mask_image=request.mask_image, more=request.more,
                 )  # fmt: skip
 
             result = yield from follow(task, progress, "Denoising", GENERATE_OUTPUTS, gradio_request)

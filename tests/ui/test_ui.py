@@ -172,7 +172,9 @@ def test_every_example_is_a_complete_valid_request() -> None:
 class FakeEngine:
     """Answers like the engine, instantly: one flat colour per image."""
 
-    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None, more=None):
+    def generate(
+        self, settings, references=(), init_image=None, control_image=None, on_step=None, mask_image=None, more=None
+    ):
         for step in range(settings.steps):
             if on_step:
                 on_step(step + 1, settings.steps)
@@ -258,7 +260,9 @@ class ProbeEngine:
         self.most_active = 0
         self._lock = threading.Lock()
 
-    def generate(self, settings, references=(), init_image=None, control_image=None, on_step=None, more=None):
+    def generate(
+        self, settings, references=(), init_image=None, control_image=None, on_step=None, mask_image=None, more=None
+    ):
         def stepped(done: int, total: int) -> None:
             self.step_times.append(time.monotonic())
             if on_step is not None:
@@ -268,7 +272,9 @@ class ProbeEngine:
             self.active += 1
             self.most_active = max(self.most_active, self.active)
         try:
-            return self.engine.generate(settings, references, init_image, control_image, on_step=stepped)
+            return self.engine.generate(
+                settings, references, init_image, control_image, on_step=stepped, mask_image=mask_image
+            )
         finally:
             with self._lock:
                 self.active -= 1
