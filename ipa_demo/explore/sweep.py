@@ -134,7 +134,7 @@ def run(
     each alone). ``on_step`` counts cell-steps: a batch's step advances each of its cells.
     """
     img2img = init_image is not None
-    batches = sweep_batches(cells, differences, 1 if mask_image is not None else batch_size)
+    batches = sweep_batches(cells, differences, batch_size, inpainting=mask_image is not None)
     total = sum(steps_to_run(settings, img2img) for batch in batches for settings, _ in batch)
     images = (references, init_image, control_image)
     done = 0
@@ -167,8 +167,10 @@ def run(
 Job = tuple[GenerationSettings, str]  # an image a sweep makes, and what for (a cell's label, or BASELINE)
 
 
-def sweep_batches(cells: Sequence[Cell], differences: bool, size: int) -> list[list[Job]]:
-    """The images a sweep makes, in batches of at most ``size`` that share UNet calls, in the order made."""
+def sweep_batches(cells: Sequence[Cell], differences: bool, size: int, inpainting: bool = False) -> list[list[Job]]:
+    """The images a sweep makes, in batches of at most ``size`` that share UNet calls, in the order made
+    (one image each when it inpaints: a batch does not)."""
+    size = 1 if inpainting else size
     groups: dict[object, list[Job]] = {}
     for index, (settings, what) in enumerate(schedule(cells, differences)):
         key = shared_part(settings) if can_batch(settings) else index

@@ -167,7 +167,8 @@ class Sweeper:
                            on_step=on_step, differences=True, mask_image=request.mask_image,
                            batch_size=batch_size)  # fmt: skip
 
-            label = progress_label(sweep_batches(cells, True, batch_size), request.init_image is not None)
+            batches = sweep_batches(cells, True, batch_size, inpainting=request.mask_image is not None)
+            label = progress_label(batches, request.init_image is not None)
             result = yield from follow(task, progress, label, SWEEP_OUTPUTS, gradio_request)
             outputs = self._outputs(result, request.settings.seed)
         yield outputs

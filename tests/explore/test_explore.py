@@ -218,6 +218,8 @@ def test_the_progress_names_each_image_of_the_sweep() -> None:
     assert label((BASE.steps + 1, total)) == "Image 2 of 3, cell ip-scale=1"
     assert label((total, total)) == "Image 3 of 3, IP-Adapter off, for the change maps"
     batched = progress_label(sweep_batches(cells, True, 8), img2img=False)
+    inpainting = progress_label(sweep_batches(cells, True, 8, inpainting=True), img2img=False)
+    assert inpainting((1, total)) == "Image 1 of 3, cell ip-scale=0.5", "an inpainting sweep makes one at a time"
     assert batched((1, total)) == batched((total, total)) == "Images 1–3 of 3, 3 cells at once"
 
 
