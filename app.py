@@ -55,7 +55,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="keep models in CPU memory and move each to the GPU while it runs (less GPU memory, slower)",
     )
     add_depth_model_argument(parser)
-    add_base_model_arguments(parser, several=True)
+    add_base_model_arguments(parser)
     add_ip_checkpoint_argument(parser)
     add_lora_arguments(parser, with_scales=False)
     parser.add_argument(

@@ -22,7 +22,7 @@ from .images import ImageInputError
 from .ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
 from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
-from .models.user_flags import add_base_model_arguments, add_lora_arguments, prompt_with_loras
+from .models.user_flags import add_lora_arguments, add_vae_argument, default_base_model, prompt_with_loras
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
 from .training.cli import add_train_arguments, run_train
@@ -38,7 +38,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     parser.add_argument("--offload", action="store_true", help="keep models in CPU memory, one stage on the GPU at a time")
     add_depth_model_argument(parser)
-    add_base_model_arguments(parser)
+    add_vae_argument(parser)  # --base-model is the base_model setting's flag
     add_ip_checkpoint_argument(parser)
     add_lora_arguments(parser, with_scales=True)
     parser.add_argument("--reference", action="append", type=Path, default=[], help="reference image (repeatable)")
@@ -132,7 +132,7 @@ def load_engine(args: argparse.Namespace) -> Engine:
         dtype,
         offload=args.offload,
         depth_model=args.depth_model,
-        base_model=args.base_model,
+        base_model=default_base_model(args.base_model),
         vae=args.vae,
         ip_checkpoint=args.ip_checkpoint,
         loras=args.lora,

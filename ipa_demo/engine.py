@@ -1,8 +1,9 @@
 """The engine: loads the models once, keeps them and the reference encodings, and serves requests.
 
 Everything a request asks for arrives in its ``GenerationSettings``; the engine holds only models
-and caches, so concurrent requests cannot leak settings into each other. Models other than the
-base SD1.5 load on first use, or all at once with ``preload()`` (what a ZeroGPU Space does at start-up).
+and caches, so concurrent requests cannot leak settings into each other; each request runs on the
+base model it names (``base_models``). Models other than the first base model load on first use, or
+all at once with ``preload()`` (what a ZeroGPU Space does at start-up).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -20,6 +20,7 @@ from diffusers import ControlNetModel, T2IAdapter
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
 
+from .base_models import DEFAULT_KEEP, BaseModels
 from .cache import LRUCache, image_digest
 from .conditioner import Conditioner
 from .errors import MissingModelError
@@ -48,7 +49,7 @@ from .loop import (
     steps_to_run,
     uses_guidance,
 )
-from .models.base_model import ModelChoice, load_base_model, resolve_base_model, resolve_vae
+from .models.base_model import ModelChoice, load_base_model, resolve_vae
 from .models.catalog import (
     CONTROLNETS,
     DEFAULT_DEPTH_MODEL,
@@ -68,7 +69,6 @@ from .models.loading import (
 )
 from .models.lora import LoraLibrary, read_tags
 from .models.sources import ModelSources
-from .models.used import ModelsUsed, is_model, lora_notes, option_name
 from .reference_only.guidance import ReferenceGuidance
 from .runtime import (
     ModelOffload,
@@ -116,7 +116,8 @@ class Engine:
         vae: str | None = None,  # the same kinds; None: the base model's own
         ip_checkpoint: str | None = None,  # an IP-Adapter file replacing the catalog's of its variant
         loras: Sequence[str] = (),  # LoRA files a prompt may name with <lora:file stem:scale>
-        base_model_options: Sequence[str] = (),  # other base models the app may switch to
+        base_model_options: Sequence[str] = (),  # other base models a request may name (``base_models``)
+        keep_base_models: int = DEFAULT_KEEP,  # how many stay loaded at once
     ) -> None:
         if depth_model not in DEPTH_ESTIMATORS:
             raise SettingsError("depth_model", f"{depth_model!r} is not one of {', '.join(DEPTH_ESTIMATORS)}")
@@ -128,10 +129,10 @@ class Engine:
             channels_last = prefers_channels_last(self.device)
         self._speed = {"compile_unet": compile_unet, "channels_last": channels_last}
         self.loras = LoraLibrary(loras)
-        self.base_model, self.vae = resolve_base_model(base_model, sources), resolve_vae(vae, sources)
-        self.models: StableDiffusionModels = self._load_base(self.base_model, self.vae)
-        self.base_model_options = tuple(dict.fromkeys([base_model or "", *base_model_options]))
-        self.offload: ModelOffload | None = enable_model_offload(self.models) if offload else None
+        self.vae = resolve_vae(vae, sources)
+        options = [base_model or "", *base_model_options]
+        self.base_models = BaseModels(options, sources, self._load_base, keep_base_models)
+        self.offload: ModelOffload | None = self.base_models.enable_offload(enable_model_offload) if offload else None
         self._use = SharedUse()
         self.ip_checkpoint = read_user_checkpoint(ip_checkpoint) if ip_checkpoint else None
         extras = ["compiled UNet"] * compile_unet + ["CPU offload"] * offload
@@ -144,41 +145,21 @@ class Engine:
         if self.ip_checkpoint is not None:
             self.ip_adapter(self.ip_checkpoint.variant)  # a file that does not fit this UNet fails now
 
-    def _load_base(self, base: ModelChoice, vae: ModelChoice | None) -> StableDiffusionModels:
-        models = load_base_model(base, vae, self.sources, self.device, self.dtype)
+    def _load_base(self, base: ModelChoice) -> StableDiffusionModels:
+        models = load_base_model(base, self.vae, self.sources, self.device, self.dtype)
         prepare_unet(models.unet)
         apply_speed_settings(models, **self._speed)
         self.loras.load_into(models)
         return models
 
-    def select_models(self, used: ModelsUsed) -> list[str]:
-        """Switch to the base model a PNG names when it is one of the options; notes on what differs."""
-        notes = lora_notes(used, self.loras)
-        if used.model is None or is_model(used, self.base_model):
-            return notes
-        for option in self.base_model_options:
-            if option_name(option) in (used.model, "") or Path(option).suffix.lower() == ".safetensors":
-                choice = resolve_base_model(option or None, self.sources)
-                if is_model(used, choice):
-                    self.switch_base_model(option or None, self.vae.requested if self.vae else None)
-                    return [f"switched the base model to {choice.name}", *notes]
-        return [f"the image was made with {used.model}, which is not configured here", *notes]
+    @property
+    def models(self) -> StableDiffusionModels:
+        """The base model of the request being served (``base_models``); outside a request, the default."""
+        return self.base_models.current.models
 
-    def switch_base_model(self, base_model: str | None, vae: str | None = None) -> None:
-        """Load another base model (and VAE) and drop the current one once no request uses it."""
-        base, chosen_vae = resolve_base_model(base_model, self.sources), resolve_vae(vae, self.sources)
-        if (base, chosen_vae) == (self.base_model, self.vae):
-            return
-        models = self._load_base(base, chosen_vae)
-        with self._use.alone():
-            old, self.models = self.models, models
-            self.base_model, self.vae = base, chosen_vae
-            self.posteriors.clear()  # encoded by the old VAE
-            if self.offload is not None:
-                self.offload.replace_base(old, models)
-        del old
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+    @property
+    def base_model(self) -> ModelChoice:
+        return self.base_models.current.choice
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
@@ -199,6 +180,7 @@ class Engine:
         in CPU memory and ZeroGPU moves them to the GPU it lends each task, whereas a model loaded
         inside a task spends the task's GPU time on loading (and what a task builds may not outlive it).
         """
+        self.base_models.preload()
         _ = self.image_encoder  # a property that loads on first access
         for variant in IP_ADAPTERS:
             self.ip_adapter(variant)
@@ -288,7 +270,7 @@ class Engine:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
         size = (settings.width, settings.height)
         return self.posteriors.get_or_make(
-            (image_digest(image), size), lambda: encode_to_posterior(self.models, fit_to_size(image, *size))
+            (self.base_model.name, image_digest(image), size), lambda: encode_to_posterior(self.models, fit_to_size(image, *size))
         )
 
     def reference_guidance(
@@ -339,11 +321,15 @@ class Engine:
 
     @contextmanager
     def serving(self, settings: GenerationSettings) -> Iterator[None]:
-        """Hold the models for one request: shared, or alone with its LoRAs applied (peft keeps the
-        LoRA state on the shared models)."""
+        """Hold the models for one request: its base model, shared, or alone with its LoRAs applied (peft
+        keeps the LoRA state on the shared models)."""
         _, loras = read_tags(settings.prompt)
         self.loras.check(loras)
-        with self._use.alone() if loras else self._use.shared(), self.loras.applied(self.models, loras):
+        with (
+            self.base_models.serving(settings.base_model),
+            self._use.alone() if loras else self._use.shared(),
+            self.loras.applied(self.models, loras),
+        ):
             yield
 
     def _generate(
@@ -386,8 +372,8 @@ class Engine:
     ) -> str:
         """One image's A1111 ``parameters``: its settings, the units that acted, the models as A1111 names them."""
         _, loras = read_tags(settings.prompt)
+        settings = replace(settings, base_model=self.base_model.name)  # the name of the model that ran
         models = {
-            "model": self.base_model.name,
             "model_hash": self.base_model.hash,
             "vae": self.vae.name if self.vae is not None else None,
             "lora_hashes": {use.name: self.loras.hash(use.name) for use in loras},

@@ -21,7 +21,7 @@ from ..errors import MissingModelError, ModelLoadError
 from .catalog import SD15
 from .download import HubError, hub_is_offline
 from .loading import StableDiffusionModels, load_stable_diffusion, weights_variant
-from .single_file import load_sd15_single_file, load_vae_single_file, short_hash
+from .single_file import file_hash, load_sd15_single_file, load_vae_single_file
 from .sources import ModelSources
 
 DEFAULT_MODEL_NAME = SD15.repo_name
@@ -48,8 +48,8 @@ class ModelChoice:
 
     @cached_property
     def hash(self) -> str | None:
-        """A1111's short hash for single files (read once: seconds for a 2 GB file); folders have none."""
-        return short_hash(self.path) if self.is_file else None
+        """A1111's short hash for single files (read once per file: seconds for a 2 GB file); folders have none."""
+        return file_hash(self.path) if self.is_file else None
 
 
 def resolve_model(requested: str | None, sources: ModelSources, what: str, patterns: tuple[str, ...]) -> ModelChoice:

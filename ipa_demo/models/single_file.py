@@ -8,6 +8,7 @@ anything but an SD1.x checkpoint is refused with a message naming what was found
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,24 @@ def short_hash(path: Path) -> str:
         for chunk in iter(lambda: file.read(1 << 24), b""):
             digest.update(chunk)
     return digest.hexdigest()[:10]
+
+
+_hashes: dict[tuple[str, int, int], str] = {}
+_hashes_lock = threading.Lock()
+
+
+def file_hash(path: Path) -> str:
+    """``short_hash``, read once per file: cached by its real path, size and modification time.
+
+    A PNG naming an unknown ``Model hash`` is compared with every configured single file; without
+    the cache each such request would read them all again (gigabytes for a few hundred bytes).
+    """
+    status = path.stat()
+    key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+    with _hashes_lock:  # one reader per file at a time: two requests never read the same file twice
+        if key not in _hashes:
+            _hashes[key] = short_hash(path)
+        return _hashes[key]
 
 
 def _keys_and_shapes(path: Path, wanted: tuple[str, ...]) -> tuple[list[str], dict[str, tuple[int, ...]]]:

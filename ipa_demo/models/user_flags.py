@@ -23,25 +23,30 @@ def tag(name: str, scale: float) -> str:
     return f"<lora:{name}:{scale:g}>"
 
 
-def add_base_model_arguments(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
-    """``--base-model`` and ``--vae``, as the web app and the command line take them.
+def add_base_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The web app's ``--base-model`` (repeatable) and ``--vae``.
 
-    With ``several`` (the web app) ``--base-model`` repeats: the first loads at start, and a PNG
-    loaded back may switch to any of them; ``IPA_BASE_MODEL`` then holds several, separated by
-    the OS path separator.
+    The first base model loads at start and serves requests that name none; a request (the page's
+    picker, a PNG loaded back, the API's ``base_model``) may name any of them, for itself only.
+    ``IPA_BASE_MODEL`` holds several, separated by the OS path separator. The command line's
+    ``--base-model`` is the ``base_model`` setting's flag (``settings.declarations``).
     """
     from_env = os.environ.get(BASE_MODEL_ENV) or ""
-    what = "SD1.5 base model: a Hub id, a diffusers folder or one .safetensors checkpoint"
-    if several:
-        parser.add_argument(
-            "--base-model", action="append", default=[part for part in from_env.split(os.pathsep) if part],
-            help=f"{what} (repeatable: the first loads, the others may be switched to; "
-            f"default: ${BASE_MODEL_ENV}, else {SD15.repo_id})",
-        )  # fmt: skip
-    else:
-        parser.add_argument(
-            "--base-model", default=from_env or None, help=f"{what} (default: ${BASE_MODEL_ENV}, else {SD15.repo_id})"
-        )
+    parser.add_argument(
+        "--base-model", action="append", default=[part for part in from_env.split(os.pathsep) if part],
+        help="SD1.5 base model: a Hub id, a diffusers folder or one .safetensors checkpoint (repeatable: the "
+        f"first serves requests that name none, a request may name any; default: ${BASE_MODEL_ENV}, else "
+        f"{SD15.repo_id})",
+    )  # fmt: skip
+    add_vae_argument(parser)
+
+
+def default_base_model(given: str) -> str | None:
+    """The command line's base model: ``--base-model``, else ``IPA_BASE_MODEL``, else None (the catalog's)."""
+    return given or os.environ.get(BASE_MODEL_ENV) or None
+
+
+def add_vae_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vae",
         default=os.environ.get(VAE_ENV) or None,

@@ -231,6 +231,17 @@ SETTINGS += (
     *_window("ip2", "ip2", "Second adapter", "ip2", "ip2"),
 )  # fmt: skip
 
+# --- The base model, per request (issue 23): one of the server's models, never a switch for everyone ---
+
+SETTINGS += (
+    Setting("base_model", ("base_model",), "text", "Base model",
+            "The SD1.5 model this request runs on. In the app: one of the models it was started with, by the "
+            "name a PNG's Model says (empty: the first); a PNG loaded back picks its own when the app has it, "
+            "for your session only. On the command line: a Hub id, a diffusers folder or a .safetensors "
+            "checkpoint (default: $IPA_BASE_MODEL, else SD1.5).",
+            "dropdown", flag="--base-model", png="Model"),
+)  # fmt: skip
+
 PACKED_KEYS: tuple[PackedKey, ...] = (
     PackedKey("Size", ("width", "height"), "x", "always"),
     PackedKey("IP stages", tuple(f"ip_stage_{stage}" for stage in STAGE_NAMES), " ", "ip", labels=STAGE_NAMES),

@@ -194,6 +194,7 @@ class GenerationSettings:
     canny_high: int = 200
     reference_only: ReferenceOnlySettings = field(default_factory=ReferenceOnlySettings)
     ip2: IPAdapterSettings = field(default_factory=lambda: IPAdapterSettings(scale=0.0))  # off unless given λ
+    base_model: str = ""  # one of the server's base models by name; "": its first (``base_models``)
 
     def __post_init__(self) -> None:
         for section, kind in SECTIONS.items():

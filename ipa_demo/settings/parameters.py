@@ -22,7 +22,6 @@ from .generation import GenerationSettings
 from .values import settings_from_values, values_from_settings
 
 VERSION = "ipa_demo 0.1.0"
-MODEL = "stable-diffusion-v1-5"
 EXACT_PROMPT, EXACT_NEGATIVE = "Exact prompt", "Exact negative prompt"
 EXACT_KEYS = (EXACT_PROMPT, EXACT_NEGATIVE)
 GROUP_ORDER: tuple[PngGroup, ...] = (
@@ -104,7 +103,6 @@ def format_parameters(
     ip_used: bool,
     img2img: bool,
     ip2_used: bool = False,
-    model: str = MODEL,
     model_hash: str | None = None,
     vae: str | None = None,
     lora_hashes: Mapping[str, str] | None = None,
@@ -112,8 +110,9 @@ def format_parameters(
 ) -> str:
     """The text for one image; ``seed`` is that image's own seed; ``extra`` pairs about its input images.
 
-    The models go in as A1111 writes them: ``Model hash`` (single files only), ``Model``, ``VAE``
-    (when not the model's own) and ``Lora hashes: "name: hash, ..."`` for the prompt's LoRA tags.
+    The models go in as A1111 writes them: ``Model hash`` (single files only), ``Model`` (the
+    ``base_model`` setting: the engine writes the name of the model that ran; empty, it is left out),
+    ``VAE`` (when not the model's own) and ``Lora hashes: "name: hash, ..."`` for the prompt's LoRA tags.
     """
     values = {**values_from_settings(settings), "seed": seed}
     active = _active_groups(settings, ip_used, img2img, ip2_used)
@@ -125,14 +124,12 @@ def format_parameters(
                 if entry.labels:
                     parts = [f"{label}={part}" for label, part in zip(entry.labels, parts, strict=True)]
                 pairs[entry.key] = entry.separator.join(parts)
-            elif entry.kind != "floats" or values[entry.name]:  # a list not given is not written
+            elif entry.kind not in ("floats", "text") or values[entry.name]:  # a list or name not given: not written
+                if entry.png == "Model" and model_hash:  # A1111's order: the hash, then the name
+                    pairs["Model hash"] = model_hash
                 pairs[entry.png] = _encode(entry, values[entry.name])  # type: ignore[index]
-        if group == "always":
-            if model_hash:
-                pairs["Model hash"] = model_hash
-            pairs["Model"] = model
-            if vae:
-                pairs["VAE"] = vae
+        if group == "always" and vae:
+            pairs["VAE"] = vae
     if lora_hashes:
         pairs["Lora hashes"] = ", ".join(f"{name}: {digest}" for name, digest in lora_hashes.items())
     pairs.update(extra or {})

@@ -22,7 +22,7 @@ import gradio as gr
 from ..settings import Limits, SettingsError
 from ..zerogpu import gpu_task
 from .api import accept_plain_files, whole_numbers_only
-from .base_model import add_base_model_picker
+from .base_model import base_model_names
 from .controls import HELPER, Controls, build_controls
 from .examples import add_examples
 from .explainer import INTRO
@@ -176,10 +176,9 @@ def create_app(
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
-        picker = add_base_model_picker(engine, {"concurrency_id": GPU_QUEUE, "concurrency_limit": concurrency})
         with gr.Row(equal_height=False, elem_id="studio"):
             with gr.Column(scale=5, min_width=420, elem_id="controls"):
-                controls = build_controls(limits)
+                controls = build_controls(limits, base_model_names(engine))
                 if with_examples:  # after the controls it fills; the layout's CSS shows it near the top
                     add_examples(controls)
             with gr.Column(scale=6, min_width=420, elem_id="results"), gr.Tabs():
@@ -188,9 +187,6 @@ def create_app(
         _wire(handlers, controls, outputs, concurrency)
         accept_plain_files(controls.fields["reference_images"])
         whole_numbers_only(controls.fields["seed"])
-        if picker is not None:  # a PNG loaded back may have switched the model: show which runs now
-            current = lambda: engine.base_model.requested  # noqa: E731
-            controls.png_text.change(current, outputs=picker, **HELPER)
         gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo)

@@ -1,48 +1,48 @@
-"""The base-model picker: shown when the app was started with several ``--base-model``.
+"""The base-model picker and what a loaded PNG says about models; no Gradio here.
 
-Switching is the engine's, not the request's: it changes the model for every session, waits for
-running generations to end, and releases the old model's memory. It runs in the GPU queue, so it
-never competes with a generation for the device.
+The picker is the ``base_model`` control: an ordinary input of every GPU request, shown when the
+app was started with several ``--base-model``. Picking a model, or loading a PNG made with one the
+app has, changes the requests of that page only; the engine loads the model inside the request's GPU
+slot (``ipa_demo.base_models``), so no caller changes what another gets.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
-import gradio as gr
-
-from ..models.used import option_name
-from .errors import reported_errors
+from ..models.used import lora_notes, models_used
 
 
-class SwitchingEngine(Protocol):
-    base_model_options: tuple[str, ...]
-
-    def switch_base_model(self, base_model: str | None, vae: str | None = None) -> None: ...
-
-
-def picker_choices(options: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(label, value) per option; "" is the catalog's SD1.5."""
-    return [(option_name(option) or "stable-diffusion-v1-5 (default)", option) for option in options]
+def picker_choices(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(label, value) per base model, by name; the first serves requests that name none."""
+    return [(f"{name} (default)" if index == 0 else name, name) for index, name in enumerate(names)]
 
 
-def add_base_model_picker(engine: Any, gpu: dict[str, Any]) -> gr.Dropdown | None:
-    """A dropdown over the engine's base models, or None when there is nothing to choose."""
-    options: tuple[str, ...] = getattr(engine, "base_model_options", ())
-    if len(options) < 2 or not hasattr(engine, "switch_base_model"):
-        return None
-    picker = gr.Dropdown(
-        picker_choices(options),
-        value=options[0],
-        label="Base model (for every user of this app; switching waits for running generations)",
-        elem_id="base-model",
-    )
+def base_model_names(engine: Any) -> tuple[str, ...]:
+    """The engine's base models by name (none for an engine without a choice, such as a test's fake)."""
+    base_models = getattr(engine, "base_models", None)
+    return tuple(base_models.names) if base_models is not None else ()
 
-    def switch(option: str) -> str:
-        with reported_errors("switching the base model"):
-            vae = engine.vae.requested if getattr(engine, "vae", None) is not None else None
-            engine.switch_base_model(option or None, vae)
-        return option
 
-    picker.input(switch, inputs=picker, outputs=picker, api_visibility="private", **gpu)
-    return picker
+def check_base_model(engine: Any, requested: object) -> None:
+    """Refuse, naming ``base_model``, a model the engine does not have (before the request is queued)."""
+    base_models = getattr(engine, "base_models", None)
+    if base_models is not None and isinstance(requested, str):
+        base_models.check(requested)
+
+
+def models_of_png(engine: Any, text: str) -> tuple[str | None, list[str]]:
+    """The base model a PNG's ``Model hash`` / ``Model`` name among the engine's (None: none of them), and
+    notes on what differs from the image's models (LoRAs included)."""
+    base_models = getattr(engine, "base_models", None)
+    if base_models is None:
+        return None, []
+    used = models_used(text)
+    notes = lora_notes(used, engine.loras)
+    name = base_models.matching(used)
+    if name is None and used.model is not None:
+        notes.insert(0, f"the image was made with {used.model}, which is not configured here")
+    elif name is not None and len(base_models.names) > 1:
+        notes.insert(0, f"base model set to {name}, for your requests only")
+    return name, notes

@@ -6,6 +6,7 @@ own private helper events: the 16 layer toggles, the mask text and the preset st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..settings import Limits
 from ..settings.declarations import BY_NAME
 from ..settings.values import PARAMS, default_values
 from . import components as uc
+from .base_model import picker_choices
 from .components import HELPER
 from .explainer import add_explainer, stage_title
 from .fields import bits_from_mask, mask_from_bits, preset_of
@@ -48,7 +50,8 @@ def control(name: str, limits: Limits, value: Any, **overrides: Any) -> Any:
         return uc.slider(low, high, value=value, step=setting.step, **options)
     if setting.control in ("radio", "dropdown"):
         make = uc.radio if setting.control == "radio" else uc.dropdown
-        return make(list(setting.choices), value=value, **options)
+        choices = options.pop("choices", list(setting.choices))  # the server's own (base models)
+        return make(choices, value=value, **options)
     if setting.control == "checkbox":
         return gr.Checkbox(value=value, **options)
     if setting.control == "number":
@@ -94,13 +97,19 @@ def _layer_grid(limits: Limits, values: dict[str, Any]) -> tuple[dict[str, gr.Sl
     return weights, toggles
 
 
-def build_controls(limits: Limits) -> Controls:
+def build_controls(limits: Limits, base_models: Sequence[str] = ()) -> Controls:
+    """``base_models``: the engine's, by name; the picker shows when there are several."""
     values = default_values()
     fields: dict[str, Any] = {}
 
     def add(*names: str, **overrides: Any) -> None:
         for name in names:
             fields[name] = control(name, limits, values[name], **overrides)
+
+    fields["base_model"] = control(
+        "base_model", limits, base_models[0] if base_models else "",
+        choices=picker_choices(base_models) or [("the app's own", "")], visible=len(base_models) > 1,
+    )  # fmt: skip
 
     add("prompt", lines=2, placeholder="a cat, oil painting")
     add("negative_prompt", lines=1)

@@ -82,9 +82,13 @@ def files_present(example: Example, assets: Path = ASSETS) -> bool:
     return all((assets / name).is_file() for name in names if name)
 
 
+# Every API parameter but the base model: an example keeps the model the page has picked.
+EXAMPLE_PARAMS = tuple(name for name in PARAMS if name != "base_model")
+
+
 def example_rows(examples: tuple[Example, ...] = EXAMPLES, assets: Path = ASSETS) -> list[list[Any]]:
-    """One row per example, one value per API parameter (PARAMS order)."""
-    return [[example.values(assets)[name] for name in PARAMS] for example in examples]
+    """One row per example, one value per API parameter (EXAMPLE_PARAMS order)."""
+    return [[example.values(assets)[name] for name in EXAMPLE_PARAMS] for example in examples]
 
 
 def add_examples(controls: Controls, examples: tuple[Example, ...] = EXAMPLES) -> None:
@@ -92,10 +96,10 @@ def add_examples(controls: Controls, examples: tuple[Example, ...] = EXAMPLES) -
     examples = tuple(example for example in examples if files_present(example))
     if not examples:
         return
-    shown = [PARAMS.index("reference_images"), PARAMS.index("prompt")]
+    shown = [EXAMPLE_PARAMS.index("reference_images"), EXAMPLE_PARAMS.index("prompt")]
     gr.Examples(
         examples=example_rows(examples),
-        inputs=controls.components,
+        inputs=[controls.fields[name] for name in EXAMPLE_PARAMS],
         label="Examples (each fills in every setting)",
         example_labels=[example.label for example in examples],
         visible_columns=shown,

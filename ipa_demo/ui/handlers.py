@@ -23,12 +23,12 @@ from ..compare import compare
 from ..ip_adapter.inputs import masks_from_pairs
 from ..loop import StepCallback
 from ..metadata import read_png_parameters
-from ..models.used import models_used
 from ..settings import GenerationSettings, Limits, SettingsError
 from ..settings.declarations import IMAGE_PARAMS
 from ..settings.parameters import parse_parameters, settings_from_parameters
 from ..settings.values import PARAMS, param_for_field, settings_from_values, values_from_settings
 from ..zerogpu import MIN_SECONDS, estimate_gpu_seconds
+from .base_model import check_base_model, models_of_png
 from .errors import log, reported_errors, user_error
 from .fields import Request, parse_request
 from .outputs import (
@@ -164,6 +164,7 @@ class Handlers:
         # Before parse_request, whose "IP-Adapter needs a reference (or set ip_scale to 0)" is wrong here.
         if comparing and not values.get("reference_images"):
             raise SettingsError("reference_images", "Compare needs a reference image (it compares ways of using one)")
+        check_base_model(self.engine, values.get("base_model"))  # before any image is decoded
         request = parse_request(values, self.limits, seed)
         if comparing and request.mask_image is not None:
             raise SettingsError("mask_image", "Compare does not inpaint: clear the mask")
@@ -287,8 +288,9 @@ class Handlers:
                     values[name] = list(masks_from_pairs(pairs, key, name, self.limits)) or None
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
-            select_models = getattr(self.engine, "select_models", None)  # the real engine: switch to its model
-            notes = select_models(models_used(text)) if select_models is not None else []
+            # This page's picker only: the PNG's model when the app has it, else the page's own choice.
+            base_model, notes = models_of_png(self.engine, text)
+            values["base_model"] = base_model if base_model is not None else gr.skip()
         shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
         kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
         return [gr.skip() if name in kept else values[name] for name in PARAMS] + [shown]

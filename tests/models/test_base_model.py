@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +143,39 @@ def test_a_pickle_checkpoint_or_a_lora_as_vae_is_refused(tmp_path: Path, tiny_mo
         Engine(ModelSources(tiny_models_dir), vae=str(lora))
 
 
-def test_switching_the_base_model_serves_the_new_one_and_releases_the_old(tiny_models_dir: Path) -> None:
+def test_each_request_runs_on_its_own_base_model_and_the_least_recent_is_released(
+    engine: Engine, file_engine: Engine, tiny_models_dir: Path
+) -> None:
     import gc
     import weakref
 
-    sources = ModelSources(tiny_models_dir)
-    switching = Engine(sources)
-    before = switching.generate(SETTINGS).pixels
-    old_unet = weakref.ref(switching.models.unet)
-    switching.switch_base_model(None, str(tiny_models_dir / VAE_FILE))
-    with_vae = Engine(sources, vae=str(tiny_models_dir / VAE_FILE)).generate(SETTINGS).pixels
-    assert np.abs(switching.generate(SETTINGS).pixels - with_vae).max() == 0.0
+    single = str(tiny_models_dir / SINGLE_FILE)
+    both = Engine(ModelSources(tiny_models_dir), vae=str(tiny_models_dir / VAE_FILE), base_model_options=[single],
+                  keep_base_models=1)  # fmt: skip
+    assert both.base_models.names == ("stable-diffusion-v1-5", "tiny-sd15")
+    with_vae = Engine(ModelSources(tiny_models_dir), vae=str(tiny_models_dir / VAE_FILE)).generate(SETTINGS).pixels
+    first_unet = weakref.ref(both.models.unet)
+    by_name = both.generate(replace(SETTINGS, base_model="tiny-sd15"))
+    file_with_vae = Engine(ModelSources(tiny_models_dir), base_model=single, vae=str(tiny_models_dir / VAE_FILE))
+    assert np.abs(by_name.pixels - file_with_vae.generate(SETTINGS).pixels).max() == 0.0
+    assert "Model: tiny-sd15" in by_name.parameters[0] and "VAE: tiny-vae" in by_name.parameters[0]
     gc.collect()
-    assert old_unet() is None, "the old base model must not stay in memory"
-    switching.switch_base_model(None)
-    assert np.abs(switching.generate(SETTINGS).pixels - before).max() == 0.0
+    assert first_unet() is None, "with keep_base_models=1 the model not asked for must not stay in memory"
+    assert np.abs(both.generate(SETTINGS).pixels - with_vae).max() == 0.0  # "" is the first again
+    assert both.base_models.loads == 3
+
+
+def test_an_unknown_or_ambiguous_base_model_is_refused_by_name(
+    engine: Engine, tiny_models_dir: Path, tmp_path: Path
+) -> None:
+    from ipa_demo.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="base_model: must be one of this server's base models: stable-diffusion-v1-5$"):
+        engine.generate(replace(SETTINGS, base_model="tiny-sd15"))
+    twin = tmp_path / "stable-diffusion-v1-5.safetensors"
+    twin.write_bytes((tiny_models_dir / SINGLE_FILE).read_bytes())
+    with pytest.raises(SettingsError, match="--base-model: two base models are named stable-diffusion-v1-5"):
+        Engine(ModelSources(tiny_models_dir), base_model_options=[str(twin)])
 
 
 def test_a_hub_id_in_the_hub_cache_loads_offline_and_one_not_there_says_so(

@@ -14,7 +14,7 @@ from ipa_demo.engine import Engine
 from ipa_demo.errors import ModelLoadError
 from ipa_demo.models.lora import read_tags
 from ipa_demo.models.sources import ModelSources
-from ipa_demo.models.tiny_user import LORA_FILE, VAE_FILE
+from ipa_demo.models.tiny_user import LORA_FILE, SINGLE_FILE, VAE_FILE
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
 
 from ..reference_pipelines import ReferencePipeline
@@ -86,11 +86,15 @@ def test_unknown_names_bad_scales_and_non_lora_files_are_refused(lora_engine: En
         Engine(ModelSources(tiny_models_dir), loras=[str(tiny_models_dir / VAE_FILE)])
 
 
-def test_a_lora_follows_a_switch_of_the_base_model(tiny_models_dir: Path, lora_engine: Engine) -> None:
-    switching = Engine(ModelSources(tiny_models_dir), loras=[str(tiny_models_dir / LORA_FILE)])
-    switching.switch_base_model(None, str(tiny_models_dir / VAE_FILE))
-    switching.switch_base_model(None)
-    assert np.array_equal(switching.generate(with_lora(1.0)).pixels, lora_engine.generate(with_lora(1.0)).pixels)
+def test_a_lora_follows_each_base_model_a_request_names(tiny_models_dir: Path, lora_engine: Engine) -> None:
+    single = str(tiny_models_dir / SINGLE_FILE)
+    both = Engine(ModelSources(tiny_models_dir), loras=[str(tiny_models_dir / LORA_FILE)], base_model_options=[single],
+                  keep_base_models=1)  # fmt: skip
+    on_file = Engine(ModelSources(tiny_models_dir), base_model=single, loras=[str(tiny_models_dir / LORA_FILE)])
+    assert np.array_equal(
+        both.generate(replace(with_lora(1.0), base_model="tiny-sd15")).pixels, on_file.generate(with_lora(1.0)).pixels
+    )
+    assert np.array_equal(both.generate(with_lora(1.0)).pixels, lora_engine.generate(with_lora(1.0)).pixels)
 
 
 def test_a_lora_with_ip_adapter_equals_diffusers(lora_engine: Engine, tiny_models_dir: Path, reference) -> None:

@@ -43,7 +43,7 @@ def test_the_parameters_name_model_hash_vae_and_lora_hashes_as_a1111(
     assert pairs["VAE"] == "tiny-vae"
     assert pairs["Lora hashes"] == f"tiny-lora: {sha10(tiny_models_dir / LORA_FILE)}"
     assert list(pairs).index("Model hash") == list(pairs).index("Model") - 1  # A1111's order
-    assert settings_from_parameters(text) == SETTINGS
+    assert settings_from_parameters(text) == replace(SETTINGS, base_model="tiny-sd15")  # Model: what ran
     used = models_used(text)
     assert (used.model, used.model_hash, used.vae) == ("tiny-sd15", sha10(tiny_models_dir / SINGLE_FILE), "tiny-vae")
     assert used.loras == {"tiny-lora": sha10(tiny_models_dir / LORA_FILE)}
@@ -55,52 +55,60 @@ def test_the_default_model_writes_its_name_and_no_hash_or_vae(engine: Engine) ->
     assert "Lora hashes" not in pairs
 
 
-def test_loading_a_png_back_selects_its_base_model_when_configured(user_engine: Engine, tiny_models_dir: Path) -> None:
-    text = user_engine.generate(SETTINGS).parameters[0]
-    switching = Engine(ModelSources(tiny_models_dir), base_model_options=[str(tiny_models_dir / SINGLE_FILE)])
-    assert switching.base_model.name == "stable-diffusion-v1-5"
-    notes = switching.select_models(models_used(text))
-    assert notes == ["switched the base model to tiny-sd15", "LoRA tiny-lora is not loaded here"]
-    assert switching.base_model.path == tiny_models_dir / SINGLE_FILE
-    assert switching.select_models(models_used(text)) == ["LoRA tiny-lora is not loaded here"]  # already there
-    other = text.replace("Model: tiny-sd15", "Model: someone-elses").replace("Model hash: ", "Model hash: 0")
-    assert switching.select_models(models_used(other))[0] == (
-        "the image was made with someone-elses, which is not configured here"
-    )
+@pytest.fixture(scope="module")
+def two_models(tiny_models_dir: Path) -> Engine:
+    return Engine(ModelSources(tiny_models_dir), base_model_options=[str(tiny_models_dir / SINGLE_FILE)])
 
 
-def test_the_page_loading_a_png_switches_and_says_what_differs(
-    user_engine: Engine, tiny_models_dir: Path, tmp_path: Path
+def test_a_png_names_a_configured_base_model_by_hash_then_by_name(
+    user_engine: Engine, two_models: Engine, tiny_models_dir: Path
 ) -> None:
+    text = user_engine.generate(SETTINGS).parameters[0]
+    assert two_models.base_models.matching(models_used(text)) == "tiny-sd15"
+    renamed = text.replace("Model: tiny-sd15", "Model: renamed-file")  # the hash still says which file
+    assert two_models.base_models.matching(models_used(renamed)) == "tiny-sd15"
+    other = text.replace("Model hash: ", "Model hash: 0")
+    assert two_models.base_models.matching(models_used(other)) is None
+    folder = text.replace("Model hash: ", "Ignored: ").replace("Model: tiny-sd15", "Model: stable-diffusion-v1-5")
+    assert two_models.base_models.matching(models_used(folder)) == "stable-diffusion-v1-5"
+
+
+def test_the_page_loading_a_png_sets_its_model_for_that_page_only_and_says_what_differs(
+    user_engine: Engine, two_models: Engine, tmp_path: Path
+) -> None:
+    import gradio as gr
+
     from ipa_demo.metadata import save_png
     from ipa_demo.settings import Limits
+    from ipa_demo.settings.values import PARAMS
     from ipa_demo.ui.handlers import Handlers
     from ipa_demo.ui.outputs import OutputStore
 
     result = user_engine.generate(SETTINGS)
     png = save_png(result.images[0], tmp_path / "made.png", result.parameters[0])
-    switching = Engine(ModelSources(tiny_models_dir), base_model_options=[str(tiny_models_dir / SINGLE_FILE)])
-    shown = Handlers(switching, OutputStore(tmp_path / "out"), Limits()).load_png(str(png))[-1]
-    assert shown.endswith("\nNote: switched the base model to tiny-sd15.\nNote: LoRA tiny-lora is not loaded here.")
-    assert switching.base_model.name == "tiny-sd15"
+    handlers = Handlers(two_models, OutputStore(tmp_path / "out"), Limits())
+    *values, shown = handlers.load_png(str(png))
+    assert values[PARAMS.index("base_model")] == "tiny-sd15"
+    assert shown.endswith("\nNote: base model set to tiny-sd15, for your requests only.\nNote: LoRA tiny-lora is not loaded here.")
+    assert two_models.base_model.name == "stable-diffusion-v1-5", "nothing switched for anyone else"
+    other = save_png(result.images[0], tmp_path / "other.png", result.parameters[0].replace("Model hash: ", "Model hash: 0"))
+    *values, shown = handlers.load_png(str(other))
+    assert isinstance(values[PARAMS.index("base_model")], type(gr.skip()))  # the page keeps its own choice
+    assert "Note: the image was made with tiny-sd15, which is not configured here." in shown
 
 
-def test_the_page_offers_the_configured_base_models_and_switches(tiny_models_dir: Path) -> None:
+def test_the_page_offers_the_configured_base_models_as_a_request_input(two_models: Engine, tiny_models_dir: Path) -> None:
     import gradio as gr
 
     from ipa_demo.ui.app import create_app
-    from ipa_demo.ui.base_model import picker_choices
 
-    single = str(tiny_models_dir / SINGLE_FILE)
-    switching = Engine(ModelSources(tiny_models_dir), base_model_options=[single])
-    assert picker_choices(switching.base_model_options) == [
-        ("stable-diffusion-v1-5 (default)", ""),
-        ("tiny-sd15", single),
-    ]
-    demo = create_app(switching, with_examples=False)
-    picker = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "base-model")
-    assert isinstance(picker, gr.Dropdown) and picker.value == ""
-    switch = next(fn for fn in demo.fns.values() if picker in fn.inputs and fn.fn.__name__ == "switch")
-    assert switch.fn(single) == single and switching.base_model.name == "tiny-sd15"
+    demo = create_app(two_models, with_examples=False)
+    picker = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "base_model")
+    assert isinstance(picker, gr.Dropdown) and picker.visible and picker.value == "stable-diffusion-v1-5"
+    assert picker.choices == [("stable-diffusion-v1-5 (default)", "stable-diffusion-v1-5"), ("tiny-sd15", "tiny-sd15")]
+    uses = [fn for fn in demo.fns.values() if picker in fn.inputs]
+    assert uses and all(fn.api_name in ("generate", "compare", "sweep", "injection_maps") or fn.fn is None or
+                        fn.fn.__name__ == "explain" for fn in uses), "an input of requests, no event of its own"
     single_model = create_app(Engine(ModelSources(tiny_models_dir)), with_examples=False)
-    assert not any(getattr(block, "elem_id", None) == "base-model" for block in single_model.blocks.values())
+    hidden = next(block for block in single_model.blocks.values() if getattr(block, "elem_id", None) == "base_model")
+    assert not hidden.visible

@@ -137,7 +137,9 @@ def test_app_py_starts_offline_and_serves_the_api(tiny_models_dir: Path, tmp_pat
         client = Client(url, verbose=False)
         request = small(reference_images=[{"image": handle_file(reference_file)}], ip_scale=0.8, seed=31)
         gallery, used_seed, *_ = client.predict(**request, api_name="/generate")
-        settings = GenerationSettings(prompt="a red bicycle", seed=31, width=64, height=64, steps=2)
+        settings = GenerationSettings(
+            prompt="a red bicycle", seed=31, width=64, height=64, steps=2, base_model="stable-diffusion-v1-5"
+        )
         wanted = format_parameters(replace(settings, ip=IPAdapterSettings(scale=0.8)), 31, ip_used=True, img2img=False)
         assert used_seed == 31 and gallery_parameters(gallery) == [wanted]
         bad_file = tmp_path / "holiday.png"
