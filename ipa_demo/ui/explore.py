@@ -19,6 +19,7 @@ from ..explore.report import write_sweep
 from ..explore.sweep import SweepResult, plan, progress_label, run, sweep_batches
 from ..settings import GenerationSettings, SettingsError, check_inputs, check_limits
 from ..settings.values import PARAMS, values_from_settings
+from .base_model import check_base_model
 from .errors import log, reported_errors
 from .feedback import error_box
 from .fields import Request
@@ -136,6 +137,7 @@ class Sweeper:
         def check(settings: GenerationSettings) -> None:  # what parse_request checks of the shared settings
             check_limits(settings, limits)
             check_inputs(settings, request.references, request.init_image, request.control_image)
+            check_base_model(self.handlers.engine, settings.base_model)  # a base-model axis names the server's
 
         cells = plan(values_from_settings(request.settings), request.settings.seed, x, y, check=check)
         return request, x, y, cells
