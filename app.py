@@ -1,6 +1,6 @@
 """Start the web app: ``python app.py [--models DIR] [--host H] [--port P] [--device D] [--dtype T]``.
 
-Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_BASE_MODEL, IPA_VAE,
+Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_BASE_MODEL, IPA_KEEP_BASE_MODELS, IPA_VAE,
 IPA_IP_CHECKPOINT, IPA_LORAS, IPA_DEVICE, IPA_DTYPE, IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE,
 IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT serve for host and port when the IPA_ ones are unset. With a models
 folder the app runs fully offline: nothing is fetched from the Hub and Gradio sends no analytics. What the server
@@ -56,6 +56,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     add_depth_model_argument(parser)
     add_base_model_arguments(parser)
+    parser.add_argument(
+        "--keep-base-models", type=positive, default=env("IPA_KEEP_BASE_MODELS", "2"),
+        help="base models kept loaded at once; a request for another loads it and lets the least recently used go",
+    )  # fmt: skip
     add_ip_checkpoint_argument(parser)
     add_lora_arguments(parser, with_scales=False)
     parser.add_argument(
@@ -116,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             depth_model=args.depth_model,
             base_model=args.base_model[0] if args.base_model else None,
             base_model_options=args.base_model[1:],
+            keep_base_models=args.keep_base_models,
             vae=args.vae,
             ip_checkpoint=args.ip_checkpoint,
             loras=args.lora,

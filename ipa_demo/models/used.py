@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..settings.parameters import parse_parameters
 from .base_model import ModelChoice
@@ -28,12 +27,6 @@ def models_used(text: str) -> ModelsUsed:
     }
     loras = {use.name: hashes.get(use.name) for use in read_tags(prompt)[1]}
     return ModelsUsed(pairs.get("Model"), pairs.get("Model hash"), pairs.get("VAE"), loras)
-
-
-def option_name(requested: str) -> str:
-    """The name a configured model goes by before it is resolved: repo or folder name, or file stem."""
-    path = Path(requested)
-    return path.stem if path.suffix.lower() == ".safetensors" else path.name
 
 
 def is_model(used: ModelsUsed, choice: ModelChoice) -> bool:

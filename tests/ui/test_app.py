@@ -186,6 +186,7 @@ def test_generate_returns_pngs_whose_parameters_match_the_request(client: Client
         ip=IPAdapterSettings(
             scale=0.6, mask=MASK_PRESETS["style+composition"], stage_weights=(1, 1, 1, 1, 0.5, 1, 1), end=0.8
         ),
+        base_model="stable-diffusion-v1-5",  # the model that ran, by name (the request named none)
     )
     wanted = [format_parameters(expected, seed, ip_used=True, img2img=False) for seed in (1234, 1235)]
     assert gallery_parameters(gallery) == wanted
@@ -331,7 +332,7 @@ def test_png_parameters_rebuild_the_request(client: Client, reference_file: str)
     gallery, *_ = client.predict(**request, api_name="/generate")
     settings = settings_from_parameters(gallery_parameters(gallery)[0] or "")
     assert settings == replace(
-        GenerationSettings(prompt="a red bicycle", seed=9, width=64, height=64, steps=2),
+        GenerationSettings(prompt="a red bicycle", seed=9, width=64, height=64, steps=2, base_model="stable-diffusion-v1-5"),
         ip=IPAdapterSettings(scale=1.1, start=0.25),
     )
 
