@@ -75,3 +75,21 @@ def test_an_unknown_name_is_refused_naming_the_parameter(tiny_models_dir: Path) 
     with pytest.raises(SettingsError, match=f"base_model: must be one of this server's base models: {DEFAULT}, {FILE}"):
         models.get("tiny-sd15.safetensors")
     assert loaded == [DEFAULT]
+
+
+def test_a_sweep_along_base_models_runs_each_cell_on_its_own_model(tiny_models_dir: Path) -> None:
+    from ipa_demo.engine import Engine
+    from ipa_demo.explore.axes import parse_axis
+    from ipa_demo.explore.sweep import plan, run
+    from ipa_demo.settings import GenerationSettings, IPAdapterSettings
+    from ipa_demo.settings.values import values_from_settings
+
+    engine = Engine(ModelSources(tiny_models_dir), base_model_options=[str(tiny_models_dir / SINGLE_FILE)])
+    settings = GenerationSettings("a cat", seed=3, width=64, height=64, steps=2, ip=IPAdapterSettings(scale=0.0))
+    x, y = parse_axis(f"base-model={DEFAULT},{FILE}", "--x"), parse_axis("seed=3,4", "--y")
+    result = run(engine, plan(values_from_settings(settings), settings.seed, x, y), x, y, batch_size=4)
+    for cell in result.cells:
+        name = cell.cell.settings.base_model
+        assert cell.parameters.count(f"Model: {name}") == 1 and ("Model hash" in cell.parameters) == (name == FILE)
+    assert sorted(cell.cell.settings.base_model for cell in result.cells) == [DEFAULT, DEFAULT, FILE, FILE]
+    assert engine.base_models.loads == 2, "each model loaded once"
