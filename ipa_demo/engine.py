@@ -269,9 +269,8 @@ class Engine:
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
         size = (settings.width, settings.height)
-        return self.posteriors.get_or_make(
-            (self.base_model.name, image_digest(image), size), lambda: encode_to_posterior(self.models, fit_to_size(image, *size))
-        )
+        key = (self.base_model.name, image_digest(image), size)  # each model's VAE encodes its own
+        return self.posteriors.get_or_make(key, lambda: encode_to_posterior(self.models, fit_to_size(image, *size)))
 
     def reference_guidance(
         self, settings: GenerationSettings, references: Sequence[Image.Image]

@@ -89,15 +89,19 @@ def test_the_page_loading_a_png_sets_its_model_for_that_page_only_and_says_what_
     handlers = Handlers(two_models, OutputStore(tmp_path / "out"), Limits())
     *values, shown = handlers.load_png(str(png))
     assert values[PARAMS.index("base_model")] == "tiny-sd15"
-    assert shown.endswith("\nNote: base model set to tiny-sd15, for your requests only.\nNote: LoRA tiny-lora is not loaded here.")
+    notes = "\nNote: base model set to tiny-sd15, for your requests only.\nNote: LoRA tiny-lora is not loaded here."
+    assert shown.endswith(notes)
     assert two_models.base_model.name == "stable-diffusion-v1-5", "nothing switched for anyone else"
-    other = save_png(result.images[0], tmp_path / "other.png", result.parameters[0].replace("Model hash: ", "Model hash: 0"))
+    other = tmp_path / "other.png"
+    save_png(result.images[0], other, result.parameters[0].replace("Model hash: ", "Model hash: 0"))
     *values, shown = handlers.load_png(str(other))
     assert isinstance(values[PARAMS.index("base_model")], type(gr.skip()))  # the page keeps its own choice
     assert "Note: the image was made with tiny-sd15, which is not configured here." in shown
 
 
-def test_the_page_offers_the_configured_base_models_as_a_request_input(two_models: Engine, tiny_models_dir: Path) -> None:
+def test_the_page_offers_the_configured_base_models_as_a_request_input(
+    two_models: Engine, tiny_models_dir: Path
+) -> None:
     import gradio as gr
 
     from ipa_demo.ui.app import create_app

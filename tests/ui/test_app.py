@@ -332,7 +332,9 @@ def test_png_parameters_rebuild_the_request(client: Client, reference_file: str)
     gallery, *_ = client.predict(**request, api_name="/generate")
     settings = settings_from_parameters(gallery_parameters(gallery)[0] or "")
     assert settings == replace(
-        GenerationSettings(prompt="a red bicycle", seed=9, width=64, height=64, steps=2, base_model="stable-diffusion-v1-5"),
+        GenerationSettings(
+            prompt="a red bicycle", seed=9, width=64, height=64, steps=2, base_model="stable-diffusion-v1-5"
+        ),
         ip=IPAdapterSettings(scale=1.1, start=0.25),
     )
 

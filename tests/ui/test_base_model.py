@@ -137,7 +137,8 @@ def picker_events(url: str) -> list[tuple[dict[str, Any], int, Any]]:
     for event, inputs in events(url):
         for position, component in enumerate(inputs):
             props = component.get("props", {})
-            if component["type"] == "dropdown" and "base" in str(props.get("elem_id", "")) and event.get("api_name") not in gpu:
+            picker = component["type"] == "dropdown" and "base" in str(props.get("elem_id", ""))
+            if picker and event.get("api_name") not in gpu:
                 other = next(value for label, value in props["choices"] if label.startswith(OTHER))
                 found.append((event, position, other))
     return found
@@ -158,8 +159,11 @@ def test_a_session_that_picks_or_loads_another_model_changes_nothing_for_another
     as_a = {"base_model": picked} if picked is not None else {}
 
     made: dict[str, np.ndarray] = {}
-    runs = [threading.Thread(target=lambda: made.__setitem__("A", generated(app_url, generate_data(app_url, **as_a)))),
-            threading.Thread(target=lambda: made.__setitem__("B", generated(app_url, generate_data(app_url))))]  # fmt: skip
+
+    def session(name: str, **values: Any) -> None:
+        made[name] = generated(app_url, generate_data(app_url, **values))
+
+    runs = [threading.Thread(target=session, args=("A",), kwargs=as_a), threading.Thread(target=session, args=("B",))]
     for run in runs:
         run.start()
     for run in runs:
@@ -191,7 +195,8 @@ def test_a_png_with_an_unknown_model_hash_does_not_hash_the_models_again(
         monkeypatch.setattr(module, "short_hash", counting, raising=False)
     monkeypatch.setattr(single_file, "_hashes", {}, raising=False)  # as a freshly started server
     text = Image.open(png_of_other).text["parameters"]
-    unknown = save_png(Image.open(png_of_other), tmp_path / "unknown.png", text.replace("Model hash: ", "Model hash: f"))
+    unknown = tmp_path / "unknown.png"
+    save_png(Image.open(png_of_other), unknown, text.replace("Model hash: ", "Model hash: f"))
     counts = []
     fresh = Engine(ModelSources(tiny_models_dir), base_model_options=[str(other_model)])  # nothing hashed yet
     with served(create_app(fresh, with_examples=False), **launch_options()) as url:
@@ -202,7 +207,8 @@ def test_a_png_with_an_unknown_model_hash_does_not_hash_the_models_again(
 
 
 def test_an_unknown_base_model_is_refused_naming_the_parameter(app_url: str) -> None:
-    response = httpx.post(f"{app_url}gradio_api/call/generate", json={"data": generate_data(app_url, base_model="/etc/passwd")})
+    data = generate_data(app_url, base_model="/etc/passwd")
+    response = httpx.post(f"{app_url}gradio_api/call/generate", json={"data": data})
     assert response.status_code == 422, response.text
     refused = {item["parameter_name"]: item["message"] for item in response.json()["detail"] if not item["is_valid"]}
     assert refused == {"base_model": f"must be one of this server's base models: stable-diffusion-v1-5, {OTHER}"}
