@@ -109,6 +109,7 @@ def build_controls(limits: Limits, base_models: Sequence[str] = ()) -> Controls:
     fields["base_model"] = control(
         "base_model", limits, base_models[0] if base_models else "",
         choices=picker_choices(base_models) or [("the app's own", "")], visible=len(base_models) > 1,
+        info="One of the models this app was started with. Your choice, or a PNG you load, changes your requests only.",
     )  # fmt: skip
 
     add("prompt", lines=2, placeholder="a cat, oil painting")
