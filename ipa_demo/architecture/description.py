@@ -15,6 +15,13 @@ from typing import Literal
 Direction = Literal["down", "mid", "up"]
 
 
+def shrink(side: int, downsampling: int) -> int:
+    """A feature map side ``downsampling`` times smaller: stride-2 convolutions halve it, rounding up."""
+    for _ in range(downsampling.bit_length() - 1):
+        side = -(-side // 2)
+    return side
+
+
 @dataclass(frozen=True)
 class TransformerBlock:
     name: str  # "down_blocks.1.attentions.0.transformer_blocks.1"
@@ -89,10 +96,7 @@ class Architecture:
 
     def feature_side(self, stage: Stage, image_side: int | None = None) -> int:
         """A stage's feature map side for an image side (default: ``default_size``)."""
-        side = (image_side or self.default_size) // self.vae_scale_factor
-        for _ in range(stage.downsampling.bit_length() - 1):
-            side = -(-side // 2)  # stride-2 convolutions round up
-        return side
+        return shrink((image_side or self.default_size) // self.vae_scale_factor, stage.downsampling)
 
     def blocks_in_checkpoint_order(self) -> tuple[TransformerBlock, ...]:
         return tuple(sorted(self.blocks, key=lambda block: block.checkpoint_id))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..architecture import Architecture
+from ..architecture.description import shrink
 from .layers import DEFAULT_ARCHITECTURE
 
 
@@ -51,7 +52,7 @@ class InjectionRecorder:
         result = []
         for layer, module in enumerate(self.architecture.modules):
             factor = self.architecture.stage(module.stage).downsampling
-            shape = (images, height // factor, width // factor)
+            shape = (images, shrink(height, factor), shrink(width, factor))
             total = self.sums.get(layer)
             result.append(np.zeros(shape, np.float32) if total is None else (total / steps).reshape(shape).numpy())
         return result
