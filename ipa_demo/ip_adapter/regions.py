@@ -19,6 +19,7 @@ from diffusers.image_processor import IPAdapterMaskProcessor
 from PIL import Image
 
 from ..architecture import Architecture
+from ..architecture.description import shrink
 
 
 def binary_masks(images: Sequence[Image.Image], height: int, width: int) -> torch.Tensor:
@@ -28,10 +29,8 @@ def binary_masks(images: Sequence[Image.Image], height: int, width: int) -> torc
 
 def layer_sizes(height: int, width: int, architecture: Architecture) -> list[tuple[int, int]]:
     """The feature map sizes the UNet's blocks see, from the latents down (the up blocks mirror them)."""
-    sizes = [(height // architecture.vae_scale_factor, width // architecture.vae_scale_factor)]
-    for _ in range(architecture.resolutions - 1):
-        sizes.append(tuple(-(-side // 2) for side in sizes[-1]))  # type: ignore[arg-type]
-    return sizes
+    latent_height, latent_width = height // architecture.vae_scale_factor, width // architecture.vae_scale_factor
+    return [(shrink(latent_height, 2**level), shrink(latent_width, 2**level)) for level in range(architecture.resolutions)]
 
 
 @dataclass(frozen=True)
