@@ -12,7 +12,7 @@ from .unet_config import describe
 TEXT_ENCODER_PREFIX = "text_encoder"
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_config(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
@@ -21,10 +21,14 @@ def text_encoders(model_index: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(name for name, value in model_index.items() if name.startswith(TEXT_ENCODER_PREFIX) and value))
 
 
+def unet_config(folder: Path) -> dict[str, Any]:
+    return read_config(folder / "unet" / "config.json")
+
+
 def describe_folder(folder: Path) -> Architecture:
-    vae = _read(folder / "vae" / "config.json")
+    vae = read_config(folder / "vae" / "config.json")
     return describe(
-        _read(folder / "unet" / "config.json"),
+        unet_config(folder),
         vae_scale_factor=2 ** (len(vae["block_out_channels"]) - 1),
-        text_encoders=text_encoders(_read(folder / "model_index.json")),
+        text_encoders=text_encoders(read_config(folder / "model_index.json")),
     )

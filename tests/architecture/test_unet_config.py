@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from diffusers import UNet2DConditionModel
 
-from ipa_demo.architecture import SD15, Architecture, ArchitectureError, describe, describe_folder, describe_unet
+from ipa_demo.architecture import (
+    SD15,
+    SD15_CONFIG,
+    SDXL_CONFIG,
+    Architecture,
+    ArchitectureError,
+    describe,
+    describe_folder,
+    describe_unet,
+    unet_config,
+)
 from ipa_demo.unet_setup import check_layout
 
-SDXL_BASE = Path(__file__).with_name("sdxl_base")  # stabilityai/stable-diffusion-xl-base-1.0's config files
-SD15_FOLDER = Path(__file__).parents[2] / "ipa_demo" / "architecture" / "sd15"
 
 SD15_MODULES = [  # DESIGN.md: the 16 mask bits, in execution order
     *(f"down_blocks.{block}.attentions.{index}" for block in range(3) for index in range(2)),
@@ -30,12 +36,8 @@ SDXL_MODULES = [  # DESIGN.md's SDXL facts: (module, transformer blocks), execut
 ]
 
 
-def unet_config(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "unet" / "config.json").read_text())
-
-
 def sdxl() -> Architecture:
-    return describe_folder(SDXL_BASE)
+    return describe_folder(SDXL_CONFIG)
 
 
 def test_sd15_modules_stages_and_sizes() -> None:
@@ -90,7 +92,7 @@ def test_sdxl_checkpoint_numbers_and_instant_style_presets() -> None:
 
 
 def test_unknown_block_types_are_refused() -> None:
-    config = {**unet_config(SD15_FOLDER), "down_block_types": ["SimpleCrossAttnDownBlock2D"] * 4}
+    config = {**unet_config(SD15_CONFIG), "down_block_types": ["SimpleCrossAttnDownBlock2D"] * 4}
     with pytest.raises(ArchitectureError, match="SimpleCrossAttnDownBlock2D"):
         describe(config, 8, ("text_encoder",))
 
@@ -104,7 +106,7 @@ def tiny_unet(folder: Path, channels: tuple[int, ...]) -> UNet2DConditionModel:
     return UNet2DConditionModel.from_config(config)
 
 
-@pytest.mark.parametrize(("folder", "channels", "layers"), [(SD15_FOLDER, (8, 8, 8, 8), 16), (SDXL_BASE, (8, 8, 8), 70)])
+@pytest.mark.parametrize(("folder", "channels", "layers"), [(SD15_CONFIG, (8, 8, 8, 8), 16), (SDXL_CONFIG, (8, 8, 8), 70)])
 def test_a_built_unets_attn_processors_agree_with_its_config(folder: Path, channels: tuple[int, ...], layers: int) -> None:
     unet = tiny_unet(folder, channels)
     described = describe_unet(unet.config)
