@@ -1,5 +1,5 @@
 """A tiny twin of SDXL base with its real topology, written beside the tiny set (``write_tiny_models``
-calls this) under the Hub repo's name, ``stabilityai/stable-diffusion-xl-base-1.0``.
+calls this) where ``--base-model stabilityai/stable-diffusion-xl-base-1.0`` looks in a models folder.
 
 Its UNet and VAE are the real model's configs (``architecture/sdxl/``, the files the architecture
 description reads) with tiny widths: transformer layers per block 1, 2, 10, so 70 cross-attention
@@ -21,6 +21,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 from ..architecture import SDXL_CONFIG, read_config, unet_config
 
 SDXL_BASE_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
+FOLDER = SDXL_BASE_REPO.split("/")[-1]  # a models folder holds each repo under its name (ModelSpec.repo_name)
 UNET_CHANNELS = (8, 8, 8)
 VAE_CHANNELS = (8, 8, 16, 16)  # four levels: the VAE shrinks by 8, as SDXL's does
 TEXT_HIDDEN = 16  # each encoder's width; the UNet reads both side by side (768 + 1280 = 2048 on SDXL)
@@ -31,7 +32,7 @@ SAMPLE_SIZE = 8  # latents: 64 px
 
 def write_sdxl_base(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -> Path:
     """The twin's folder; ``sd15`` is the tiny SD 1.5 folder (its tokenizer is shared)."""
-    folder = models_dir / SDXL_BASE_REPO
+    folder = models_dir / FOLDER
     for name in ("tokenizer", "tokenizer_2"):
         shutil.copytree(sd15 / "tokenizer", folder / name, dirs_exist_ok=True)
     vocab = json.loads((folder / "tokenizer" / "vocab.json").read_text(encoding="utf-8"))

@@ -10,13 +10,13 @@ import torch
 from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
 
 from ipa_demo.architecture import SDXL_CONFIG, describe_folder, describe_unet
-from ipa_demo.models.tiny_sdxl import SDXL_BASE_REPO
+from ipa_demo.models.tiny_sdxl import FOLDER
 from ipa_demo.unet_setup import check_layout
 
 
 @pytest.fixture(scope="module")
 def twin(tiny_models_dir: Path) -> Path:
-    return tiny_models_dir / SDXL_BASE_REPO
+    return tiny_models_dir / FOLDER
 
 
 def test_its_unet_has_sdxls_70_cross_attention_layers_as_described(twin: Path) -> None:
