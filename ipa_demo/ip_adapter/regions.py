@@ -30,7 +30,8 @@ def binary_masks(images: Sequence[Image.Image], height: int, width: int) -> torc
 def layer_sizes(height: int, width: int, architecture: Architecture) -> list[tuple[int, int]]:
     """The feature map sizes the UNet's blocks see, from the latents down (the up blocks mirror them)."""
     latent_height, latent_width = height // architecture.vae_scale_factor, width // architecture.vae_scale_factor
-    return [(shrink(latent_height, 2**level), shrink(latent_width, 2**level)) for level in range(architecture.resolutions)]
+    levels = range(architecture.resolutions)
+    return [(shrink(latent_height, 2**level), shrink(latent_width, 2**level)) for level in levels]
 
 
 @dataclass(frozen=True)

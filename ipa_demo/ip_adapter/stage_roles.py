@@ -32,10 +32,8 @@ def layer_span(stage: Stage) -> str:
 
 def partner(architecture: Architecture, stage: Stage) -> Stage | None:
     """The up stage working at a down stage's size (the decoder's mirror of it)."""
-    return next(
-        (other for other in architecture.stages if other.direction == "up" and other.downsampling == stage.downsampling),
-        None,
-    )
+    mirrors = (other for other in architecture.stages if other.direction == "up")
+    return next((other for other in mirrors if other.downsampling == stage.downsampling), None)
 
 
 def places(architecture: Architecture, modules: tuple[int, ...]) -> str:

@@ -62,7 +62,8 @@ def test_sd15_checkpoint_numbers_are_attn_processors_order() -> None:
 
 def test_sd15_presets_are_instant_styles_blocks() -> None:
     assert [SD15.modules[index].name for index in SD15.style] == [f"up_blocks.1.attentions.{i}" for i in range(3)]
-    assert [SD15.modules[index].name for index in SD15.composition] == [f"down_blocks.2.attentions.{i}" for i in range(2)]
+    composition = [SD15.modules[index].name for index in SD15.composition]
+    assert composition == [f"down_blocks.2.attentions.{i}" for i in range(2)]
 
 
 def test_sdxl_base_has_11_modules_and_70_blocks_in_execution_order() -> None:
@@ -106,8 +107,12 @@ def tiny_unet(folder: Path, channels: tuple[int, ...]) -> UNet2DConditionModel:
     return UNet2DConditionModel.from_config(config)
 
 
-@pytest.mark.parametrize(("folder", "channels", "layers"), [(SD15_CONFIG, (8, 8, 8, 8), 16), (SDXL_CONFIG, (8, 8, 8), 70)])
-def test_a_built_unets_attn_processors_agree_with_its_config(folder: Path, channels: tuple[int, ...], layers: int) -> None:
+@pytest.mark.parametrize(
+    ("folder", "channels", "layers"), [(SD15_CONFIG, (8, 8, 8, 8), 16), (SDXL_CONFIG, (8, 8, 8), 70)]
+)
+def test_a_built_unets_attn_processors_agree_with_its_config(
+    folder: Path, channels: tuple[int, ...], layers: int
+) -> None:
     unet = tiny_unet(folder, channels)
     described = describe_unet(unet.config)
     cross = [name for name in unet.attn_processors if name.endswith("attn2.processor")]
