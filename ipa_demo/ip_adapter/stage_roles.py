@@ -10,7 +10,7 @@ from typing import Literal
 
 from ..architecture import Architecture, Stage
 
-Role = Literal["style", "composition", "whole", "fine", "mid"]
+Role = Literal["style", "composition", "whole", "fine", "between"]
 
 
 def role_of(architecture: Architecture, stage: Stage) -> Role:
@@ -21,7 +21,7 @@ def role_of(architecture: Architecture, stage: Stage) -> Role:
     if stage.direction == "mid":
         return "whole"
     finest = min(other.downsampling for other in architecture.stages)
-    return "fine" if stage.downsampling == finest else "mid"
+    return "fine" if stage.downsampling == finest else "between"
 
 
 def layer_span(stage: Stage) -> str:

@@ -86,7 +86,7 @@ def _window(prefix: str, section: str, what: str, png_group: PngGroup, flag: str
 _PLACE = {"down": "encoder", "mid": "bottleneck", "up": "decoder"}
 _ROLE_HELP: dict[Role, str] = {
     "fine": ", finest detail",
-    "mid": "",
+    "between": "",
     "composition": ", coarse: composition and layout (InstantStyle)",
     "whole": ", coarsest",
     "style": ", coarse: style, colour and texture (InstantStyle)",

@@ -17,7 +17,7 @@ from ..ip_adapter.stage_roles import Role, layer_span, partner, places, role_of
 # Role -> (the grid's row title; the diagram's words, "{}" is "going in" or "coming out" on the title).
 ROLE_WORDS: dict[Role, tuple[str, str]] = {
     "fine": ("Fine detail, {}", "fine detail"),
-    "mid": ("Mid detail, {}", "mid detail"),
+    "between": ("Mid detail, {}", "mid detail"),
     "composition": ("Composition: layout, pose", "**composition**"),
     "whole": ("Whole picture", "the whole picture"),
     "style": ("Style: colour, texture", "**style**"),
