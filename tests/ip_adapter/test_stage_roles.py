@@ -21,7 +21,8 @@ def test_roles_on_sd15_and_sdxl() -> None:
 
 
 def test_spans_partners_and_places() -> None:
-    assert [layer_span(stage) for stage in SD15.stages] == ["L0–L1", "L2–L3", "L4–L5", "L6", "L7–L9", "L10–L12", "L13–L15"]
+    spans = [layer_span(stage) for stage in SD15.stages]
+    assert spans == ["L0–L1", "L2–L3", "L4–L5", "L6", "L7–L9", "L10–L12", "L13–L15"]
     assert partner(SD15, SD15.stage("down0")) == SD15.stage("up3") and partner(SD15, SD15.stage("mid")) is None
     assert places(SD15, SD15.style) == "`up_blocks.1`"  # a whole block by its name
     assert places(SDXL, SDXL.style) == "`up_blocks.0.attentions.1`"  # one module of a block by its own
