@@ -264,7 +264,7 @@ class Engine:
         return prompts
 
     def _output(self, settings: GenerationSettings) -> OutputSize:
-        return OutputSize(settings.height, settings.width, self.models.vae_scale_factor, self.device)
+        return OutputSize(settings.height, settings.width, self.models.architecture, self.device)
 
     def posterior(self, image: Image.Image, settings: GenerationSettings) -> DiagonalGaussianDistribution:
         """The VAE encoding of an image fitted to the generation size, shared by img2img and reference-only."""
@@ -339,7 +339,7 @@ class Engine:
         text = encode_text(self.models, self.loras.text_settings(settings))
         latent_size = (settings.height // self.models.vae_scale_factor, settings.width // self.models.vae_scale_factor)
         recorder = (
-            InjectionRecorder.for_batch(latent_size, settings.num_images, uses_guidance(settings))
+            InjectionRecorder.for_batch(latent_size, settings.num_images, uses_guidance(settings), self.models.architecture)
             if injection_maps else None
         )  # fmt: skip
         units = unit_requests(settings, references, more)

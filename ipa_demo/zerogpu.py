@@ -12,6 +12,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .architecture import SD15
+
 if TYPE_CHECKING:
     from .settings import GenerationSettings
 
@@ -29,6 +31,7 @@ GPU_MEMORY_GB_PER_S = 1597 / 2
 # estimate errs long. Memory is not the limit: a step reads the fp16 UNet (1.7 GB) about once, some
 # 2 ms at GPU_MEMORY_GB_PER_S, against some 70 ms of compute.
 H100_DENSE_FP16_TFLOPS = 989.5
+MEASURED_SIZE = SD15.default_size  # the figures below are SD 1.5's, at its default 512x512
 H100_EAGER_STEPS_PER_SECOND = 54
 UNET_STEP_TFLOP = 1.6  # two 803 GFLOP UNet passes (CFG), 512x512
 VAE_DECODE_TFLOP = 2.5  # one 512x512 image
@@ -74,7 +77,7 @@ def estimate_gpu_seconds(settings: GenerationSettings, methods: int = 1) -> int:
     """
     if methods < 1:
         raise ValueError(f"methods must be at least 1, got {methods}")
-    pixels = settings.width * settings.height / 512**2
+    pixels = settings.width * settings.height / MEASURED_SIZE**2
     guidance = 1.0 if settings.guidance > 1.0 else 0.5  # as pipeline.uses_guidance: no CFG halves the batch
     step = STEP_SECONDS * pixels**1.25 * settings.num_images * guidance * _step_cost(settings)
     decode = DECODE_SECONDS * pixels * settings.num_images

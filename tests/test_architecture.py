@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ipa_demo"
 HEAVY = ("torch", "diffusers", "transformers", "gradio")
@@ -107,3 +110,47 @@ def test_request_parsing_needs_no_model_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
     assert done.stdout.strip() == ""
+
+
+def test_the_architecture_description_needs_no_model_library() -> None:
+    code = (
+        "import sys\nimport ipa_demo.architecture, ipa_demo.ip_adapter.layers, ipa_demo.ip_adapter.stage_roles\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
+    assert done.stdout.strip() == ""
+
+
+# Modules that may name UNet layers themselves: the description, and the converters of the LDM single-file
+# layout and the tiny twins' writer, whose key names and configs are a file format, not the app's layout.
+STATES_UNET_FACTS = ("architecture/", "models/ldm_layout.py", "models/single_file.py", "models/tiny.py")
+UNET_FACT = re.compile(r"(down|up)\d|((down|up)_blocks\.\d|mid_block\.attentions).*|.*transformer_blocks\..*")
+
+
+def unet_facts_stated(path: Path) -> list[str]:
+    """Literals naming a stage ("down2"), a layer ("up_blocks.1…", "…transformer_blocks.0…") or the size 512."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and (
+            (isinstance(node.value, str) and UNET_FACT.fullmatch(node.value)) or node.value == 512
+        ):
+            found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_unet_facts_are_stated_only_in_the_architecture_description() -> None:
+    """Layer names, stage names and sizes come from ``ipa_demo/architecture`` (one description, derived
+    from the UNet's config), never from a table of their own."""
+    paths = [path for path in PACKAGE.rglob("*.py") if not str(path.relative_to(PACKAGE)).startswith(STATES_UNET_FACTS)]
+    assert [fact for path in sorted(paths) for fact in unet_facts_stated(path)] == []
+
+
+def test_the_fact_finder_finds_the_old_tables(tmp_path: Path) -> None:
+    old = tmp_path / "layers.py"
+    old.write_text(
+        'STAGES = {"down0": (0, 1)}\nLAYERS = ("down_blocks.0.attentions.0",)\nSIZE = 512\n'
+        'def name(layer):\n    return f"{layer}.transformer_blocks.0.attn2.processor"\n'
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
+        assert len(unet_facts_stated(old)) == 4

@@ -4,7 +4,7 @@ An axis is named after a generation flag without its dashes and lists the values
 declared setting with a flag can be an axis, its values parsed by its declared kind (a list
 setting's values, such as ``ip-weights``, separated by ``;``). Shorthands: ``ip-preset`` (named
 layer masks), ``ip-curve`` (named per-layer weight curves), ``ip-layers=each`` (the layer atlas:
-each of the 16 layers alone) and ``ip-layers=leave-one-out`` (all layers but one).
+each layer alone) and ``ip-layers=leave-one-out`` (all layers but one).
 """
 
 from __future__ import annotations

@@ -6,16 +6,20 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..ip_adapter.layers import STAGE_NAMES, STAGES
+from ..architecture import Architecture
+from ..ip_adapter.layers import DEFAULT_ARCHITECTURE
 from .grid import heat_map, labelled_grid
 
 TILE = 128  # pixels on the long side of each tile
-GOING_IN, COMING_OUT = STAGE_NAMES[:4], STAGE_NAMES[4:]  # down0..down2 and mid; up1..up3
 
 
-def stage_maps(maps: list[np.ndarray], index: int) -> dict[str, np.ndarray]:
+def stage_maps(
+    maps: list[np.ndarray], index: int, architecture: Architecture = DEFAULT_ARCHITECTURE
+) -> dict[str, np.ndarray]:
     """Each stage's mean over its layers, for image ``index`` (stages differ in resolution)."""
-    return {stage: np.mean([maps[layer][index] for layer in STAGES[stage]], axis=0) for stage in STAGE_NAMES}
+    return {
+        stage.name: np.mean([maps[layer][index] for layer in stage.modules], axis=0) for stage in architecture.stages
+    }
 
 
 def _resized(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -23,20 +27,24 @@ def _resized(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image)
 
 
-def injection_picture(maps: list[np.ndarray], image: Image.Image, index: int) -> Image.Image:
+def injection_picture(
+    maps: list[np.ndarray], image: Image.Image, index: int, architecture: Architecture = DEFAULT_ARCHITECTURE
+) -> Image.Image:
     scale = image.width / image.height
     size = (TILE, max(1, round(TILE / scale))) if scale >= 1 else (max(1, round(TILE * scale)), TILE)
-    measured = stage_maps(maps, index)
+    measured = stage_maps(maps, index, architecture)
+    going_in = [stage.name for stage in architecture.stages if stage.direction != "up"]  # down…, mid
+    coming_out = [stage.name for stage in architecture.stages if stage.direction == "up"]
     stages = {stage: _resized(values, size) for stage, values in measured.items()}
     peak = max(float(values.max()) for values in stages.values())
     tiles = {stage: heat_map(values, peak) for stage, values in stages.items()}
     labels = {stage: f"{stage} {values.shape[1]}x{values.shape[0]}" for stage, values in measured.items()}
     total = sum(stages.values())
     overlay = Image.blend(image.convert("RGB").resize(size), heat_map(total, float(total.max())), 0.6)
-    coming_out = [labels[stage] for stage in COMING_OUT] + ["all, over the image"]
+    bottom_labels = [labels[stage] for stage in coming_out] + ["all, over the image"]
     rows = [
-        labelled_grid([[tiles[stage] for stage in GOING_IN]], [labels[stage] for stage in GOING_IN], [""]),
-        labelled_grid([[*(tiles[stage] for stage in COMING_OUT), overlay]], coming_out, [""]),
+        labelled_grid([[tiles[stage] for stage in going_in]], [labels[stage] for stage in going_in], [""]),
+        labelled_grid([[*(tiles[stage] for stage in coming_out), overlay]], bottom_labels, [""]),
     ]
     picture = Image.new("RGB", (max(row.width for row in rows), sum(row.height for row in rows)), "white")
     picture.paste(rows[0], (0, 0))

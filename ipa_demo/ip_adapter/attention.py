@@ -35,7 +35,7 @@ class IPAttention:
     # (batch, image tokens, cross dim), batch ordered like the latents; with ``regions``
     # (batch, references, tokens per reference, cross dim)
     tokens: torch.Tensor
-    layer_scales: tuple[float, ...]  # λ per layer, execution order
+    layer_scales: tuple[float, ...]  # λ per layer (attention module), execution order
     token_bias: torch.Tensor | None = None  # (1, 1, 1, image tokens) added to the image attention's logits
     regions: Regions | None = None  # each reference attends on its own, masked
     recorder: InjectionRecorder | None = None  # asked for injection maps
@@ -63,8 +63,9 @@ def _units(ip: ImagePrompts) -> Sequence[IPAttention]:
 class CrossAttnProcessor:
     """attn2: text cross-attention, plus the image branch of each unit whose λ here is not zero."""
 
-    def __init__(self, layer_index: int) -> None:
-        self.layer_index = layer_index
+    def __init__(self, layer_index: int, block_index: int | None = None) -> None:
+        self.layer_index = layer_index  # its attention module: the layer mask's bit, λ's index
+        self.block_index = layer_index if block_index is None else block_index  # its transformer block: K'/V'
         self._plain = AttnProcessor2_0()
 
     def __call__(
@@ -144,7 +145,7 @@ class CrossAttnProcessor:
         merge: Callable[[torch.Tensor], torch.Tensor],
     ) -> torch.Tensor:
         scale = unit.layer_scales[self.layer_index]
-        to_k, to_v = unit.weights.to_k_ip[self.layer_index], unit.weights.to_v_ip[self.layer_index]
+        to_k, to_v = unit.weights.to_k_ip[self.block_index], unit.weights.to_v_ip[self.block_index]
         if unit.regions is None:
             bias = None if unit.token_bias is None else unit.token_bias.to(query.dtype)
             key, value = heads(to_k(unit.tokens)), heads(to_v(unit.tokens))

@@ -13,21 +13,28 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .layers import NUM_LAYERS, STAGE_OF_LAYER
-
-# How much smaller than the latents each stage's feature map is (SD1.5: 64² latents at 512²).
-STAGE_DOWNSAMPLING = {"down0": 1, "down1": 2, "down2": 4, "mid": 8, "up1": 4, "up2": 2, "up3": 1}
+from ..architecture import Architecture
+from ..architecture.description import shrink
+from .layers import DEFAULT_ARCHITECTURE
 
 
 @dataclass
 class InjectionRecorder:
     latent_size: tuple[int, int]  # (height, width) of the latents
     rows: slice  # the rows recorded: each image's conditional row of the UNet batch
+    architecture: Architecture
     sums: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (images, positions), summed over steps
 
     @classmethod
-    def for_batch(cls, latent_size: tuple[int, int], num_images: int, guided: bool) -> InjectionRecorder:
-        return cls(latent_size, slice(num_images, 2 * num_images) if guided else slice(0, num_images))
+    def for_batch(
+        cls,
+        latent_size: tuple[int, int],
+        num_images: int,
+        guided: bool,
+        architecture: Architecture = DEFAULT_ARCHITECTURE,
+    ) -> InjectionRecorder:
+        rows = slice(num_images, 2 * num_images) if guided else slice(0, num_images)
+        return cls(latent_size, rows, architecture)
 
     def shifted(self, rows: int) -> InjectionRecorder:
         """The same recorder (one set of sums) for a batch with ``rows`` extra rows in front."""
@@ -43,9 +50,9 @@ class InjectionRecorder:
         height, width = self.latent_size
         images = self.rows.stop - self.rows.start
         result = []
-        for layer in range(NUM_LAYERS):
-            factor = STAGE_DOWNSAMPLING[STAGE_OF_LAYER[layer]]
-            shape = (images, height // factor, width // factor)
+        for layer, module in enumerate(self.architecture.modules):
+            factor = self.architecture.stage(module.stage).downsampling
+            shape = (images, shrink(height, factor), shrink(width, factor))
             total = self.sums.get(layer)
             result.append(np.zeros(shape, np.float32) if total is None else (total / steps).reshape(shape).numpy())
         return result

@@ -2,7 +2,7 @@
 
 With masks, each reference of a unit attends on its own and its output is multiplied by its mask,
 shrunk to the layer's feature map, and by its own weight (× λ): diffusers' ``IPAdapterMaskProcessor``
-semantics. The masks are prepared once per generation for the UNet's four resolutions (each half of
+semantics. The masks are prepared once per generation for each of the UNet's resolutions (each half of
 the one before, rounded up, as its stride-2 convolutions make them), not once per layer call.
 """
 
@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from diffusers.image_processor import IPAdapterMaskProcessor
 from PIL import Image
 
-UNET_RESOLUTIONS = 4  # down0, down1, down2 and the mid block's feature map sizes (up blocks mirror them)
+from ..architecture import Architecture
+from ..architecture.description import shrink
 
 
 def binary_masks(images: Sequence[Image.Image], height: int, width: int) -> torch.Tensor:
@@ -26,12 +27,11 @@ def binary_masks(images: Sequence[Image.Image], height: int, width: int) -> torc
     return IPAdapterMaskProcessor().preprocess(list(images), height=height, width=width)[:, 0]
 
 
-def layer_sizes(height: int, width: int, scale_factor: int) -> list[tuple[int, int]]:
-    """The feature map sizes the UNet's attention layers see, from the latents down."""
-    sizes = [(height // scale_factor, width // scale_factor)]
-    for _ in range(UNET_RESOLUTIONS - 1):
-        sizes.append(tuple(-(-side // 2) for side in sizes[-1]))  # type: ignore[arg-type]
-    return sizes
+def layer_sizes(height: int, width: int, architecture: Architecture) -> list[tuple[int, int]]:
+    """The feature map sizes the UNet's blocks see, from the latents down (the up blocks mirror them)."""
+    latent_height, latent_width = height // architecture.vae_scale_factor, width // architecture.vae_scale_factor
+    levels = range(architecture.resolutions)
+    return [(shrink(latent_height, 2**level), shrink(latent_width, 2**level)) for level in levels]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from ..architecture import Architecture
 from ..settings import IPAdapterSettings
 from .conditioner import ImagePrompt
 from .image_encoder import ImageEncoder
@@ -24,11 +25,11 @@ from .weights import IPAdapterWeights
 
 @dataclass(frozen=True)
 class OutputSize:
-    """What region masks are shrunk for: the image size, the VAE's factor, where the UNet runs."""
+    """What region masks are shrunk for: the image size, the model's layout and VAE factor, where the UNet runs."""
 
     height: int
     width: int
-    scale_factor: int
+    architecture: Architecture
     device: torch.device
 
 
@@ -66,7 +67,7 @@ def prepare_unit(
     batch = {"num_images": num_images, "guided": guided, "recorder": recorder}
     if masks:
         binary = binary_masks([masks[index] for index in kept], output.height, output.width)
-        sizes = layer_sizes(output.height, output.width, output.scale_factor)
+        sizes = layer_sizes(output.height, output.width, output.architecture)
         regions = Regions.prepare(binary, slot_weights, sizes, output.device)
         return ImagePrompt.prepare(weights, torch.cat(encodings), unconditional, settings, regions=regions, **batch)
     if settings.combine == "concat":

@@ -1,8 +1,8 @@
 """IP-Adapter checkpoints: the official file layouts read into one module per adapter.
 
-The checkpoint numbers each layer's K'/V' pair by its processor's position in
-``unet.attn_processors`` (down, up, then mid blocks; attn1 even, attn2 odd). ``IPAdapterWeights``
-keeps them in execution order instead, the order of the layer grid.
+The checkpoint numbers each transformer block's K'/V' pair by its processor's position in
+``unet.attn_processors`` (down, up, then mid blocks; attn1 even, attn2 odd): the description's
+``checkpoint_id``. ``IPAdapterWeights`` keeps them in execution order instead, the order of the layer grid.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import CheckpointError
-from .layers import CROSS_ATTENTION_LAYERS, processor_name
+from ..architecture import describe_unet
 
 
 def read_checkpoint(path: Path) -> dict[str, dict[str, torch.Tensor]]:
@@ -39,17 +39,8 @@ def read_checkpoint(path: Path) -> dict[str, dict[str, torch.Tensor]]:
     return state
 
 
-def checkpoint_ids(unet: UNet2DConditionModel) -> dict[str, int]:
-    """Layer name -> its number in the checkpoint: the processor's position in ``unet.attn_processors``.
-
-    That dict lists down, up, then mid blocks, with attn1 (even) before attn2 (odd).
-    """
-    positions = {name: index for index, name in enumerate(unet.attn_processors)}
-    return {layer: positions[processor_name(layer)] for layer in CROSS_ATTENTION_LAYERS}
-
-
 class IPAdapterWeights(nn.Module):
-    """One loaded adapter: the image projection and a K'/V' pair for each layer, execution order."""
+    """One loaded adapter: the image projection and a K'/V' pair per transformer block, execution order."""
 
     def __init__(self, image_projection: nn.Module, to_k_ip: nn.ModuleList, to_v_ip: nn.ModuleList) -> None:
         super().__init__()
@@ -79,17 +70,18 @@ def load_ip_adapter(path: Path, unet: UNet2DConditionModel) -> IPAdapterWeights:
     except Exception as error:
         raise CheckpointError(f"{path}: unsupported image projection ({error})") from None
     to_k_ip, to_v_ip = nn.ModuleList(), nn.ModuleList()
-    ids = checkpoint_ids(unet)
-    for layer in CROSS_ATTENTION_LAYERS:
-        attn: Attention = unet.get_submodule(f"{layer}.transformer_blocks.0.attn2")
+    architecture = describe_unet(unet.config)
+    for block in architecture.blocks:
+        attn: Attention = unet.get_submodule(block.cross_attention)
         for target, kind in ((to_k_ip, "to_k_ip"), (to_v_ip, "to_v_ip")):
-            key = f"{ids[layer]}.{kind}.weight"
+            key = f"{block.checkpoint_id}.{kind}.weight"
             weight = state["ip_adapter"].get(key)
             expected = (attn.to_k.out_features, unet.config.cross_attention_dim)
             if weight is None or tuple(weight.shape) != expected:
                 found = "missing" if weight is None else f"shape {tuple(weight.shape)}"
                 raise CheckpointError(
-                    f"{path}: ip_adapter.{key} is {found}, expected {expected}; is it an SD1.5 IP-Adapter?"
+                    f"{path}: ip_adapter.{key} is {found}, expected {expected}; "
+                    f"is it an {architecture.title} IP-Adapter?"
                 )
             linear = nn.Linear(*reversed(expected), bias=False)
             linear.weight.data.copy_(weight)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL
 
+from ..architecture import describe_unet, read_config
 from ..errors import MissingModelError, ModelLoadError
 from .catalog import SD15
 from .download import HubError, hub_is_offline
@@ -25,6 +26,7 @@ from .single_file import file_hash, load_sd15_single_file, load_vae_single_file
 from .sources import ModelSources
 
 DEFAULT_MODEL_NAME = SD15.repo_name
+SUPPORTED_FAMILIES = ("sd15",)  # architecture families the loop runs
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 # The parts of a diffusers repo that ``load_stable_diffusion`` reads; weights as safetensors only.
 _PIPELINE_FILES = (
@@ -124,10 +126,24 @@ def load_base_model(
         models = load_stable_diffusion(config_folder, device, dtype, parts=parts)
     else:
         config_folder = base.path
+        check_supported(base)
         models = load_stable_diffusion(base.path, device, dtype)
     if vae is None:
         return models
     return models.with_vae(load_vae(vae, config_folder, dtype).to(device).eval().requires_grad_(False))
+
+
+def check_supported(base: ModelChoice) -> None:
+    """Refuse, before any weight loads, a folder whose UNet is of a family this app cannot run yet (SDXL)."""
+    config = base.path / "unet" / "config.json"
+    if not config.is_file():
+        return  # loading names what is missing
+    architecture = describe_unet(read_config(config))
+    if architecture.family not in SUPPORTED_FAMILIES:
+        raise ModelLoadError(
+            f"base model {base.requested or base.name}: an {architecture.title} model, which this app cannot "
+            f"run yet; give an SD 1.5 model"
+        )
 
 
 def load_vae(vae: ModelChoice, config_folder: Path, dtype: torch.dtype) -> AutoencoderKL:

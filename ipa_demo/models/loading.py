@@ -13,6 +13,7 @@ from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
+from ..architecture import Architecture, describe
 from ..errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ class StableDiffusionModels:
     @property
     def vae_scale_factor(self) -> int:
         return vae_scale_factor(self.vae)
+
+    @property
+    def architecture(self) -> Architecture:
+        """The loaded UNet's layout with this VAE's factor and the one text encoder held here."""
+        return describe(self.unet.config, self.vae_scale_factor, ("text_encoder",))
 
     def with_vae(self, vae: AutoencoderKL) -> StableDiffusionModels:
         return replace(self, vae=vae, image_processor=VaeImageProcessor(vae_scale_factor=vae_scale_factor(vae)))

@@ -2,8 +2,8 @@
 
 The set has the real topologies where the code under test depends on them (SD1.5's 16
 cross-attention layers, a VAE that downsamples by 8, a 257-token image encoder, the official
-IP-Adapter checkpoint keys) and widths small enough to run a whole generation in milliseconds
-on a CPU. Every weight is drawn from a seed, so the files are byte-identical for a given seed.
+IP-Adapter checkpoint keys; SDXL base's 70 in ``tiny_sdxl.py``) and widths small enough to run a
+whole generation in milliseconds on a CPU. Every weight is drawn from a seed, so the files are byte-identical for a given seed.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
+from ..architecture import SD15_CONFIG, unet_config
 from .catalog import (
     ALL_SPECS,
     CONTROLNETS,
@@ -42,6 +43,7 @@ from .catalog import (
 )
 from .sources import ModelSources
 from .tiny_depth import DEPTH_WRITERS
+from .tiny_sdxl import write_sdxl_base
 from .tiny_user import write_user_models
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
@@ -117,6 +119,7 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
         _seed(seed, spec.key)
         DEPTH_WRITERS[name](sources.local_path(spec))
     write_user_models(models_dir, sources.local_path(SD15), lambda component: _seed(seed, component))
+    write_sdxl_base(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
     for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):
@@ -147,19 +150,12 @@ def _write_sd15(folder: Path, seed: int) -> UNet2DConditionModel:
 
 
 def _unet() -> UNet2DConditionModel:
-    return UNet2DConditionModel(
-        sample_size=64,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        mid_block_type="UNetMidBlock2DCrossAttn",
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        block_out_channels=UNET_CHANNELS,
-        layers_per_block=2,
-        norm_num_groups=4,
-        cross_attention_dim=CROSS_ATTENTION_DIM,
-        attention_head_dim=2,  # a head count on SD1.5's config (8 there), despite the name
-    )
+    """SD 1.5's own UNet config (the one the architecture description reads), with tiny widths."""
+    return UNet2DConditionModel.from_config(
+        unet_config(SD15_CONFIG) | {"block_out_channels": UNET_CHANNELS, "norm_num_groups": 4,
+                                    "cross_attention_dim": CROSS_ATTENTION_DIM,
+                                    "attention_head_dim": 2}  # a head count on SD1.5's config (8 there)
+    )  # fmt: skip
 
 
 def _vae() -> AutoencoderKL:

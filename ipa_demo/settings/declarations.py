@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from ..ip_adapter.layers import CURVE_FORMULAS, NUM_LAYERS, STAGE_NAMES
+from ..ip_adapter.layers import CURVE_FORMULAS, DEFAULT_ARCHITECTURE, NUM_LAYERS, STAGE_NAMES
+from ..ip_adapter.stage_roles import Role, role_of
 from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ..schedulers import SCHEDULER_NAMES
 
@@ -34,9 +35,6 @@ T2I_KINDS: tuple[str, ...] = (NONE, *T2I_ADAPTERS)
 REFERENCE_MODES: tuple[str, ...] = ("off", "attn", "adain", "attn+adain")
 FIT_MODES: tuple[str, ...] = ("crop", "pad")
 COMBINE_MODES: tuple[str, ...] = ("average", "concat")
-STAGE_SIZES = MappingProxyType(
-    {"down0": "64²", "down1": "32²", "down2": "16²", "mid": "8²", "up1": "16²", "up2": "32²", "up3": "64²"}
-)
 
 
 @dataclass(frozen=True)
@@ -85,24 +83,25 @@ def _window(prefix: str, section: str, what: str, png_group: PngGroup, flag: str
     )  # fmt: skip
 
 
-STAGE_HELP = MappingProxyType(
-    {
-        "down0": "encoder, finest detail",
-        "down1": "encoder",
-        "down2": "encoder, coarse: composition and layout (InstantStyle)",
-        "mid": "bottleneck, coarsest",
-        "up1": "decoder, coarse: style, colour and texture (InstantStyle)",
-        "up2": "decoder",
-        "up3": "decoder, finest detail",
-    }
-)
+_PLACE = {"down": "encoder", "mid": "bottleneck", "up": "decoder"}
+_ROLE_HELP: dict[Role, str] = {
+    "fine": ", finest detail",
+    "between": "",
+    "composition": ", coarse: composition and layout (InstantStyle)",
+    "whole": ", coarsest",
+    "style": ", coarse: style, colour and texture (InstantStyle)",
+}
 
 
-def _stage_weight(index: int, stage: str) -> Setting:
+def _stage_weight(index: int, name: str) -> Setting:
+    architecture = DEFAULT_ARCHITECTURE
+    stage = architecture.stage(name)
+    where = _PLACE[stage.direction] + _ROLE_HELP[role_of(architecture, stage)]
+    size = f"{architecture.feature_side(stage)}² at {architecture.default_size}²"
     return Setting(
-        f"ip_stage_{stage}", ("ip", "stage_weights", index), "float", label=f"{stage} weight",
-        help=f"Multiplies λ in the {stage} stage ({STAGE_HELP[stage]}; {STAGE_SIZES[stage]} at 512²).",
-        control="slider", flag=f"--ip-stage-{stage}", png_group="ip", low=0.0, high=MAX_IP_SCALE, step=0.05,
+        f"ip_stage_{name}", ("ip", "stage_weights", index), "float", label=f"{name} weight",
+        help=f"Multiplies λ in the {name} stage ({where}; {size}).",
+        control="slider", flag=f"--ip-stage-{name}", png_group="ip", low=0.0, high=MAX_IP_SCALE, step=0.05,
     )  # fmt: skip
 
 
@@ -118,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
             "slider", flag="--ip-scale", png="IP scale", png_group="ip", low=0.0, high=MAX_IP_SCALE, step=0.05),
     Setting("ip_layers", ("ip", "mask"), "mask", "Layer mask",
             f"{NUM_LAYERS} bits, one per cross-attention layer from the UNet's input to its output "
-            "(down0 … up3): 1 lets the image prompt act there.",
+            f"({STAGE_NAMES[0]} … {STAGE_NAMES[-1]}): 1 lets the image prompt act there.",
             "textbox", flag="--ip-layers", png="IP layers", png_group="ip"),
     *(_stage_weight(index, stage) for index, stage in enumerate(STAGE_NAMES)),
     *_window("ip", "ip", "IP-Adapter", "ip", "ip"),
@@ -200,7 +199,7 @@ SETTINGS += (
     Setting("ip_weights", ("ip", "layer_weights"), "floats", "Per-layer weights",
             f"{NUM_LAYERS} weights (0–3), one per cross-attention layer from the UNet's input to its output, "
             "each multiplying λ there; empty: taken from the layer mask × stage weights, which these override. "
-            f"Curves over x = layer / 15: {_CURVES_HELP}.",
+            f"Curves over x = layer / {NUM_LAYERS - 1}: {_CURVES_HELP}.",
             "textbox", flag="--ip-weights", png="IP weights", png_group="ip", low=0.0, high=MAX_IP_SCALE,
             count=NUM_LAYERS),
     Setting("reference_weights", ("ip", "reference_weights"), "floats", "Reference weights",

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
-from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS, STAGE_NAMES, layer_scales, weights_from_mask
+from ..ip_adapter.layers import (
+    DEFAULT_ARCHITECTURE,
+    MASK_PRESETS,
+    NUM_LAYERS,
+    STAGE_NAMES,
+    layer_scales,
+    weights_from_mask,
+)
 from ..schedulers import DEFAULT_SCHEDULER
 from .checks import (
     SettingsError,
@@ -77,7 +84,7 @@ class IPAdapterSettings:
     start: float = 0.0  # fraction of the denoising steps
     end: float = 1.0
     fit: Literal["crop", "pad"] = "crop"  # how a non-square reference becomes square for CLIP
-    layer_weights: tuple[float, ...] = ()  # 16, execution order; () : mask × stage weights
+    layer_weights: tuple[float, ...] = ()  # one per layer, execution order; () : mask × stage weights
     reference_weights: tuple[float, ...] = ()  # one per reference; (): 1 each
     combine: Literal["average", "concat"] = "average"  # several references without region masks
 
@@ -92,7 +99,7 @@ class IPAdapterSettings:
 
     @property
     def weights(self) -> tuple[float, ...]:
-        """The 16 per-layer weights: as given, or filled from the mask and stage weights (shorthands)."""
+        """The per-layer weights: as given, or filled from the mask and stage weights (shorthands)."""
         return self.layer_weights or weights_from_mask(self.mask, self.stage_weights)
 
     @property
@@ -179,8 +186,8 @@ class GenerationSettings:
     prompt: str
     negative_prompt: str = ""
     seed: int = 0
-    width: int = 512
-    height: int = 512
+    width: int = DEFAULT_ARCHITECTURE.default_size
+    height: int = DEFAULT_ARCHITECTURE.default_size
     steps: int = 30
     guidance: float = 7.5
     scheduler: str = DEFAULT_SCHEDULER
@@ -250,7 +257,7 @@ class Limits:
     max_references: int = 8
     max_input_images: int = 10  # references, init image and control image together
     max_request_pixels: int = 80_000_000  # decoded pixels of all input images together (two 40-MP photos)
-    max_sweep_cells: int = 32  # generations one sweep may ask for (the layer atlas is 16)
+    max_sweep_cells: int = 32  # generations one sweep may ask for (the layer atlas is one per layer)
 
     def __post_init__(self) -> None:
         for spec in fields(self):

@@ -16,8 +16,8 @@ from diffusers.models.embeddings import ImageProjection, IPAdapterPlusImageProje
 from safetensors.torch import save_file
 from torch import nn
 
-from ..ip_adapter.layers import CROSS_ATTENTION_LAYERS
-from ..ip_adapter.weights import IPAdapterWeights, checkpoint_ids, load_ip_adapter
+from ..architecture import describe_unet
+from ..ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 
 VARIANTS = ("base", "plus")
 BASE_TOKENS = 4
@@ -50,8 +50,8 @@ def new_adapter(unet: UNet2DConditionModel, variant: str, projection_dim: int, h
     else:
         raise ValueError(f"unknown variant {variant!r}")
     to_k_ip, to_v_ip = nn.ModuleList(), nn.ModuleList()
-    for layer in CROSS_ATTENTION_LAYERS:
-        attn = unet.get_submodule(f"{layer}.transformer_blocks.0.attn2")
+    for block in describe_unet(unet.config).blocks:
+        attn = unet.get_submodule(block.cross_attention)
         # K' and V' start as copies of the text K and V: the image branch begins as a second look
         # at the same projection, which trains faster than noise (the official script does this).
         for target, source in ((to_k_ip, attn.to_k), (to_v_ip, attn.to_v)):
@@ -117,12 +117,11 @@ def _projection_to_official(projection: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def official_state_dict(adapter: IPAdapterWeights, unet: UNet2DConditionModel) -> dict[str, torch.Tensor]:
-    """Flat keys as in h94's ``.safetensors``; layers numbered by ``checkpoint_ids`` (1, 3, …, 31)."""
+    """Flat keys as in h94's ``.safetensors``; blocks numbered by their ``checkpoint_id`` (1, 3, …, 31 on SD 1.5)."""
     state = {f"image_proj.{key}": value for key, value in _projection_to_official(adapter.image_projection).items()}
-    ids = checkpoint_ids(unet)
-    for index, layer in enumerate(CROSS_ATTENTION_LAYERS):
-        state[f"ip_adapter.{ids[layer]}.to_k_ip.weight"] = adapter.to_k_ip[index].weight
-        state[f"ip_adapter.{ids[layer]}.to_v_ip.weight"] = adapter.to_v_ip[index].weight
+    for index, block in enumerate(describe_unet(unet.config).blocks):
+        state[f"ip_adapter.{block.checkpoint_id}.to_k_ip.weight"] = adapter.to_k_ip[index].weight
+        state[f"ip_adapter.{block.checkpoint_id}.to_v_ip.weight"] = adapter.to_v_ip[index].weight
     return {key: value.detach().to("cpu", torch.float32).contiguous() for key, value in state.items()}
 
 

@@ -26,7 +26,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--init-from", type=Path, help="start from this IP-Adapter checkpoint instead of from scratch")
     parser.add_argument(
-        "--resolution", type=int, default=512, help="training images are resized and centre-cropped to this"
+        "--resolution", type=int, default=TrainOptions.resolution,
+        help="training images are resized and centre-cropped to this",
     )
     parser.add_argument("--batch-size", type=int, default=8, help="per process (per GPU)")
     parser.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")

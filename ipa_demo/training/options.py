@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..ip_adapter.layers import DEFAULT_ARCHITECTURE
 from ..settings import SettingsError
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -30,7 +31,7 @@ class TrainOptions:
     models: str | None = None
     variant: str | None = None  # None: base, or whatever --init-from holds
     init_from: Path | None = None
-    resolution: int = 512
+    resolution: int = DEFAULT_ARCHITECTURE.default_size  # what the base model was trained at
     batch_size: int = 8
     grad_accum: int = 1
     lr: float = 1e-4

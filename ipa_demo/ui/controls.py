@@ -1,7 +1,7 @@
 """The input side of the app: one component per API parameter, laid out the way SD users expect.
 
 ``build_controls`` must be called inside a ``gr.Blocks`` context. It also wires the controls'
-own private helper events: the 16 layer toggles, the mask text and the preset stay in step.
+own private helper events: the layer toggles, the mask text and the preset stay in step.
 """
 
 from __future__ import annotations

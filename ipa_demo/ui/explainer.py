@@ -1,33 +1,54 @@
 """The words that teach a newcomer: the page's introduction and "how IP-Adapter steers".
 
 Plain words first, the technical names (``down2``, ``up_blocks.1``, 16²) second, so a reader can
-match them with papers and other tools. Only the roles of down2 and up1 are a published finding
-(InstantStyle); the other stages are described by the scale they work at, which is a fact.
+match them with papers and other tools. The stages, sizes and names come from the architecture
+description; what each stage shapes from ``stage_roles`` (only style and composition are a published
+finding, InstantStyle's; the other stages are described by the scale they work at, which is a fact).
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
-from ..ip_adapter.layers import STAGE_NAMES
+from ..architecture import Architecture, Stage
+from ..ip_adapter.layers import DEFAULT_ARCHITECTURE
+from ..ip_adapter.stage_roles import Role, layer_span, partner, places, role_of
 
-# Stage -> (what it shapes, in words; its size at 512×512; where it sits in the UNet).
-STAGE_ROLES: dict[str, tuple[str, str, str]] = {
-    "down0": ("Fine detail, going in", "64²", "down_blocks.0"),
-    "down1": ("Mid detail, going in", "32²", "down_blocks.1"),
-    "down2": ("Composition: layout, pose", "16²", "down_blocks.2"),
-    "mid": ("Whole picture", "8²", "mid_block"),
-    "up1": ("Style: colour, texture", "16²", "up_blocks.1"),
-    "up2": ("Mid detail, coming out", "32²", "up_blocks.2"),
-    "up3": ("Fine detail, coming out", "64²", "up_blocks.3"),
+# Role -> (the grid's row title; the diagram's words, "{}" is "going in" or "coming out" on the title).
+ROLE_WORDS: dict[Role, tuple[str, str]] = {
+    "fine": ("Fine detail, {}", "fine detail"),
+    "between": ("Mid detail, {}", "mid detail"),
+    "composition": ("Composition: layout, pose", "**composition**"),
+    "whole": ("Whole picture", "the whole picture"),
+    "style": ("Style: colour, texture", "**style**"),
 }
-assert tuple(STAGE_ROLES) == STAGE_NAMES  # the grid's rows follow this table
+GOING = {"down": "going in", "mid": "", "up": "coming out"}
 
 
-def stage_title(stage: str) -> str:
-    """One row title of the layer grid: the role in words, the technical name below it."""
-    role, size, _ = STAGE_ROLES[stage]
-    return f"**{role}**<br><small>{stage} · {size}</small>"
+def stage_title(stage: str, architecture: Architecture = DEFAULT_ARCHITECTURE) -> str:
+    """One row title of the layer grid: the role in words, the technical name and size below it."""
+    found = architecture.stage(stage)
+    role = ROLE_WORDS[role_of(architecture, found)][0].format(GOING[found.direction])
+    return f"**{role}**<br><small>{stage} · {architecture.feature_side(found)}²</small>"
+
+
+def _cell(architecture: Architecture, stage: Stage | None) -> str:
+    if stage is None:
+        return ""
+    return f"**{stage.name}** · {ROLE_WORDS[role_of(architecture, stage)][1]} ({layer_span(stage)})"
+
+
+def diagram(architecture: Architecture) -> str:
+    """The stages as a table: one row per feature map size, encoder left, decoder right."""
+    lines = ["| size | going in ↓ (encoder) | coming out ↑ (decoder) |", "|---|---|---|"]
+    for stage in architecture.stages:
+        side = architecture.feature_side(stage)
+        if stage.direction == "down":
+            mirror = _cell(architecture, partner(architecture, stage))
+            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} | {mirror} |")
+        elif stage.direction == "mid":
+            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} → | ↑ and back up |")
+    return "\n".join(lines) + "\n"
 
 
 INTRO = """\
@@ -35,29 +56,33 @@ INTRO = """\
 Make a picture from a prompt **and a reference image**. **1.** Type a prompt. **2.** Add a reference \
 image, or pick an example. **3.** Press **Generate**. The rest is optional; every PNG keeps its settings."""
 
-_DIAGRAM = """\
-| size | going in ↓ (encoder) | coming out ↑ (decoder) |
-|---|---|---|
-| 64×64 | **down0** · fine detail (L0–L1) | **up3** · fine detail (L13–L15) |
-| 32×32 | **down1** · mid detail (L2–L3) | **up2** · mid detail (L10–L12) |
-| 16×16 | **down2** · **composition** (L4–L5) | **up1** · **style** (L7–L9) |
-| 8×8 | **mid** · the whole picture (L6) → | ↑ and back up |
-"""
+def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
+    """ "the 16×16 stage going in (down2)": where a preset's modules sit."""
+    stage = architecture.stage(architecture.stages_of(modules)[0])
+    side = architecture.feature_side(stage)
+    return f"the {side}×{side} stage {GOING[stage.direction]} ({', '.join(architecture.stages_of(modules))})"
 
-EXPLAINER = f"""\
+
+def explainer_text(architecture: Architecture) -> str:
+    count = len(architecture.modules)
+    style, composition = architecture.style, architecture.composition
+    return f"""\
 **How IP-Adapter steers.** IP-Adapter reads your reference with a CLIP image encoder and turns it \
 into a few *image tokens*. At every step the UNet, the network that turns noise into a picture, \
-looks at your prompt's words in 16 places (its cross-attention layers, L0–L15); IP-Adapter adds a \
+looks at your prompt's words in {count} places (its cross-attention layers, L0–L{count - 1}); IP-Adapter adds a \
 second look at the image tokens in each of them, weighted by **λ**. The UNet works on the picture \
 at several sizes: it shrinks it (down the left column), works on the smallest version, then grows \
 it back (up the right column). Which places get the reference decides what the picture takes from \
-it: InstantStyle (Wang et al., 2024) found that the 16×16 stage going in (down2) mostly decides \
-**composition** (layout, pose) and the 16×16 stage coming out (up1) mostly carries **style** \
-(colour, texture, brush strokes). On SD 1.5 these are `down_blocks.2` and `up_blocks.1`.
+it: InstantStyle (Wang et al., 2024) found that {_stage_at(architecture, composition)} mostly decides \
+**composition** (layout, pose) and {_stage_at(architecture, style)} mostly carries **style** \
+(colour, texture, brush strokes). On {architecture.title} these are {places(architecture, composition)} and \
+{places(architecture, style)}.
 
-{_DIAGRAM}
-**Presets.** *all*: every layer, as the original IP-Adapter (Ye et al., 2023). *style*: up1 only \
-(the reference's look, not its layout); *composition*: down2 only (its layout, not its look); \
+{diagram(architecture)}
+**Presets.** *all*: every layer, as the original IP-Adapter (Ye et al., 2023). *style*: \
+{" and ".join(architecture.stages_of(style))} only \
+(the reference's look, not its layout); *composition*: {" and ".join(architecture.stages_of(composition))} \
+only (its layout, not its look); \
 *style+composition*: both, InstantStyle's choice. *none*: no layer. Other tools weigh other layers \
 (ComfyUI's SD 1.5 "style transfer", for one): tick the boxes yourself to try them; the sliders \
 weigh a whole stage.
@@ -71,6 +96,9 @@ the share of the steps, from the first, that get the T2I-Adapter's structure; 0.
 structure and leaves the detail free. *Style fidelity* (reference-only): 0 lets the prompt lead, 1 \
 follows the reference's look most closely; 0.5 is the A1111 extension's default.
 """
+
+
+EXPLAINER = explainer_text(DEFAULT_ARCHITECTURE)
 
 
 def add_explainer() -> None:

@@ -1,6 +1,6 @@
 """The reference options a one-reference user never needs, in one closed accordion.
 
-Per-layer weights (a grid of 16, filled from a curve or from the layer mask and stage weights);
+Per-layer weights (a grid, one per layer, filled from a curve or from the layer mask and stage weights);
 how several references combine and their weights; region masks (uploaded or drawn); the negative
 reference image; a second adapter unit.
 ``add`` is ``build_controls``' own: it makes a declared setting's control and records it by name.
@@ -14,7 +14,14 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from ..ip_adapter.layers import NUM_LAYERS, STAGE_NAMES, STAGE_OF_LAYER, WEIGHT_CURVES, weights_from_mask
+from ..ip_adapter.layers import (
+    DEFAULT_ARCHITECTURE,
+    NUM_LAYERS,
+    STAGE_NAMES,
+    STAGE_OF_LAYER,
+    WEIGHT_CURVES,
+    weights_from_mask,
+)
 from ..settings import SettingsError
 from ..settings.values import floats, floats_text
 from . import components as uc
@@ -130,7 +137,7 @@ def _regions(fields: dict[str, Any]) -> None:
         with gr.Column():
             editor = gr.ImageEditor(
                 label="Draw a mask (paint white where the reference acts)", type="pil", image_mode="RGBA",
-                height=220, canvas_size=(512, 512), elem_id="mask-editor",
+                height=220, canvas_size=(DEFAULT_ARCHITECTURE.default_size,) * 2, elem_id="mask-editor",
                 brush=gr.Brush(colors=["#ffffff", "#000000"], default_color="#ffffff"),
             )  # fmt: skip
             add_mask = gr.Button("Add the drawing as the next mask", size="sm", elem_id="add-mask")

@@ -84,3 +84,13 @@ def test_the_explore_tab_shows_the_maps(engine: Engine, tmp_path, reference: Ima
     off = {**values, "ip_scale": 0.0}
     with pytest.raises(gr.Error, match="nothing to map"):
         list(shower.injection_maps(gr.Progress(), reference_images=[(str(tmp_path / "ref.png"), None)], **off))
+
+
+def test_maps_have_each_stages_size_when_the_latents_are_odd(engine: Engine, reference: Image.Image) -> None:
+    """72 px: 9² latents, which the UNet's stride-2 convolutions take to 5², 3², 2² (rounding up)."""
+    settings = replace(SETTINGS, width=72, height=72, num_images=1, steps=2)
+    maps = engine.generate(settings, [reference], injection_maps=True).injection_maps
+    architecture = engine.models.architecture
+    sides = [architecture.feature_side(architecture.stage(stage), 72) for stage in architecture.stage_of_module]
+    assert [values.shape for values in maps] == [(1, side, side) for side in sides]
+    assert sorted(set(sides)) == [2, 3, 5, 9]

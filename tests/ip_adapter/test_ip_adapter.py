@@ -10,10 +10,11 @@ import torch
 from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
 from safetensors.torch import load_file, save_file
 
+from ipa_demo.architecture import SD15
 from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.attention import CrossAttnProcessor, IPAttention
 from ipa_demo.ip_adapter.layers import CROSS_ATTENTION_LAYERS
-from ipa_demo.ip_adapter.weights import CheckpointError, checkpoint_ids, load_ip_adapter, read_checkpoint
+from ipa_demo.ip_adapter.weights import CheckpointError, load_ip_adapter, read_checkpoint
 
 
 def ip_file(models_dir: Path, name: str = "ip-adapter_sd15.safetensors") -> Path:
@@ -21,7 +22,9 @@ def ip_file(models_dir: Path, name: str = "ip-adapter_sd15.safetensors") -> Path
 
 
 def test_checkpoint_numbers_follow_attn_processors_not_execution_order(engine: Engine) -> None:
-    ids = checkpoint_ids(engine.models.unet)
+    positions = {name: index for index, name in enumerate(engine.models.unet.attn_processors)}
+    ids = {layer: positions[f"{layer}.transformer_blocks.0.attn2.processor"] for layer in CROSS_ATTENTION_LAYERS}
+    assert ids == {block.name.rpartition(".transformer_blocks")[0]: block.checkpoint_id for block in SD15.blocks}
     assert ids["down_blocks.0.attentions.0"] == 1
     assert ids["down_blocks.2.attentions.1"] == 11
     assert ids["up_blocks.1.attentions.0"] == 13

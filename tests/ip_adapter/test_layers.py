@@ -1,15 +1,25 @@
-"""The 16 mask bits are the UNet's cross-attention layers, in the order the UNet runs them."""
+"""The mask bits are the UNet's cross-attention modules (16 on SD 1.5, 11 on SDXL), in the order the UNet runs them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from diffusers import UNet2DConditionModel
 
+from ipa_demo.architecture import SDXL_CONFIG, describe_folder, describe_unet
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter.layers import CROSS_ATTENTION_LAYERS, MASK_PRESETS, STAGES, diffusers_scale_dict
+from ipa_demo.ip_adapter.layers import (
+    CROSS_ATTENTION_LAYERS,
+    MASK_PRESETS,
+    STAGES,
+    diffusers_scale_dict,
+    mask_presets,
+)
+from ipa_demo.models.tiny_sdxl import FOLDER, TEXT_HIDDEN, TIME_IDS
 
 
-def test_layers_are_the_unets_cross_attentions_in_execution_order(engine: Engine) -> None:
-    unet = engine.models.unet
+def cross_attentions_run(unet: UNet2DConditionModel, **added: torch.Tensor) -> list[str]:
     seen: list[str] = []
     handles = [
         module.register_forward_pre_hook(lambda _module, _args, name=name: seen.append(name))
@@ -20,11 +30,36 @@ def test_layers_are_the_unets_cross_attentions_in_execution_order(engine: Engine
         sample = torch.zeros(1, 4, 8, 8)
         text = torch.zeros(1, 77, unet.config.cross_attention_dim)
         with torch.no_grad():
-            unet(sample, 10, encoder_hidden_states=text)
+            unet(sample, 10, encoder_hidden_states=text, added_cond_kwargs=added or None)
     finally:
         for handle in handles:
             handle.remove()
+    return seen
+
+
+def test_layers_are_the_unets_cross_attentions_in_execution_order(engine: Engine) -> None:
+    seen = cross_attentions_run(engine.models.unet)
     assert seen == [f"{layer}.transformer_blocks.0.attn2" for layer in CROSS_ATTENTION_LAYERS]
+
+
+def test_sdxls_70_blocks_run_in_the_descriptions_order(tiny_models_dir: Path) -> None:
+    unet = UNet2DConditionModel.from_pretrained(tiny_models_dir / FOLDER / "unet")
+    pooled, time_ids = torch.zeros(1, TEXT_HIDDEN), torch.zeros(1, TIME_IDS)
+    seen = cross_attentions_run(unet, text_embeds=pooled, time_ids=time_ids)
+    assert seen == [block.cross_attention for block in describe_unet(unet.config).blocks] and len(seen) == 70
+
+
+def test_sdxl_presets_are_instantstyles_diffusers_dicts() -> None:
+    """InstantStyle's SDXL recipe in diffusers: style {"up": {"block_0": [0.0, 1.0, 0.0]}}, layout down block 2's second."""
+    sdxl = describe_folder(SDXL_CONFIG)
+    presets = mask_presets(sdxl)
+
+    def scales(preset: str) -> dict[str, object]:
+        return diffusers_scale_dict(tuple(float(bit) for bit in presets[preset]), sdxl)
+
+    assert scales("style")["up"] == {"block_0": [0.0, 1.0, 0.0], "block_1": [0.0, 0.0, 0.0]}
+    assert scales("composition")["down"] == {"block_1": [0.0, 0.0], "block_2": [0.0, 1.0]}
+    assert len(presets["all"]) == 11 and presets["style+composition"].count("1") == 2
 
 
 def test_stages_cover_every_layer_once() -> None:
