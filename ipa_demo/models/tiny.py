@@ -3,7 +3,8 @@
 The set has the real topologies where the code under test depends on them (SD1.5's 16
 cross-attention layers, a VAE that downsamples by 8, a 257-token image encoder, the official
 IP-Adapter checkpoint keys) and widths small enough to run a whole generation in milliseconds
-on a CPU. Every weight is drawn from a seed, so the files are byte-identical for a given seed.
+on a CPU. Every weight is drawn from a seed, so the files are byte-identical for a given seed; the
+few whose scale decides whether a conditioner's input reaches the image are set in ``tiny_response``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ from .catalog import (
 )
 from .sources import ModelSources
 from .tiny_depth import DEPTH_WRITERS
-from .tiny_response import T2I_IN_CHANNELS, denoising_skip, focused_self_attention, sharpen_posterior, write_controlnet, write_t2i_adapter
+from .tiny_response import (
+    T2I_IN_CHANNELS,
+    denoising_skip,
+    focused_self_attention,
+    sharpen_posterior,
+    write_controlnet,
+    write_t2i_adapter,
+)
 from .tiny_user import write_user_models
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
