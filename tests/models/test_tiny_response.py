@@ -15,7 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import MultiControlNetModel, StableDiffusionControlNetPipeline
+from diffusers import (
+    MultiAdapter,
+    MultiControlNetModel,
+    StableDiffusionAdapterPipeline,
+    StableDiffusionControlNetPipeline,
+)
 from PIL import Image, ImageDraw
 
 from ipa_demo.engine import Engine
@@ -129,13 +134,13 @@ def test_swapping_the_maps_of_two_structure_units_shows(engine: Engine) -> None:
     assert gap(first, second) >= 20
 
 
-def test_diffusers_multi_controlnet_tells_which_map_went_to_which_unit(engine: Engine, tiny_models_dir: Path) -> None:
-    """What the multi-unit parity test will rely on: canny + depth given two maps, and given them swapped."""
-    base = ReferencePipeline.load(tiny_models_dir)
-    pipe = base.with_class(
-        StableDiffusionControlNetPipeline,
-        controlnet=MultiControlNetModel([engine.controlnet("canny"), engine.controlnet("depth")]),
-    )
+@pytest.fixture(scope="module")
+def stock(tiny_models_dir: Path) -> ReferencePipeline:
+    return ReferencePipeline.load(tiny_models_dir)
+
+
+def swapped_gap(pipe, **scales: list[float]) -> float:
+    """diffusers given two units' maps, then the same maps swapped."""
 
     def run(maps: list[Image.Image]) -> np.ndarray:
         return pipe(
@@ -144,9 +149,22 @@ def test_diffusers_multi_controlnet_tells_which_map_went_to_which_unit(engine: E
             height=SIZE,
             width=SIZE,
             num_inference_steps=BASE.steps,
-            controlnet_conditioning_scale=[1.0, 1.0],
             generator=torch.Generator().manual_seed(0),
             output_type="np",
+            **scales,
         ).images
 
-    assert gap(run([edges(), circles()]), run([circles(), edges()])) >= 30
+    return gap(run([edges(), circles()]), run([circles(), edges()]))
+
+
+def test_diffusers_multi_controlnet_tells_which_map_went_to_which_unit(engine: Engine, stock) -> None:
+    """What the multi-unit parity test relies on: canny + depth given two maps, and given them swapped."""
+    units = MultiControlNetModel([engine.controlnet("canny"), engine.controlnet("depth")])
+    pipe = stock.with_class(StableDiffusionControlNetPipeline, controlnet=units)
+    assert swapped_gap(pipe, controlnet_conditioning_scale=[1.0, 1.0]) >= 30
+
+
+def test_diffusers_multi_adapter_tells_which_map_went_to_which_unit(engine: Engine, stock) -> None:
+    units = MultiAdapter([engine.t2i_adapter("depth"), engine.t2i_adapter("openpose")])
+    pipe = stock.with_class(StableDiffusionAdapterPipeline, adapter=units)
+    assert swapped_gap(pipe, adapter_conditioning_scale=[1.0, 1.0]) >= 20
