@@ -3,7 +3,9 @@
 The set has the real topologies where the code under test depends on them (SD1.5's 16
 cross-attention layers, a VAE that downsamples by 8, a 257-token image encoder, the official
 IP-Adapter checkpoint keys; SDXL base's 70 in ``tiny_sdxl.py``) and widths small enough to run a
-whole generation in milliseconds on a CPU. Every weight is drawn from a seed, so the files are byte-identical for a given seed.
+whole generation in milliseconds on a CPU. Every weight is drawn from a seed, so the files are
+byte-identical for a given seed; the few whose scale decides whether a conditioner's input reaches
+the image are set in ``tiny_response``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from typing import Any
 
 import diffusers
 import torch
-from diffusers import AutoencoderKL, ControlNetModel, T2IAdapter, UNet2DConditionModel
+from diffusers import AutoencoderKL, UNet2DConditionModel
 from safetensors.torch import save_file
-from torch import nn
 from transformers import (
     CLIPImageProcessor,
     CLIPTextConfig,
@@ -43,6 +44,14 @@ from .catalog import (
 )
 from .sources import ModelSources
 from .tiny_depth import DEPTH_WRITERS
+from .tiny_response import (
+    T2I_IN_CHANNELS,
+    denoising_skip,
+    focused_self_attention,
+    sharpen_posterior,
+    write_controlnet,
+    write_t2i_adapter,
+)
 from .tiny_sdxl import write_sdxl_base
 from .tiny_user import write_user_models
 
@@ -50,7 +59,6 @@ from .tiny_user import write_user_models
 UNET_CHANNELS = (8, 16, 32, 32)
 CROSS_ATTENTION_DIM = 32  # = the text encoder's hidden size, as 768 is on SD1.5
 VAE_CHANNELS = (8, 16, 32, 32)
-CONTROLNET_EMBEDDING_CHANNELS = (8, 16, 32, 32)  # three stride-2 convs: /8 like the VAE
 IMAGE_ENCODER_DIM = 32  # hidden size and projection size
 IMAGE_SIZE = 224
 PATCH_SIZE = 14  # 224 / 14 = 16, so 16 * 16 + 1 = 257 tokens as on ViT-H/14
@@ -59,7 +67,6 @@ PLUS_WIDTH = 32  # the Resampler's own width (768 on the real one)
 PLUS_DEPTH = 4  # diffusers always builds a 4-block Resampler and loads it strictly
 PLUS_HEADS = 1
 PLUS_HEAD_DIM = 64  # diffusers derives heads = rows(to_q) // 64
-T2I_IN_CHANNELS = {"canny": 1, "depth": 3, "openpose": 3}
 NO_TWIN = {POSE_ESTIMATOR.key: "OpenPose's body model has one fixed size (209 MB); tests build one when needed"}
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
@@ -111,10 +118,10 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
         _write_flat_safetensors(_ip_adapter_state_dict(unet, variant), sources.local_path(spec))
     for spec in CONTROLNETS.values():
         _seed(seed, spec.key)
-        _write_controlnet(unet, sources.local_path(spec))
+        write_controlnet(unet, sources.local_path(spec))
     for name, spec in T2I_ADAPTERS.items():
         _seed(seed, spec.key)
-        _write_t2i_adapter(T2I_IN_CHANNELS[name], sources.local_path(spec))
+        write_t2i_adapter(T2I_IN_CHANNELS[name], UNET_CHANNELS, sources.local_path(spec))
     for name, spec in DEPTH_ESTIMATORS.items():
         _seed(seed, spec.key)
         DEPTH_WRITERS[name](sources.local_path(spec))
@@ -143,6 +150,8 @@ def _write_sd15(folder: Path, seed: int) -> UNet2DConditionModel:
     _vae().save_pretrained(folder / "vae")
     _seed(seed, "unet")
     unet = _unet()
+    denoising_skip(unet)
+    focused_self_attention(unet)
     unet.save_pretrained(folder / "unet")
     _write_json(folder / "scheduler" / "scheduler_config.json", SCHEDULER_CONFIG)
     _write_json(folder / "model_index.json", MODEL_INDEX)
@@ -159,7 +168,7 @@ def _unet() -> UNet2DConditionModel:
 
 
 def _vae() -> AutoencoderKL:
-    return AutoencoderKL(
+    vae = AutoencoderKL(
         in_channels=3,
         out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * len(VAE_CHANNELS),
@@ -171,6 +180,8 @@ def _vae() -> AutoencoderKL:
         sample_size=512,
         scaling_factor=0.18215,
     )
+    sharpen_posterior(vae)
+    return vae
 
 
 def _text_encoder(vocab: dict[str, int]) -> CLIPTextModel:
@@ -329,34 +340,6 @@ def _bias(size: int) -> torch.Tensor:
 
 def _layer_norm(prefix: str, size: int) -> dict[str, torch.Tensor]:
     return {f"{prefix}.weight": torch.ones(size), f"{prefix}.bias": torch.zeros(size)}
-
-
-# --- ControlNet, T2I-Adapter (the depth estimators are in tiny_depth.py) -----------------------
-
-
-def _write_controlnet(unet: UNet2DConditionModel, folder: Path) -> None:
-    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=CONTROLNET_EMBEDDING_CHANNELS)
-    # from_unet zero-initialises the output convs, which would make a ControlNet that changes nothing.
-    zero_convs: list[nn.Module] = [
-        *controlnet.controlnet_down_blocks,
-        controlnet.controlnet_mid_block,
-        controlnet.controlnet_cond_embedding.conv_out,
-    ]
-    for conv in zero_convs:
-        assert isinstance(conv, nn.Conv2d)
-        conv.reset_parameters()
-    controlnet.save_pretrained(folder, safe_serialization=True)
-
-
-def _write_t2i_adapter(in_channels: int, folder: Path) -> None:
-    adapter = T2IAdapter(
-        in_channels=in_channels,
-        channels=list(UNET_CHANNELS),
-        num_res_blocks=2,
-        downscale_factor=8,
-        adapter_type="full_adapter",
-    )
-    adapter.save_pretrained(folder, safe_serialization=True)
 
 
 # --- Files ---------------------------------------------------------------------------------------

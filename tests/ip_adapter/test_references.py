@@ -272,7 +272,7 @@ def test_a_unit_with_lambda_zero_is_no_unit(engine: Engine, reference, second) -
 def test_the_second_units_window_is_its_own(engine: Engine, reference, second) -> None:
     first = settings_for("Euler a", scale=0.7)
     more = MoreReferences(ip2_references=(second,))
-    early = engine.generate(with_second_unit(first, scale=0.8, end=0.4), [reference], more=more).pixels
+    early = engine.generate(with_second_unit(first, scale=0.8, end=0.2), [reference], more=more).pixels
     whole = engine.generate(with_second_unit(first, scale=0.8), [reference], more=more).pixels
     never = engine.generate(with_second_unit(first, scale=0.8, start=0.5, end=0.5), [reference], more=more).pixels
     assert biggest_difference(early, whole) > 0.01

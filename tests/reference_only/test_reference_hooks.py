@@ -103,3 +103,15 @@ def test_write_stops_after_the_last_selected_layer_with_the_same_banks(engine: E
         for point in early.adain_bank
         for index in (0, 1)
     )
+
+
+@pytest.mark.parametrize("mode", ["attn", "adain", "attn+adain"])
+def test_the_single_call_would_not_equal_another_references_write(engine: Engine, mode: str) -> None:
+    """The check above can fail: written from another reference, the read is far outside its tolerance."""
+    latents, text, reference = inputs()
+    other = inputs(seed=1)[2]
+    call = UNetCall(latents, text, (image_prompt(engine),))
+    with activate(reference_pass(engine, mode, "single")):
+        single = call.with_row_in_front(reference, copy_conditioning_of=1).run(engine.models.unet, TIMESTEP)
+    wrong = written_then_read(engine, reference_pass(engine, mode, "write"), call, other)
+    assert (single - wrong).abs().max() > 1e-2
