@@ -30,10 +30,20 @@ def check_pool_flags(args: argparse.Namespace) -> None:
         raise SettingsError("--actors", "--actors and --num-gpus need --ray-address (local, auto or ray://...)")
 
 
+def require_table_libraries() -> None:
+    """pandas and pyarrow write the rows; the app itself does not need them."""
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise SettingsError("evaluate", "needs pandas and pyarrow: pip install pandas pyarrow") from None
+
+
 def evaluate(args: argparse.Namespace, load_engine: EngineFactory, writable_folder: Any) -> Path:
     """Returns the summary's path. ``writable_folder`` is the command line's check of ``--out``."""
     from tqdm import tqdm
 
+    require_table_libraries()
     plan = plan_from_args(args)
     check_pool_flags(args)
     items = read_items(args.data, args.limit)
