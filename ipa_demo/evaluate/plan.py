@@ -5,7 +5,7 @@ item. Light: no torch, so the command checks its flags before any model loads.""
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from ..ip_adapter.user_checkpoint import read_user_checkpoint
 from ..models.user_flags import prompt_with_loras
@@ -34,6 +34,14 @@ class Plan:
         prompt = prompt_with_loras(caption, self.loras, self.lora_scales)
         seed = self.settings.seed + index * self.images_per_item
         return replace(self.settings, prompt=prompt, seed=seed, num_images=self.images_per_item)
+
+
+def run_identity(plan: Plan, args: argparse.Namespace) -> dict[str, object]:
+    """What decides a run's rows: a resumed run must match it (``--limit`` and ``--samples`` may change)."""
+    return {"settings": asdict(plan.settings), "methods": list(plan.methods), "images_per_item": plan.images_per_item,
+            "loras": [*plan.loras], "lora_scales": [*plan.lora_scales], "data": str(args.data.resolve()),
+            "models": args.models, "base_model": args.base_model, "vae": args.vae, "ip_checkpoint": args.ip_checkpoint,
+            "clip_model": str(args.clip_model.resolve()) if args.clip_model else None}  # fmt: skip
 
 
 def parse_methods(text: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ Parquet part per finished batch, then the summary, the plot and the report."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,13 @@ from typing import Any
 from ..settings import SettingsError
 from .datasets import Item, read_items
 from .job import EngineFactory, EvaluationJob, item_columns
-from .plan import plan_from_args
+from .plan import plan_from_args, run_identity
 from .plot import write_plot
 from .report import write_report
 from .results import RowStore
 from .summary import markdown, summarize, write_summary
+
+RUN_FILE = "run.json"  # what decides the rows, checked by --resume
 
 
 def check_pool_flags(args: argparse.Namespace) -> None:
@@ -39,6 +42,22 @@ def require_table_libraries() -> None:
         raise SettingsError("evaluate", "needs pandas and pyarrow: pip install pandas pyarrow") from None
 
 
+def check_same_run(path: Path, identity: dict[str, Any], resume: bool) -> None:
+    """A resumed run must be the same run: otherwise its rows would mix two settings in one table."""
+    identity = json.loads(json.dumps(identity))  # as it reads back
+    if resume and path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        changed = sorted(key for key in identity.keys() | before.keys() if identity.get(key) != before.get(key))
+        if "settings" in changed:
+            settings = identity["settings"], before.get("settings") or {}
+            changed.remove("settings")
+            changed += sorted(key for key in settings[0] if settings[0][key] != settings[1].get(key))
+        if changed:
+            raise SettingsError("--resume", f"{path.parent} holds a run with other settings ({', '.join(changed)}); "
+                                "resume with the same flags, or pick another --out")  # fmt: skip
+    path.write_text(json.dumps(identity, indent=1), encoding="utf-8")
+
+
 def evaluate(args: argparse.Namespace, load_engine: EngineFactory, writable_folder: Any) -> Path:
     """Returns the summary's path. ``writable_folder`` is the command line's check of ``--out``."""
     from tqdm import tqdm
@@ -51,6 +70,7 @@ def evaluate(args: argparse.Namespace, load_engine: EngineFactory, writable_fold
     store = RowStore(out)
     if not args.resume and any(store.parts.glob("part-*.parquet")):
         raise SettingsError("--out", f"{out} already holds an evaluation's rows: add --resume to go on, or pick another folder")
+    check_same_run(out / RUN_FILE, run_identity(plan, args), args.resume)
     done = store.done_items(plan.methods, plan.images_per_item) if args.resume else set()
     todo = [item for item in items if item.index not in done]
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc="evaluate", unit="item", file=sys.stderr)

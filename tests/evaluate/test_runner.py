@@ -42,7 +42,7 @@ def test_summary_plot_and_report(one_process_run: Path) -> None:
 
 
 def test_an_interrupted_run_resumes_without_losing_or_repeating_items(
-    one_process_run: Path, tiny_models_dir: Path, tiny_clip_dir: Path, tmp_path: Path, monkeypatch
+    one_process_run: Path, tiny_models_dir: Path, tiny_clip_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     flags = evaluate_flags(tiny_models_dir, tiny_clip_dir, tmp_path)
     write = RowStore.write
@@ -56,6 +56,8 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_items(
         main(flags)
     monkeypatch.setattr(RowStore, "write", write)
     assert main(flags) == 2  # without --resume the folder is refused, not mixed
+    assert main([*flags, "--resume", "--ip-scale", "0.3"]) == 2  # nor resumed with other settings
+    assert "--resume: " in capsys.readouterr().err.splitlines()[-1]
 
     ran: list[int] = []
     run_item = EvaluationJob.run_item
