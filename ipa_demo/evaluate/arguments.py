@@ -17,7 +17,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help=f"comma-separated, from {', '.join(METHODS)} (default: %(default)s)")  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first N items")
-    parser.add_argument("--images-per-item", type=int, default=4, help="outputs per item and method (default 4, as the paper)")
+    parser.add_argument(
+        "--images-per-item", type=int, default=4, help="outputs per item and method (default 4, as the paper)"
+    )
     parser.add_argument("--samples", type=int, default=8, help="items whose images are kept for --report (default 8)")
     parser.add_argument("--clip-model", type=Path,
                         help="CLIP folder for the metrics (default: clip-vit-large-patch14 in --models, else the Hub cache)")  # fmt: skip
@@ -28,5 +30,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run on Ray: auto (the running cluster), ray://host:10001, or local (start Ray here); "
                              "default: $RAY_ADDRESS, else one process without Ray")  # fmt: skip
     parser.add_argument("--actors", type=int, default=1, help="Ray actors, each holding one engine (default 1)")
-    parser.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray actor, fractional allowed (default 0: CPU)")
+    parser.add_argument(
+        "--num-gpus", type=float, default=0.0, help="GPUs per Ray actor, fractional allowed (default 0: CPU)"
+    )
     parser.set_defaults(seed=0, out=Path("evaluation"))  # a fixed seed: item i's seeds derive from it and i

@@ -77,7 +77,9 @@ def _listed(data: Path) -> list[Item]:
 
     source = open_source(data)
     if not isinstance(source, ListSource) or not data.is_dir():
-        raise SettingsError("--data", f"{data}: give a COCO folder, a folder of captioned images or one with metadata.jsonl")
+        raise SettingsError(
+            "--data", f"{data}: give a COCO folder, a folder of captioned images or one with metadata.jsonl"
+        )
     return [
         Item(index, record.key, str(record.image), record.read_caption())
         for index, record in enumerate(source.items)

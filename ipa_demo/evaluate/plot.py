@@ -22,8 +22,8 @@ def summary_svg(summaries: list[MethodSummary]) -> str:
              '<rect width="100%" height="100%" fill="white"/>']  # fmt: skip
     for panel, metric in enumerate(METRICS):
         top = panel * panel_height
-        scale = max([PAPER[metric], *(s.metrics[metric].mean + _finite(s.metrics[metric].half_width) for s in summaries)])
-        scale = max(scale, 1e-9) * 1.1
+        tops = [s.metrics[metric].mean + _finite(s.metrics[metric].half_width) for s in summaries]
+        scale = max([PAPER[metric], *tops, 1e-9]) * 1.1
 
         def x(value: float, scale: float = scale) -> float:
             return LABEL_WIDTH + BAR_WIDTH * max(value, 0.0) / scale

@@ -40,11 +40,13 @@ def write_report(out: Path, rows: Any, summaries: list[MethodSummary], methods: 
 
 def _figure(index: int, method: str, image: int, caption: str) -> str:
     source = f"{SAMPLES}/{sample_name(index, method, image)}"
-    return f'<figure><img src="{escape(source)}" alt="{escape(caption)}"><figcaption>{escape(caption)}</figcaption></figure>'
+    text = escape(caption)
+    return f'<figure><img src="{escape(source)}" alt="{text}"><figcaption>{text}</figcaption></figure>'
 
 
 def _table(summaries: list[MethodSummary]) -> str:
-    head = "<tr><th>method</th><th>items</th><th>outputs</th><th>CLIP-I (95%)</th><th>CLIP-T (95%)</th><th>s / image</th></tr>"
+    columns = ("method", "items", "outputs", "CLIP-I (95%)", "CLIP-T (95%)", "s / image")
+    head = "<tr>" + "".join(f"<th>{column}</th>" for column in columns) + "</tr>"
     rows = [
         f"<tr><td>{escape(s.method)}</td><td>{s.items}</td><td>{s.outputs}</td><td>{s.metrics['clip_i'].text()}</td>"
         f"<td>{s.metrics['clip_t'].text()}</td><td>{s.seconds_per_image:.2f}</td></tr>"

@@ -69,7 +69,9 @@ def evaluate(args: argparse.Namespace, load_engine: EngineFactory, writable_fold
     out = writable_folder(args.out, "--out")
     store = RowStore(out)
     if not args.resume and any(store.parts.glob("part-*.parquet")):
-        raise SettingsError("--out", f"{out} already holds an evaluation's rows: add --resume to go on, or pick another folder")
+        raise SettingsError(
+            "--out", f"{out} already holds an evaluation's rows: add --resume to go on, or pick another folder"
+        )
     check_same_run(out / RUN_FILE, run_identity(plan, args), args.resume)
     done = store.done_items(plan.methods, plan.images_per_item) if args.resume else set()
     todo = [item for item in items if item.index not in done]

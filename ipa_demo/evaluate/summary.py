@@ -69,10 +69,14 @@ def markdown(summaries: list[MethodSummary]) -> str:
 def write_summary(summaries: list[MethodSummary], out: Path) -> Path:
     with (out / "summary.csv").open("w", newline="", encoding="utf-8") as file:
         table = csv.writer(file)
-        table.writerow(["method", "items", "outputs", "clip_i", "clip_i_ci95", "clip_t", "clip_t_ci95", "seconds_per_image"])
+        table.writerow(
+            ["method", "items", "outputs", "clip_i", "clip_i_ci95", "clip_t", "clip_t_ci95", "seconds_per_image"]
+        )
         for s in summaries:
             i, t = s.metrics["clip_i"], s.metrics["clip_t"]
-            table.writerow([s.method, s.items, s.outputs, i.mean, i.half_width, t.mean, t.half_width, s.seconds_per_image])
+            table.writerow(
+                [s.method, s.items, s.outputs, i.mean, i.half_width, t.mean, t.half_width, s.seconds_per_image]
+            )
         table.writerow([PAPER["method"], "", "", PAPER["clip_i"], "", PAPER["clip_t"], "", ""])
     path = out / "summary.md"
     path.write_text(markdown(summaries), encoding="utf-8")

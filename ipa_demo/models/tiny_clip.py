@@ -18,12 +18,12 @@ def write_tiny_clip(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     vocab = _write_tokenizer(folder)
     tower = {"hidden_size": WIDTH, "intermediate_size": 2 * WIDTH, "num_hidden_layers": 2, "num_attention_heads": 2}
+    special = {"bos_token_id": vocab[START_TOKEN], "eos_token_id": vocab[END_TOKEN], "pad_token_id": vocab[END_TOKEN]}
     config = CLIPConfig(
-        text_config={**tower, "vocab_size": len(vocab), "max_position_embeddings": MAX_TOKENS,
-                     "bos_token_id": vocab[START_TOKEN], "eos_token_id": vocab[END_TOKEN], "pad_token_id": vocab[END_TOKEN]},
+        text_config={**tower, **special, "vocab_size": len(vocab), "max_position_embeddings": MAX_TOKENS},
         vision_config={**tower, "image_size": IMAGE_SIZE, "patch_size": 8},
         projection_dim=16,
-    )  # fmt: skip
+    )
     CLIPModel(config).save_pretrained(folder)
     CLIPImageProcessor(
         size={"shortest_edge": IMAGE_SIZE},

@@ -43,7 +43,8 @@ def test_two_actors_give_the_rows_of_one_process_even_when_one_dies(
 ) -> None:
     (tmp_path / CRASH_MARKER).touch()
     monkeypatch.setattr(ray_pool, "EvaluationJob", DiesOnce)
-    flags = evaluate_flags(tiny_models_dir, tiny_clip_dir, tmp_path, "--report", "--ray-address", "local", "--actors", "2")
+    ray_flags = ["--report", "--ray-address", "local", "--actors", "2"]
+    flags = evaluate_flags(tiny_models_dir, tiny_clip_dir, tmp_path, *ray_flags)
     assert main(flags) == 0
     assert not (tmp_path / CRASH_MARKER).exists()  # an actor did die
     pd.testing.assert_frame_equal(comparable(tmp_path), comparable(one_process_run))
