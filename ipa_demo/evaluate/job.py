@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..compare import comparison_methods
-from ..images import load_image
+from ..images import ImageInputError, load_image
 from .datasets import Item
 from .metrics import ClipMetrics, resolve_clip
 from .plan import METHODS, plan_from_args
@@ -34,6 +34,7 @@ EngineFactory = Callable[[argparse.Namespace], "Engine"]  # the command line's l
 ROW_COLUMNS = ("index", "key", "caption", "method", "label", "image", "seed", "clip_i", "clip_t", "clip_t_cosine",
                "seconds", "pixels_sha256", "sample_png")  # fmt: skip
 REFERENCE = "reference"  # the method name of a sample's reference picture (sample_png only, no scores)
+UNREADABLE = "unreadable"  # the one row of an item whose image cannot be read (its label: why)
 
 
 def item_columns(items: Sequence[Item]) -> dict[str, list[Any]]:
@@ -58,14 +59,18 @@ class EvaluationJob:
         return {column: [row[column] for row in rows] for column in ROW_COLUMNS}
 
     def run_item(self, item: Item) -> list[dict[str, Any]]:
-        reference = load_image(item.image, f"{item.key} (item {item.index})")
+        base = {"index": item.index, "key": item.key, "caption": item.caption}
+        try:
+            reference = load_image(item.image, f"{item.key} (item {item.index})")
+        except ImageInputError as error:  # one bad file must not stop a run of thousands
+            return [{**base, **_no_scores(), "method": UNREADABLE, "label": str(error), "image": 0, "seed": -1,
+                     "sample_png": b""}]  # fmt: skip
         settings = self.plan.item_settings(item.index, item.caption)
         keep = item.index < self.plan.samples
         wanted = set(self.plan.methods)
         methods = comparison_methods(settings, with_control="ip-adapter+structure" in wanted)
-        base = {"index": item.index, "key": item.key, "caption": item.caption}
         rows = [{**base, **_no_scores(), "method": REFERENCE, "label": "Reference", "image": 0, "seed": -1,
-                 "sample_png": _png(reference) if keep else b""}] if keep else []  # fmt: skip
+                 "sample_png": _png(reference)}] if keep else []  # fmt: skip
         for name, method in zip(METHODS, methods):
             if name not in wanted:
                 continue

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .job import REFERENCE
+from .job import UNREADABLE
 
 RESULTS = "results.parquet"
 PARTS = "rows"
@@ -44,7 +44,8 @@ class RowStore:
             return set()
         scored = rows[rows["method"].isin(methods)].drop_duplicates(["index", "method", "image"])
         counts = Counter(scored["index"].tolist())
-        return {int(index) for index, count in counts.items() if count == len(methods) * images_per_item}
+        unreadable = {int(index) for index in rows.loc[rows["method"] == UNREADABLE, "index"]}
+        return {int(index) for index, count in counts.items() if count == len(methods) * images_per_item} | unreadable
 
     def write(self, columns: dict[str, list[Any]]) -> int:
         """One batch's rows as a new part; returns how many items it finished."""
@@ -68,11 +69,18 @@ class RowStore:
         """``results.parquet``: one row per output of the complete items, each once, in item order."""
         rows = self.read()
         done = self.done_items(methods, images_per_item)
-        rows = rows[rows["index"].isin(done) & (rows["method"] != REFERENCE)]
+        rows = rows[rows["index"].isin(done) & rows["method"].isin(methods)]
         rows = rows.drop_duplicates(["index", "method", "image"], keep="last")
         rows = rows.sort_values(["index", "method", "image"], ignore_index=True)
         rows.to_parquet(self.out / RESULTS, index=False)
         return rows
+
+
+def unreadable(rows: Any) -> list[str]:
+    """Why each item without outputs has none: its image could not be read."""
+    if rows.empty:
+        return []
+    return sorted(set(rows.loc[rows["method"] == UNREADABLE, "label"]))
 
 
 def sample_name(index: int, method: str, image: int) -> str:

@@ -16,7 +16,7 @@ from .job import EngineFactory, EvaluationJob, item_columns
 from .plan import plan_from_args, run_identity
 from .plot import write_plot
 from .report import write_report
-from .results import RowStore
+from .results import RowStore, unreadable
 from .summary import markdown, summarize, write_summary
 
 RUN_FILE = "run.json"  # what decides the rows, checked by --resume
@@ -82,6 +82,8 @@ def evaluate(args: argparse.Namespace, load_engine: EngineFactory, writable_fold
     finally:
         bar.close()
     rows = store.finish(plan.methods, plan.images_per_item)
+    for reason in unreadable(store.read()):
+        print(f"warning: skipped an item: {reason}", file=sys.stderr)
     summaries = summarize(rows, plan.methods)
     path = write_summary(summaries, out)
     write_plot(summaries, out)

@@ -16,6 +16,7 @@ from ipa_demo.evaluate.job import EvaluationJob
 from ipa_demo.evaluate.results import RowStore
 
 from ..clean_exit import assert_exits_cleanly
+from ..training_sets import captioned_folder
 from .conftest import CAPTIONS, comparable, evaluate_flags, torch_threads
 
 
@@ -48,9 +49,10 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_items(
     write = RowStore.write
 
     def write_then_die(store: RowStore, columns) -> int:
-        finished = write(store, columns)
+        write(store, columns)
         (store.parts / "part-000099.tmp").write_bytes(b"half a part")  # as a kill leaves it
         raise KeyboardInterrupt
+
     monkeypatch.setattr(RowStore, "write", write_then_die)
     with torch_threads(1), pytest.raises(KeyboardInterrupt):
         main(flags)
@@ -66,6 +68,19 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_items(
         assert main([*flags, "--resume"]) == 0
     assert ran == [1, 2]
     pd.testing.assert_frame_equal(comparable(tmp_path), comparable(one_process_run))
+
+
+def test_an_unreadable_image_is_skipped_and_named_not_fatal(
+    tiny_models_dir: Path, tiny_clip_dir: Path, tmp_path: Path, capsys
+) -> None:
+    data = captioned_folder(tmp_path / "data", count=1, broken=True)  # broken.png sorts first
+    flags = evaluate_flags(tiny_models_dir, tiny_clip_dir, tmp_path / "out", methods="ip-adapter", limit=2)
+    flags[flags.index("--data") + 1] = str(data)
+    assert main(flags) == 0
+    assert "warning: skipped an item: " in capsys.readouterr().err
+    rows = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert rows["key"].unique().tolist() == ["img00.png"] and len(rows) == 2
+    assert main([*flags, "--resume"]) == 0  # the bad item counts as done: a resume does not retry it forever
 
 
 @pytest.mark.parametrize(
