@@ -1,4 +1,4 @@
-"""Command line: ``python -m ipa_demo generate|compare|download|tiny-models ...``.
+"""Command line: ``python -m ipa_demo generate|compare|sweep|evaluate|train|download|tiny-models ...``.
 
 Every failure the user can fix ends as one line on stderr and exit status 2, never a traceback.
 """
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from .errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
+from .evaluate.arguments import add_evaluate_arguments
 from .images import ImageInputError
 from .ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
@@ -216,6 +217,13 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate.runner import evaluate
+
+    print(evaluate(args, load_engine, writable_folder))
+    return 0
+
+
 def run_tiny_models(args: argparse.Namespace) -> int:
     from .models.tiny import write_tiny_models
 
@@ -270,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cells per UNet call where they differ only in IP-Adapter settings and seed (default 4; "
                             "lower it if memory runs out, 1 makes each cell alone)")  # fmt: skip
     sweep.set_defaults(run=run_sweep)
+    evaluation = commands.add_parser("evaluate", help="the comparison over a data set, scored with CLIP-I / CLIP-T (Ray optional)")
+    _add_generation_arguments(evaluation)
+    add_evaluate_arguments(evaluation)
+    evaluation.set_defaults(run=run_evaluate)
     download = commands.add_parser("download", help="fetch exactly the model files the app loads (then run offline)")
     _add_download_arguments(download)
     download.set_defaults(run=run_download)

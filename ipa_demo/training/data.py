@@ -336,7 +336,8 @@ class BatchReader:
         return torch.from_numpy(array).permute(2, 0, 1).contiguous(), self.clip_preprocess(image), caption
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        """Waits for the decoding threads: none may outlive the run (see ``_prefetched``)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -345,25 +346,36 @@ class _Failure:
 
 
 def _prefetched(source: Iterator[Batch], depth: int) -> Generator[Batch, None, None]:
-    """``source`` run ahead by up to ``depth`` items in a thread, its errors raised here, in order."""
+    """``source`` run ahead by up to ``depth`` items in a thread, its errors raised here, in order.
+
+    Closing the generator stops the thread and joins it: a thread left running torch work while the
+    interpreter exits aborts the process ("terminate called without an active exception", exit -6)."""
     queue: Queue[Batch | _Failure] = Queue(maxsize=depth)
     stop = threading.Event()
+
+    def offer(item: Batch | _Failure) -> None:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return
+            except Full:
+                continue
 
     def fill() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        queue.put(item, timeout=0.1)
-                        break
-                    except Full:
-                        continue
+                offer(item)
                 if stop.is_set():
                     return
         except BaseException as error:  # noqa: BLE001 (handed to the consumer, which raises it)
-            queue.put(_Failure(error))
+            offer(_Failure(error))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
-    threading.Thread(target=fill, name="batch-prefetch", daemon=True).start()
+    thread = threading.Thread(target=fill, name="batch-prefetch", daemon=True)
+    thread.start()
     try:
         while True:
             item = queue.get()
@@ -372,3 +384,4 @@ def _prefetched(source: Iterator[Batch], depth: int) -> Generator[Batch, None, N
             yield item
     finally:
         stop.set()
+        thread.join()

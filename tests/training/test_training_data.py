@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from itertools import islice
 from pathlib import Path
 
@@ -117,3 +118,14 @@ def test_an_error_while_reading_ahead_reaches_the_trainer(tmp_path: Path) -> Non
     source.items.clear()  # as if every file vanished after the listing
     with pytest.raises(SettingsError, match="--data: no usable items"):
         next(reader(source, 2).batches())
+
+
+def test_closing_stops_and_joins_every_reading_thread(tmp_path: Path) -> None:
+    """A reading thread alive at interpreter exit can abort the process (see ``_prefetched``)."""
+    before = set(threading.enumerate())
+    batch_reader = reader(open_source(captioned_folder(tmp_path / "d", count=4)), 2)
+    batches = batch_reader.batches()
+    next(batches)  # the thread now reads ahead until its queue is full
+    batches.close()
+    batch_reader.close()
+    assert [thread.name for thread in set(threading.enumerate()) - before] == []
