@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -72,9 +73,17 @@ class GuardPolicy:
         return cls(hosts, _names("IPA_ALLOWED_ORIGINS"))
 
 
-def _hostname(host_header: str) -> str:
-    """``example.com:7860`` -> ``example.com``; ``[::1]:7860`` -> ``::1``."""
-    return (urlsplit(f"//{host_header}").hostname or "").lower()
+# A Host header is a name or IPv4 address, or an IPv6 address in brackets, then an optional port; no user
+# part, path or anything else a URL parser would read past (``evil.com@localhost``). Linear: no nesting.
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::[0-9]{1,5})?")
+
+
+def _hostname(host_header: str) -> str | None:
+    """``example.com:7860`` -> ``example.com``; ``[::1]:7860`` -> ``::1``; None for anything else."""
+    match = _HOST.fullmatch(host_header)
+    if match is None:
+        return None
+    return (match["ipv6"] or match["name"]).lower()
 
 
 class RequestGuard:
@@ -121,7 +130,11 @@ def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack())
+        def owner_of(event_id: str) -> str | None:
+            event = app.get_blocks()._queue.event_ids_to_events.get(event_id)
+            return None if event is None else event.session_hash
+
+        stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack(), owner_of=owner_of)
         app.middleware_stack = RequestGuard(BodyLimit(stack), policy)
         yield
 
