@@ -24,6 +24,7 @@ from ..zerogpu import gpu_task
 from .api import accept_plain_files, whole_numbers_only
 from .base_model import add_base_model_picker
 from .controls import HELPER, Controls, build_controls
+from .editors import guard_editors
 from .examples import add_examples
 from .explainer import INTRO
 from .explore import SWEEP_OUTPUTS, ExploreTab, InjectionMaps, Sweeper, sweep_seconds
@@ -191,6 +192,7 @@ def create_app(
         if picker is not None:  # a PNG loaded back may have switched the model: show which runs now
             current = lambda: engine.base_model.requested  # noqa: E731
             controls.png_text.change(current, outputs=picker, **HELPER)
+        guard_editors(demo, _input_names(controls), limits)  # before the gate, which then runs first
         gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo)
