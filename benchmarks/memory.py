@@ -43,7 +43,8 @@ def run_request(models: Path, paths: list[Path]) -> dict[str, float]:
     """In this process: parse the request as the server does, generate, report the peak RSS."""
     from ipa_demo.engine import Engine
     from ipa_demo.models.sources import ModelSources
-    from ipa_demo.ui.fields import default_values, parse_request
+    from ipa_demo.settings.values import default_values
+    from ipa_demo.ui.fields import parse_request
 
     values = {**default_values(), "prompt": "x", "steps": 2, "width": 64, "height": 64, "seed": 1, "ip_fit": "pad"}
     values["reference_images"] = [(str(path), None) for path in paths]
