@@ -18,6 +18,7 @@ sent the editor a property update (a ``gr.update``), which none of this app's do
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,16 @@ def _no_blobs(*args: Any, **kwargs: Any) -> None:  # noqa: ARG001 (never a serve
     raise RuntimeError("this editor takes its layers as uploads")
 
 
-def editor_files(payload: Any) -> list[Any]:
-    """The files an editor's value names: background, layers, composite (FileData, or None when absent)."""
-    if payload is None or getattr(payload, "id", None) is not None:  # an id: Gradio reads the (closed) blob store
+def _part(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else getattr(value, key, None)
+
+
+def editor_files(payload: Any) -> list[str]:
+    """The paths of the files an editor's value names: background, layers, composite."""
+    if payload is None or _part(payload, "id") is not None:  # an id: Gradio reads the (closed) blob store
         return []
-    files = [getattr(payload, "background", None), *(getattr(payload, "layers", None) or ()),
-             getattr(payload, "composite", None)]  # fmt: skip
-    return [file for file in files if file is not None]
+    files = [_part(payload, "background"), *(_part(payload, "layers") or ()), _part(payload, "composite")]
+    return [str(_part(file, "path")) for file in files if file is not None]
 
 
 def check_editor(payload: Any, name: str, limits: Limits) -> None:
@@ -53,8 +57,7 @@ def check_editor(payload: Any, name: str, limits: Limits) -> None:
             f"at most {limits.max_input_images} input images per request on this server"
         )
     headers = []
-    for file in files:
-        path = str(file.path)
+    for path in files:
         try:
             headers.append(ImageHeader(name, *read_size(Path(path), name)))
         except ImageInputError as error:

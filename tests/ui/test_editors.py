@@ -16,6 +16,7 @@ from PIL import Image
 
 from ipa_demo.settings.values import PARAMS
 from ipa_demo.ui.app import create_app, launch_options
+from ipa_demo.ui.editors import editor_files
 
 from .test_app import served
 from .test_security import BUDGET, request, serves, upload
@@ -132,3 +133,10 @@ def test_an_editor_value_within_the_budget_is_decoded_as_before(app, files, deco
     assert response.status_code == 200, response.text
     assert len(response.json()["data"][0]) == 1  # one mask added to the region masks
     assert len(decoded) == 2  # the layer and the composite, once each
+
+
+def test_the_files_an_editor_value_names() -> None:
+    value = {"background": {"path": "bg.png"}, "layers": [{"path": "a.png"}, {"path": "b.png"}], "composite": None}
+    assert editor_files(value) == ["bg.png", "a.png", "b.png"]
+    assert editor_files({**value, "id": "blobs"}) == []  # Gradio reads its blob store instead: closed, empty
+    assert editor_files(None) == []
