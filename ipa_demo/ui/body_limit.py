@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException
 from starlette.responses import PlainTextResponse
 
@@ -88,7 +89,8 @@ class BodyLimit:
 
     async def _upload(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Pass the upload on, its non-file fields metered; Gradio answers 413 when they pass the cap."""
-        meter = FieldMeter.for_content_type(dict(scope.get("headers") or []).get(b"content-type", b""))
+        content_type = Headers(scope=scope).get("content-type", "")  # the one Gradio reads: the first
+        meter = FieldMeter.for_content_type(content_type.encode("latin-1"))
         if meter is None:
             await self.app(scope, receive, send)
             return

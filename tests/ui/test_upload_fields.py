@@ -85,3 +85,13 @@ def test_the_meter_reads_a_form_in_pieces() -> None:
         meter.feed(body[start : start + 7])
     assert (meter.field_bytes, meter.over) == (700, True)
     assert FieldMeter.for_content_type(b"application/json") is None
+
+
+def test_a_second_content_type_does_not_hide_the_fields(url: str) -> None:
+    boundary, other = "real-boundary", "other-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n\r\n'.encode() + png()
+            + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\n'.encode()
+            + b"x" * (2 * MEGABYTE) + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
+    headers = [("content-type", f"multipart/form-data; boundary={boundary}"),
+               ("content-type", f"multipart/form-data; boundary={other}")]  # fmt: skip
+    assert httpx.post(f"{url}gradio_api/upload", content=body, headers=headers).status_code == 413
