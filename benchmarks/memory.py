@@ -5,6 +5,9 @@ the process's peak resident set size (``ru_maxrss``) is read at its end: the dif
 two is what the request's images cost. The worst legal request: two 40-megapixel palette PNGs with
 transparency (the costliest conversion: palette -> RGBA -> composite -> RGB), one 20:1 and padded,
 which the default ``IPA_MAX_REQUEST_PIXELS`` (80 MP) lets through together.
+
+Then requests to the served app that its limits refuse or admit (``memory_attacks``): image-editor
+values, the editor's blob store, large bodies; the server's extra peak memory for each.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from benchmarks.memory_attacks import attack_table
 from benchmarks.report import machine_line, write_section
 from ipa_demo.settings import Limits
 
@@ -39,7 +43,8 @@ def run_request(models: Path, paths: list[Path]) -> dict[str, float]:
     """In this process: parse the request as the server does, generate, report the peak RSS."""
     from ipa_demo.engine import Engine
     from ipa_demo.models.sources import ModelSources
-    from ipa_demo.ui.fields import default_values, parse_request
+    from ipa_demo.settings.values import default_values
+    from ipa_demo.ui.fields import parse_request
 
     values = {**default_values(), "prompt": "x", "steps": 2, "width": 64, "height": 64, "seed": 1, "ip_fit": "pad"}
     values["reference_images"] = [(str(path), None) for path in paths]
@@ -65,6 +70,7 @@ def main() -> None:
         models = write_tiny_models(root / "models", seed=0)
         small = measure(models, write_images(root, SMALL))
         worst = measure(models, write_images(root, WORST))
+        attacks = attack_table(models, root)
     limits = Limits()
     table = f"""## Memory of the worst legal request (`benchmarks/memory.py`)
 
@@ -78,6 +84,12 @@ and 20:1 per image): two 40-MP palette PNGs with transparency, as references, fi
 | one 512² reference | {small:.0f} MB |
 | worst legal (2 × 40 MP) | {worst:.0f} MB |
 | difference | **{worst - small:.0f} MB** |
+
+Requests to the served app (default limits; each on a fresh server process, its peak resident set size
+before and after the request). An editor's value is counted and its headers read before any layer is
+decoded; the editor's blob store is closed (404); bodies past the limits are refused while they arrive.
+
+{attacks}
 """
     print(table)
     write_section("memory", table)

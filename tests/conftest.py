@@ -19,6 +19,9 @@ for _name, _value in {
     "TOKENIZERS_PARALLELISM": "false",
 }.items():
     os.environ[_name] = _value
+# Every test's clients share 127.0.0.1, and many tests run several at once: the per-client cap (default 2)
+# is tested where it is set (tests/ui/test_clients.py), not imposed on them all.
+os.environ.setdefault("IPA_MAX_QUEUED_PER_CLIENT", "64")
 
 from pathlib import Path  # noqa: E402
 

@@ -24,6 +24,7 @@ from ..zerogpu import gpu_task
 from .api import accept_plain_files, whole_numbers_only
 from .base_model import base_model_names
 from .controls import HELPER, Controls, build_controls
+from .editors import guard_editors
 from .examples import add_examples
 from .explainer import INTRO
 from .explore import SWEEP_OUTPUTS, ExploreTab, InjectionMaps, Sweeper, sweep_seconds
@@ -170,8 +171,10 @@ def create_app(
     queue_size: int = 16,
     output_dir: Path | None = None,
     with_examples: bool = True,
+    max_queued_per_client: int | None = None,
 ) -> gr.Blocks:
-    """The whole app; ``concurrency`` GPU events run at once, ``queue_size`` more may wait."""
+    """The whole app; ``concurrency`` GPU events run at once, ``queue_size`` more may wait, at most
+    ``max_queued_per_client`` (default ``IPA_MAX_QUEUED_PER_CLIENT``, 2) of them one client's."""
     limits = limits or Limits.from_env()
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
@@ -187,9 +190,10 @@ def create_app(
         _wire(handlers, controls, outputs, concurrency)
         accept_plain_files(controls.fields["reference_images"])
         whole_numbers_only(controls.fields["seed"])
+        guard_editors(demo, _input_names(controls), limits)  # before the gate, which then runs first
         gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
-    hold_queue_size(demo)
+    hold_queue_size(demo, max_queued_per_client)
     return demo
 
 

@@ -9,7 +9,8 @@ responses with, and a queue that keeps its size under a burst.
   name, and to any localhost origin when it is. Here a response carries CORS headers only for its
   own origin or one listed in ``IPA_ALLOWED_ORIGINS``.
 - Queue: Gradio checks the queue's size before it awaits the event's validator and adds the event
-  after it, so simultaneous requests all pass the check. Requests being validated count here.
+  after it, so simultaneous requests all pass the check. Requests being validated count here. And one
+  client (``clients``: its address, or the one a trusted proxy forwarded) may hold only a few places.
 
 The guard wraps Gradio's whole middleware stack at start-up, before the server accepts a request
 (``lifespan``), so it sees every request first, including those Gradio's own middleware answers.
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,11 +33,16 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 
 from .body_limit import BodyLimit
+from .clients import ClientPolicy, max_queued_per_client
 from .stop_requests import StopOnCancel
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ANY = "*"
 BUSY = "Queue is full. Max size is {size} and size is {waiting}: the server is busy, try again in a minute."
+PER_CLIENT = (
+    "You already have {held} requests queued or running on this server, the most one client may have "
+    "(IPA_MAX_QUEUED_PER_CLIENT is {cap}): wait for one to finish, or stop it."
+)
 CORS_HEADERS = ("access-control-allow-origin", "access-control-allow-credentials")
 
 Scope = MutableMapping[str, Any]
@@ -72,9 +80,17 @@ class GuardPolicy:
         return cls(hosts, _names("IPA_ALLOWED_ORIGINS"))
 
 
-def _hostname(host_header: str) -> str:
-    """``example.com:7860`` -> ``example.com``; ``[::1]:7860`` -> ``::1``."""
-    return (urlsplit(f"//{host_header}").hostname or "").lower()
+# A Host header is a name or IPv4 address, or an IPv6 address in brackets, then an optional port; no user
+# part, path or anything else a URL parser would read past (``evil.com@localhost``). Linear: no nesting.
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::[0-9]{1,5})?")
+
+
+def _hostname(host_header: str) -> str | None:
+    """``example.com:7860`` -> ``example.com``; ``[::1]:7860`` -> ``::1``; None for anything else."""
+    match = _HOST.fullmatch(host_header)
+    if match is None:
+        return None
+    return (match["ipv6"] or match["name"]).lower()
 
 
 class RequestGuard:
@@ -121,28 +137,43 @@ def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack())
+        def owner_of(event_id: str) -> str | None:
+            event = app.get_blocks()._queue.event_ids_to_events.get(event_id)
+            return None if event is None else event.session_hash
+
+        stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack(), owner_of=owner_of)
         app.middleware_stack = RequestGuard(BodyLimit(stack), policy)
         yield
 
     return lifespan
 
 
-def hold_queue_size(demo: gr.Blocks) -> None:
-    """Count the requests being validated as waiting, so that a burst cannot overfill the queue."""
+def hold_queue_size(demo: gr.Blocks, per_client: int | None = None, clients: ClientPolicy | None = None) -> None:
+    """Count the requests being validated as waiting, so that a burst cannot overfill the queue, and let
+    one client (``clients``) have at most ``per_client`` requests queued, being validated or running."""
     queue = demo._queue
     push = queue.push
-    validating = 0
+    cap = max_queued_per_client(per_client)
+    policy = clients or ClientPolicy.from_env()
+    validating: Counter[str] = Counter()
 
-    async def bounded_push(*args: Any, **kwargs: Any) -> Any:
-        nonlocal validating
-        waiting = len(queue) + validating
+    def held_by(client: str) -> int:
+        events = list(queue.event_ids_to_events.values())  # queued or running, until Gradio is done with them
+        return validating[client] + sum(policy.client_of(event.request) == client for event in events)
+
+    async def bounded_push(body: Any, request: Any, username: Any) -> Any:
+        waiting = len(queue) + validating.total()
         if queue.max_size is not None and waiting >= queue.max_size:
             return False, BUSY.format(size=queue.max_size, waiting=waiting), "queue_full"
-        validating += 1
+        client = policy.client_of(request)
+        if (held := held_by(client)) >= cap:
+            return False, PER_CLIENT.format(held=held, cap=cap), "queue_full"
+        validating[client] += 1
         try:
-            return await push(*args, **kwargs)
+            return await push(body=body, request=request, username=username)
         finally:
-            validating -= 1
+            validating[client] -= 1
+            if not validating[client]:
+                del validating[client]
 
     queue.push = bounded_push  # type: ignore[method-assign]

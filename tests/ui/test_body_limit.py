@@ -63,6 +63,11 @@ def test_uploads_keep_gradios_own_limit() -> None:
     assert through(10, [b"x" * 50], path="/gradio_api/upload")[0] == 200
 
 
+def test_only_the_upload_route_itself_is_exempt() -> None:
+    for path in ("/gradio_api/run/upload", "/gradio_api/call/upload", "/gradio_api/queue/upload", "/upload"):
+        assert through(10, [b"x" * 50], path=path)[0] == 413, path
+
+
 def test_the_served_app_refuses_a_huge_json_body_over_raw_http_and_carries_on() -> None:
     class NoEngine:
         def generate(self, *args: Any, **kwargs: Any) -> None:

@@ -243,10 +243,12 @@ def test_a_burst_cannot_overfill_the_queue() -> None:
 
 
 def test_a_foreign_host_header_is_refused(url: str) -> None:
-    for host in ("evil.example", "evil.example:7860", "127.0.0.1.evil.example", "localhost.evil.example"):
+    port = httpx.URL(url).port
+    for host in ("evil.example", "evil.example:7860", "127.0.0.1.evil.example", "localhost.evil.example",
+                 "evil.example@localhost", f"evil.example@localhost:{port}", f"evil.example@127.0.0.1:{port}",
+                 f"localhost:{port}/path", "localhost#evil", "localhost:port", "[::1", ""):  # fmt: skip
         response = httpx.get(f"{url}config", headers={"host": host})
         assert response.status_code == 400 and "IPA_ALLOWED_HOSTS" in response.text, host
-    port = httpx.URL(url).port
     for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
         assert httpx.get(f"{url}config", headers={"host": host}).status_code == 200, host
     serves(url)
