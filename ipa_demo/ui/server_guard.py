@@ -29,6 +29,7 @@ import gradio as gr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 
+from ..sdapi.mount import with_api
 from .body_limit import BodyLimit
 from .stop_requests import StopOnCancel
 
@@ -117,12 +118,13 @@ class RequestGuard:
 
 def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
     """A FastAPI ``lifespan`` that puts ``RequestGuard``, ``BodyLimit`` and ``StopOnCancel``, in that order,
-    in front of the app's built middleware stack."""
+    in front of the app's built middleware stack; the A1111 API's paths go from the guard to the API
+    (``sdapi.mount``), under its own body limit."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack())
-        app.middleware_stack = RequestGuard(BodyLimit(stack), policy)
+        app.middleware_stack = RequestGuard(with_api(app.get_blocks(), BodyLimit(stack)), policy)
         yield
 
     return lifespan
