@@ -200,9 +200,9 @@ def _images(value: Any, field: str) -> tuple[UnitImage, ...]:
             return _images({"image": value[0], "mask": value[1]}, field)
         found: list[UnitImage] = []
         for position, item in enumerate(value):
-            if not isinstance(item, Mapping):
+            if not isinstance(item, (Mapping, str)):
                 raise bad_field(f"{field}[{position}]", 'must be {"image": base64, "mask": base64 or null}')
-            found += _images(item, f"{field}[{position}]")
+            found += _images(item, f"{field}[{position}]")  # a bare string: one more image (not a pair)
         return tuple(found)
     raise bad_field(field, "must be a base64 image, {\"image\", \"mask\"}, or a list of them")
 
