@@ -1,15 +1,16 @@
 """``/controlnet/detect``: the extension's preprocessors on their own (canny, depth, openpose).
 
 Each input image is checked and decoded as a generation's are (``images``), and its map is made by
-the engine's own map maker at the image's size (rounded down to a multiple of 8, at most the
-server's largest side), under the engine's gate: the depth and pose estimators use the GPU.
+the engine's own map maker (``control_maps``) at the image's size (rounded down to a multiple of 8,
+at most the server's largest side), under the engine's gate: the depth and pose estimators use the GPU.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..settings import GenerationSettings, Limits
+from ..settings import GenerationSettings, Limits, SettingsError
+from ..structure.control_maps import MapRequest
 from ..settings.values import whole
 from .errors import bad_field
 from .images import EncodedImage, decode_all, image_bytes, png_base64
@@ -41,13 +42,13 @@ def detect_maps(engine: Any, body: Any, limits: Limits, max_image_bytes: int) ->
                for index, text in enumerate(texts)]  # fmt: skip
     low = _threshold(body.get("controlnet_threshold_a"), CANNY_DEFAULTS[0], "controlnet_threshold_a")
     high = _threshold(body.get("controlnet_threshold_b"), CANNY_DEFAULTS[1], "controlnet_threshold_b")
+    try:  # the thresholds are checked as a generation's are
+        GenerationSettings(prompt="", canny_low=low, canny_high=high)
+    except SettingsError as error:
+        raise bad_field({"canny_low": "controlnet_threshold_a"}.get(error.field, "controlnet_threshold_b"), error.reason) from None
     maps = []
-    for image, item in zip(decode_all(encoded, limits), encoded, strict=True):
-        width, height = (min(limits.max_side, side) // 8 * 8 for side in image.size)
-        try:
-            settings = GenerationSettings(prompt="", width=width, height=height, canny_low=low, canny_high=high)
-        except ValueError as error:
-            raise bad_field(item.field, str(error)) from None
+    for image in decode_all(encoded, limits):
+        width, height = (max(8, min(limits.max_side, side) // 8 * 8) for side in image.size)
         with engine.gate.held():
-            maps.append(engine.control_map(image, MAP_MODULES[module], settings))
+            maps.append(engine.control_maps.make(image, MapRequest(MAP_MODULES[module], width, height, low, high)))
     return {"images": [png_base64(made, None) for made in maps], "info": "Success"}

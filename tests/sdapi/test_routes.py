@@ -196,3 +196,13 @@ def test_extension_documentation_payloads(url: str) -> None:
     assert "Reference-only: attn+adain" in text and "Ref fidelity: 0.3" in text
     assert "IP scale: 0.6" in text and "Sampler: Euler," in text, "A1111's default sampler"
     assert 'IP weights: "1, 1, 1, 1, 1, 1, 0.5, 1' in text, "the middle block's weight moves to the execution order"
+
+
+def test_detect_makes_the_map_a_canny_unit_gets(api: webuiapi.WebUIApi, url: str) -> None:
+    image = noise_image(64, 48, seed=6)
+    made = api.controlnet_detect([image], module="canny", threshold_a=50, threshold_b=150).images[0]
+    assert made.size == (64, 48) and set(np.unique(np.asarray(made.convert("L")))) <= {0, 255}
+    raw = post(url, "controlnet/detect", {"controlnet_module": "canny", "controlnet_input_images": [b64(image)],
+                                          "controlnet_threshold_a": 50, "controlnet_threshold_b": 150})  # fmt: skip
+    assert raw.status_code == 200 and np.array_equal(pixels(decoded(raw.json()["images"][0])), pixels(made))
+    assert post(url, "controlnet/detect", {"controlnet_module": "lineart", "controlnet_input_images": [b64(image)]}).status_code == 422
