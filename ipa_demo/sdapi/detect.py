@@ -33,7 +33,8 @@ def detect_maps(engine: Any, body: Any, limits: Limits, max_image_bytes: int) ->
         raise bad_field("body", "must be a JSON object")
     module = body.get("controlnet_module", "none")
     if module not in MAP_MODULES:
-        raise bad_field("controlnet_module", f"{str(module)[:80]!r} is not offered here; one of {', '.join(MAP_MODULES)}")
+        offered = ", ".join(MAP_MODULES)
+        raise bad_field("controlnet_module", f"{str(module)[:80]!r} is not offered here; one of {offered}")
     key = "controlnet_input_images" if "controlnet_input_images" in body else "controlnet_images"
     texts = body.get(key) or []
     if not isinstance(texts, list) or not texts:
@@ -45,7 +46,8 @@ def detect_maps(engine: Any, body: Any, limits: Limits, max_image_bytes: int) ->
     try:  # the thresholds are checked as a generation's are
         GenerationSettings(prompt="", canny_low=low, canny_high=high)
     except SettingsError as error:
-        raise bad_field({"canny_low": "controlnet_threshold_a"}.get(error.field, "controlnet_threshold_b"), error.reason) from None
+        field = "controlnet_threshold_a" if error.field == "canny_low" else "controlnet_threshold_b"
+        raise bad_field(field, error.reason) from None
     maps = []
     for image in decode_all(encoded, limits):
         width, height = (max(8, min(limits.max_side, side) // 8 * 8) for side in image.size)

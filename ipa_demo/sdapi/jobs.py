@@ -43,7 +43,8 @@ class JobState:
         elapsed = time.monotonic() - self.started
         eta = elapsed / done - elapsed if done > 0 else 0.0
         state = {"skipped": False, "interrupted": self.stop.is_set(), "job": "", "job_count": self.job_count,
-                 "job_timestamp": "", "job_no": self.job_no, "sampling_step": self.step, "sampling_steps": self.steps}  # fmt: skip
+                 "job_timestamp": "", "job_no": self.job_no, "sampling_step": self.step,
+                 "sampling_steps": self.steps}  # fmt: skip
         return {"progress": done, "eta_relative": eta, "state": state, "current_image": None, "textinfo": None}
 
 
@@ -63,7 +64,8 @@ class Jobs:
         state = JobState(job_count)
         with self._lock:
             if sum(len(jobs) for jobs in self._by_caller.values()) >= self.max_jobs:
-                raise ApiError(503, None, f"Queue is full ({self.max_jobs} API jobs): the server is busy, try again in a minute.")
+                busy = f"Queue is full ({self.max_jobs} API jobs): the server is busy, try again in a minute."
+                raise ApiError(503, None, busy)
             self._by_caller.setdefault(caller, []).append(state)
         try:
             yield state

@@ -32,6 +32,7 @@ from .models import Img2ImgRequest, Txt2ImgRequest
 from .units import Unit, read_units
 
 CONTROLNET_SCRIPT = "controlnet"
+SHARED = "ControlNet and T2I-Adapter share one control image here"
 UNIT_LIMITS = {"ip": 2, "controlnet": 1, "t2i": 1, "reference": 1}
 BASE_NAMES = {"guidance": "cfg_scale", "scheduler": "sampler_name", "num_images": "batch_size",
               "strength": "denoising_strength", "init_image": "init_images[0]", "mask_image": "mask"}  # fmt: skip
@@ -70,14 +71,16 @@ def _units(body: Mapping[str, Any]) -> list[Unit]:
     units: list[Unit] = []
     for name, script in scripts.items():
         if str(name).lower() != CONTROLNET_SCRIPT:
-            raise bad_field(f"alwayson_scripts.{name}", f"always on script {name} not found (this server has controlnet)")
+            reason = f"always on script {name} not found (this server has controlnet)"
+            raise bad_field(f"alwayson_scripts.{name}", reason)
         units += read_units(script, f"alwayson_scripts.{name}")
     seen: dict[str, int] = {}
     for unit in units:
         seen[unit.role] = seen.get(unit.role, 0) + 1
         if seen[unit.role] > UNIT_LIMITS[unit.role]:
             what = {"ip": "IP-Adapter", "controlnet": "ControlNet", "t2i": "T2I-Adapter", "reference": "reference-only"}
-            raise bad_field(unit.field, f"at most {UNIT_LIMITS[unit.role]} {what[unit.role]} unit(s) per request on this server")
+            limit = UNIT_LIMITS[unit.role]
+            raise bad_field(unit.field, f"at most {limit} {what[unit.role]} unit(s) per request on this server")
     return units
 
 
@@ -100,7 +103,8 @@ def _structure_unit(unit: Unit, values: dict[str, Any], names: Names) -> None:
         values.update(controlnet=unit.kind, controlnet_scale=unit.weight, controlnet_start=unit.start,
                       controlnet_end=unit.end, guess_mode=unit.guess_mode)  # fmt: skip
         names.fields.update(controlnet=unit.at("model"), controlnet_scale=unit.at("weight"),
-                            controlnet_start=unit.at("guidance_start"), controlnet_end=unit.at("guidance_end"))  # fmt: skip
+                            controlnet_start=unit.at("guidance_start"),
+                            controlnet_end=unit.at("guidance_end"))  # fmt: skip
     else:
         if unit.start not in (0, 0.0):
             raise bad_field(unit.at("guidance_start"), "a T2I-Adapter acts from the first step here: send 0")
@@ -125,7 +129,8 @@ def _fits(image_field: str, size: tuple[int, int], resize_mode: str, width: int,
         raise bad_field(
             image_field,
             f"is {size[0]}x{size[1]}, another aspect than the {width}x{height} output, and only 'Crop and Resize' "
-            f"is offered here (got {resize_mode!r}): send resize_mode 'Crop and Resize' (1) or an image of the output's aspect",
+            f"is offered here (got {resize_mode!r}): send resize_mode 'Crop and Resize' (1) or an image of the "
+            "output's aspect",
         )
 
 
@@ -141,8 +146,9 @@ class Mapper:
         units = _units(raw)
         values = values_from_settings(GenerationSettings(prompt=""))
         sampler = sampler_of(body.sampler, body.scheduler, ("sampler_name", "scheduler"))
-        values.update(prompt=body.prompt, negative_prompt=body.negative_prompt, steps=body.steps, guidance=body.cfg_scale,
-                      width=body.width, height=body.height, scheduler=sampler, num_images=body.batch_size, ip_scale=0.0)  # fmt: skip
+        values.update(prompt=body.prompt, negative_prompt=body.negative_prompt, steps=body.steps,
+                      guidance=body.cfg_scale, width=body.width, height=body.height, scheduler=sampler,
+                      num_images=body.batch_size, ip_scale=0.0)  # fmt: skip
         if isinstance(body, Img2ImgRequest):
             values["strength"] = body.denoising_strength
         encoded = self._unit_settings(units, values, names)
@@ -152,7 +158,8 @@ class Mapper:
             check_limits(first, self.limits)
         total = body.batch_size * body.n_iter
         if body.n_iter < 1 or total > self.limits.max_images:
-            raise bad_field("n_iter", f"batch_size × n_iter must be 1 to {self.limits.max_images} on this server, got {total}")
+            most = self.limits.max_images
+            raise bad_field("n_iter", f"batch_size × n_iter must be 1 to {most} on this server, got {total}")
         encoded += self._img2img_images(body)
         request = self._request(first, encoded, units, body, names)
         runs = tuple(replace(first, seed=seed + run * body.batch_size) for run in range(body.n_iter))
@@ -174,9 +181,9 @@ class Mapper:
         for unit in structure:
             _structure_unit(unit, values, names)
         if len(structure) == 2 and [i.text for i in structure[0].images] != [i.text for i in structure[1].images]:
-            raise bad_field(structure[1].at("image"), "ControlNet and T2I-Adapter share one control image here: send the same image to both")
+            raise bad_field(structure[1].at("image"), f"{SHARED}: send the same image to both")
         if len(structure) == 2 and structure[0].is_map != structure[1].is_map:
-            raise bad_field(structure[1].at("module"), "ControlNet and T2I-Adapter share one control image here: both preprocess it, or neither")
+            raise bad_field(structure[1].at("module"), f"{SHARED}: both preprocess it, or neither")
         if structure and structure[0].images:
             encoded.append(self._encoded("control_image", structure[0].at("image"), structure[0].images[0].text))
         for unit in (unit for unit in units if unit.role == "reference"):
@@ -184,7 +191,8 @@ class Mapper:
             if not unit.images:
                 raise bad_field(unit.at("image"), "reference-only needs an image")
             if ip_units and ip_units[0].images and ip_units[0].images[0].text != unit.images[0].text:
-                raise bad_field(unit.at("image"), "reference-only uses the first IP-Adapter unit's first image here: send the same image, or no IP unit")
+                reason = "reference-only uses the first IP-Adapter unit's first image here: send the same image"
+                raise bad_field(unit.at("image"), f"{reason}, or no IP unit")
             if not ip_units:
                 encoded.append(self._encoded("reference_images", unit.at("image"), unit.images[0].text))
                 names.fields["reference_images"] = unit.at("image")

@@ -105,7 +105,10 @@ NEUTRAL: dict[str, tuple[Callable[[Any], bool], str]] = {
     "save_images": (_false, "the server does not keep images for API calls"),
     "refiner_checkpoint": (_empty, "refiner models are not offered here"),
     "initial_noise_multiplier": (_one, "a noise multiplier is not offered here"),
-    "inpainting_fill": (lambda value: value in (None, 1), "only 1 (original: the masked area starts from the init image) is offered here"),
+    "inpainting_fill": (
+        lambda value: value in (None, 1),
+        "only 1 (original: the masked area starts from the init image) is offered here",
+    ),
     "image_cfg_scale": (lambda value: True, ""),  # instruct-pix2pix models only; A1111 ignores it for others too
 }
 

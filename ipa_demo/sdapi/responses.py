@@ -15,16 +15,11 @@ from typing import Any
 
 from PIL import Image
 
+from .base_models import model_identity
 from .images import png_base64
 from .mapping import ApiJob
 
 IMAGE_FIELDS = ("init_images", "mask")
-
-
-def model_identity(engine: Any) -> tuple[str, str | None]:
-    """The base model's name and A1111 short hash (None for a diffusers folder)."""
-    base = getattr(engine, "base_model", None)
-    return (getattr(base, "name", "unknown"), getattr(base, "hash", None))
 
 
 def info_json(job: ApiJob, results: Sequence[Any], engine: Any, timestamp: datetime, interrupted: bool) -> str:
@@ -40,8 +35,9 @@ def info_json(job: ApiJob, results: Sequence[Any], engine: Any, timestamp: datet
         "cfg_scale": first.guidance, "steps": first.steps, "batch_size": first.num_images, "n_iter": job.n_iter,
         "restore_faces": False, "face_restoration_model": None, "sd_model_name": name, "sd_model_hash": short_hash,
         "sd_vae_name": None, "sd_vae_hash": None, "seed_resize_from_w": -1, "seed_resize_from_h": -1,
-        "denoising_strength": first.strength if job.request.init_image is not None else 0, "extra_generation_params": {},
-        "index_of_first_image": 0, "infotexts": texts, "styles": [], "job_timestamp": timestamp.strftime("%Y%m%d%H%M%S"),
+        "denoising_strength": first.strength if job.request.init_image is not None else 0,
+        "extra_generation_params": {}, "index_of_first_image": 0, "infotexts": texts, "styles": [],
+        "job_timestamp": timestamp.strftime("%Y%m%d%H%M%S"),
         "clip_skip": 1, "is_using_inpainting_conditioning": False, "version": "ipa_demo",
         "warnings": sorted({warning for result in results for warning in result.warnings}),
         "interrupted": interrupted,
@@ -60,7 +56,8 @@ def answer(job: ApiJob, results: Sequence[Any], engine: Any, body: Mapping[str, 
            timestamp: datetime, interrupted: bool = False) -> dict[str, Any]:  # fmt: skip
     images: list[str] = []
     if send_images:
-        images = [png_base64(image, text) for result in results for image, text in zip(result.images, result.parameters)]
+        made = [pair for result in results for pair in zip(result.images, result.parameters)]
+        images = [png_base64(image, text) for image, text in made]
         images += [png_base64(image, None) for image in detected_maps(job, results)]
     parameters = {key: (None if key in IMAGE_FIELDS else value) for key, value in body.items()}
     parameters.pop("alwayson_scripts", None)

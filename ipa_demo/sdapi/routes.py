@@ -12,33 +12,33 @@ lent only inside Gradio's queued events, so generating routes answer 503 there.
 
 from __future__ import annotations
 
-import io
 import secrets
 from datetime import datetime
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from PIL import Image
 from pydantic import ValidationError
 
 from ..loop import GenerationCancelled
 from ..settings import Limits
 from ..zerogpu import on_zero_gpu
+from .base_models import check_current, model_identity, sd_models, switch, title
+from .detect import detect_maps
 from .errors import ApiError, bad_field, install_handlers
 from .images import image_bytes
 from .jobs import Jobs
 from .lists import CONTROL_MODELS, samplers, schedulers
-from .mapping import ApiJob, Mapper
+from .mapping import Mapper
 from .models import Img2ImgRequest, PngInfoRequest, Txt2ImgRequest, refused_fields
 from .options import ApiOptions
 from .png_info import png_info
-from .responses import answer, model_identity
+from .responses import answer
 from .units import MODULES
-from .detect import detect_maps
 
 VERSION = 2  # the extension's API version that clients check
 _basic = HTTPBasic(auto_error=False)
+NEUTRAL_OVERRIDES = {("CLIP_stop_at_last_layers", 1), ("sd_vae", "Automatic"), ("sd_vae", "None")}
 
 
 def _parsed(kind: type[Txt2ImgRequest], body: Any) -> Txt2ImgRequest:
@@ -74,14 +74,10 @@ class SdApi:
         raise ApiError(401, None, "Incorrect username or password", {"WWW-Authenticate": "Basic"})
 
     def check_model(self, override: dict[str, Any]) -> None:
-        name, short_hash = model_identity(self.engine)
         for key, value in override.items():
             if key == "sd_model_checkpoint":
-                wanted = str(value).removesuffix(".safetensors").split(" [")[0]
-                if value is not None and wanted != name:
-                    raise bad_field(f"override_settings.{key}", f"{value!r}: this server runs {name} for every request; "
-                                    "a per-request base model is not offered yet")  # fmt: skip
-            elif not (key == "CLIP_stop_at_last_layers" and value == 1 or key == "sd_vae" and value in ("Automatic", "None")):
+                check_current(self.engine, value, f"override_settings.{key}")
+            elif (key, value) not in NEUTRAL_OVERRIDES:
                 raise bad_field(f"override_settings.{key}", "is not offered here (only sd_model_checkpoint)")
 
     def generate(self, kind: type[Txt2ImgRequest], raw: Any, caller: str) -> dict[str, Any]:
@@ -143,17 +139,12 @@ def create_api(engine: Any, limits: Limits, options: ApiOptions, *, max_image_by
 
 def _add_lists(app: FastAPI, api: SdApi, caller: Any) -> None:
     @app.get("/sdapi/v1/sd-models")
-    def sd_models(who: str = caller) -> list[dict[str, Any]]:
-        name, short_hash = model_identity(api.engine)
-        title = f"{name} [{short_hash}]" if short_hash else name
-        base = getattr(api.engine, "base_model", None)
-        return [{"title": title, "model_name": name, "hash": short_hash, "sha256": None,
-                 "filename": getattr(base, "name", name), "config": None}]  # fmt: skip
+    def sd_models_route(who: str = caller) -> list[dict[str, Any]]:
+        return sd_models(api.engine)
 
     @app.get("/sdapi/v1/options")
     def get_options(who: str = caller) -> dict[str, Any]:
-        name, short_hash = model_identity(api.engine)
-        return {"sd_model_checkpoint": f"{name} [{short_hash}]" if short_hash else name, "sd_vae": "Automatic",
+        return {"sd_model_checkpoint": title(*model_identity(api.engine)), "sd_vae": "Automatic",
                 "CLIP_stop_at_last_layers": 1, "samples_format": "png"}  # fmt: skip
 
     @app.post("/sdapi/v1/options")
@@ -161,7 +152,13 @@ def _add_lists(app: FastAPI, api: SdApi, caller: Any) -> None:
         if not api.options.credentials:
             raise ApiError(403, None, "Changing the server's options is refused on an open API (start it with "
                            "--api-auth); send override_settings with each request instead")  # fmt: skip
-        api.check_model(body if isinstance(body, dict) else {})
+        if not isinstance(body, dict):
+            raise bad_field("body", "must be a JSON object")
+        for key in body:
+            if key != "sd_model_checkpoint":
+                raise bad_field(key, "is not an option this server changes (only sd_model_checkpoint)")
+        if "sd_model_checkpoint" in body:
+            switch(api.engine, body["sd_model_checkpoint"], "sd_model_checkpoint")
         return {}
 
     listed = {"samplers": samplers, "schedulers": schedulers}

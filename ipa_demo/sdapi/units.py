@@ -33,8 +33,12 @@ MODULES: tuple[str, ...] = ("none", *IP_MODULES, *MAP_MODULES, *REFERENCE_MODULE
 NO_MODEL = ("", "none", "None")
 CONTROL_MODES = {0: "Balanced", 1: "My prompt is more important", 2: "ControlNet is more important"}
 RESIZE_MODES = {0: "Just Resize", 1: "Crop and Resize", 2: "Resize and Fill"}
-RESIZE_ALIASES = {"Inner Fit (Scale to Fit)": "Crop and Resize", "Scale to Fit (Inner Fit)": "Crop and Resize",
-                  "Outer Fit (Shrink to Fit)": "Resize and Fill", "Envelope (Outer Fit)": "Resize and Fill"}  # fmt: skip
+RESIZE_ALIASES = {
+    "Inner Fit (Scale to Fit)": "Crop and Resize",
+    "Scale to Fit (Inner Fit)": "Crop and Resize",
+    "Outer Fit (Shrink to Fit)": "Resize and Fill",
+    "Envelope (Outer Fit)": "Resize and Fill",
+}
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
         raise bad_field(f"{where}.mask", "unit masks (inpainting preprocessors) are not offered here; for an "
                         "IP-Adapter region use effective_region_mask")  # fmt: skip
     if values.get("ipadapter_input") is not None:
-        raise bad_field(f"{where}.ipadapter_input", "precomputed IP-Adapter embeddings are not accepted; send the image")
+        reason = "precomputed IP-Adapter embeddings are not accepted; send the image"
+        raise bad_field(f"{where}.ipadapter_input", reason)
     control_mode = _choice(values.get("control_mode", 0), CONTROL_MODES, f"{where}.control_mode")
     if control_mode == CONTROL_MODES[1] or control_mode == CONTROL_MODES[2] and role != "controlnet":
         raise bad_field(
@@ -216,5 +221,6 @@ def _layer_weights(value: Any, role: Role, field: str) -> tuple[Any, ...] | None
         raise bad_field(field, "per-block weights are offered for IP-Adapter units only (16 on SD 1.5)")
     if not isinstance(value, list) or len(value) != NUM_LAYERS:
         count = len(value) if isinstance(value, list) else value
-        raise bad_field(field, f"needs {NUM_LAYERS} numbers on SD 1.5 (6 input blocks, 9 output, 1 middle), got {count!r}"[:200])
+        reason = f"needs {NUM_LAYERS} numbers on SD 1.5 (6 input blocks, 9 output, 1 middle), got {count!r}"
+        raise bad_field(field, reason[:200])
     return (*value[:6], value[15], *value[6:15])

@@ -78,7 +78,12 @@ def test_credentials_are_required_and_checked(protected: tuple[str, SlowEngine])
     reply = requests.get(f"{url}sdapi/v1/sd-models", auth=("ana", "secret-a"), timeout=10)
     assert reply.status_code == 200 and reply.headers.get("www-authenticate") is None
     assert requests.get(f"{url}controlnet/model_list", timeout=10).status_code == 401
-    assert requests.post(f"{url}sdapi/v1/options", json={}, auth=("ana", "secret-a"), timeout=10).status_code == 200
+    ana = ("ana", "secret-a")
+    current = requests.get(f"{url}sdapi/v1/options", auth=ana, timeout=10).json()["sd_model_checkpoint"]
+    assert requests.post(f"{url}sdapi/v1/options", json={"sd_model_checkpoint": current}, auth=ana, timeout=10).ok
+    other = requests.post(f"{url}sdapi/v1/options", json={"sd_model_checkpoint": "nope"}, auth=ana, timeout=10)
+    assert other.status_code == 422 and other.json()["detail"].startswith("sd_model_checkpoint: ")
+    assert requests.post(f"{url}sdapi/v1/options", json={"sd_model_checkpoint": current}, timeout=10).status_code == 401
 
 
 def test_interrupt_and_progress_reach_only_the_callers_own_job(protected: tuple[str, SlowEngine]) -> None:
