@@ -47,19 +47,19 @@ class GatedEngine:
 
     def __init__(self, engine: Any, gate: GpuGate) -> None:
         self._engine = engine
-        self.gate = gate
+        self.gpu_gate = gate
 
     @property
     def inner(self) -> Any:
         return self._engine
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
-        with self.gate.held():
+        with self.gpu_gate.held():
             return self._engine.generate(*args, **kwargs)
 
     @contextmanager
     def serving(self, *args: Any, **kwargs: Any) -> Iterator[None]:
-        with self.gate.held(), self._engine.serving(*args, **kwargs):
+        with self.gpu_gate.held(), self._engine.serving(*args, **kwargs):
             yield
 
     def __getattr__(self, name: str) -> Any:

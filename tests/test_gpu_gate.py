@@ -42,7 +42,7 @@ def test_the_gate_lets_its_slots_through_at_once() -> None:
 
 def test_a_thread_holding_the_gate_may_generate_inside_it() -> None:
     engine = GatedEngine(Recorder(), GpuGate(1))
-    with engine.gate.held():
+    with engine.gpu_gate.held():
         assert engine.generate() == "made"  # would wait for itself forever if the gate were not re-entrant
 
 

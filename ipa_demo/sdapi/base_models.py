@@ -54,7 +54,7 @@ def switch(engine: Any, value: object, field: str) -> None:
     for option in getattr(engine, "base_model_options", ()):
         if option and option_name(option) == wanted and hasattr(engine, "switch_base_model"):
             vae = engine.vae.requested if getattr(engine, "vae", None) is not None else None
-            with engine.gate.held():  # not beside a generation
+            with engine.gpu_gate.held():  # not beside a generation
                 engine.switch_base_model(option, vae)
             return
     raise bad_field(field, f"{str(value)[:80]!r} is not one of this server's base models; see GET /sdapi/v1/sd-models")

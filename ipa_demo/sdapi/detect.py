@@ -51,6 +51,6 @@ def detect_maps(engine: Any, body: Any, limits: Limits, max_image_bytes: int) ->
     maps = []
     for image in decode_all(encoded, limits):
         width, height = (max(8, min(limits.max_side, side) // 8 * 8) for side in image.size)
-        with engine.gate.held():
+        with engine.gpu_gate.held():
             maps.append(engine.control_maps.make(image, MapRequest(MAP_MODULES[module], width, height, low, high)))
     return {"images": [png_base64(made, None) for made in maps], "info": "Success"}

@@ -123,3 +123,10 @@ def test_hostile_requests_leave_the_memory_where_it_was(url: str) -> None:
             assert requests.post(f"{url}sdapi/v1/img2img", json=payload, timeout=60).status_code == 422
     assert process.memory_info().rss - before < 50 * 1024 * 1024
     assert requests.post(f"{url}sdapi/v1/txt2img", json=SMALL, timeout=60).status_code == 200
+
+
+def test_on_zero_gpu_generating_routes_say_why_they_cannot(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ipa_demo.sdapi.routes.on_zero_gpu", lambda: True)
+    reply = requests.post(f"{url}sdapi/v1/txt2img", json=SMALL, timeout=60)
+    assert reply.status_code == 503 and "ZeroGPU" in reply.json()["detail"]
+    assert requests.get(f"{url}sdapi/v1/sd-models", timeout=60).status_code == 200
