@@ -162,7 +162,8 @@ class Mapper:
             raise bad_field("n_iter", f"batch_size × n_iter must be 1 to {most} on this server, got {total}")
         encoded += self._img2img_images(body)
         request = self._request(first, encoded, units, body, names)
-        runs = tuple(replace(first, seed=seed + run * body.batch_size) for run in range(body.n_iter))
+        with names.translated():  # the last run's seeds may pass the largest seed
+            runs = tuple(replace(first, seed=seed + run * body.batch_size) for run in range(body.n_iter))
         maps = tuple(unit for unit in units if unit.role in ("controlnet", "t2i") and unit.save_detected_map)
         return ApiJob(runs, request, maps, body.sampler, body.n_iter)
 

@@ -103,6 +103,7 @@ def test_top_level_fields(url: str) -> None:
     refused(url, {**SMALL, "sampler_name": "LMS"}, "sampler_name")
     refused(url, {**SMALL, "sampler_name": "Euler", "scheduler": "Karras"}, "scheduler")
     refused(url, {**SMALL, "batch_size": 4, "n_iter": 100}, "n_iter")
+    refused(url, {**SMALL, "seed": 2**32 - 1, "n_iter": 2}, "seed")  # the second run's seed is past the largest
     ok = requests.post(f"{url}sdapi/v1/txt2img", json={**SMALL, "enable_hr": False, "hr_scale": 2, "styles": [],
                        "tiling": False, "no_such_key": 1, "eta": 1.0, "denoising_strength": 0.7}, timeout=60)  # fmt: skip
     assert ok.status_code == 200, ok.text
