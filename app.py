@@ -2,7 +2,7 @@
 
 Every flag has an environment variable (IPA_HOST, IPA_PORT, IPA_MODELS_DIR, IPA_BASE_MODEL, IPA_KEEP_BASE_MODELS, IPA_VAE,
 IPA_IP_CHECKPOINT, IPA_LORAS, IPA_DEVICE, IPA_DTYPE, IPA_OFFLOAD, IPA_CONCURRENCY, IPA_QUEUE_SIZE,
-IPA_TORCH_THREADS); flags win, and GRADIO_SERVER_NAME/PORT serve for host and port when the IPA_ ones are unset. With a models
+IPA_TORCH_THREADS, IPA_API_AUTH, IPA_NO_SDAPI); flags win, and GRADIO_SERVER_NAME/PORT serve for host and port when the IPA_ ones are unset. With a models
 folder the app runs fully offline: nothing is fetched from the Hub and Gradio sends no analytics. What the server
 accepts (sizes, steps, uploads: IPA_MAX_*) is described in SECURITY.md.
 """
@@ -72,6 +72,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="requests that may wait; more are refused with 'queue is full'",
     )
     parser.add_argument(
+        "--api-auth",
+        default=None,
+        help="user:password[,user2:password2]: HTTP Basic protection of the A1111 API (/sdapi, /controlnet); "
+        "default IPA_API_AUTH, else open",
+    )
+    parser.add_argument(
+        "--no-sdapi",
+        action="store_true",
+        default=None,
+        help="do not serve the A1111 API (/sdapi/v1, /controlnet); default: IPA_NO_SDAPI, else served",
+    )
+    parser.add_argument(
         "--threads", type=int, default=int(env("IPA_TORCH_THREADS", "0")), help="CPU threads for torch (0: its default)"
     )
     return parser.parse_args(argv)
@@ -92,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ipa_demo.models.loading import ModelLoadError
     from ipa_demo.models.sources import ModelSources
     from ipa_demo.runtime import pick_device, quiet_library_output
+    from ipa_demo.sdapi.options import ApiOptions
     from ipa_demo.settings import Limits, SettingsError
     from ipa_demo.ui.app import create_app, launch_options
     from ipa_demo.zerogpu import on_zero_gpu
@@ -100,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         options, limits = launch_options(host=args.host), Limits.from_env()
+        api = ApiOptions.from_env(auth=args.api_auth, disabled=args.no_sdapi)
         max_pixels()  # read on each upload: a typo should stop the start, not fail every request
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -130,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, MissingModelError, ModelLoadError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    demo = create_app(engine, limits=limits, concurrency=args.concurrency, queue_size=args.queue_size)
+    demo = create_app(engine, limits=limits, concurrency=args.concurrency, queue_size=args.queue_size, api=api)
     demo.launch(server_name=args.host, server_port=args.port, **options)
     return 0
 

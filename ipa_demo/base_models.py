@@ -88,6 +88,12 @@ class BaseModels:
     def check(self, requested: str) -> None:
         self.choice(requested)
 
+    def make_default(self, requested: str) -> None:
+        """What requests that name no base model get from now on (an administrator's choice)."""
+        chosen = self.choice(requested)
+        self.choices = {chosen.name: chosen, **{name: c for name, c in self.choices.items() if name != chosen.name}}
+        self.default = chosen
+
     def get(self, requested: str) -> LoadedBase:
         """The loaded models of a base model, loading it (and letting the least recently used go) if needed."""
         choice = self.choice(requested)

@@ -19,6 +19,10 @@ from typing import Any
 
 import gradio as gr
 
+from ..gpu_gate import gated
+from ..sdapi.mount import attach
+from ..sdapi.options import ApiOptions
+from ..sdapi.routes import create_api
 from ..settings import Limits, SettingsError
 from ..zerogpu import gpu_task
 from .api import accept_plain_files, whole_numbers_only
@@ -172,10 +176,13 @@ def create_app(
     output_dir: Path | None = None,
     with_examples: bool = True,
     max_queued_per_client: int | None = None,
+    api: ApiOptions | None = None,
 ) -> gr.Blocks:
     """The whole app; ``concurrency`` GPU events run at once, ``queue_size`` more may wait, at most
-    ``max_queued_per_client`` (default ``IPA_MAX_QUEUED_PER_CLIENT``, 2) of them one client's."""
+    ``max_queued_per_client`` (default ``IPA_MAX_QUEUED_PER_CLIENT``, 2) of them one client's. ``api``: how
+    the A1111 routes are served (default: from the environment); they share the engine's GPU gate."""
     limits = limits or Limits.from_env()
+    engine = gated(engine, concurrency)
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
@@ -194,7 +201,14 @@ def create_app(
         gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo, max_queued_per_client)
+    _serve_api(demo, engine, limits, api or ApiOptions.from_env(), concurrency + queue_size)
     return demo
+
+
+def _serve_api(demo: gr.Blocks, engine: EngineLike, limits: Limits, api: ApiOptions, max_jobs: int) -> None:
+    if api.enabled:
+        routes = create_api(engine, limits, api, max_image_bytes=max_upload_bytes(), max_jobs=max_jobs)
+        attach(demo, routes, api.max_body_bytes)
 
 
 def _input_names(controls: Controls) -> dict[int, str]:

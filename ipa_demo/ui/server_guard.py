@@ -32,6 +32,7 @@ import gradio as gr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 
+from ..sdapi.mount import with_api
 from .body_limit import BodyLimit
 from .clients import ClientPolicy, max_queued_per_client
 from .stop_requests import StopOnCancel
@@ -133,7 +134,8 @@ class RequestGuard:
 
 def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
     """A FastAPI ``lifespan`` that puts ``RequestGuard``, ``BodyLimit`` and ``StopOnCancel``, in that order,
-    in front of the app's built middleware stack."""
+    in front of the app's built middleware stack; the A1111 API's paths go from the guard to the API
+    (``sdapi.mount``), under its own body limit."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -142,7 +144,7 @@ def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
             return None if event is None else event.session_hash
 
         stack = StopOnCancel(app.middleware_stack or app.build_middleware_stack(), owner_of=owner_of)
-        app.middleware_stack = RequestGuard(BodyLimit(stack), policy)
+        app.middleware_stack = RequestGuard(with_api(app.get_blocks(), BodyLimit(stack)), policy)
         yield
 
     return lifespan

@@ -8,6 +8,7 @@ reference generation of each model alone.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -213,3 +214,26 @@ def test_an_unknown_base_model_is_refused_naming_the_parameter(app_url: str) -> 
     refused = {item["parameter_name"]: item["message"] for item in response.json()["detail"] if not item["is_valid"]}
     assert refused == {"base_model": f"must be one of this server's base models: stable-diffusion-v1-5, {OTHER}"}
     assert generated(app_url, generate_data(app_url)).std() > 0, "and the server still serves"
+
+
+def test_the_a1111_api_override_picks_the_model_for_that_request_only(
+    app_url: str, references: dict[str, np.ndarray]
+) -> None:
+    """Issue 26 on issue 23's per-request models: ``override_settings.sd_model_checkpoint`` acts for its call."""
+
+    def txt2img(**extra: Any) -> np.ndarray:
+        body = {"prompt": SETTINGS.prompt, "steps": 2, "width": 64, "height": 64, "seed": SETTINGS.seed,
+                "sampler_name": SETTINGS.scheduler, **extra}  # fmt: skip
+        response = httpx.post(f"{app_url}sdapi/v1/txt2img", json=body, timeout=120)
+        assert response.status_code == 200, response.text
+        assert json.loads(response.json()["info"])["sd_model_name"] == extra.get("override_settings", {}).get(
+            "sd_model_checkpoint", "stable-diffusion-v1-5"
+        ).split(" [")[0]
+        image = Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0])))
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+    listed = httpx.get(f"{app_url}sdapi/v1/sd-models").json()
+    assert [model["model_name"] for model in listed] == ["stable-diffusion-v1-5", OTHER]
+    other_title = listed[1]["title"]
+    assert model_made(txt2img(override_settings={"sd_model_checkpoint": other_title}), references) == OTHER
+    assert model_made(txt2img(), references) == "stable-diffusion-v1-5"
