@@ -44,11 +44,13 @@ def sd_models(engine: Any) -> list[dict[str, Any]]:
 def requested_model(engine: Any, value: object, field: str) -> str:
     """The name of the server's base model that ``value`` names (by title, name or file name)."""
     wanted = stem(value)
-    if wanted not in base_model_names(engine):
+    if wanted not in (base_model_names(engine) or (model_identity(engine)[0],)):
         raise bad_field(field, f"{str(value)[:80]!r} is not one of this server's base models; see GET /sdapi/v1/sd-models")
     return wanted
 
 
 def make_default(engine: Any, value: object, field: str) -> None:
     """Make ``value`` the server's default base model (for requests that name none)."""
-    engine.base_models.make_default(requested_model(engine, value, field))
+    name = requested_model(engine, value, field)
+    if getattr(engine, "base_models", None) is not None:  # else the engine has one model, already the default
+        engine.base_models.make_default(name)

@@ -147,8 +147,9 @@ class Mapper:
         values = values_from_settings(GenerationSettings(prompt=""))
         sampler = sampler_of(body.sampler, body.scheduler, ("sampler_name", "scheduler"))
         values.update(prompt=body.prompt, negative_prompt=body.negative_prompt, steps=body.steps,
-                      guidance=body.cfg_scale, width=body.width, height=body.height, scheduler=sampler,
+                      guidance=body.cfg_scale, scheduler=sampler,
                       num_images=body.batch_size, ip_scale=0.0, base_model=base_model)  # fmt: skip
+        values.update({side: getattr(body, side) for side in ("width", "height") if getattr(body, side) is not None})
         if isinstance(body, Img2ImgRequest):
             values["strength"] = body.denoising_strength
         encoded = self._unit_settings(units, values, names)

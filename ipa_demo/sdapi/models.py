@@ -29,8 +29,8 @@ class Txt2ImgRequest(BaseModel):
     scheduler: str | None = None
     steps: int = 50
     cfg_scale: float = Field(7.0, **FINITE)
-    width: int = 512
-    height: int = 512
+    width: int | None = None  # A1111 says 512; here the base model's own default size
+    height: int | None = None
     batch_size: int = 1
     n_iter: int = 1
     send_images: bool = True
@@ -61,7 +61,7 @@ class DetectRequest(BaseModel):
     controlnet_module: str = "none"
     controlnet_input_images: list[str] = Field(default_factory=list)
     controlnet_images: list[str] | None = None  # what webuiapi sends
-    controlnet_processor_res: int = 512
+    controlnet_processor_res: int | None = None  # accepted; maps are made at the image's size
     controlnet_threshold_a: float = Field(-1, **FINITE)
     controlnet_threshold_b: float = Field(-1, **FINITE)
 

@@ -223,7 +223,7 @@ def test_the_a1111_api_override_picks_the_model_for_that_request_only(
 
     def txt2img(**extra: Any) -> np.ndarray:
         body = {"prompt": SETTINGS.prompt, "steps": 2, "width": 64, "height": 64, "seed": SETTINGS.seed,
-                "sampler_name": SETTINGS.scheduler, **extra}  # fmt: skip
+                "sampler_name": SETTINGS.scheduler, "cfg_scale": SETTINGS.guidance, **extra}  # fmt: skip
         response = httpx.post(f"{app_url}sdapi/v1/txt2img", json=body, timeout=120)
         assert response.status_code == 200, response.text
         assert json.loads(response.json()["info"])["sd_model_name"] == extra.get("override_settings", {}).get(
