@@ -200,7 +200,7 @@ def create_app(
         guard_editors(demo, _input_names(controls), limits)  # before the gate, which then runs first
         gate_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
-    hold_queue_size(demo, max_queued_per_client)
+    hold_queue_size(demo, max_queued_per_client, gpu_group=GPU_QUEUE)
     _serve_api(demo, engine, limits, api or ApiOptions.from_env(), concurrency + queue_size)
     return demo
 

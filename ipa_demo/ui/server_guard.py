@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gradio as gr
+from gradio import route_utils
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 
@@ -41,8 +42,14 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ANY = "*"
 BUSY = "Queue is full. Max size is {size} and size is {waiting}: the server is busy, try again in a minute."
 PER_CLIENT = (
-    "You already have {held} requests queued or running on this server, the most one client may have "
+    "You already have {held} generations queued or running on this server, the most one client may have "
     "(IPA_MAX_QUEUED_PER_CLIENT is {cap}): wait for one to finish, or stop it."
+)
+# What a page has in flight beside its generations: a click's check, a PNG being read, a seed reused.
+HELPERS_PER_CLIENT = 4
+PER_CLIENT_HELPERS = (
+    "You already have {held} of the page's quick requests waiting on this server, the most one client may have "
+    "({helpers}): wait a moment and try again."
 )
 CORS_HEADERS = ("access-control-allow-origin", "access-control-allow-credentials")
 
@@ -150,32 +157,41 @@ def guarded_lifespan(policy: GuardPolicy) -> Callable[[Any], Any]:
     return lifespan
 
 
-def hold_queue_size(demo: gr.Blocks, per_client: int | None = None, clients: ClientPolicy | None = None) -> None:
+def hold_queue_size(
+    demo: gr.Blocks, per_client: int | None = None, clients: ClientPolicy | None = None, gpu_group: str = "gpu"
+) -> None:
     """Count the requests being validated as waiting, so that a burst cannot overfill the queue, and let
-    one client (``clients``) have at most ``per_client`` requests queued, being validated or running."""
+    one client (``clients``) have at most ``per_client`` generations (events of ``gpu_group``) queued, being
+    validated or running, and at most ``HELPERS_PER_CLIENT`` of the page's quick queued events besides."""
     queue = demo._queue
     push = queue.push
     cap = max_queued_per_client(per_client)
     policy = clients or ClientPolicy.from_env()
-    validating: Counter[str] = Counter()
+    validating: Counter[tuple[str, bool]] = Counter()
 
-    def held_by(client: str) -> int:
+    def held_by(client: str, generating: bool) -> int:
         events = list(queue.event_ids_to_events.values())  # queued or running, until Gradio is done with them
-        return validating[client] + sum(policy.client_of(event.request) == client for event in events)
+        mine = sum(
+            policy.client_of(event.request) == client and (event.fn.concurrency_id == gpu_group) == generating
+            for event in events
+        )
+        return validating[client, generating] + mine
 
     async def bounded_push(body: Any, request: Any, username: Any) -> Any:
         waiting = len(queue) + validating.total()
         if queue.max_size is not None and waiting >= queue.max_size:
             return False, BUSY.format(size=queue.max_size, waiting=waiting), "queue_full"
         client = policy.client_of(request)
-        if (held := held_by(client)) >= cap:
-            return False, PER_CLIENT.format(held=held, cap=cap), "queue_full"
-        validating[client] += 1
+        generating = body.fn_index is not None and route_utils.get_fn(demo, None, body).concurrency_id == gpu_group
+        if (held := held_by(client, generating)) >= (cap if generating else HELPERS_PER_CLIENT):
+            message = PER_CLIENT if generating else PER_CLIENT_HELPERS
+            return False, message.format(held=held, cap=cap, helpers=HELPERS_PER_CLIENT), "queue_full"
+        validating[client, generating] += 1
         try:
             return await push(body=body, request=request, username=username)
         finally:
-            validating[client] -= 1
-            if not validating[client]:
-                del validating[client]
+            validating[client, generating] -= 1
+            if not validating[client, generating]:
+                del validating[client, generating]
 
     queue.push = bounded_push  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from ipa_demo.ui.app import create_app, launch_options
 from ipa_demo.ui.clients import ClientPolicy, max_queued_per_client
 
 from .test_app import served
+from .test_red_team import default_data, events
 from .test_security import HeldEngine, request, serves
 from .test_ui import wait_for
 
@@ -101,3 +102,24 @@ def test_the_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         max_queued_per_client()
     monkeypatch.setenv("IPA_MAX_QUEUED_PER_CLIENT", "5")
     assert max_queued_per_client() == 5 and max_queued_per_client(3) == 3
+
+
+def test_the_cap_counts_generations_so_the_page_stays_usable_while_two_run(default_cap: None) -> None:
+    """The page's quick queued events (the check before a click, reading a PNG) are not generations: a client
+    holding its two generations can still use them, and a third generation is still refused."""
+    engine = HeldEngine()
+    with served(create_app(engine, queue_size=16, with_examples=False), **launch_options()) as url:  # type: ignore[arg-type]
+        client = {"page": ("127.0.0.2", {})}
+        assert accepted(burst(url, client, each=2)["page"]) == 2
+        wait_for(lambda: engine.entered == 1, 30, "the first request to run")
+        gpu = {"generate", "compare", "sweep", "injection_maps"}
+        helper, inputs = next((e, i) for e, i in events(url) if e["queue"] and e.get("api_name") not in gpu)
+        body = {"data": default_data(inputs), "fn_index": helper["id"], "session_hash": "page", "event_data": None,
+                "trigger_id": None}  # fmt: skip
+        transport = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(transport=transport, timeout=60) as page:
+            joined = page.post(f"{url}gradio_api/queue/join", json=body)
+        assert joined.status_code == 200, joined.text
+        assert accepted(burst(url, client, each=1)["page"]) == 0
+        engine.gate.set()
+        serves(url)
