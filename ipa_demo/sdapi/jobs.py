@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..loop import GenerationCancelled
+from ..ui.clients import max_queued_per_client
 from .errors import ApiError
 
 
@@ -54,8 +55,11 @@ IDLE = {"progress": 0.0, "eta_relative": 0.0, "current_image": None, "textinfo":
 
 
 class Jobs:
-    def __init__(self, max_jobs: int) -> None:
+    """At most ``max_jobs`` API jobs at once, and ``per_caller`` of them one caller's (``IPA_MAX_QUEUED_PER_CLIENT``)."""
+
+    def __init__(self, max_jobs: int, per_caller: int | None = None) -> None:
         self.max_jobs = max_jobs
+        self.per_caller = max_queued_per_client(per_caller)
         self._lock = threading.Lock()
         self._by_caller: dict[str, list[JobState]] = {}
 
@@ -66,6 +70,10 @@ class Jobs:
             if sum(len(jobs) for jobs in self._by_caller.values()) >= self.max_jobs:
                 busy = f"Queue is full ({self.max_jobs} API jobs): the server is busy, try again in a minute."
                 raise ApiError(503, None, busy)
+            if len(self._by_caller.get(caller, ())) >= self.per_caller:
+                raise ApiError(503, None, f"You already have {self.per_caller} jobs queued or running on this server, "
+                               f"the most one client may have (IPA_MAX_QUEUED_PER_CLIENT is {self.per_caller}): "
+                               "wait for one to finish, or interrupt it.")  # fmt: skip
             self._by_caller.setdefault(caller, []).append(state)
         try:
             yield state

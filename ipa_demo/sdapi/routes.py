@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from ..loop import GenerationCancelled
 from ..settings import Limits
+from ..ui.clients import ClientPolicy
 from ..zerogpu import on_zero_gpu
 from .base_models import make_default, model_identity, requested_model, sd_models, title
 from .detect import detect_maps
@@ -62,11 +63,12 @@ class SdApi:
         self.mapper = Mapper(limits, max_image_bytes)
         self.max_image_bytes = max_image_bytes
         self.jobs = Jobs(max_jobs)
+        self.clients = ClientPolicy.from_env()  # the address a trusted proxy forwarded, as for the web app
 
     def caller(self, request: Request, credentials: HTTPBasicCredentials | None = Depends(_basic)) -> str:  # noqa: B008
         """Who calls: the Basic user when the API is protected (and it must be one), else the address."""
         if not self.options.credentials:
-            return f"address:{request.client.host if request.client else 'unknown'}"
+            return f"address:{self.clients.client_of(request)}"
         if credentials is not None:
             password = self.options.credentials.get(credentials.username)
             if password is not None and secrets.compare_digest(credentials.password.encode(), password.encode()):

@@ -13,6 +13,8 @@ import requests
 import webuiapi
 from gradio_client import Client
 
+from ipa_demo.sdapi.errors import ApiError
+from ipa_demo.sdapi.jobs import Jobs
 from ipa_demo.sdapi.options import ApiOptions, parse_credentials
 from ipa_demo.ui.app import create_app, launch_options
 
@@ -142,3 +144,16 @@ def test_the_flags_and_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (args.api_auth, args.no_sdapi) == ("u:p", True)
     with pytest.raises(ValueError, match="--api-auth"):
         parse_credentials("nopassword")
+
+
+def test_one_caller_may_hold_at_most_its_share_of_jobs() -> None:
+    """IPA_MAX_QUEUED_PER_CLIENT holds for API callers as for the web app's clients."""
+    jobs = Jobs(max_jobs=16, per_caller=2)
+    with jobs.job("address:192.0.2.1", 1), jobs.job("address:192.0.2.1", 1):
+        with pytest.raises(ApiError) as refused, jobs.job("address:192.0.2.1", 1):
+            pass
+        assert refused.value.status == 503 and "IPA_MAX_QUEUED_PER_CLIENT is 2" in refused.value.message
+        with jobs.job("address:192.0.2.2", 1):  # another caller is not held back
+            pass
+    with jobs.job("address:192.0.2.1", 1):  # places are given back when jobs end
+        pass
