@@ -81,7 +81,7 @@ def test_files_of_no_known_variant_or_the_wrong_width_are_refused(tiny_models_di
         read_user_checkpoint(str(tmp_path / "odd.safetensors"))
     xl = {key: (torch.zeros(value.shape[0], 2048) if ".to_k_ip." in key else value) for key, value in state.items()}
     save_file(xl, str(tmp_path / "xl.safetensors"))
-    with pytest.raises(CheckpointError, match=r"to_k_ip.weight is shape .*is it an SD1.5 IP-Adapter\?"):
+    with pytest.raises(CheckpointError, match=r"to_k_ip.weight is shape .*is it an SD 1.5 IP-Adapter\?"):
         Engine(ModelSources(tiny_models_dir), ip_checkpoint=str(tmp_path / "xl.safetensors"))
     with pytest.raises(CheckpointError, match="not an IP-Adapter checkpoint"):
         read_user_checkpoint(str(tiny_models_dir / "user-models" / "tiny-vae.safetensors"))
