@@ -280,15 +280,15 @@ class Handlers:
             if not text:
                 raise user_error(f"{Path(path).name} carries no generation parameters.")
             try:
-                values = values_from_settings(settings_from_parameters(text))
+                parsed = parse_parameters(text)  # once: linear, and refused unread when too long
+                values = values_from_settings(settings_from_parameters(parsed))
                 # The masks travel in the text; the other images do not, and stay as they are.
-                pairs = parse_parameters(text)[2]
                 for name, key in MASK_KEYS.items():
-                    values[name] = list(masks_from_pairs(pairs, key, name, self.limits)) or None
+                    values[name] = list(masks_from_pairs(parsed.pairs, key, name, self.limits)) or None
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
             select_models = getattr(self.engine, "select_models", None)  # the real engine: switch to its model
-            notes = select_models(models_used(text)) if select_models is not None else []
+            notes = select_models(models_used(parsed)) if select_models is not None else []
         shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
         kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
         return [gr.skip() if name in kept else values[name] for name in PARAMS] + [shown]
@@ -303,7 +303,10 @@ class Handlers:
             text = read_png_parameters(Path(path))
             if not text:
                 raise user_error(f"{Path(path).name} carries no generation parameters.")
-            return settings_from_parameters(text).seed
+            try:
+                return settings_from_parameters(text).seed
+            except (SettingsError, ValueError) as error:
+                raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
 
     @staticmethod
     def use_as_reference(
