@@ -36,7 +36,6 @@ from .feedback import (
     request_check,
     scroll_into_view,
 )
-from .file_gate import gate_every_input
 from .handlers import (
     COMPARE_OUTPUTS,
     GENERATE_OUTPUTS,
@@ -48,6 +47,7 @@ from .handlers import (
 )
 from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
+from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
@@ -191,7 +191,7 @@ def create_app(
         if picker is not None:  # a PNG loaded back may have switched the model: show which runs now
             current = lambda: engine.base_model.requested  # noqa: E731
             controls.png_text.change(current, outputs=picker, **HELPER)
-        gate_every_input(demo, _input_names(controls))
+        guard_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo)
     return demo

@@ -6,8 +6,12 @@ input added later is attacked too.
 
 from __future__ import annotations
 
+import base64
+import json
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +24,8 @@ from PIL.PngImagePlugin import PngInfo
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.ui.app import create_app, launch_options
 
-from .test_app import served
-from .test_red_team import assert_still_serves, call, default_data, events
+from .test_app import served, small
+from .test_red_team import META, assert_still_serves, attacked_inputs, call, default_data, events
 from .test_security import upload
 from .test_ui import FakeEngine
 
@@ -76,3 +80,91 @@ def test_a_parameters_text_too_long_to_read_is_refused_naming_the_png(app_url: s
     answer = call(app_url, event, [upload(app_url, long)])
     text_length = f"{len(read_png_parameters(long) or ''):,}"
     assert f"The parameters in long.png cannot be used: its parameters text is {text_length} characters long" in answer
+
+
+# -- item 6: an image input is used or refused by name, never dropped --
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>'
+URL_ONLY = {
+    "https URL": {"path": None, "url": "https://example.com/cat.png", "meta": META},
+    "data: URL of an SVG": {"path": None, "url": "data:image/svg+xml;base64," + base64.b64encode(SVG).decode(), "meta": META},
+}  # fmt: skip
+GPU_EVENTS = ("generate", "compare", "sweep", "injection_maps")
+
+
+def huge_header_png(path: Path) -> Path:
+    """A PNG whose header claims 100000x100000 pixels (a few hundred bytes)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 100)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def placed(kind: str, file: dict[str, Any]) -> Any:
+    """``file`` as an input of component type ``kind`` carries it."""
+    if kind == "gallery":
+        return [{"image": file, "caption": None}]
+    if kind == "imageeditor":
+        return {"background": None, "layers": [file], "composite": None}
+    return file
+
+
+def names_the_input(answer: str, component: dict[str, Any]) -> bool:
+    """The refusal names the input: by its label (in a message) or as the parameter a validator marks."""
+    label = component["props"].get("label") or ""
+    try:
+        detail = json.loads(answer).get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    marked = [item["parameter_name"] for item in detail if not item["is_valid"]] if isinstance(detail, list) else []
+    return (bool(label) and label in answer) or component["props"].get("elem_id") in marked
+
+
+def test_every_image_input_refuses_a_url_only_file_by_name(app_url: str) -> None:
+    attacked = attacked_inputs(app_url)
+    assert {"generate", "compare", "sweep", "injection_maps", "use_as_reference", "load_png"} <= {
+        event.get("api_name") for event, _, _ in attacked
+    }
+    for event, inputs, position in attacked:
+        for shape, file in URL_ONLY.items():
+            data = default_data(inputs)
+            data[position] = placed(inputs[position]["type"], file)
+            answer = call(app_url, event, data)
+            where = f"{event.get('api_name')} / {inputs[position]['props'].get('label')} / {shape}"
+            assert not succeeded(answer), f"ran without the image: {where}"
+            assert "URL only" in answer and names_the_input(answer, inputs[position]), f"{where}: {answer[:300]}"
+    assert_still_serves(app_url)
+
+
+def test_every_gpu_image_input_refuses_a_header_that_claims_10_gigapixels_by_name(app_url: str, tmp_path: Path) -> None:
+    huge = upload(app_url, huge_header_png(tmp_path / "huge.png"))
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(tmp_path / "fine.png")
+    reference = [{"image": upload(app_url, tmp_path / "fine.png"), "caption": None}]
+    for event, inputs, position in attacked_inputs(app_url):
+        if event.get("api_name") not in GPU_EVENTS:
+            continue
+        data = valid_data(app_url, event, inputs, reference_images=reference, ip_scale=0.5)
+        data[position] = placed(inputs[position]["type"], huge)
+        answer = call(app_url, event, data)
+        where = f"{event.get('api_name')} / {inputs[position]['props'].get('label')}"
+        assert not succeeded(answer), f"ran without the image: {where}"
+        assert names_the_input(answer, inputs[position]), f"{where}: {answer[:400]}"
+        assert "index" not in answer and "Traceback" not in answer, answer
+
+
+def succeeded(answer: str) -> bool:
+    return '"success": true' in answer or '"success":true' in answer
+
+
+def valid_data(url: str, event: dict[str, Any], inputs: list[dict[str, Any]], **values: Any) -> list[Any]:
+    """A request each GPU event would run: the defaults, a small image, ``values`` by API parameter name."""
+    info = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"][f"/{event['api_name']}"]["parameters"]
+    names = [parameter["parameter_name"] for parameter in info]
+    data = default_data(inputs)
+    for name, value in {**small(), **values}.items():
+        data[names.index(name)] = value
+    return data
