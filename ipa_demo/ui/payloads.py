@@ -21,13 +21,15 @@ message for the user becomes one naming the input (``refuse_unreadable``).
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import gradio as gr
 from pydantic import ValidationError
 
-from .errors import user_error
+from .errors import log, user_error
 from .file_gate import gate_every_input, is_file_like, is_uploaded, refusal
 
 META = {"_type": "gradio.FileData"}
@@ -72,28 +74,53 @@ def _with_files_checked(payload: Any, name: str, top: bool) -> Any:
     return payload
 
 
-def checked_payload(component: gr.components.Component, name: str, payload: Any) -> Any:
-    """The payload Gradio may go on with, or a ``gr.Error`` naming the input."""
+def checked_payload(component: gr.components.Component, name: str, payload: Any, private: bool = False) -> Any:
+    """The payload Gradio may go on with, or a ``gr.Error`` naming the input. ``private``: a helper event of
+    the page, which has no validator behind it, so its numbers are checked here too."""
     if payload is None:
         return None
     if isinstance(component, gr.Textbox):
         if not isinstance(payload, str):
             raise user_error(f"{name}: must be text, got {_kind(payload)}.")
         return payload
-    if not is_file_like(component):
-        return payload
-    if isinstance(component, gr.Gallery) and isinstance(payload, list):  # plain paths: accept_plain_files
-        payload = [_with_files_checked(item, name, top=True) for item in payload]
-    else:
-        payload = _with_files_checked(payload, name, top=True)
+    if private and isinstance(component, (gr.Slider, gr.Number)):
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)):
+            raise user_error(f"{name}: must be a number, got {_kind(payload)}.")
+    if is_file_like(component):
+        if isinstance(component, gr.Gallery) and isinstance(payload, list):  # plain paths: accept_plain_files
+            payload = [_with_files_checked(item, name, top=True) for item in payload]
+        else:
+            payload = _with_files_checked(payload, name, top=True)
     model = getattr(component, "data_model", None)
     if model is not None:
         try:
             model.model_validate(payload, context={"validate_meta": True})
         except ValidationError:
-            shape = SHAPES.get(type(component).__name__.lower(), ONE_FILE)
-            raise user_error(f"{name}: expected {shape}.") from None
+            shape = SHAPES.get(type(component).__name__.lower(), ONE_FILE if is_file_like(component) else "")
+            raise user_error(f"{name}: expected {shape}." if shape else f"{name}: this value has the wrong form.") from None
     return payload
+
+
+def _failures_named(fn: Callable[..., Any], names: list[str]) -> Callable[..., Any]:
+    """A private helper's function whose unexpected failure is a message naming its inputs, not ``{"error": null}``."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001 (the values the page never sends: say which inputs, log the rest)
+            log.exception("a helper event failed")
+            raise user_error(f"{'; '.join(names) or 'This request'}: these values cannot be used here.") from None
+
+    return run
+
+
+def _is_plain(fn: Any) -> bool:
+    return callable(fn) and not any(
+        check(fn) for check in (inspect.isgeneratorfunction, inspect.iscoroutinefunction, inspect.isasyncgenfunction)
+    )
 
 
 def refuse_unreadable(component: gr.components.Component, name: str) -> None:
@@ -117,17 +144,21 @@ def check_payloads(demo: gr.Blocks, name_of: Callable[[gr.components.Component],
         return
     inner = demo.preprocess_data
 
+    def checked(component: Any) -> bool:
+        return isinstance(component, gr.components.Component) and not component.stateful
+
     async def preprocess_data(block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False) -> Any:
         if len(inputs) == len(block_fn.inputs):
             inputs = list(inputs)
+            private = block_fn.api_visibility == "private"
             for index, component in enumerate(block_fn.inputs):
-                if (
-                    isinstance(component, gr.components.Component)
-                    and not component.stateful
-                    and index not in block_fn.component_prop_inputs
-                ):
-                    inputs[index] = checked_payload(component, name_of(component), inputs[index])
+                if checked(component) and index not in block_fn.component_prop_inputs:
+                    inputs[index] = checked_payload(component, name_of(component), inputs[index], private)
         return await inner(block_fn, inputs, state, explicit_call)
+
+    for block_fn in demo.fns.values():
+        if block_fn.api_visibility == "private" and _is_plain(block_fn.fn):
+            block_fn.fn = _failures_named(block_fn.fn, [name_of(each) for each in block_fn.inputs if checked(each)])
 
     demo.preprocess_data = preprocess_data  # type: ignore[method-assign]
     setattr(demo, _CHECKED, True)

@@ -168,3 +168,63 @@ def valid_data(url: str, event: dict[str, Any], inputs: list[dict[str, Any]], **
     for name, value in {**small(), **values}.items():
         data[names.index(name)] = value
     return data
+
+
+# -- item 8: errors name the input, in words, without internals --
+
+SVG_MASK_TEXT = "a cat\nNegative prompt: \nSteps: 2, IP-Adapter: ip-adapter_sd15, IP masks: " + base64.b64encode(SVG).decode()
+INTERNALS = ("Cannot move", "validation error", "Could not preprocess", "index", "_io.", "Traceback", '"error":null',
+             '"error": null', "Something went wrong")  # fmt: skip
+GENERATE_CASES = {
+    "a relative server path": ("init_image", {"path": "app.py", "meta": META}, "only files uploaded to this app"),
+    "a server path without meta": ("init_image", {"path": "/etc/passwd"}, "only files uploaded to this app"),
+    "a NUL byte in a path": ("control_image", {"path": "/tmp/a\x00b.png", "meta": META}, "cannot hold a NUL"),
+    "a file with a number for its path": ("negative_reference", {"path": 5, "meta": META}, "a file without a path"),
+    "an editor layer without meta": (
+        "mask_image", {"background": None, "layers": [{"path": "/etc/hosts"}], "composite": None},
+        "only files uploaded to this app",
+    ),
+    "an editor of the wrong shape": ("mask_image", {"background": "x", "layers": 5}, "expected an editor value"),
+    "a prompt sent as a list": ("prompt", ["a", "cat"], "must be text, got a list"),
+    "a prompt sent as an object": ("prompt", {"text": "a cat"}, "must be text, got an object"),
+    "a prompt sent as a number": ("prompt", 7, "must be text, got a number"),
+    "a negative prompt sent as a list": ("negative_prompt", ["x"], "must be text, got a list"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(GENERATE_CASES))
+def test_generate_refuses_by_name_without_internals(app_url: str, case: str) -> None:
+    name, value, reason = GENERATE_CASES[case]
+    event, inputs = event_named(app_url, "generate")
+    position = next(index for index, each in enumerate(inputs) if each["props"].get("elem_id") == name)
+    data = valid_data(app_url, event, inputs)
+    data[position] = value
+    answer = call(app_url, event, data)
+    assert not succeeded(answer), answer
+    assert f"({name}): " in answer and reason in answer, answer[:400]
+    assert not any(internal in answer for internal in INTERNALS), answer[:400]
+    assert str(Path.cwd()) not in answer
+
+
+@pytest.mark.parametrize("value", ["x", [1], {"a": 1}], ids=["text", "list", "object"])
+def test_private_helper_events_name_their_inputs_instead_of_a_null_error(app_url: str, value: Any) -> None:
+    helpers = [(event, inputs) for event, inputs in events(app_url) if event.get("api_name") in ("shown_weights", "weights_from_grid")]
+    assert len(helpers) >= 2
+    for event, inputs in helpers:
+        if event.get("api_name") not in ("shown_weights", "weights_from_grid"):
+            continue
+        for position, component in enumerate(inputs):
+            data = default_data(inputs)
+            data[position] = value
+            answer = call(app_url, event, data)
+            assert not succeeded(answer) or '"error"' not in answer
+            if '"error"' in answer:
+                assert (component["props"].get("label") or "") in answer, answer[:300]
+                assert not any(internal in answer for internal in INTERNALS), answer[:300]
+
+
+def test_an_svg_inline_mask_is_refused_without_python_internals(app_url: str, tmp_path: Path) -> None:
+    event, _ = event_named(app_url, "load_png")
+    answer = call(app_url, event, [upload(app_url, png_with_text(tmp_path / "svg-mask.png", SVG_MASK_TEXT))])
+    assert "reference_masks" in answer or "Region masks" in answer, answer[:300]
+    assert "cannot be read as an image" in answer and "_io." not in answer and "0x" not in answer, answer[:300]
