@@ -228,3 +228,4 @@ def test_an_svg_inline_mask_is_refused_without_python_internals(app_url: str, tm
     answer = call(app_url, event, [upload(app_url, png_with_text(tmp_path / "svg-mask.png", SVG_MASK_TEXT))])
     assert "reference_masks" in answer or "Region masks" in answer, answer[:300]
     assert "cannot be read as an image" in answer and "_io." not in answer and "0x" not in answer, answer[:300]
+
