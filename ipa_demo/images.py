@@ -101,7 +101,12 @@ def _opened(source: Path | IO[bytes], label: str) -> Iterator[Image.Image]:
         raise ImageInputError(f"{label}: no such file {name}") from None
     except Image.DecompressionBombError:
         raise ImageInputError(f"{label}: {name} is too large to decode safely (a decompression bomb?)") from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+    except UnidentifiedImageError:  # its text names the stream object (<_io.BytesIO object at 0x...>)
+        raise ImageInputError(
+            f"{label}: {name} cannot be read as an image (not a format Pillow reads; SVG and other non-raster "
+            "files are refused)"
+        ) from None
+    except (OSError, ValueError) as error:
         raise ImageInputError(f"{label}: {name} cannot be read as an image ({error})") from None
 
 

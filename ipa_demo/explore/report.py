@@ -12,8 +12,11 @@ from ..metadata import save_png
 from .sweep import SweepResult
 
 
+MAX_SLUG = 60  # characters of a label kept in a file name: the row and column make it unique; 255 bytes is the limit
+
+
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9.=]+", "-", text.lower()).strip("-") or "cell"
+    return re.sub(r"[^a-z0-9.=]+", "-", text.lower())[:MAX_SLUG].strip("-") or "cell"
 
 
 def cell_file(row: int, column: int, label: str) -> str:

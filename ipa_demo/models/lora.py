@@ -49,9 +49,9 @@ def read_tags(prompt: str) -> tuple[str, tuple[LoraUse, ...]]:
         try:
             scale = 1.0 if scale_text in (None, "") else float(scale_text)
         except ValueError:
-            raise SettingsError("prompt", f"{match.group(0)}: the LoRA scale {scale_text!r} is not a number") from None
+            raise SettingsError("prompt", f"the scale of LoRA {name!r} ({scale_text!r}) is not a number") from None
         if not -10.0 <= scale <= 10.0:  # also rejects inf and nan
-            raise SettingsError("prompt", f"{match.group(0)}: the LoRA scale must be between -10 and 10")
+            raise SettingsError("prompt", f"the scale of LoRA {name!r} must be between -10 and 10, got {scale_text}")
         uses[name] = uses.get(name, 0.0) + scale
     text = " ".join(TAG.sub(" ", prompt).split()) if uses else prompt
     return text, tuple(LoraUse(name, scale) for name, scale in uses.items() if scale != 0.0)

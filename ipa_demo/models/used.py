@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..settings.parameters import parse_parameters
+from ..settings.parameters import ParsedParameters, parse_parameters
 from .base_model import ModelChoice
 from .lora import LoraLibrary, read_tags
 
@@ -17,9 +17,10 @@ class ModelsUsed:
     loras: dict[str, str | None] = field(default_factory=dict)  # name -> short hash (None: not written)
 
 
-def models_used(text: str) -> ModelsUsed:
-    """``Model``, ``Model hash``, ``VAE`` and the prompt's LoRA tags with ``Lora hashes`` of a parameters text."""
-    prompt, _, pairs = parse_parameters(text)
+def models_used(text: str | ParsedParameters) -> ModelsUsed:
+    """``Model``, ``Model hash``, ``VAE`` and the prompt's LoRA tags with ``Lora hashes`` of a parameters
+    text (or of the text parsed once)."""
+    prompt, _, pairs = parse_parameters(text) if isinstance(text, str) else text
     hashes = {
         name.strip(): digest.strip()
         for name, _, digest in (item.partition(":") for item in pairs.get("Lora hashes", "").split(","))

@@ -11,14 +11,14 @@ prompt" / "Exact negative prompt", which the reader prefers.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..models.catalog import IP_ADAPTERS
 from .checks import SettingsError
 from .declarations import BY_NAME, PACKED_KEYS, SETTINGS, PackedKey, PngGroup, Setting
 from .generation import GenerationSettings
+from .pairs import read_pairs, starts_with_pair
 from .values import settings_from_values, values_from_settings
 
 VERSION = "ipa_demo 0.1.0"
@@ -29,7 +29,9 @@ GROUP_ORDER: tuple[PngGroup, ...] = (
 )  # fmt: skip
 # A1111's own order first; every other key follows in declaration order within its group.
 LEADING_KEYS = ("Steps", "Sampler", "CFG scale", "Seed", "Size", "IP-Adapter")
-_PAIR = re.compile(r'\s*([\w \-+.]+?):\s*("(?:\\.|[^"\\])*"|[^,]*)(?:,|$)')
+# A1111's own texts are a few KB; ours add the inline region masks (a few KB each, at most 16).
+# A PNG is anyone's upload: a longer text is refused before it is parsed.
+MAX_PARAMETERS_CHARS = 256 * 1024
 _VARIANT_OF_KEY = {spec.key: name for name, spec in IP_ADAPTERS.items()}
 
 
@@ -135,7 +137,7 @@ def format_parameters(
     pairs.update(extra or {})
     pairs["Version"] = VERSION
     text = _layout(settings.prompt, settings.negative_prompt, pairs)
-    if parse_parameters(text)[:2] == (settings.prompt, settings.negative_prompt):
+    if parse_parameters(text, max_chars=len(text))[:2] == (settings.prompt, settings.negative_prompt):
         return text
     pairs.update({EXACT_PROMPT: settings.prompt, EXACT_NEGATIVE: settings.negative_prompt})
     return _layout(settings.prompt, settings.negative_prompt, pairs)
@@ -146,10 +148,25 @@ def _layout(prompt: str, negative: str, pairs: dict[str, str]) -> str:
     return f"{prompt}\nNegative prompt: {negative}\n{details}"
 
 
-def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
-    """(prompt, negative prompt, key -> value) from a ``parameters`` text."""
+class ParametersTextError(ValueError):
+    """A parameters text this app will not read (the caller names where it came from)."""
+
+
+class ParsedParameters(NamedTuple):
+    prompt: str
+    negative_prompt: str
+    pairs: dict[str, str]
+
+
+def parse_parameters(text: str, max_chars: int = MAX_PARAMETERS_CHARS) -> ParsedParameters:
+    """(prompt, negative prompt, key -> value) from a ``parameters`` text, in time linear in its length;
+    a text longer than ``max_chars`` is refused unread (``ParametersTextError``)."""
+    if len(text) > max_chars:
+        raise ParametersTextError(
+            f"its parameters text is {len(text):,} characters long; at most {max_chars:,} are read"
+        )
     lines = text.strip("\n").split("\n")
-    details = lines.pop() if lines and _PAIR.match(lines[-1]) and ": " in lines[-1] else ""
+    details = lines.pop() if lines and starts_with_pair(lines[-1]) else ""
     negative_lines: list[str] = []
     prompt_lines: list[str] = []
     for line in lines:
@@ -157,11 +174,9 @@ def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
             negative_lines.append(line.removeprefix("Negative prompt:").removeprefix(" "))
         else:
             prompt_lines.append(line)
-    pairs = {}
-    for key, value in _PAIR.findall(details):
-        pairs[key.strip()] = json.loads(value) if value.startswith('"') else value.strip()
+    pairs = read_pairs(details)
     prompt = pairs.pop(EXACT_PROMPT, "\n".join(prompt_lines))
-    return prompt, pairs.pop(EXACT_NEGATIVE, "\n".join(negative_lines)), pairs
+    return ParsedParameters(prompt, pairs.pop(EXACT_NEGATIVE, "\n".join(negative_lines)), pairs)
 
 
 def _unpack(packed: PackedKey, text: str) -> dict[str, str]:
@@ -174,9 +189,10 @@ def _unpack(packed: PackedKey, text: str) -> dict[str, str]:
     return dict(zip(packed.names, parts))
 
 
-def settings_from_parameters(text: str) -> GenerationSettings:
-    """Rebuild the settings a PNG was made with (the inverse of ``format_parameters``)."""
-    prompt, negative, pairs = parse_parameters(text)
+def settings_from_parameters(text: str | ParsedParameters) -> GenerationSettings:
+    """Rebuild the settings a PNG was made with (the inverse of ``format_parameters``) from its text,
+    or from the text parsed once (``parse_parameters``) when the caller reads more of it."""
+    prompt, negative, pairs = parse_parameters(text) if isinstance(text, str) else text
     values = values_from_settings(GenerationSettings(prompt=""))
     values.update(prompt=prompt, negative_prompt=negative)
     found: dict[str, str] = {}

@@ -41,7 +41,6 @@ from .feedback import (
     request_check,
     scroll_into_view,
 )
-from .file_gate import gate_every_input
 from .handlers import (
     COMPARE_OUTPUTS,
     GENERATE_OUTPUTS,
@@ -53,6 +52,7 @@ from .handlers import (
 )
 from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
+from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
@@ -197,8 +197,8 @@ def create_app(
         _wire(handlers, controls, outputs, concurrency)
         accept_plain_files(controls.fields["reference_images"])
         whole_numbers_only(controls.fields["seed"])
-        guard_editors(demo, _input_names(controls), limits)  # before the gate, which then runs first
-        gate_every_input(demo, _input_names(controls))
+        guard_editors(demo, _input_names(controls), limits)  # before the input guard, which then runs first
+        guard_every_input(demo, _input_names(controls))
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo, max_queued_per_client, gpu_group=GPU_QUEUE)
     _serve_api(demo, engine, limits, api or ApiOptions.from_env(), concurrency + queue_size)

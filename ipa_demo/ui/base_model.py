@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..models.used import lora_notes, models_used
+from ..settings.parameters import ParsedParameters
 
 
 def picker_choices(names: Sequence[str]) -> list[tuple[str, str]]:
@@ -32,7 +33,7 @@ def check_base_model(engine: Any, requested: object) -> None:
         base_models.check(requested)
 
 
-def models_of_png(engine: Any, text: str) -> tuple[str | None, list[str]]:
+def models_of_png(engine: Any, text: str | ParsedParameters) -> tuple[str | None, list[str]]:
     """The base model a PNG's ``Model hash`` / ``Model`` name among the engine's (None: none of them), and
     notes on what differs from the image's models (LoRAs included)."""
     base_models = getattr(engine, "base_models", None)

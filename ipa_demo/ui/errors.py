@@ -18,6 +18,7 @@ import gradio as gr
 
 from ..errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from ..images import ImageInputError
+from ..loop import GenerationCancelled
 from ..settings import SettingsError
 from ..settings.declarations import label_of
 
@@ -28,6 +29,9 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ModelLoadError,
     CheckpointError,
     OutOfMemoryError,
+)
+STOPPED = (
+    "Stopped: a cancel request naming this session (its session_hash) stopped the run before it finished."
 )
 INTERNAL_ERROR = (
     "Something went wrong on the server while {action}. Try again; if it keeps happening, tell the app's "
@@ -60,6 +64,8 @@ def reported_errors(action: str) -> Iterator[None]:
         raise
     except SettingsError as error:
         raise user_error(described(error)) from None
+    except GenerationCancelled:  # a cancel that named the session, not the event Gradio was running
+        raise user_error(STOPPED) from None
     except USER_ERRORS as error:
         raise user_error(str(error)) from None
     except Exception:

@@ -53,7 +53,7 @@ def _named_paths(payload: Any, file_like: bool) -> Iterator[str]:
             yield from _named_paths(item, file_like)
 
 
-def _is_file_like(component: gr.components.Component) -> bool:
+def is_file_like(component: gr.components.Component) -> bool:
     return isinstance(component, (gr.Image, gr.Gallery, gr.File, gr.ImageSlider, gr.ImageEditor, gr.UploadButton))
 
 
@@ -62,7 +62,7 @@ def gate(component: gr.components.Component, name: str) -> None:
     if getattr(component, _GATED, False):
         return
     inner: Callable[[Any], Any] = component.preprocess
-    file_like = _is_file_like(component)
+    file_like = is_file_like(component)
 
     def preprocess(payload: Any) -> Any:
         if any(not is_uploaded(path) for path in _named_paths(payload, file_like)):

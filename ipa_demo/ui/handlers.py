@@ -281,15 +281,15 @@ class Handlers:
             if not text:
                 raise user_error(f"{Path(path).name} carries no generation parameters.")
             try:
-                values = values_from_settings(settings_from_parameters(text))
+                parsed = parse_parameters(text)  # once: linear, and refused unread when too long
+                values = values_from_settings(settings_from_parameters(parsed))
                 # The masks travel in the text; the other images do not, and stay as they are.
-                pairs = parse_parameters(text)[2]
                 for name, key in MASK_KEYS.items():
-                    values[name] = list(masks_from_pairs(pairs, key, name, self.limits)) or None
+                    values[name] = list(masks_from_pairs(parsed.pairs, key, name, self.limits)) or None
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
                 raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
             # This page's picker only: the PNG's model when the app has it, else the page's own choice.
-            base_model, notes = models_of_png(self.engine, text)
+            base_model, notes = models_of_png(self.engine, parsed)
             values["base_model"] = base_model if base_model is not None else gr.skip()
         shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
         kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
@@ -305,7 +305,10 @@ class Handlers:
             text = read_png_parameters(Path(path))
             if not text:
                 raise user_error(f"{Path(path).name} carries no generation parameters.")
-            return settings_from_parameters(text).seed
+            try:
+                return settings_from_parameters(text).seed
+            except (SettingsError, ValueError) as error:
+                raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
 
     @staticmethod
     def use_as_reference(

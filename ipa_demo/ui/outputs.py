@@ -8,6 +8,7 @@ written here first, with its text, and the components get paths.
 from __future__ import annotations
 
 import itertools
+import os
 import tempfile
 import threading
 import time
@@ -15,20 +16,50 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from gradio.utils import get_upload_folder
 from PIL import Image, ImageOps
 
 from ..metadata import save_png
+from ..settings import SettingsError
 
 MAX_AGE_SECONDS = 2 * 60 * 60  # files older than this are gone; Gradio keeps its own copies meanwhile
+OUTPUT_BUDGET_ENV = "IPA_MAX_OUTPUT_MB"
+# Both copies of the outputs together: ours and the one Gradio keeps in its cache when it serves a file.
+# A 32-cell 1024² sweep takes about 450 MB of it; 2 GB keeps a few sweeps and hundreds of images.
+DEFAULT_OUTPUT_MB = 2048.0
+COPIES = 2  # each output is on disk twice: here, and in Gradio's cache once returned
+MEGABYTE = 1024 * 1024
+
+
+def output_budget_bytes() -> int:
+    """The disk the outputs may take, both copies counted, from IPA_MAX_OUTPUT_MB (default 2048)."""
+    raw = os.environ.get(OUTPUT_BUDGET_ENV, str(DEFAULT_OUTPUT_MB))
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise SettingsError(OUTPUT_BUDGET_ENV, f"must be a number of megabytes, got {raw!r}") from None
+    if not 0 < megabytes < float("inf"):
+        raise SettingsError(OUTPUT_BUDGET_ENV, f"must be above 0, got {raw!r}")
+    return max(1, int(megabytes * MEGABYTE))
 
 
 class OutputStore:
     """A folder of output PNGs with unique names; old files are pruned as new ones arrive."""
 
-    def __init__(self, folder: Path | None = None, max_age: float = MAX_AGE_SECONDS) -> None:
+    def __init__(
+        self,
+        folder: Path | None = None,
+        max_age: float = MAX_AGE_SECONDS,
+        max_bytes: int | None = None,
+        cache: Path | None = None,
+    ) -> None:
+        """``max_bytes``: both copies of the outputs together (IPA_MAX_OUTPUT_MB); ``cache``: Gradio's folder,
+        where it keeps a copy of each output it served (its upload folder)."""
         self.folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="ipa_demo-"))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_age = max_age
+        self.max_bytes = output_budget_bytes() if max_bytes is None else max_bytes
+        self.cache = cache
         self._counter = itertools.count()
         self._lock = threading.Lock()
 
@@ -44,6 +75,7 @@ class OutputStore:
             image.save(path)
         else:
             save_png(image, path, parameters)
+        self.prune()
         return str(path)
 
     def archive(self, write: Callable[[Path], object], stem: str) -> str:
@@ -55,15 +87,34 @@ class OutputStore:
             with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
                 for file in sorted(Path(folder).iterdir()):
                     archive.write(file, file.name)
+        self.prune()
         return str(path)
 
     def prune(self) -> None:
-        limit = time.time() - self.max_age
+        """Remove outputs older than ``max_age``, then the oldest until both copies fit ``max_bytes``
+        (the newest file stays, whatever its size), each with Gradio's copies of it."""
+        files = []
         for path in [*self.folder.glob("*.png"), *self.folder.glob("*.zip")]:
             try:
-                if path.stat().st_mtime < limit:
-                    path.unlink()
+                status = path.stat()
             except FileNotFoundError:  # another request pruned it first
+                continue
+            files.append((status.st_mtime, status.st_size, path))
+        files.sort()
+        limit = time.time() - self.max_age
+        total = sum(size for _, size, _ in files) * COPIES
+        for index, (modified, size, path) in enumerate(files):
+            if modified >= limit and (total <= self.max_bytes or index == len(files) - 1):
+                break
+            self._remove(path)
+            total -= size * COPIES
+
+    def _remove(self, path: Path) -> None:
+        cache = self.cache or Path(get_upload_folder())
+        for copy in [path, *cache.glob(f"*/{path.name}")]:  # Gradio's copies: <cache>/<hash>/<our name>
+            try:
+                copy.unlink()
+            except FileNotFoundError:
                 pass
 
 

@@ -80,7 +80,7 @@ def test_concurrent_requests_with_and_without_a_lora_do_not_mix(lora_engine: Eng
 def test_unknown_names_bad_scales_and_non_lora_files_are_refused(lora_engine: Engine, tiny_models_dir: Path) -> None:
     with pytest.raises(SettingsError, match="no LoRA named other is loaded; loaded: tiny-lora"):
         lora_engine.generate(replace(PLAIN, prompt="a cat <lora:other:1>"))
-    with pytest.raises(SettingsError, match="the LoRA scale 'much' is not a number"):
+    with pytest.raises(SettingsError, match=r"the scale of LoRA 'tiny-lora' \('much'\) is not a number"):
         lora_engine.generate(replace(PLAIN, prompt="a cat <lora:tiny-lora:much>"))
     with pytest.raises(ModelLoadError, match="is not a LoRA"):
         Engine(ModelSources(tiny_models_dir), loras=[str(tiny_models_dir / VAE_FILE)])
