@@ -29,7 +29,13 @@ def thousandths(low: float, high: float) -> st.SearchStrategy[float]:
     return st.integers(round(low * 1000), round(high * 1000)).map(lambda count: count / 1000)
 
 
+# A base model is named by its folder or file (the server refuses any other name), never by blank-edged text.
+MODEL_NAMES = st.just("") | st.from_regex(r"[\w.-]([\w .-]{0,30}[\w.-])?", fullmatch=True)
+
+
 def value_of(setting: Setting) -> st.SearchStrategy[Any]:
+    if setting.name == "base_model":
+        return MODEL_NAMES
     if setting.kind == "text":
         return st.text(max_size=60)
     if setting.kind == "flag":
