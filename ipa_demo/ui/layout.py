@@ -64,7 +64,7 @@ _UNCOVERED = """
   position: static; margin: var(--block-label-margin); max-width: calc(100% - 2 * var(--block-label-margin));
   white-space: normal;
 }
-.block:has(> label[data-testid="block-label"].float) { height: auto !important; }
+.block:has(label[data-testid="block-label"].float) { height: auto !important; }
 .block .image-container { position: relative; }  /* its toolbar and canvas, below the label */
 .block .wrap.full:has(> .validation-error) { position: static; height: auto; padding: 0; background: none; }
 .block .wrap.full > .validation-error { position: static; width: 100%; }

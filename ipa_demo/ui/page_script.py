@@ -7,6 +7,8 @@
   loses focus (500 in Steps became 150 and ran 150 steps without a word). The clamp is the slider's
   own ``blur`` listener; a capturing listener on the window stops the blur before it reaches it. The
   typed value is kept, and the event's validator refuses it by the control's label, naming the limit.
+- Keyboard: Ctrl+Enter (⌘+Enter) in the prompts presses Generate, as in other SD front ends; a
+  multi-line Gradio textbox has no key that submits.
 """
 
 from __future__ import annotations
@@ -22,4 +24,11 @@ PAGE_SCRIPT = """() => {
       event.stopPropagation();
     }
   }, true);
+  document.addEventListener('keydown', event => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)
+        && event.target.closest?.('#prompt, #negative_prompt')) {
+      event.preventDefault();
+      document.getElementById('generate-button')?.click();
+    }
+  });
 }"""
