@@ -51,6 +51,7 @@ from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
 from .page_script import PAGE_SCRIPT
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
+from .upload_check import refuse_non_images
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
 GPU_QUEUE = "gpu"
@@ -209,6 +210,7 @@ def create_app(
         _wire_feedback(handlers, controls, outputs)  # first: the page sends nothing after a refused request
         _wire(handlers, controls, outputs, concurrency)
         accept_plain_files(controls.fields["reference_images"])
+        refuse_non_images(controls.fields, {name: place.label for name, place in places_of(controls.fields).items()})
         whole_numbers_only(controls.fields["seed"])
         if picker is not None:  # a PNG loaded back may have switched the model: show which runs now
             current = lambda: engine.base_model.requested  # noqa: E731

@@ -150,7 +150,11 @@ def build_controls(limits: Limits, first: gr.Column, settings: gr.Column) -> Con
         with gr.Accordion("img2img", open=False):  # and inpainting, with the mask editor below
             with gr.Row():
                 fields["init_image"] = uc.image(
-                    label="Init image (img2img when set)", type="filepath", image_mode=None, height=200, elem_id="init_image"
+                    label="Init image (img2img when set)",
+                    type="filepath",
+                    image_mode=None,
+                    height=200,
+                    elem_id="init_image",
                 )
                 add("strength")
             fields["mask_image"] = inpainting_mask_editor(fields["init_image"])
