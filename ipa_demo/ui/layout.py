@@ -68,7 +68,7 @@ _UNCOVERED = """
 .block .image-container { position: relative; }  /* its toolbar and canvas, below the label */
 .block .wrap.full:has(> .validation-error) { position: static; height: auto; padding: 0; background: none; }
 .block .wrap.full > .validation-error { position: static; width: 100%; }
-.block [data-testid="upload-text"] { flex-wrap: wrap; justify-content: center; }
+.block [data-testid="upload-text"] { flex-wrap: wrap; justify-content: center; min-height: 0; padding-block: var(--size-4); }
 .block [data-testid="upload-text"] * { white-space: normal; overflow: visible; text-overflow: clip; }
 .slider_input_container input[type=range] { min-width: 0; flex: 1 1 0; }
 .slider_input_container :is(.min_value, .max_value) { flex: none; }
