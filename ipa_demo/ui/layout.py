@@ -65,8 +65,9 @@ _UNCOVERED = """
   white-space: normal;
 }
 .block:has(label[data-testid="block-label"].float) { height: auto !important; }
+.block:has(.pixi-target) > .image-container { height: 300px; }  /* an editor's canvas fills its container */
 .block .image-container { position: relative; }  /* its toolbar and canvas, below the label */
-.block .wrap.full:has(> .validation-error) { position: static; height: auto; padding: 0; background: none; }
+.block .wrap.full:has(> .validation-error) { position: static !important; height: auto; padding: 0; background: none; }
 .block .wrap.full > .validation-error { position: static; width: 100%; }
 .block [data-testid="upload-text"] { flex-wrap: wrap; justify-content: center; min-height: 0; padding-block: var(--size-4); }
 .block [data-testid="upload-text"] * { white-space: normal; overflow: visible; text-overflow: clip; }
