@@ -156,7 +156,8 @@ _CUT_OR_COVERED = r"""() => {
   }
   // What a label must not lie on, nor lie under: pictures, icons, toolbars, other text.
   const content = [...document.querySelectorAll('img, canvas, .icon-button-wrapper, [data-testid=upload-text], .icon-wrap, .validation-error, '
-    + '[data-testid=block-label], [data-testid=block-info], .info-text, button:not(.upload-container)')].filter(visible);
+    + '[data-testid=block-label], [data-testid=block-info], .info-text, button:not(.upload-container)')]
+    .filter(el => visible(el) && !el.closest('.toast-body'));  // toasts float over everything, then go
   const labels = texts.filter(el => el.matches('[data-testid=block-label], [data-testid=block-info], [data-testid=block-title], .info-text, .validation-error'));
   const overlaps = [];
   for (const a of labels) for (const b of content) {
