@@ -1,5 +1,6 @@
-"""The Gradio app: controls on the left, Generate and Compare tabs on the right (on a phone: prompt,
-references and examples, then the buttons and results, then the settings; ``ui_layout``).
+"""The Gradio app: controls on the left, Generate, Compare and Explore tabs on the right, kept in view
+while the settings scroll (on a phone: prompt, references and examples, then the buttons and
+results, then the settings; ``layout``).
 
 ``create_app(engine)`` builds it around any object with the engine's ``generate``/``compare``, so
 tests inject a fake one. Public API: ``/generate`` and ``/compare``, whose keyword arguments are
@@ -52,15 +53,32 @@ from .handlers import (
 )
 from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
+from .page_script import PAGE_SCRIPT
 from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
+from .upload_check import refuse_non_images
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
 GPU_QUEUE = "gpu"
 UPLOAD_LIMIT_ENV = "IPA_MAX_UPLOAD_MB"
 DEFAULT_UPLOAD_MB = 20.0
 MEGABYTE = 1024 * 1024
-THEME = gr.themes.Soft(primary_hue="indigo")
+# Soft with WCAG 2.1 AA contrast (text ≥ 4.5:1): its hints are neutral-400 on white (2.5:1), its labels
+# and accent indigo-500 (3.6:1 on their indigo-100 badge, 4.5:1 under white text). Here hints are
+# neutral-600 (7.6:1), labels indigo-700 (6.9:1 on indigo-100) and filled accents indigo-600 (6.3:1
+# under white); dark mode keeps Soft's light text, and its accent (no dark variant in the theme) is set
+# lighter in the CSS (``layout.CSS``).
+THEME = gr.themes.Soft(primary_hue="indigo").set(
+    body_text_color_subdued="*neutral_600",
+    block_info_text_color="*neutral_600",
+    block_label_text_color="*primary_700",
+    block_title_text_color="*primary_700",
+    color_accent="*primary_600",
+    button_primary_background_fill="*primary_600",
+    button_primary_background_fill_hover="*primary_700",
+    button_primary_background_fill_hover_dark="*primary_700",
+    checkbox_label_background_fill_selected="*primary_600",
+)
 
 
 class Outputs:
@@ -161,6 +179,7 @@ def launch_options(max_upload_mb: float | None = None, host: str = "127.0.0.1") 
     return {
         "theme": THEME,
         "css": CSS,
+        "js": PAGE_SCRIPT,
         "show_error": False,
         "max_file_size": max_upload_bytes(max_upload_mb),
         "app_kwargs": {"lifespan": guarded_lifespan(GuardPolicy.for_server(host))},
@@ -186,16 +205,21 @@ def create_app(
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
+        # In reading (and keyboard) order: what a newcomer fills in, the buttons and results, the
+        # settings. On a wide screen the layout's CSS puts the results beside both, kept in view.
         with gr.Row(equal_height=False, elem_id="studio"):
-            with gr.Column(scale=5, min_width=420, elem_id="controls"):
-                controls = build_controls(limits, base_model_names(engine))
-                if with_examples:  # after the controls it fills; the layout's CSS shows it near the top
-                    add_examples(controls)
+            first = gr.Column(scale=5, min_width=420, elem_id="controls")
             with gr.Column(scale=6, min_width=420, elem_id="results"), gr.Tabs():
                 outputs = Outputs()
+            settings = gr.Column(scale=5, min_width=420, elem_id="settings")
+        controls = build_controls(limits, first, settings, base_model_names(engine))
+        if with_examples:  # after the controls it fills, below the references
+            with first:
+                add_examples(controls)
         _wire_feedback(handlers, controls, outputs)  # first: the page sends nothing after a refused request
         _wire(handlers, controls, outputs, concurrency)
         accept_plain_files(controls.fields["reference_images"])
+        refuse_non_images(controls.fields, {name: place.label for name, place in places_of(controls.fields).items()})
         whole_numbers_only(controls.fields["seed"])
         guard_editors(demo, _input_names(controls), limits)  # before the input guard, which then runs first
         guard_every_input(demo, _input_names(controls))

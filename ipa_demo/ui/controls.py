@@ -7,6 +7,7 @@ own private helper events: the layer toggles, the mask text and the preset stay 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +98,9 @@ def _layer_grid(limits: Limits, values: dict[str, Any]) -> tuple[dict[str, gr.Sl
     return weights, toggles
 
 
-def build_controls(limits: Limits, base_models: Sequence[str] = ()) -> Controls:
-    """``base_models``: the engine's, by name; the picker shows when there are several."""
+def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_models: Sequence[str] = ()) -> Controls:
+    """The prompt and references into ``first``, every other setting into ``settings`` (both already placed);
+    ``base_models``: the engine's, by name; the picker shows when there are several."""
     values = default_values()
     fields: dict[str, Any] = {}
 
@@ -106,83 +108,88 @@ def build_controls(limits: Limits, base_models: Sequence[str] = ()) -> Controls:
         for name in names:
             fields[name] = control(name, limits, values[name], **overrides)
 
-    fields["base_model"] = control(
-        "base_model", limits, base_models[0] if base_models else "",
-        choices=picker_choices(base_models) or [("the app's own", "")], visible=len(base_models) > 1,
-        info="One of the models this app was started with. Your choice, or a PNG you load, changes your requests only.",
-    )  # fmt: skip
-
-    add("prompt", lines=2, placeholder="a cat, oil painting")
-    add("negative_prompt", lines=1)
-    fields["reference_images"] = gr.Gallery(
-        label="Reference image(s) — several are averaged unless set otherwise below",
-        type="filepath",
-        interactive=True,
-        columns=4,
-        height=170,
-        object_fit="contain",
-        elem_id="reference_images",
-    )
-
-    with gr.Accordion("IP-Adapter", open=True):
-        with gr.Row():
-            add("ip_scale", "ip_variant", "ip_fit")
-        fields["ip_start"], fields["ip_end"] = _window("ip", limits, values)
-        preset = uc.radio(
-            [*MASK_PRESETS, CUSTOM_PRESET],
-            value=preset_of(values["ip_layers"]),
-            label="Layer preset",
-            elem_id="ip_preset",
+    with first:  # what a newcomer fills in
+        fields["base_model"] = control(
+            "base_model", limits, base_models[0] if base_models else "",
+            choices=picker_choices(base_models) or [("the app's own", "")], visible=len(base_models) > 1,
+            info="One of the models this app was started with. Your choice, or a PNG you load, changes your requests only.",
+        )  # fmt: skip
+        add("prompt", lines=2, placeholder="a cat, oil painting")
+        add("negative_prompt", lines=1)
+        fields["reference_images"] = gr.Gallery(
+            label="Reference image(s) — several are averaged unless set otherwise below",
+            type="filepath",
+            interactive=True,
+            columns=4,
+            height=170,
+            object_fit="contain",
+            elem_id="reference_images",
         )
-        weights, toggles = _layer_grid(limits, values)
-        fields.update(weights)
-        add("ip_layers", max_lines=1)
-        mask = fields["ip_layers"]
 
-    reference_options(add, fields)
-
-    with gr.Accordion("Structure: ControlNet / T2I-Adapter", open=False):
-        with gr.Row():
-            fields["control_image"] = uc.image(
-                label="Control image", type="filepath", image_mode=None, height=200, elem_id="control_image"
+    with settings:
+        with gr.Accordion("IP-Adapter", open=True):
+            with gr.Row():
+                add("ip_scale", "ip_variant", "ip_fit")
+            fields["ip_start"], fields["ip_end"] = _window("ip", limits, values)
+            preset = uc.radio(
+                [*MASK_PRESETS, CUSTOM_PRESET],
+                value=preset_of(values["ip_layers"]),
+                label="Layer preset",
+                elem_id="ip_preset",
             )
-            with gr.Column():
-                add("control_is_map", "canny_low", "canny_high")
-        with gr.Row():
-            add("controlnet", "controlnet_scale", "guess_mode")
-        fields["controlnet_start"], fields["controlnet_end"] = _window("controlnet", limits, values)
-        with gr.Row():
-            add("t2i", "t2i_scale", "t2i_factor")
+            weights, toggles = _layer_grid(limits, values)
+            fields.update(weights)
+            add("ip_layers", max_lines=1)
+            mask = fields["ip_layers"]
 
-    with gr.Accordion("img2img", open=False):  # and inpainting, with the mask editor below
-        with gr.Row():
-            fields["init_image"] = uc.image(
-                label="Init image (img2img when set)", type="filepath", image_mode=None, height=200, elem_id="init_image"
+        reference_options(add, fields)
+
+        with gr.Accordion("Structure: ControlNet / T2I-Adapter", open=False):
+            with gr.Row():
+                fields["control_image"] = uc.image(
+                    label="Control image", type="filepath", image_mode=None, height=200, elem_id="control_image"
+                )
+                with gr.Column():
+                    add("control_is_map", "canny_low", "canny_high")
+            with gr.Row():
+                add("controlnet", "controlnet_scale", "guess_mode")
+            fields["controlnet_start"], fields["controlnet_end"] = _window("controlnet", limits, values)
+            with gr.Row():
+                add("t2i", "t2i_scale", "t2i_factor")
+
+        with gr.Accordion("img2img", open=False):  # and inpainting, with the mask editor below
+            with gr.Row():
+                fields["init_image"] = uc.image(
+                    label="Init image (img2img when set)",
+                    type="filepath",
+                    image_mode=None,
+                    height=200,
+                    elem_id="init_image",
+                )
+                add("strength")
+            fields["mask_image"] = inpainting_mask_editor(fields["init_image"])
+
+        with gr.Accordion("Reference-only", open=False):
+            with gr.Row():
+                add("ref_only", "ref_fidelity", "ref_weight")
+            with gr.Row():
+                fields["ref_start"], fields["ref_end"] = _window("ref", limits, values)
+            add("ref_fast")
+
+        with gr.Accordion("Sampling", open=True):
+            with gr.Row():
+                add("steps", "guidance", "scheduler")
+            with gr.Row():
+                add("width", "height", "num_images")
+            with gr.Row(equal_height=True):
+                add("seed", scale=4)
+                random_seed = gr.Button("Random seed", scale=1, min_width=80, elem_id="random-seed")
+
+        with gr.Accordion("Load settings from a PNG", open=False):
+            png_file = gr.File(
+                label="PNG made by this app or A1111", file_types=[".png"], type="filepath", elem_id="png-file"
             )
-            add("strength")
-        fields["mask_image"] = inpainting_mask_editor(fields["init_image"])
-
-    with gr.Accordion("Reference-only", open=False):
-        with gr.Row():
-            add("ref_only", "ref_fidelity", "ref_weight")
-        with gr.Row():
-            fields["ref_start"], fields["ref_end"] = _window("ref", limits, values)
-        add("ref_fast")
-
-    with gr.Accordion("Sampling", open=True):
-        with gr.Row():
-            add("steps", "guidance", "scheduler")
-        with gr.Row():
-            add("width", "height", "num_images")
-        with gr.Row(equal_height=True):
-            add("seed", scale=4)
-            random_seed = gr.Button("Random seed", scale=1, min_width=80, elem_id="random-seed")
-
-    with gr.Accordion("Load settings from a PNG", open=False):
-        png_file = gr.File(
-            label="PNG made by this app or A1111", file_types=[".png"], type="filepath", elem_id="png-file"
-        )
-        png_text = gr.Textbox(label="Parameters found", lines=3, interactive=False, elem_id="png-text")
+            png_text = gr.Textbox(label="Parameters found", lines=3, interactive=False, elem_id="png-text")
 
     controls = Controls({name: fields[name] for name in PARAMS}, mask, toggles, preset, png_file, png_text)
     _wire_mask(controls)

@@ -2,7 +2,7 @@
 
 The GPU handlers (``generate``, ``compare``) are generators: they parse and check the request,
 run the engine in a worker thread (``runner``) that reports its steps to ``gr.Progress``, and
-yield "no change" once a second so that Gradio can close them on Stop. Everything a request needs travels in its arguments:
+yield "no change" every few seconds so that Gradio can close them on Stop. Everything a request needs travels in its arguments:
 nothing about one request is kept on the handlers or the engine. What they raise reaches the
 user through ``errors``: their own mistakes in words, server faults as a fixed message.
 """
@@ -39,7 +39,7 @@ from .outputs import (
     slider_pair,
     with_warnings,
 )
-from .runner import HEARTBEAT_SECONDS, run_stoppable
+from .runner import HEARTBEAT_SECONDS, Readout, run_stoppable
 
 UNUSED_CONTROL_IMAGE = (
     "ControlNet and T2I-Adapter are both “none”, so the control image would be ignored: choose canny or "
@@ -94,21 +94,28 @@ def follow(
     width: int,
     request: gr.Request | None = None,
     heartbeat: float = HEARTBEAT_SECONDS,
+    loaded: Callable[[], Sequence[str]] = tuple,
 ) -> Generator[tuple[Any, ...], None, Any]:
     """Run ``task`` (``runner``), showing its steps; yield "no change" at each heartbeat; return its result.
 
     Each heartbeat yield clears Gradio's progress bar, so the last step is reported again right after
     it (Gradio resumes us as soon as it has sent the yield; its 10 ms progress poll shows it again).
     ``label`` is the bar's text, or a function of the step that gives it (a sweep names its cells).
-    ``request`` names the session whose cancel requests stop the run at once.
+    ``request`` names the session whose cancel requests stop the run at once. Before the first step
+    the bar says what the run is preparing (``Readout``; ``loaded`` lists the engine's loaded models).
     """
     last: list[tuple[int, int]] = []
+    readout = Readout(label, loaded)
 
     def report(done: int, total: int) -> None:
         last[:] = [(done, total)]
-        progress((done, total), desc=label if isinstance(label, str) else label((done, total)), unit="steps")
+        progress((done, total), desc=readout.step(done, total), unit="steps")
+
+    def preparing() -> None:
+        progress(0.0, desc=readout.preparing())
 
     run = run_stoppable(task, report, getattr(request, "session_hash", None), heartbeat)
+    preparing()
     try:
         while True:
             try:
@@ -118,6 +125,8 @@ def follow(
             yield _unchanged(width)
             if last:
                 report(*last[0])
+            else:
+                preparing()
     finally:
         run.close()  # a Stop closes us at the yield above: pass it on to the engine run
 
@@ -217,10 +226,15 @@ class Handlers:
                     mask_image=request.mask_image, more=request.more,
                 )  # fmt: skip
 
-            result = yield from follow(task, progress, "Denoising", GENERATE_OUTPUTS, gradio_request)
+            result = yield from follow(
+                task, progress, "Denoising", GENERATE_OUTPUTS, gradio_request, loaded=self._loaded
+            )
             outputs = self._generate_outputs(request, result)
         _warn(result.warnings)
         yield outputs
+
+    def _loaded(self) -> tuple[str, ...]:
+        return tuple(getattr(self.engine, "loaded", ()))
 
     def _generate_outputs(self, request: Request, result: Any) -> tuple[Any, ...]:
         paths = [
@@ -249,7 +263,9 @@ class Handlers:
             def task(on_step: Any) -> Any:
                 return compare(self.engine, request.settings, request.references[0], request.control_image, on_step)
 
-            result = yield from follow(task, progress, "Comparing", COMPARE_OUTPUTS, gradio_request)
+            result = yield from follow(
+                task, progress, "Comparing", COMPARE_OUTPUTS, gradio_request, loaded=self._loaded
+            )
             outputs = self._compare_outputs(request.settings, result)
         _warn(result.warnings)
         yield outputs

@@ -1,10 +1,11 @@
-"""The page's layout rules, in CSS (Gradio's Rows and Columns cannot reorder by screen width).
+"""The page's layout rules, in CSS.
 
-Wide screens: controls on the left (prompt, references and examples first, then the folded
-settings), results and the Generate/Compare buttons on the right. When the two columns stack (a
-phone, a narrow window) the controls column dissolves (``display: contents``) so that its pieces
-and the results can be ordered: prompt, references, examples, then the buttons and results, then
-the settings. Generate is then one screen below the prompt instead of after every control.
+The page is built in reading order, which is also the keyboard's: what a newcomer fills in
+(prompt, references, examples: ``#controls``), the Generate/Compare/Explore tabs with their
+buttons and results (``#results``), then the folded settings (``#settings``). That is the phone
+layout as it is. On a wide screen a grid puts the results column on the right, beside both, and
+keeps it in view (sticky, scrolling on its own when taller than the window) while the settings
+scroll: Generate, its progress and its images stay on screen at "Sampling", 2,500 px down.
 
 Galleries: Gradio draws square thumbnails as wide as the box, so a single image in a short box
 showed as a strip; and captions lay over the image. Here each thumbnail is at most as tall as its
@@ -14,19 +15,24 @@ caption sits under the image.
 
 from __future__ import annotations
 
-STACKED = "(max-width: 920px)"  # two 420 px columns and their gaps no longer fit side by side
+WIDE = "(min-width: 921px)"  # two 420 px columns and their gaps fit side by side
 
 _ORDER = f"""
-#controls > * {{ order: 3; }}
-#controls > .form:has(#prompt), #controls > #reference_images, #controls > #examples {{ order: 1; }}
-@media {STACKED} {{
-  #studio {{ flex-direction: column; flex-wrap: nowrap; align-items: stretch; }}
-  #controls {{ display: contents; }}
-  #results {{ order: 2; }}
-  #examples .gallery {{ flex-wrap: nowrap; overflow-x: auto; }}  /* one row to swipe, not five */
-  #examples button {{ flex: 0 0 auto; }}
+@media {WIDE} {{
+  #studio {{
+    display: grid; grid-template-columns: minmax(0, 5fr) minmax(0, 6fr); grid-template-rows: auto 1fr;
+    align-items: start;
+  }}
+  #controls {{ grid-column: 1; grid-row: 1; }}
+  #settings {{ grid-column: 1; grid-row: 2; }}
+  #results {{
+    grid-column: 2; grid-row: 1 / span 2; position: sticky; top: 0; align-self: start;
+    max-height: 100vh; overflow-y: auto; overscroll-behavior: contain;
+  }}
 }}
 """
+
+_STICKY = ".gradio-container:has(#studio) { overflow: clip; }  /* Gradio's hidden stops the column sticking */\n"
 
 _GALLERIES = """
 #reference_images { --thumb: 120px; --thumb-min: 96px; --thumb-max: 120px; }
@@ -47,9 +53,26 @@ _GALLERIES = """
 :is(#reference_images, #output-gallery, #compare-gallery, #control-maps) .caption-label {
   position: static; max-width: none; white-space: normal; border: 0; border-radius: 0; text-align: center;
 }
-#reference_images label.float { max-width: calc(100% - 96px); }
-#reference_images label.float span { white-space: normal; }
-#reference_images .upload-container { padding-top: 40px; }  /* below the label, which may take two lines */
+"""
+
+# Gradio lays an image's, gallery's or file's label over the top left of its picture, where it hid the
+# top of a reference (most of a tall one on a phone) and was cut short by the image's toolbar; and a
+# refused value's note over the label. Here the label is a heading above the picture, wrapped whole,
+# and the note is a line above it, in the flow. A slider's track shrinks so that its maximum is read whole.
+_UNCOVERED = """
+.block label[data-testid="block-label"].float {
+  position: static; margin: var(--block-label-margin); max-width: calc(100% - 2 * var(--block-label-margin));
+  white-space: normal;
+}
+.block:has(label[data-testid="block-label"].float) { height: auto !important; }
+.block:has(.pixi-target) > .image-container { height: 300px; }  /* an editor's canvas fills its container */
+.block .image-container { position: relative; }  /* its toolbar and canvas, below the label */
+.block .wrap.full:has(> .validation-error) { position: static !important; height: auto; padding: 0; background: none; }
+.block .wrap.full > .validation-error { position: static; width: 100%; }
+.block [data-testid="upload-text"] { flex-wrap: wrap; justify-content: center; min-height: 0; padding-block: var(--size-4); }
+.block [data-testid="upload-text"] * { white-space: normal; overflow: visible; text-overflow: clip; }
+.slider_input_container input[type=range] { min-width: 0; flex: 1 1 0; }
+.slider_input_container :is(.min_value, .max_value) { flex: none; }
 """
 
 _CONTROLS = """
@@ -65,10 +88,15 @@ _CONTROLS = """
 #explainer td:first-child, #explainer th:first-child { white-space: nowrap; }
 #used-seed input { font-weight: 600; }
 #examples button { padding: 2px 10px; font-size: var(--text-sm); }
-/* Gradio lays an image's label over its top left, where these pictures have their axis and stage names. */
-:is(#sweep-grid, #sweep-differences, #injection-maps) { padding-top: 40px; }
 .error-box { background: var(--error-background-fill, #fef2f2); padding: 6px 10px; }
 .error-box, .error-box p { color: var(--error-text-color, #b91c1c); }
 """
 
-CSS = _ORDER + _GALLERIES + _CONTROLS
+# WCAG 2.1 AA beyond the theme's colours (``app.THEME``): the accent has no dark variant in Gradio's
+# theme, and indigo-600 on the dark page is 3:1; every control shows where the keyboard is.
+_ACCESSIBLE = """
+.dark { --color-accent: var(--primary-400); }
+:focus-visible { outline: 2px solid var(--color-accent) !important; outline-offset: 2px; }
+"""
+
+CSS = _ORDER + _STICKY + _GALLERIES + _UNCOVERED + _CONTROLS + _ACCESSIBLE

@@ -126,3 +126,50 @@ def shown_picture(page: Page, root: str) -> dict[str, Any]:
 
 def region_means(page: Page, root: str, regions: list[tuple[int, int, int, int]]) -> list[float]:
     return page.evaluate(_MEANS, [root, [list(region) for region in regions]])
+
+
+# Every label, hint, slider end, button, tab and note on screen that is cut short (its text wider than
+# its box, or its box outside a clipping ancestor), and every label, hint or note whose box intersects
+# a picture, canvas, toolbar, upload text, button or other label (not its own parts) by over 1 px.
+_CUT_OR_COVERED = r"""() => {
+  const visible = el => el.checkVisibility({opacityProperty: true, visibilityProperty: true})
+    && el.getClientRects().length > 0 && el.getBoundingClientRect().width > 1;
+  const named = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${(el.textContent || el.getAttribute('aria-label') || '').trim().replace(/\s+/g, ' ').slice(0, 40)}"`;
+  // Text a user reads: labels, hints, slider ends, buttons, tabs, notes.
+  const texts = [...document.querySelectorAll(
+    '[data-testid=block-label], [data-testid=block-info], [data-testid=block-title], .info-text, .min_value, .max_value, '
+    + 'button, [role=tab], .validation-error, .caption-label, .error-box p, [data-testid=upload-text] span')]
+    .filter(el => visible(el) && el.textContent.trim() && !el.closest('.sr-only, .hide-label'));
+  const truncated = [];
+  for (const el of texts) {
+    const style = getComputedStyle(el);
+    if (style.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) { truncated.push(named(el) + ' (cut inside)'); continue; }
+    const box = el.getBoundingClientRect();
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      const s = getComputedStyle(up);
+      if (s.overflowX === 'visible' && s.overflowY === 'visible') continue;
+      const r = up.getBoundingClientRect();
+      const cutX = s.overflowX !== 'visible' && (box.left < r.left - 1 || box.right > r.right + 1) && up.scrollWidth <= up.clientWidth + 1;
+      const cutY = s.overflowY !== 'visible' && (box.top < r.top - 1 || box.bottom > r.bottom + 1) && up.scrollHeight <= up.clientHeight + 1;
+      if (cutX || cutY) { truncated.push(named(el) + ` (cut by ${named(up).slice(0, 30)})`); break; }
+    }
+  }
+  // What a label must not lie on, nor lie under: pictures, icons, toolbars, other text.
+  const content = [...document.querySelectorAll('img, canvas, .icon-button-wrapper, [data-testid=upload-text], .icon-wrap, .validation-error, '
+    + '[data-testid=block-label], [data-testid=block-info], .info-text, button:not(.upload-container)')]
+    .filter(el => visible(el) && !el.closest('.toast-body'));  // toasts float over everything, then go
+  const labels = texts.filter(el => el.matches('[data-testid=block-label], [data-testid=block-info], [data-testid=block-title], .info-text, .validation-error'));
+  const overlaps = [];
+  for (const a of labels) for (const b of content) {
+    if (a === b || a.contains(b) || b.contains(a)) continue;
+    const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+    const w = Math.min(r.right, s.right) - Math.max(r.left, s.left), h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+    if (w > 1 && h > 1) overlaps.push(`${named(a)} × ${named(b)} (${Math.round(w)}×${Math.round(h)})`);
+  }
+  return {checked: texts.length, truncated, overlaps};
+}"""
+
+
+def cut_or_covered(page: Page) -> dict[str, Any]:
+    """{"checked": texts checked, "truncated": [...], "overlaps": [...]} on the page as it is now."""
+    return page.evaluate(_CUT_OR_COVERED)

@@ -166,6 +166,7 @@ def generate(page, shots: Path) -> None:
     playwright.expect(page.locator("#generate-error")).to_be_hidden()  # the width is fine now
     for gallery in ("#reference_images", "#output-gallery"):  # one image each
         assert not cropped_images(page, gallery), gallery
+    page.evaluate("scrollTo(0, 0)")  # the results column sticks where the page is scrolled
     page.screenshot(path=str(shots / "generate-tab.png"), full_page=True)
 
 
@@ -204,6 +205,7 @@ def compare(page, shots: Path) -> None:
         assert method in captions
     playwright.expect(page.locator("#compare-table")).to_contain_text("similarity")
     assert not cropped_images(page, "#compare-gallery")
+    page.evaluate("scrollTo(0, 0)")  # the results column sticks where the page is scrolled
     page.screenshot(path=str(shots / "compare-tab.png"), full_page=True)
 
 
@@ -212,7 +214,7 @@ def stop_a_long_run(page) -> None:
     for elem_id, value in (("steps", 150), ("width", 320), ("height", 320)):
         set_slider(page, elem_id, value)
     page.locator("#generate-button").click()
-    progress = page.get_by_text(re.compile(r"Denoising - \d")).first  # gr.Progress following the steps
+    progress = page.get_by_text(re.compile(r"Denoising · [\d.]+ s in all - \d")).first  # gr.Progress following the steps
     playwright.expect(progress).to_be_visible()
     page.locator("#stop-generate").click()
     playwright.expect(progress).to_be_hidden()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from ipa_demo.loop import GenerationCancelled
-from ipa_demo.ui.runner import StopSwitches, run_stoppable
+from ipa_demo.ui.runner import Readout, StopSwitches, run_stoppable
 from ipa_demo.ui.stop_requests import MAX_CANCEL_BODY, StopOnCancel
 
 
@@ -110,3 +110,18 @@ def test_a_cancel_request_stops_its_session_and_reaches_gradio_unchanged() -> No
     large = json.dumps({"session_hash": "abc", "padding": "x" * MAX_CANCEL_BODY}).encode()
     assert cancel_through(large) == ([], large), "a large body is passed on whole, unread"
     assert cancel_through(b"not json") == ([], b"not json")
+
+
+def test_the_readout_counts_seconds_from_the_start_and_names_what_loaded() -> None:
+    """Gradio's own timer restarts at each yield: the text carries the total since the run began."""
+    now, loaded = [100.0], ["sd15"]
+    readout = Readout("Denoising", loaded=lambda: loaded, clock=lambda: now[0])
+    now[0] = 103.25
+    loaded.append("ip:base")
+    assert "loaded: ip:base" in readout.preparing() and "sd15" not in readout.preparing()
+    assert readout.preparing().startswith("Preparing: loading the models")
+    now[0] = 112.0
+    assert readout.step(5, 20) == "Denoising · 12.0 s in all"
+    now[0] = 113.5
+    assert readout.step(6, 20) == "Denoising · 13.5 s in all", "no restart between steps"
+

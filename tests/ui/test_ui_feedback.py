@@ -82,9 +82,11 @@ def test_steps_are_shown_without_yields_and_each_heartbeat_repeats_the_last() ->
         assert result == "result"
 
     run = followed()
-    assert next(run) == (gr.skip(), gr.skip()) and reported == [(1, 3), (2, 3)], "steps shown without a yield"
+    assert next(run) == (gr.skip(), gr.skip())
+    assert reported[0] == 0.0, "before the first step: preparing"
+    assert reported[1:] == [(1, 3), (2, 3)], "steps shown without a yield"
     next(run)
-    assert reported[:3] == [(1, 3), (2, 3), (2, 3)], "once resumed after the yield, the last step again"
+    assert reported[1:4] == [(1, 3), (2, 3), (2, 3)], "once resumed after the yield, the last step again"
     gate.set()
     rest = list(run)
     assert reported[-1] == (3, 3) and len(rest) <= 2
