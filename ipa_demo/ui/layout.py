@@ -59,12 +59,14 @@ _GALLERIES = """
 # top of a reference (most of a tall one on a phone) and was cut short by the image's toolbar; and a
 # refused value's note over the label. Here the label is a heading above the picture, wrapped whole,
 # and the note is a line above it, in the flow. A slider's track shrinks so that its maximum is read whole.
+# Not in an image editor: its canvas maps the pointer from where Gradio placed it, and with the label moved
+# into the flow a painted stroke missed the image (the mask came back with no layer).
 _UNCOVERED = """
-.block label[data-testid="block-label"].float {
+.block:not(:has(.pixi-target)) label[data-testid="block-label"].float {
   position: static; margin: var(--block-label-margin); max-width: calc(100% - 2 * var(--block-label-margin));
   white-space: normal;
 }
-.block:has(label[data-testid="block-label"].float) { height: auto !important; }
+.block:not(:has(.pixi-target)):has(label[data-testid="block-label"].float) { height: auto !important; }
 .block:has(.pixi-target) > .image-container { height: 300px; }  /* an editor's canvas fills its container */
 .block .image-container { position: relative; }  /* its toolbar and canvas, below the label */
 .block .wrap.full:has(> .validation-error) { position: static !important; height: auto; padding: 0; background: none; }

@@ -158,7 +158,10 @@ _CUT_OR_COVERED = r"""() => {
   const content = [...document.querySelectorAll('img, canvas, .icon-button-wrapper, [data-testid=upload-text], .icon-wrap, .validation-error, '
     + '[data-testid=block-label], [data-testid=block-info], .info-text, button:not(.upload-container)')]
     .filter(el => visible(el) && !el.closest('.toast-body'));  // toasts float over everything, then go
-  const labels = texts.filter(el => el.matches('[data-testid=block-label], [data-testid=block-info], [data-testid=block-title], .info-text, .validation-error'));
+  // Left out, and said so in issue 27: an image editor's own label, which stays where Gradio lays it (moved into
+  // the flow, the editor's canvas mapped the pointer wrongly and a painted stroke was lost), under its toolbar.
+  const labels = texts.filter(el => el.matches('[data-testid=block-label], [data-testid=block-info], [data-testid=block-title], .info-text, .validation-error')
+    && !(el.matches('[data-testid=block-label]') && el.closest('.block:has(.pixi-target)')));
   const overlaps = [];
   for (const a of labels) for (const b of content) {
     if (a === b || a.contains(b) || b.contains(a)) continue;
