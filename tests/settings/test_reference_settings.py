@@ -355,7 +355,7 @@ def test_the_new_controls_wait_in_one_closed_accordion() -> None:
     new = ["ip_weights", "reference_weights", "ip_combine", "reference_masks", "negative_reference",
            *(name for name in default_values() if name.startswith("ip2_"))]  # fmt: skip
     with gradio_module.Blocks():
-        controls = build_controls(Limits())
+        controls = build_controls(Limits(), gradio_module.Column(), gradio_module.Column())
     for name in new:
         block, accordions = controls.fields[name], []
         while block is not None:

@@ -417,7 +417,7 @@ def test_server_files_cannot_be_read_through_the_api(app_url, client, tiny_model
 
 def test_model_choices_are_fixed_allow_lists() -> None:
     with gr.Blocks():
-        fields = build_controls(Limits()).fields
+        fields = build_controls(Limits(), gr.Column(), gr.Column()).fields
     allowed = {"ip_variant": IP_VARIANTS, "controlnet": CONTROLNET_KINDS, "t2i": T2I_KINDS}
     for name, values in {**allowed, "scheduler": SCHEDULER_NAMES}.items():
         assert tuple(value for _, value in fields[name].choices) == values, name
