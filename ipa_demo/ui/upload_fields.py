@@ -18,6 +18,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.formparsers import MultiPartException
 
 MAX_FIELD_BYTES = 64 * 1024  # non-file fields of one upload together; Gradio's page sends none
+NOT_A_FILE = "Each 'files' part of an upload must be a file, with a filename in its Content-Disposition."
 TOO_LARGE = (
     "Form fields exceeded maximum allowed size of {limit} bytes: the upload route takes files; "
     "other fields may hold {limit} bytes together."
@@ -30,6 +31,7 @@ class FieldMeter:
     def __init__(self, boundary: bytes, limit: int = MAX_FIELD_BYTES) -> None:
         self.limit = limit
         self.field_bytes = 0
+        self.not_a_file = False  # a "files" part with no filename: Gradio's route failed on it (HTTP 500)
         self._is_file = False
         self._header_name = b""
         self._header_value = b""
@@ -79,7 +81,9 @@ class FieldMeter:
         self._header_name, self._header_value = b"", b""
 
     def _headers_finished(self) -> None:
-        self._is_file = b"filename" in parse_options_header(self._disposition)[1]
+        options = parse_options_header(self._disposition)[1]
+        self._is_file = b"filename" in options  # as Gradio's parser tells a file (an empty name gets one made up)
+        self.not_a_file = self.not_a_file or (options.get(b"name") == b"files" and not self._is_file)
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         if not self._is_file:
@@ -94,6 +98,8 @@ def metered(receive: Any, meter: FieldMeter) -> Any:
         meter.feed(message.get("body", b""))
         if meter.over:
             raise MultiPartException(TOO_LARGE.format(limit=meter.limit))
+        if meter.not_a_file:
+            raise MultiPartException(NOT_A_FILE)
         return message
 
     return receive_metered

@@ -95,3 +95,17 @@ def test_a_second_content_type_does_not_hide_the_fields(url: str) -> None:
     headers = [("content-type", f"multipart/form-data; boundary={boundary}"),
                ("content-type", f"multipart/form-data; boundary={other}")]  # fmt: skip
     assert httpx.post(f"{url}gradio_api/upload", content=body, headers=headers).status_code == 413
+
+
+@pytest.mark.parametrize(("disposition", "status"), [('form-data; name="files"', 400), ('form-data; name="files"; filename=""', 200)])
+def test_a_files_part_without_a_file_name_is_refused_in_words(url: str, disposition: str, status: int) -> None:
+    """Issue 23, item 8: a part with no filename got HTTP 500 ("File is not an instance of GradioUploadFile");
+    an empty filename is a file still, which Gradio names itself."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: image/png\r\n\r\n").encode()
+    body += png() + f"\r\n--{boundary}--\r\n".encode()
+    response = httpx.post(f"{url}gradio_api/upload", content=body,
+                          headers={"content-type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+    assert response.status_code == status, response.text
+    assert ("must be a file, with a filename" in response.text) == (status == 400)
+    assert httpx.get(f"{url}config").status_code == 200
