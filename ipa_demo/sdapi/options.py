@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..settings import SettingsError
+from ..settings.megabytes import MEGABYTE, megabytes
 
 AUTH_ENV = "IPA_API_AUTH"
 OFF_ENV = "IPA_NO_SDAPI"
 BODY_ENV = "IPA_MAX_API_BODY_MB"
 DEFAULT_BODY_MB = 50.0
-MEGABYTE = 1024 * 1024
 
 
 def parse_credentials(text: str | None, name: str = "--api-auth") -> Mapping[str, str]:
@@ -34,14 +34,7 @@ def parse_credentials(text: str | None, name: str = "--api-auth") -> Mapping[str
 
 
 def api_body_bytes(raw: str | None = None) -> int:
-    text = os.environ.get(BODY_ENV, str(DEFAULT_BODY_MB)) if raw is None else raw
-    try:
-        megabytes = float(text)
-    except ValueError:
-        raise SettingsError(BODY_ENV, f"must be a number of megabytes, got {text!r}") from None
-    if not 0 < megabytes < float("inf"):
-        raise SettingsError(BODY_ENV, f"must be above 0, got {text!r}")
-    return max(1, int(megabytes * MEGABYTE))
+    return megabytes(BODY_ENV, DEFAULT_BODY_MB, raw)
 
 
 @dataclass(frozen=True)

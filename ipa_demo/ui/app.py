@@ -13,7 +13,6 @@ theme.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ..sdapi.mount import attach
 from ..sdapi.options import ApiOptions
 from ..sdapi.routes import create_api
 from ..settings import Limits, SettingsError
+from ..settings.megabytes import megabytes
 from ..zerogpu import gpu_task
 from .api import accept_plain_files, whole_numbers_only
 from .base_model import base_model_names
@@ -62,7 +62,6 @@ TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
 GPU_QUEUE = "gpu"
 UPLOAD_LIMIT_ENV = "IPA_MAX_UPLOAD_MB"
 DEFAULT_UPLOAD_MB = 20.0
-MEGABYTE = 1024 * 1024
 # Soft with WCAG 2.1 AA contrast (text ≥ 4.5:1): its hints are neutral-400 on white (2.5:1), its labels
 # and accent indigo-500 (3.6:1 on their indigo-100 badge, 4.5:1 under white text). Here hints are
 # neutral-600 (7.6:1), labels indigo-700 (6.9:1 on indigo-100) and filled accents indigo-600 (6.3:1
@@ -154,17 +153,9 @@ class Outputs:
         return [self.compare_gallery, self.compare_table, self.grid, self.compare_seed, self.compare_note]
 
 
-def max_upload_bytes(megabytes: float | None = None) -> int:
-    """The largest file Gradio accepts, from ``megabytes`` or IPA_MAX_UPLOAD_MB (default 20 MB)."""
-    if megabytes is None:
-        raw = os.environ.get(UPLOAD_LIMIT_ENV, str(DEFAULT_UPLOAD_MB))
-        try:
-            megabytes = float(raw)
-        except ValueError:
-            raise SettingsError(UPLOAD_LIMIT_ENV, f"must be a number of megabytes, got {raw!r}") from None
-    if not 0 < megabytes < float("inf"):
-        raise SettingsError(UPLOAD_LIMIT_ENV, f"must be above 0, got {megabytes!r}")
-    return max(1, int(megabytes * MEGABYTE))
+def max_upload_bytes(megabytes_given: float | None = None) -> int:
+    """The largest file Gradio accepts, from ``megabytes_given`` or IPA_MAX_UPLOAD_MB (default 20 MB)."""
+    return megabytes(UPLOAD_LIMIT_ENV, DEFAULT_UPLOAD_MB, megabytes_given)
 
 
 def launch_options(max_upload_mb: float | None = None, host: str = "127.0.0.1") -> dict[str, Any]:

@@ -8,7 +8,6 @@ written here first, with its text, and the components get paths.
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
 import threading
 import time
@@ -20,7 +19,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image, ImageOps
 
 from ..metadata import save_png
-from ..settings import SettingsError
+from ..settings.megabytes import megabytes
 
 MAX_AGE_SECONDS = 2 * 60 * 60  # files older than this are gone; Gradio keeps its own copies meanwhile
 OUTPUT_BUDGET_ENV = "IPA_MAX_OUTPUT_MB"
@@ -28,19 +27,11 @@ OUTPUT_BUDGET_ENV = "IPA_MAX_OUTPUT_MB"
 # A 32-cell 1024² sweep takes about 450 MB of it; 2 GB keeps a few sweeps and hundreds of images.
 DEFAULT_OUTPUT_MB = 2048.0
 COPIES = 2  # each output is on disk twice: here, and in Gradio's cache once returned
-MEGABYTE = 1024 * 1024
 
 
 def output_budget_bytes() -> int:
     """The disk the outputs may take, both copies counted, from IPA_MAX_OUTPUT_MB (default 2048)."""
-    raw = os.environ.get(OUTPUT_BUDGET_ENV, str(DEFAULT_OUTPUT_MB))
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        raise SettingsError(OUTPUT_BUDGET_ENV, f"must be a number of megabytes, got {raw!r}") from None
-    if not 0 < megabytes < float("inf"):
-        raise SettingsError(OUTPUT_BUDGET_ENV, f"must be above 0, got {raw!r}")
-    return max(1, int(megabytes * MEGABYTE))
+    return megabytes(OUTPUT_BUDGET_ENV, DEFAULT_OUTPUT_MB)
 
 
 class OutputStore:
