@@ -250,9 +250,14 @@ def _write_image_encoder(folder: Path) -> None:
         hidden_act="gelu",
     )
     CLIPVisionModelWithProjection(config).save_pretrained(folder)
+    write_image_processor(folder, IMAGE_SIZE)
+
+
+def write_image_processor(folder: Path, size: int) -> None:
+    """CLIP's image preprocessing (resize, centre crop, its mean and spread) at ``size``."""
     CLIPImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE},
-        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        size={"shortest_edge": size},
+        crop_size={"height": size, "width": size},
         image_mean=list(CLIP_MEAN),
         image_std=list(CLIP_STD),
     ).save_pretrained(folder)

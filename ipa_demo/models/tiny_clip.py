@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+from transformers import CLIPConfig, CLIPModel
 
-from .tiny import CLIP_MEAN, CLIP_STD, END_TOKEN, MAX_TOKENS, START_TOKEN, _write_tokenizer
+from .tiny import END_TOKEN, MAX_TOKENS, START_TOKEN, _write_tokenizer, write_image_processor
 
 WIDTH = 32
 IMAGE_SIZE = 32
@@ -25,10 +25,5 @@ def write_tiny_clip(folder: Path, seed: int = 0) -> Path:
         projection_dim=16,
     )
     CLIPModel(config).save_pretrained(folder)
-    CLIPImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE},
-        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        image_mean=list(CLIP_MEAN),
-        image_std=list(CLIP_STD),
-    ).save_pretrained(folder)
+    write_image_processor(folder, IMAGE_SIZE)
     return folder
