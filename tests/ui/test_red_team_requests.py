@@ -68,9 +68,9 @@ def test_a_backtracking_bomb_png_loads_at_once_and_the_server_stays_responsive(a
     status_seconds = time.perf_counter() - start
     loading.join(timeout=120)
     (answer, seconds), = answers
-    assert status.status_code == 200 and status_seconds < 2.0, status_seconds
+    assert status.status_code == 200 and status_seconds < 5.0, status_seconds  # the old regex: 51 s
     assert '"success": true' in answer.replace('"success":true', '"success": true') and "a cat" in answer, answer
-    assert seconds < 3.0, f"loading the PNG took {seconds:.1f} s"
+    assert seconds < 10.0, f"loading the PNG took {seconds:.1f} s"
     assert_still_serves(app_url)
 
 
