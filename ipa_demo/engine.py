@@ -80,6 +80,7 @@ from .runtime import (
 )
 from .settings import GenerationSettings, SettingsError, check_inputs
 from .settings.parameters import format_parameters
+from .settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images
 from .shared_use import SharedUse
 from .structure.control_maps import ControlMapMaker, Estimator, MapRequest, fit_to_size
 from .structure.controlnet import ControlNetGuidance
@@ -309,10 +310,12 @@ class Engine:
         mask_image: Image.Image | None = None,  # with init_image: inpaint where white
         more: MoreReferences = NO_MORE,
         *,
+        units: UnitImages = NO_UNIT_IMAGES,  # the images of settings.more_*_units, one entry per unit
         injection_maps: bool = False,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
         check_more_references(settings, references, more)
+        check_unit_images(settings, units)
         with self.serving(settings):
             check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
             request = (settings, references, init_image, control_image, on_step, mask_image, more, injection_maps)

@@ -18,7 +18,7 @@ from .images import read_size
 from .settings import Limits, SettingsError
 
 REFERENCES = "reference_images"
-REFERENCE_FIELDS = (REFERENCES, "ip2_reference_images")  # both adapter units' references count
+REFERENCE_FIELDS = (REFERENCES, "ip2_reference_images")  # the first two adapter units' references
 _DECODE_SLOT = threading.Lock()
 
 
@@ -40,9 +40,14 @@ def read_header(path: Path, field: str) -> ImageHeader:
     return ImageHeader(field, *read_size(path, field))
 
 
+def is_reference(field: str) -> bool:
+    """Whether an input is a reference of some IP-Adapter unit (``settings.units.unit_field`` names further units')."""
+    return field in REFERENCE_FIELDS or (field.startswith("ip_unit_") and field.endswith(".references"))
+
+
 def check_budget(headers: Sequence[ImageHeader], limits: Limits) -> None:
     """Refuse a request whose images, together, exceed this server's budget; the error names the input."""
-    references = sum(header.field in REFERENCE_FIELDS for header in headers)
+    references = sum(is_reference(header.field) for header in headers)
     if references > limits.max_references:
         raise SettingsError(REFERENCES, f"at most {limits.max_references} reference images on this server, got {references}")
     if len(headers) > limits.max_input_images:

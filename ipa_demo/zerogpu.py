@@ -81,18 +81,16 @@ def estimate_gpu_seconds(settings: GenerationSettings, methods: int = 1) -> int:
     guidance = 1.0 if settings.guidance > 1.0 else 0.5  # as pipeline.uses_guidance: no CFG halves the batch
     step = STEP_SECONDS * pixels**1.25 * settings.num_images * guidance * _step_cost(settings)
     decode = DECODE_SECONDS * pixels * settings.num_images
-    preprocess = PREPROCESS_SECONDS if settings.needs_control_image else 0.0
+    structure_units = (*settings.controlnet_units, *settings.t2i_units)
+    preprocess = PREPROCESS_SECONDS * sum(unit.is_active for unit in structure_units)  # one map per unit
     per_generation = settings.steps * step + decode + preprocess
     return max(MIN_SECONDS, math.ceil(SAFETY * (FIXED_SECONDS + methods * per_generation)))
 
 
 def _step_cost(settings: GenerationSettings) -> float:
     cost = 1.0
-    for unit in (settings.ip, settings.ip2):
-        if unit.is_active:
-            cost += IP_ADAPTER_COST
-    if settings.controlnet.is_active:
-        cost += CONTROLNET_COST
+    cost += IP_ADAPTER_COST * sum(unit.is_active for unit in settings.ip_units)
+    cost += CONTROLNET_COST * sum(unit.is_active for unit in settings.controlnet_units)
     if settings.reference_only.is_active:
         cost += REFERENCE_FAST_COST if settings.reference_only.fast else REFERENCE_COST
     return cost

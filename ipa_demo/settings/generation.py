@@ -179,6 +179,11 @@ SECTIONS = {
     "t2i": T2IAdapterSettings,
     "reference_only": ReferenceOnlySettings,
 }
+MORE_UNITS = {
+    "more_ip_units": IPAdapterSettings,
+    "more_controlnet_units": ControlNetSettings,
+    "more_t2i_units": T2IAdapterSettings,
+}
 
 
 @dataclass(frozen=True)
@@ -202,10 +207,22 @@ class GenerationSettings:
     reference_only: ReferenceOnlySettings = field(default_factory=ReferenceOnlySettings)
     ip2: IPAdapterSettings = field(default_factory=lambda: IPAdapterSettings(scale=0.0))  # off unless given λ
     base_model: str = ""  # one of the server's base models by name; "": its first (``base_models``)
+    # Units after the ones above (``ip`` and ``ip2``, ``controlnet``, ``t2i``), in the order they act;
+    # their images travel beside the settings in ``units.UnitImages``, one entry per unit here.
+    more_ip_units: tuple[IPAdapterSettings, ...] = ()
+    more_controlnet_units: tuple[ControlNetSettings, ...] = ()
+    more_t2i_units: tuple[T2IAdapterSettings, ...] = ()
 
     def __post_init__(self) -> None:
         for section, kind in SECTIONS.items():
             require(isinstance(getattr(self, section), kind), section, f"must be {kind.__name__}")
+        for name, kind in MORE_UNITS.items():
+            units = getattr(self, name)
+            require(isinstance(units, tuple) and all(isinstance(unit, kind) for unit in units), name,
+                    f"must be a tuple of {kind.__name__}")  # fmt: skip
+        for number, unit in enumerate(self.more_controlnet_units, start=2):
+            require(not unit.guess_mode, f"controlnet_unit_{number}",
+                    f"guess_mode: one switch for the request: set it with {label_of('guess_mode')}")  # fmt: skip
         check_declared(self, "")
         for name in ("width", "height"):
             value = getattr(self, name)
@@ -215,7 +232,27 @@ class GenerationSettings:
 
     @property
     def needs_control_image(self) -> bool:
+        """Whether the first ControlNet or T2I unit acts: they read the request's control image."""
         return self.controlnet.is_active or self.t2i.is_active
+
+    @property
+    def ip_units(self) -> tuple[IPAdapterSettings, ...]:
+        """Every IP-Adapter unit given, first to last; ``ip2`` counts when it acts or others follow it."""
+        second = (self.ip2,) if self.ip2.is_active or self.more_ip_units else ()
+        return (self.ip, *second, *self.more_ip_units)
+
+    @property
+    def controlnet_units(self) -> tuple[ControlNetSettings, ...]:
+        return (self.controlnet, *self.more_controlnet_units)
+
+    @property
+    def t2i_units(self) -> tuple[T2IAdapterSettings, ...]:
+        return (self.t2i, *self.more_t2i_units)
+
+    @property
+    def guess_mode(self) -> bool:
+        """One switch for the whole request, held by the first ControlNet unit (as the API names it)."""
+        return self.controlnet.guess_mode
 
     @property
     def image_seeds(self) -> tuple[int, ...]:
@@ -258,6 +295,7 @@ class Limits:
     max_input_images: int = 10  # references, init image and control image together
     max_request_pixels: int = 80_000_000  # decoded pixels of all input images together (two 40-MP photos)
     max_sweep_cells: int = 32  # generations one sweep may ask for (the layer atlas is one per layer)
+    max_units: int = 4  # units of each kind (IP-Adapter, ControlNet, T2I-Adapter) one request may give
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -287,3 +325,6 @@ def check_limits(settings: GenerationSettings, limits: Limits) -> None:
     for name in ("prompt", "negative_prompt"):
         length = len(getattr(settings, name))
         require(length <= limits.max_prompt_chars, name, f"at most {limits.max_prompt_chars} characters, got {length}")
+    for kind, units in (("ip", settings.ip_units), ("controlnet", settings.controlnet_units), ("t2i", settings.t2i_units)):
+        require(len(units) <= limits.max_units, f"{kind}_units",
+                f"at most {limits.max_units} units of a kind on this server (IPA_MAX_UNITS), got {len(units)}")  # fmt: skip
