@@ -27,7 +27,7 @@ import torch
 from .models.base_model import ModelChoice, resolve_base_model
 from .models.loading import StableDiffusionModels
 from .models.sources import ModelSources
-from .models.used import ModelsUsed, is_model
+from .models_used import ModelsUsed, is_model
 from .runtime import ModelOffload
 from .settings import SettingsError
 

@@ -35,6 +35,15 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class BatchLayout:
+    """How a generation's UNet batch is laid out, which conditioners prepare their inputs for."""
+
+    num_images: int
+    guided: bool  # classifier-free guidance: [unconditional × n ; conditional × n], else [conditional × n]
+    device: torch.device
+
+
+@dataclass(frozen=True)
 class Step:
     """Where the loop is: the ``index``-th of ``total`` steps, at ``timestep``."""
 
@@ -56,3 +65,25 @@ class Conditioner(ABC):
     @abstractmethod
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         """This step's call with this conditioner's part added (the call itself outside its window)."""
+
+    def after_step(self, latents: torch.Tensor, step: Step) -> torch.Tensor:
+        """The latents the scheduler returned at ``step``, as this conditioner leaves them (most: as they are)."""
+        return latents
+
+
+class LatentStart(ABC):
+    """Where a generation's latents start: noise (txt2img), a noised image (img2img), a masked image (inpainting).
+
+    It chooses the timesteps the loop runs, draws the first latents from the generation's random
+    streams, and may bring conditioners of its own, which join every step after all the others.
+    """
+
+    @abstractmethod
+    def timesteps(self, scheduler: SchedulerMixin, steps: int) -> torch.Tensor:
+        """The part of the scheduler's schedule (already set for ``steps``) that the loop runs."""
+
+    @abstractmethod
+    def begin(
+        self, sampling: Sampling, scheduler: SchedulerMixin, timesteps: torch.Tensor, shape: tuple[int, ...], guided: bool
+    ) -> tuple[torch.Tensor, tuple[Conditioner, ...]]:
+        """The first latents, of ``shape``, and the conditioners this start brings."""

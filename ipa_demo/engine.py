@@ -22,7 +22,7 @@ from PIL import Image
 
 from .base_models import DEFAULT_KEEP, BaseModels
 from .cache import LRUCache, image_digest
-from .conditioner import Conditioner
+from .conditioner import BatchLayout, Conditioner, LatentStart
 from .errors import MissingModelError
 from .inpainting import Inpainting, check_inpainting
 from .ip_adapter.conditioner import ImagePrompt
@@ -78,13 +78,15 @@ from .runtime import (
     out_of_memory_as_user_error,
     prefers_channels_last,
 )
-from .settings import GenerationSettings, SettingsError, check_inputs
+from .settings import ControlNetSettings, GenerationSettings, SettingsError, check_inputs
 from .settings.parameters import format_parameters
 from .settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images
 from .shared_use import SharedUse
+from .starts import FROM_NOISE, FromImage
 from .structure.control_maps import ControlMapMaker, Estimator, MapRequest, fit_to_size
 from .structure.controlnet import ControlNetGuidance
 from .structure.t2i_adapter import T2IGuidance
+from .structure.units import structure_units
 from .unet_setup import prepare_unet
 
 Loaded = TypeVar("Loaded")
@@ -242,9 +244,12 @@ class Engine:
 
         return self._once(f"depth:{self.depth_model}", load)
 
-    def control_map(self, control_image: Image.Image, kind: str, settings: GenerationSettings) -> Image.Image:
-        """The map a conditioner of ``kind`` gets: made from the image, or the image itself if it is one."""
-        if settings.control_is_map:
+    def control_map(
+        self, control_image: Image.Image, kind: str, settings: GenerationSettings, is_map: bool | None = None
+    ) -> Image.Image:
+        """The map a conditioner of ``kind`` gets: made from the image, or the image itself if it is one
+        (``is_map``; None: as the request's control image, ``control_is_map``)."""
+        if settings.control_is_map if is_map is None else is_map:
             return fit_to_size(control_image, settings.width, settings.height)
         request = MapRequest(kind, settings.width, settings.height, settings.canny_low, settings.canny_high)
         return self.control_maps.make(control_image, request)
@@ -253,16 +258,15 @@ class Engine:
         self, settings: GenerationSettings, units: Sequence[UnitRequest], recorder: InjectionRecorder | None = None
     ) -> list[ImagePrompt | None]:
         """One conditioner per adapter unit that acts (None for one that does not), in the units' order."""
-        batch = {"num_images": settings.num_images, "guided": uses_guidance(settings), "output": self._output(settings)}
-        prompts: list[ImagePrompt | None] = []
-        for unit in units:
-            if not unit.settings.is_active:
-                prompts.append(None)
-                continue
-            weights = self.ip_adapter(unit.settings.variant)
-            images = (unit.references, unit.negative, unit.masks)
-            prompts.append(prepare_unit(weights, self.image_encoder, unit.settings, *images, **batch, recorder=recorder))
-        return prompts
+        layout, output = self._layout(settings), self._output(settings)
+        return [
+            prepare_unit(self.ip_adapter(unit.settings.variant), self.image_encoder, unit, output, layout, recorder)
+            if unit.settings.is_active else None
+            for unit in units
+        ]  # fmt: skip
+
+    def _layout(self, settings: GenerationSettings) -> BatchLayout:
+        return BatchLayout(settings.num_images, uses_guidance(settings), self.device)
 
     def _output(self, settings: GenerationSettings) -> OutputSize:
         return OutputSize(settings.height, settings.width, self.models.architecture, self.device)
@@ -282,22 +286,21 @@ class Engine:
         return ReferenceGuidance.prepare(self.models.unet, posterior, settings.reference_only)
 
     def structure(
-        self, settings: GenerationSettings, control_image: Image.Image | None
+        self, settings: GenerationSettings, control_image: Image.Image | None, images: UnitImages = NO_UNIT_IMAGES
     ) -> tuple[list[Conditioner], dict[str, Image.Image]]:
-        """ControlNet and T2I-Adapter guidance, and the maps they were given (by kind)."""
-        if control_image is None or not settings.needs_control_image:
-            return [], {}
+        """One conditioner per acting ControlNet and T2I-Adapter unit, and the maps they were given (by name)."""
+        layout = self._layout(settings)
         maps: dict[str, Image.Image] = {}
-        batch = {"device": self.device, "num_images": settings.num_images, "guided": uses_guidance(settings)}
         guidance: list[Conditioner] = []
-        if settings.controlnet.is_active:
-            kind = settings.controlnet.kind
-            maps[kind] = self.control_map(control_image, kind, settings)
-            guidance.append(ControlNetGuidance.prepare(self.controlnet(kind), maps[kind], settings.controlnet, **batch))
-        if settings.t2i.is_active:
-            kind = settings.t2i.kind
-            maps[kind] = self.control_map(control_image, kind, settings)
-            guidance.append(T2IGuidance.prepare(self.t2i_adapter(kind), maps[kind], settings.t2i, **batch))
+        for unit in structure_units(settings, control_image, images):
+            kind = unit.settings.kind
+            maps[unit.map_name] = control_map = self.control_map(unit.image, kind, settings, unit.is_map)
+            if isinstance(unit.settings, ControlNetSettings):
+                model = self.controlnet(kind)
+                guess_mode = settings.guess_mode
+                guidance.append(ControlNetGuidance.prepare(model, control_map, unit.settings, layout, guess_mode=guess_mode, region=unit.region))
+            else:
+                guidance.append(T2IGuidance.prepare(self.t2i_adapter(kind), control_map, unit.settings, layout))
         return guidance, maps
 
     def generate(
@@ -314,12 +317,13 @@ class Engine:
         injection_maps: bool = False,
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
-        check_more_references(settings, references, more)
         check_unit_images(settings, units)
+        check_more_references(settings, references, more)
         with self.serving(settings):
             check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
-            request = (settings, references, init_image, control_image, on_step, mask_image, more, injection_maps)
-            return self._generate(*request)
+            return self._generate(
+                settings, references, init_image, control_image, on_step, mask_image, more, units, injection_maps
+            )
 
     @contextmanager
     def serving(self, settings: GenerationSettings) -> Iterator[None]:
@@ -337,7 +341,7 @@ class Engine:
     def _generate(
         self, settings: GenerationSettings, references: Sequence[Image.Image], init_image: Image.Image | None,
         control_image: Image.Image | None, on_step: StepCallback | None, mask_image: Image.Image | None,
-        more: MoreReferences, injection_maps: bool,
+        more: MoreReferences, unit_images: UnitImages, injection_maps: bool,
     ) -> GenerationResult:  # fmt: skip
         text = encode_text(self.models, self.loras.text_settings(settings))
         latent_size = (settings.height // self.models.vae_scale_factor, settings.width // self.models.vae_scale_factor)
@@ -345,20 +349,13 @@ class Engine:
             InjectionRecorder.for_batch(latent_size, settings.num_images, uses_guidance(settings), self.models.architecture)
             if injection_maps else None
         )  # fmt: skip
-        units = unit_requests(settings, references, more)
+        units = unit_requests(settings, references, more, unit_images)
         prompts = self.image_prompts(settings, units, recorder)
-        structure, maps = self.structure(settings, control_image)
+        structure, maps = self.structure(settings, control_image, unit_images)
         reference = self.reference_guidance(settings, references)
         # Order matters: reference-only's extra row must see the others' tokens and residuals.
         conditioners = tuple(item for item in (*prompts, *structure, reference) if item is not None)
-        conditioning = Conditioning(
-            text=text,
-            conditioners=conditioners,
-            init_posterior=self.posterior(init_image, settings) if init_image is not None else None,
-        )
-        if init_image is not None and mask_image is not None:
-            inpainting = Inpainting.prepare(self.models, init_image, mask_image, conditioning.init_posterior, settings)
-            conditioning = replace(conditioning, inpainting=inpainting)
+        conditioning = Conditioning(text, conditioners, self._start(settings, init_image, mask_image))
         with out_of_memory_as_user_error(self.device):
             latents = denoise(self.models, settings, conditioning, on_step)
             pixels = decode(self.models, latents)
@@ -368,6 +365,17 @@ class Engine:
         parameters = [self.parameters_text(settings, seed, units, used, img2img) for seed in settings.image_seeds]
         injection = recorder.maps(steps_to_run(settings, img2img)) if recorder is not None else None
         return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps, injection)
+
+    def _start(
+        self, settings: GenerationSettings, init_image: Image.Image | None, mask_image: Image.Image | None
+    ) -> LatentStart:
+        """Where the latents start: noise, the init image, or the init image within a mask."""
+        if init_image is None:
+            return FROM_NOISE
+        posterior = self.posterior(init_image, settings)
+        if mask_image is None:
+            return FromImage(posterior, settings.strength)
+        return Inpainting.prepare(self.models, init_image, mask_image, posterior, settings)
 
     def parameters_text(
         self, settings: GenerationSettings, seed: int, units: Sequence[UnitRequest], used: Sequence[bool], img2img: bool

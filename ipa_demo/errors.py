@@ -4,6 +4,15 @@ Kept free of heavy imports so the command line can name them without loading tor
 """
 
 
+class SettingsError(ValueError):
+    """A setting the engine cannot honour; ``field`` names it (its API parameter name)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.reason = message
+
+
 class MissingModelError(RuntimeError):
     """A model that is needed could not be found locally nor fetched; the message says how to get it."""
 

@@ -19,9 +19,12 @@ from diffusers.image_processor import VaeImageProcessor
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from PIL import Image
 
-from .conditioner import Sampling
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+from .conditioner import Conditioner, LatentStart, Sampling, Step
 from .models.loading import StableDiffusionModels
 from .settings import GenerationSettings, SettingsError
+from .starts import tail_timesteps
 from .structure.control_maps import fit_to_size
 from .unet_call import UNetCall
 
@@ -44,13 +47,14 @@ def check_inpainting(
 
 
 @dataclass(frozen=True)
-class Inpainting:
-    """A request's mask and images, prepared once before the loop."""
+class Inpainting(LatentStart):
+    """A request's mask and images, prepared once before the loop: where its latents start."""
 
     init: DiagonalGaussianDistribution  # VAE posterior of the init image
     masked: DiagonalGaussianDistribution  # ... of the init image with the masked part blanked
     mask: torch.Tensor  # (1, 1, h, w) of 0 and 1 at latent size; 1: repaint
     with_mask_channels: bool  # an inpainting UNet: the mask and masked latents join its input
+    strength: float
 
     @classmethod
     def prepare(
@@ -72,16 +76,19 @@ class Inpainting:
             masked = models.vae.encode(masked_pixels).latent_dist
         latent_size = (settings.height // models.vae_scale_factor, settings.width // models.vae_scale_factor)
         mask = F.interpolate(mask, size=latent_size).to(models.device, models.dtype)
-        return cls(init, masked, mask, is_inpainting_unet(models))
+        return cls(init, masked, mask, is_inpainting_unet(models), settings.strength)
+
+    def timesteps(self, scheduler: SchedulerMixin, steps: int) -> torch.Tensor:
+        return tail_timesteps(scheduler, steps, self.strength)
 
     def begin(
-        self, sampling: Sampling, scheduler: object, timesteps: torch.Tensor, settings: GenerationSettings, guided: bool
-    ) -> tuple[torch.Tensor, RunningInpainting]:
-        """The first latents, and the state each step needs. Draws as diffusers does: the init image's
+        self, sampling: Sampling, scheduler: SchedulerMixin, timesteps: torch.Tensor, shape: tuple[int, ...], guided: bool
+    ) -> tuple[torch.Tensor, tuple[Conditioner, ...]]:
+        """The first latents, and the conditioner each step needs. Draws as diffusers does: the init image's
         sample from the first generator only (one image, repeated), then noise from every generator."""
-        count = settings.num_images
+        count = shape[0]
         first = sampling.generators[0]
-        full_strength = settings.strength == 1.0
+        full_strength = self.strength == 1.0
         image_latents = None
         if not self.with_mask_channels or not full_strength:
             image_latents = (sampling.latent_scale * self.init.sample(first)).repeat(count, 1, 1, 1)
@@ -94,13 +101,15 @@ class Inpainting:
         masked = (sampling.latent_scale * self.masked.sample(first)).repeat(count, 1, 1, 1)
         mask = self.mask.repeat(count, 1, 1, 1)
         extra = torch.cat([torch.cat([mask] * 2), torch.cat([masked] * 2)] if guided else [mask, masked], dim=1)
-        return latents, RunningInpainting(
-            self.with_mask_channels, extra, mask, image_latents, noise, scheduler, timesteps
-        )
+        running = RunningInpainting(self.with_mask_channels, extra, mask, image_latents, noise, scheduler, timesteps)
+        return latents, (running,)
 
 
 @dataclass(frozen=True)
-class RunningInpainting:
+class RunningInpainting(Conditioner):
+    """Joins each step last: the mask channels into an inpainting UNet's input, or the init image kept
+    outside the mask after a plain UNet's step."""
+
     with_mask_channels: bool
     extra_channels: torch.Tensor  # mask and masked-image latents, batched like the UNet input
     mask: torch.Tensor  # (n, 1, h, w)
@@ -109,19 +118,19 @@ class RunningInpainting:
     scheduler: object
     timesteps: torch.Tensor
 
-    def unet_call(self, call: UNetCall) -> UNetCall:
+    def join(self, call: UNetCall, step: Step) -> UNetCall:
         """The call as the UNet takes it: with the mask channels for an inpainting UNet."""
         if not self.with_mask_channels:
             return call
         return replace(call, sample=torch.cat([call.sample, self.extra_channels], dim=1))
 
-    def after_step(self, latents: torch.Tensor, index: int) -> torch.Tensor:
+    def after_step(self, latents: torch.Tensor, step: Step) -> torch.Tensor:
         """A plain UNet's latents, kept from the init image outside the mask."""
         if self.with_mask_channels:
             return latents
         assert self.image_latents is not None
         known = self.image_latents
-        if index < len(self.timesteps) - 1:
-            next_step = torch.tensor([self.timesteps[index + 1]])
+        if step.index < len(self.timesteps) - 1:
+            next_step = torch.tensor([self.timesteps[step.index + 1]])
             known = self.scheduler.add_noise(known, self.noise, next_step)  # type: ignore[attr-defined]
         return (1 - self.mask) * known + self.mask * latents

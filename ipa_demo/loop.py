@@ -20,11 +20,11 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
-from .conditioner import Conditioner, Sampling, Step
-from .inpainting import Inpainting, RunningInpainting
+from .conditioner import Conditioner, LatentStart, Sampling, Step
 from .models.loading import StableDiffusionModels
 from .schedulers import make_scheduler
 from .settings import GenerationSettings
+from .starts import FROM_NOISE, strength_steps
 from .unet_call import UNetCall
 
 StepCallback = Callable[[int, int], None]  # (steps done, total); may raise to stop the run
@@ -41,7 +41,7 @@ def within(on_step: StepCallback | None, done: int, total: int, cells: int = 1) 
 
 def steps_to_run(settings: GenerationSettings, img2img: bool) -> int:
     """How many denoising steps a generation makes: img2img keeps the ``strength`` tail of the schedule."""
-    return min(int(settings.steps * settings.strength), settings.steps) if img2img else settings.steps
+    return strength_steps(settings.steps, settings.strength) if img2img else settings.steps
 
 
 class GenerationCancelled(Exception):
@@ -117,8 +117,7 @@ class Conditioning:
 
     text: TextConditioning
     conditioners: tuple[Conditioner, ...] = ()  # each adds its part to every step's UNet call, in order
-    init_posterior: DiagonalGaussianDistribution | None = None  # img2img
-    inpainting: Inpainting | None = None  # img2img within a mask
+    start: LatentStart = FROM_NOISE  # txt2img; ``starts.FromImage``: img2img; ``inpainting.Inpainting``
 
 
 @torch.no_grad()
@@ -146,18 +145,9 @@ def denoise(
     random = partial(randn_tensor, generator=generators, device=models.device, dtype=models.dtype)
     sampling = Sampling(generators, random, models.vae.config.scaling_factor)
     guided = uses_guidance(settings)
-    inpainting: RunningInpainting | None = None
-    if conditioning.inpainting is not None:
-        timesteps = _img2img_timesteps(scheduler, settings)
-        latents, inpainting = conditioning.inpainting.begin(sampling, scheduler, timesteps, settings, guided)
-    elif conditioning.init_posterior is None:
-        timesteps = scheduler.timesteps
-        latents = random(shape) * scheduler.init_noise_sigma
-    else:
-        timesteps = _img2img_timesteps(scheduler, settings)
-        clean = sampling.sample(conditioning.init_posterior)
-        latents = scheduler.add_noise(clean, random(clean.shape), timesteps[:1].repeat(len(generators)))
-    conditioners = [conditioner.begin(sampling) for conditioner in conditioning.conditioners]
+    timesteps = conditioning.start.timesteps(scheduler, settings.steps)
+    latents, own = conditioning.start.begin(sampling, scheduler, timesteps, shape, guided)
+    conditioners = [*(conditioner.begin(sampling) for conditioner in conditioning.conditioners), *own]
 
     text = conditioning.text.embeddings
     step_kwargs = _step_kwargs(scheduler, generators)
@@ -168,27 +158,16 @@ def denoise(
         step = Step(index, total, timestep, scheduler, models.unet, guided)
         for conditioner in conditioners:
             call = conditioner.join(call, step)
-        if inpainting is not None:
-            call = inpainting.unet_call(call)
         noise_pred = call.run(models.unet, timestep)
         if guided:
             uncond, cond = noise_pred.chunk(2)
             noise_pred = uncond + settings.guidance * (cond - uncond)
         latents = scheduler.step(noise_pred, timestep, latents, **step_kwargs, return_dict=False)[0]
-        if inpainting is not None:
-            latents = inpainting.after_step(latents, index)
+        for conditioner in conditioners:
+            latents = conditioner.after_step(latents, step)
         if on_step is not None:
             on_step(index + 1, total)
     return latents
-
-
-def _img2img_timesteps(scheduler: object, settings: GenerationSettings) -> torch.Tensor:
-    """The tail of the schedule that ``strength`` keeps, as diffusers' img2img computes it."""
-    kept = steps_to_run(settings, img2img=True)
-    start = max(settings.steps - kept, 0) * scheduler.order  # type: ignore[attr-defined]
-    if hasattr(scheduler, "set_begin_index"):
-        scheduler.set_begin_index(start)
-    return scheduler.timesteps[start:]  # type: ignore[attr-defined]
 
 
 @torch.no_grad()

@@ -69,15 +69,17 @@ class ReferencePipeline:
         ip_scale: float | dict[str, Any] | None = None,
         reference: Image.Image | None = None,
         init_image: Image.Image | None = None,
-        controlnet: ControlNetModel | None = None,
-        adapter: T2IAdapter | None = None,
-        control_map: Image.Image | None = None,
+        controlnet: ControlNetModel | list[ControlNetModel] | None = None,
+        adapter: T2IAdapter | list[T2IAdapter] | None = None,
+        control_map: Image.Image | list[Image.Image] | None = None,
         **ip_inputs: object,
     ) -> np.ndarray:
         """The same request through diffusers; ``ip_scale`` as ``set_ip_adapter_scale`` takes it.
 
         ``ip_inputs`` go to the pipeline call as they are (``ip_adapter_image_embeds``,
         ``cross_attention_kwargs``, ``ip_adapter_image`` lists), for the parity tests of issue 14.
+        A list of ControlNets (or T2I-Adapters) takes a list of maps, one per unit of
+        ``settings.controlnet_units`` (``t2i_units``), whose scales and windows it is given.
         """
         pipe = self.pipe
         kwargs: dict[str, object] = dict(ip_inputs)
@@ -87,17 +89,19 @@ class ReferencePipeline:
                 kwargs["ip_adapter_image"] = reference
         if controlnet is not None:
             pipe = self.with_class(StableDiffusionControlNetPipeline, controlnet=controlnet)
-            options = settings.controlnet
+            units = settings.controlnet_units if isinstance(controlnet, list) else (settings.controlnet,)
+            one = not isinstance(controlnet, list)
             kwargs.update(
                 image=control_map,
-                controlnet_conditioning_scale=options.scale,
-                control_guidance_start=options.start,
-                control_guidance_end=options.end,
-                guess_mode=options.guess_mode,
+                controlnet_conditioning_scale=units[0].scale if one else [unit.scale for unit in units],
+                control_guidance_start=units[0].start if one else [unit.start for unit in units],
+                control_guidance_end=units[0].end if one else [unit.end for unit in units],
+                guess_mode=settings.guess_mode,
             )
         elif adapter is not None:
             pipe = self.with_class(StableDiffusionAdapterPipeline, adapter=adapter)
-            kwargs.update(image=control_map, adapter_conditioning_scale=settings.t2i.scale)
+            scale = [unit.scale for unit in settings.t2i_units] if isinstance(adapter, list) else settings.t2i.scale
+            kwargs.update(image=control_map, adapter_conditioning_scale=scale)
         if init_image is not None:
             pipe = self.with_class(StableDiffusionImg2ImgPipeline)
             kwargs.update(image=init_image, strength=settings.strength)

@@ -114,7 +114,7 @@ def test_a_plain_unet_ends_on_the_init_latents_outside_the_mask(engine: Engine) 
     init, mask = noise_image(settings.width, settings.height, seed=4), mask_image(settings.width, settings.height)
     posterior = engine.posterior(init, settings)
     inpainting = Inpainting.prepare(engine.models, init, mask, posterior, settings)
-    conditioning = Conditioning(encode_text(engine.models, settings), init_posterior=posterior, inpainting=inpainting)
+    conditioning = Conditioning(encode_text(engine.models, settings), start=inpainting)
     latents = denoise(engine.models, settings, conditioning)
     # The init image's sample, drawn first from the first image's generator, as diffusers draws it.
     known = engine.models.vae.config.scaling_factor * posterior.sample(

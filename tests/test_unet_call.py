@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter.attention import IPAttention
+from ipa_demo.ip_adapter.attention import KEY, IPAttention
 from ipa_demo.unet_call import UNetCall
 
 TIMESTEP = torch.tensor(700)
@@ -19,7 +19,7 @@ def structured_call(engine: Engine) -> UNetCall:
     tokens = torch.randn(2, 4, 32, generator=generator)
     ip = IPAttention(engine.ip_adapter("base"), tokens, (0.6,) * 16)
     residuals = {"down_block_additional_residuals": list(down), "mid_block_additional_residual": mid}
-    return UNetCall(latents, text, (ip,), residuals)
+    return UNetCall(latents, text, {KEY: (ip,)}, residuals)
 
 
 def test_the_front_row_gets_row_conditioning_and_zero_residuals(engine: Engine) -> None:
@@ -28,7 +28,7 @@ def test_the_front_row_gets_row_conditioning_and_zero_residuals(engine: Engine) 
     longer = call.with_row_in_front(front, copy_conditioning_of=1)
     assert torch.equal(longer.sample, torch.cat([front, call.sample])) and longer.hidden_rows == 1
     assert torch.equal(longer.text[0], call.text[1]) and torch.equal(longer.text[1:], call.text)
-    (ours,), (theirs,) = longer.ip, call.ip
+    (ours,), (theirs,) = longer.attention[KEY], call.attention[KEY]
     assert torch.equal(ours.tokens[0], theirs.tokens[1]) and torch.equal(ours.tokens[1:], theirs.tokens)
     residual = longer.residuals["mid_block_additional_residual"]
     assert not residual[0].any() and torch.equal(residual[1:], call.residuals["mid_block_additional_residual"])

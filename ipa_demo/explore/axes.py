@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..ip_adapter.layers import MASK_PRESETS, NUM_LAYERS, WEIGHT_CURVES
+from ..architecture.layers import MASK_PRESETS, NUM_LAYERS, WEIGHT_CURVES
 from ..settings import SettingsError
 from ..settings.declarations import SETTINGS, Setting
 

@@ -25,6 +25,7 @@ from ..ip_adapter.conditioner import ImagePrompt
 from ..ip_adapter.inputs import NO_MORE, MoreReferences, unit_requests
 from ..loop import Conditioning, StepCallback, decode, denoise, encode_text, uses_guidance
 from ..runtime import out_of_memory_as_user_error
+from ..starts import FROM_NOISE, FromImage
 from ..settings import GenerationSettings, IPAdapterSettings
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def generate_batch(
         conditioning = Conditioning(
             text=encode_text(engine.models, engine.loras.text_settings(batch)),
             conditioners=(*_on_own_rows(prompts, uses_guidance(batch), engine.device), *structure),
-            init_posterior=engine.posterior(init_image, batch) if init_image is not None else None,
+            start=FromImage(engine.posterior(init_image, batch), batch.strength) if init_image is not None else FROM_NOISE,
         )
         seeds = tuple(cell.seed for cell in cells)
         with out_of_memory_as_user_error(engine.device):

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from ..architecture import Architecture
-from ..ip_adapter.layers import DEFAULT_ARCHITECTURE
+from ..architecture.layers import DEFAULT_ARCHITECTURE
 from .grid import heat_map, labelled_grid
 
 TILE = 128  # pixels on the long side of each tile

@@ -52,6 +52,7 @@ class IPAttention:
 
 
 ImagePrompts = IPAttention | Sequence[IPAttention] | None
+KEY = "ip"  # the processors' keyword: a UNet call's ``attention[KEY]`` reaches them as ``ip=``
 
 
 def _units(ip: ImagePrompts) -> Sequence[IPAttention]:

@@ -14,7 +14,7 @@ from ..conditioner import Conditioner, Step
 from ..settings import IPAdapterSettings
 from ..unet_call import UNetCall
 from ..windows import step_in_window
-from .attention import IPAttention
+from .attention import KEY, IPAttention
 from .injection import InjectionRecorder
 from .regions import Regions
 from .weights import IPAdapterWeights
@@ -77,4 +77,4 @@ class ImagePrompt(Conditioner):
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         if not step_in_window(step.index, step.total, self.start, self.end):
             return call
-        return replace(call, ip=(*call.ip, self.attention))
+        return call.with_attention(KEY, self.attention)

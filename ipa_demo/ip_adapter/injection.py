@@ -15,7 +15,7 @@ import torch
 
 from ..architecture import Architecture
 from ..architecture.description import shrink
-from .layers import DEFAULT_ARCHITECTURE
+from ..architecture.layers import DEFAULT_ARCHITECTURE
 
 
 @dataclass

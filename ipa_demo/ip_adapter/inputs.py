@@ -18,6 +18,7 @@ from PIL import Image
 from ..cache import image_digest
 from ..images import ImageInputError, load_mask, read_size
 from ..settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError
+from ..settings.units import FIRST_MORE, NO_UNIT_IMAGES, UnitImages, unit_field
 
 NEGATIVE_KEY = "IP negative image"  # names the negative reference by its pixels' digest
 MASKS_KEY = "IP masks"
@@ -54,14 +55,23 @@ class UnitRequest:
 
 
 def unit_requests(
-    settings: GenerationSettings, references: Sequence[Image.Image], more: MoreReferences
+    settings: GenerationSettings,
+    references: Sequence[Image.Image],
+    more: MoreReferences,
+    images: UnitImages = NO_UNIT_IMAGES,
 ) -> tuple[UnitRequest, ...]:
-    """The request's adapter units in the order they act (the engine takes any number; a request has two)."""
+    """The request's adapter units in the order they act: ``ip``, ``ip2``, then ``more_ip_units``."""
+    further = (
+        UnitRequest(unit, given.references, given.masks, given.negative, unit_field("ip", number, "references"),
+                    unit_field("ip", number, "masks"), f"IP{number}")
+        for number, (unit, given) in enumerate(zip(settings.more_ip_units, images.ip), start=FIRST_MORE["ip"])
+    )  # fmt: skip  (settings.units.check_unit_images holds the two to one entry per unit)
     return (
         UnitRequest(settings.ip, tuple(references), more.reference_masks, more.negative_reference),
         UnitRequest(
             settings.ip2, more.ip2_references, more.ip2_masks, None, "ip2_reference_images", "ip2_masks", "IP2"
         ),
+        *further,
     )
 
 

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from PIL import Image
 
 from ..architecture import Architecture
-from ..settings import IPAdapterSettings
+from ..conditioner import BatchLayout
 from .conditioner import ImagePrompt
 from .image_encoder import ImageEncoder
 from .injection import InjectionRecorder
+from .inputs import UnitRequest
 from .regions import Regions, binary_masks, layer_sizes
 from .weights import IPAdapterWeights
 
@@ -45,17 +45,13 @@ def weighted_mean(encodings: Sequence[torch.Tensor], weights: Sequence[float]) -
 def prepare_unit(
     weights: IPAdapterWeights,
     encoder: ImageEncoder,
-    settings: IPAdapterSettings,
-    references: Sequence[Image.Image],
-    negative: Image.Image | None,
-    masks: Sequence[Image.Image] = (),
-    *,
+    unit: UnitRequest,
     output: OutputSize,
-    num_images: int,
-    guided: bool,
+    layout: BatchLayout,
     recorder: InjectionRecorder | None = None,
 ) -> ImagePrompt | None:
-    """The unit's conditioner, or None when no reference of it acts. ``masks``: none, or one per reference."""
+    """The unit's conditioner, or None when no reference of it acts. Its masks: none, or one per reference."""
+    settings, references, negative, masks = unit.settings, unit.references, unit.negative, unit.masks
     reference_weights = settings.reference_weights or (1.0,) * len(references)
     kept = [index for index, weight in enumerate(reference_weights) if weight > 0.0]
     if not settings.is_active or not kept:
@@ -64,14 +60,17 @@ def prepare_unit(
     encodings = [encoder.encode_one(references[index], settings.fit, hidden_states) for index in kept]
     unconditional = encoder.negative(encodings[0], hidden_states, settings.fit, negative)
     slot_weights = tuple(reference_weights[index] for index in kept)
-    batch = {"num_images": num_images, "guided": guided, "recorder": recorder}
+    regions = None
     if masks:
         binary = binary_masks([masks[index] for index in kept], output.height, output.width)
         sizes = layer_sizes(output.height, output.width, output.architecture)
         regions = Regions.prepare(binary, slot_weights, sizes, output.device)
-        return ImagePrompt.prepare(weights, torch.cat(encodings), unconditional, settings, regions=regions, **batch)
-    if settings.combine == "concat":
         positive = torch.cat(encodings)
-        return ImagePrompt.prepare(weights, positive, unconditional, settings, slot_weights=slot_weights, **batch)
-    positive = weighted_mean(encodings, slot_weights)
-    return ImagePrompt.prepare(weights, positive, unconditional, settings, **batch)
+    elif settings.combine == "concat":
+        positive = torch.cat(encodings)
+    else:
+        positive, slot_weights = weighted_mean(encodings, slot_weights), None
+    return ImagePrompt.prepare(
+        weights, positive, unconditional, settings, num_images=layout.num_images, guided=layout.guided,
+        slot_weights=None if regions is not None else slot_weights, regions=regions, recorder=recorder,
+    )  # fmt: skip

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diffusers import StableDiffusionPipeline
 from diffusers.loaders.lora_base import (
@@ -27,10 +28,12 @@ from diffusers.loaders.lora_base import (
 )
 from safetensors import safe_open
 
-from ..errors import ModelLoadError
-from ..settings import GenerationSettings, SettingsError
+from ..errors import ModelLoadError, SettingsError
 from .loading import StableDiffusionModels
 from .single_file import short_hash
+
+if TYPE_CHECKING:
+    from ..settings import GenerationSettings
 
 TAG = re.compile(r"<lora:([^:<>]+)(?::([^:<>]*))?>")
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..settings import SettingsError
+from ..errors import SettingsError
 from .catalog import SD15
 
 BASE_MODEL_ENV = "IPA_BASE_MODEL"

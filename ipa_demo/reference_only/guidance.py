@@ -128,5 +128,5 @@ class RunningReference(Conditioner):
         noisy = scheduler.scale_model_input(torch.cat([noisy] * 2) if guided else noisy, timestep)
         state = self.guidance.pass_for("write", uncond_rows)
         with activate(state), suppress(BanksFilled):
-            UNetCall(noisy, call.text, call.ip).run(step.unet, timestep)
+            UNetCall(noisy, call.text, call.attention).run(step.unet, timestep)
         return state.reading(), call

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..ip_adapter.layers import NUM_LAYERS
+from ..architecture.layers import NUM_LAYERS
 from .errors import bad_field
 from .lists import ControlModel, find_model
 

@@ -12,7 +12,7 @@ import argparse
 import random
 from typing import Any
 
-from ..ip_adapter.layers import MASK_PRESETS, STAGE_NAMES, WEIGHT_CURVES
+from ..architecture.layers import MASK_PRESETS, STAGE_NAMES, WEIGHT_CURVES
 from .checks import SettingsError
 from .declarations import MAX_SEED, RANDOM_SEED, SETTINGS, Setting, flag_of
 from .generation import GenerationSettings

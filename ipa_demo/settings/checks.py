@@ -1,17 +1,11 @@
-"""The error every bad setting raises, and the checks that raise it."""
+"""The checks every setting goes through, and the error they raise (at home in ``errors``, which the
+model loaders raise too without importing the settings)."""
 
 from __future__ import annotations
 
 import math
 
-
-class SettingsError(ValueError):
-    """A setting the engine cannot honour; ``field`` names it (its API parameter name)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.reason = message
+from ..errors import SettingsError as SettingsError
 
 
 def require(condition: bool, field_name: str, message: str) -> None:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from ..ip_adapter.layers import CURVE_FORMULAS, DEFAULT_ARCHITECTURE, NUM_LAYERS, STAGE_NAMES
-from ..ip_adapter.stage_roles import Role, role_of
+from ..architecture.layers import CURVE_FORMULAS, DEFAULT_ARCHITECTURE, NUM_LAYERS, STAGE_NAMES
+from ..architecture.stage_roles import Role, role_of
 from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ..schedulers import SCHEDULER_NAMES
 

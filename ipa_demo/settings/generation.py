@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
-from ..ip_adapter.layers import (
+from ..architecture.layers import (
     DEFAULT_ARCHITECTURE,
     MASK_PRESETS,
     NUM_LAYERS,

@@ -2,22 +2,39 @@
 
 It feeds the UNet through ``down_block_additional_residuals`` and ``mid_block_additional_residual``
 and mirrors diffusers' ``StableDiffusionControlNetPipeline`` operation for operation, so parity
-tests can hold it to that pipeline.
+tests can hold it to that pipeline. Several units sum their residuals (``UNetCall.add_residuals``)
+in their order, as diffusers' ``MultiControlNetModel`` does. A unit's region mask multiplies its
+residuals, resized to each feature map (A1111's ``effective_region_mask``): white leaves them as they
+are, black removes them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from diffusers import ControlNetModel
 from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 
-from ..conditioner import Conditioner, Step
+from ..conditioner import BatchLayout, Conditioner, Step
 from ..settings import ControlNetSettings
 from ..unet_call import UNetCall
 from ..windows import step_in_window
+from .control_maps import fit_to_size
+
+
+def region_tensor(mask: Image.Image, width: int, height: int, device: torch.device) -> torch.Tensor:
+    """A region mask at the output size as (1, 1, h, w) in [0, 1]: white acts."""
+    pixels = np.asarray(fit_to_size(mask, width, height).convert("L"), dtype=np.float32) / 255.0
+    return torch.from_numpy(pixels)[None, None].to(device)
+
+
+def masked(residual: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    resized = F.interpolate(region, size=residual.shape[-2:], mode="bilinear", align_corners=False)
+    return residual * resized.to(residual.dtype)
 
 
 @dataclass(frozen=True)
@@ -27,8 +44,9 @@ class ControlNetGuidance(Conditioner):
     scale: float
     start: float
     end: float
-    guess_mode: bool
+    guess_mode: bool  # one switch for the request: every unit or none
     guided: bool  # classifier-free guidance is on
+    region: torch.Tensor | None = None  # (1, 1, h, w) at the output size; None: everywhere
 
     @classmethod
     def prepare(
@@ -36,17 +54,18 @@ class ControlNetGuidance(Conditioner):
         model: ControlNetModel,
         control_map: Image.Image,
         options: ControlNetSettings,
+        layout: BatchLayout,
         *,
-        device: torch.device,
-        num_images: int,
-        guided: bool,
+        guess_mode: bool,
+        region: Image.Image | None = None,
     ) -> ControlNetGuidance:
         processor = VaeImageProcessor(do_convert_rgb=True, do_normalize=False)
         image = processor.preprocess(control_map, height=control_map.height, width=control_map.width)
-        image = image.to(torch.float32).repeat_interleave(num_images, dim=0).to(device, model.dtype)
-        if guided and not options.guess_mode:
+        image = image.to(torch.float32).repeat_interleave(layout.num_images, dim=0).to(layout.device, model.dtype)
+        if layout.guided and not guess_mode:
             image = torch.cat([image] * 2)
-        return cls(model, image, options.scale, options.start, options.end, options.guess_mode, guided)
+        where = region_tensor(region, control_map.width, control_map.height, layout.device) if region is not None else None
+        return cls(model, image, options.scale, options.start, options.end, guess_mode, layout.guided, where)
 
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         # Outside its window diffusers still runs the ControlNet at scale 0, adding zeros; skipping
@@ -66,7 +85,9 @@ class ControlNetGuidance(Conditioner):
             guess_mode=self.guess_mode,
             return_dict=False,
         )
+        if self.region is not None:
+            down, mid = [masked(sample, self.region) for sample in down], masked(mid, self.region)
         if conditional_only:
             down = [torch.cat([torch.zeros_like(sample), sample]) for sample in down]
             mid = torch.cat([torch.zeros_like(mid), mid])
-        return call.with_residuals({"down_block_additional_residuals": down, "mid_block_additional_residual": mid})
+        return call.add_residuals({"down_block_additional_residuals": list(down), "mid_block_additional_residual": mid})

@@ -14,7 +14,7 @@ import torch
 from diffusers import T2IAdapter
 from PIL import Image
 
-from ..conditioner import Conditioner, Step
+from ..conditioner import BatchLayout, Conditioner, Step
 from ..settings import T2IAdapterSettings
 from ..unet_call import UNetCall
 
@@ -31,24 +31,21 @@ class T2IGuidance(Conditioner):
         adapter: T2IAdapter,
         control_map: Image.Image,
         options: T2IAdapterSettings,
-        *,
-        device: torch.device,
-        num_images: int,
-        guided: bool,
+        layout: BatchLayout,
     ) -> T2IGuidance:
         if adapter.config.in_channels == 1:
             control_map = control_map.convert("L")
         pixels = np.asarray(control_map, dtype=np.float32) / 255.0
         pixels = pixels[None, ..., None] if pixels.ndim == 2 else pixels[None]
-        tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(device, adapter.dtype)
+        tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(layout.device, adapter.dtype)
         features = []
         for feature in adapter(tensor):
-            feature = (feature * options.scale).repeat(num_images, 1, 1, 1)
-            features.append(torch.cat([feature] * 2) if guided else feature)
+            feature = (feature * options.scale).repeat(layout.num_images, 1, 1, 1)
+            features.append(torch.cat([feature] * 2) if layout.guided else feature)
         return cls(tuple(features), options.factor)
 
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         if step.index >= int(step.total * self.factor):
             return call
-        # A fresh list each step: the UNet pops from it.
-        return call.with_residuals({"down_intrablock_additional_residuals": [feature.clone() for feature in self.features]})
+        # A fresh list each step: the UNet pops from it. Several units sum theirs, as diffusers' MultiAdapter.
+        return call.add_residuals({"down_intrablock_additional_residuals": [feature.clone() for feature in self.features]})

@@ -18,7 +18,7 @@ from torch import nn
 from transformers import CLIPVisionModelWithProjection
 
 from ..ip_adapter.attention import IPAttention
-from ..ip_adapter.layers import NUM_LAYERS
+from ..architecture.layers import NUM_LAYERS
 from ..ip_adapter.weights import IPAdapterWeights
 from ..models.loading import StableDiffusionModels
 from .data import Batch

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..ip_adapter.layers import DEFAULT_ARCHITECTURE
+from ..architecture.layers import DEFAULT_ARCHITECTURE
 from ..settings import SettingsError
 
 MIXED_PRECISION = ("no", "fp16", "bf16")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..models.used import lora_notes, models_used
+from ..models_used import lora_notes, models_used
 from ..settings.parameters import ParsedParameters
 
 

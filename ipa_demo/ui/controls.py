@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..ip_adapter.layers import MASK_PRESETS, STAGE_NAMES, STAGES
+from ..architecture.layers import MASK_PRESETS, STAGE_NAMES, STAGES
 from ..settings import Limits
 from ..settings.declarations import BY_NAME
 from ..settings.values import PARAMS, default_values

@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..ip_adapter.layers import MASK_PRESETS
+from ..architecture.layers import MASK_PRESETS
 from ..settings import ControlNetSettings, GenerationSettings, IPAdapterSettings
 from ..settings.declarations import IMAGE_PARAMS
 from ..settings.values import PARAMS, values_from_settings

@@ -11,8 +11,8 @@ from __future__ import annotations
 import gradio as gr
 
 from ..architecture import Architecture, Stage
-from ..ip_adapter.layers import DEFAULT_ARCHITECTURE
-from ..ip_adapter.stage_roles import Role, layer_span, partner, places, role_of
+from ..architecture.layers import DEFAULT_ARCHITECTURE
+from ..architecture.stage_roles import Role, layer_span, partner, places, role_of
 
 # Role -> (the grid's row title; the diagram's words, "{}" is "going in" or "coming out" on the title).
 ROLE_WORDS: dict[Role, tuple[str, str]] = {

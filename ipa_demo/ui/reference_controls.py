@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from ..ip_adapter.layers import (
+from ..architecture.layers import (
     DEFAULT_ARCHITECTURE,
     NUM_LAYERS,
     STAGE_NAMES,

@@ -12,9 +12,9 @@ from PIL import Image
 from ipa_demo.engine import Engine
 from ipa_demo.explore.grid import HEADER
 from ipa_demo.explore.injection_view import injection_picture
-from ipa_demo.ip_adapter.attention import IPAttention
+from ipa_demo.ip_adapter.attention import KEY, IPAttention
 from ipa_demo.ip_adapter.injection import InjectionRecorder
-from ipa_demo.ip_adapter.layers import MASK_PRESETS, STAGES
+from ipa_demo.architecture.layers import MASK_PRESETS, STAGES
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.unet_call import UNetCall
 
@@ -52,7 +52,7 @@ def test_maps_scale_linearly_with_lambda_at_a_fixed_step(engine: Engine, layer: 
     for scale in (0.5, 1.5):
         recorder = InjectionRecorder.for_batch((8, 8), num_images=1, guided=True)
         scales = tuple(scale if index == layer else 0.0 for index in range(16))
-        UNetCall(latents, text, IPAttention(engine.ip_adapter("base"), tokens, scales, recorder=recorder)).run(
+        UNetCall(latents, text, {KEY: (IPAttention(engine.ip_adapter("base"), tokens, scales, recorder=recorder),)}).run(
             engine.models.unet, torch.tensor(500)
         )
         maps.append(recorder.maps(steps=1)[layer])

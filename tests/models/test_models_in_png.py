@@ -11,7 +11,7 @@ import pytest
 from ipa_demo.engine import Engine
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.models.tiny_user import LORA_FILE, SINGLE_FILE, VAE_FILE
-from ipa_demo.models.used import models_used
+from ipa_demo.models_used import models_used
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.settings.parameters import parse_parameters, settings_from_parameters
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter.attention import IPAttention
+from ipa_demo.ip_adapter.attention import KEY, IPAttention
 from ipa_demo.reference_only.guidance import adain_points_for, attention_layers_for
 from ipa_demo.reference_only.hooks import SelfAttnProcessor, _read_split
 from ipa_demo.reference_only.state import BanksFilled, ReferencePass, activate
@@ -42,7 +42,7 @@ def image_prompt(engine: Engine) -> IPAttention:
 
 def written_then_read(engine: Engine, state: ReferencePass, call: UNetCall, reference: torch.Tensor) -> torch.Tensor:
     """What the fast call stands for: the reference written alone with row 1's prompt, then read."""
-    ip = tuple(replace(unit, tokens=unit.tokens[1:]) for unit in call.ip)
+    ip = {KEY: tuple(replace(unit, tokens=unit.tokens[1:]) for unit in call.attention[KEY])}
     with activate(state), suppress(BanksFilled):
         UNetCall(reference, call.text[1:], ip).run(engine.models.unet, TIMESTEP)
     with activate(state.reading()):
@@ -58,7 +58,7 @@ def test_single_call_equals_writing_then_reading(
     if not fused:  # as on a device without a fused log-sum-exp kernel
         monkeypatch.setattr("ipa_demo.reference_only.hooks.has_fused_kernel", lambda _device: False)
     latents, text, reference = inputs()
-    call = UNetCall(latents, text, (image_prompt(engine),))
+    call = UNetCall(latents, text, {KEY: (image_prompt(engine),)})
     with activate(reference_pass(engine, mode, "single", fidelity)):
         single = call.with_row_in_front(reference, copy_conditioning_of=1).run(engine.models.unet, TIMESTEP)
     expected = written_then_read(engine, reference_pass(engine, mode, "write", fidelity), call, reference)
@@ -110,7 +110,7 @@ def test_the_single_call_would_not_equal_another_references_write(engine: Engine
     """The check above can fail: written from another reference, the read is far outside its tolerance."""
     latents, text, reference = inputs()
     other = inputs(seed=1)[2]
-    call = UNetCall(latents, text, (image_prompt(engine),))
+    call = UNetCall(latents, text, {KEY: (image_prompt(engine),)})
     with activate(reference_pass(engine, mode, "single")):
         single = call.with_row_in_front(reference, copy_conditioning_of=1).run(engine.models.unet, TIMESTEP)
     wrong = written_then_read(engine, reference_pass(engine, mode, "write"), call, other)

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ipa_demo.ip_adapter.layers import NUM_LAYERS
+from ipa_demo.architecture.layers import NUM_LAYERS
 from ipa_demo.settings import GenerationSettings, SettingsError
 from ipa_demo.settings.declarations import SETTINGS, Setting
 from ipa_demo.settings.parameters import format_parameters, settings_from_parameters

@@ -21,7 +21,7 @@ from ipa_demo.ip_adapter.inputs import (
     png_pairs,
     unit_requests,
 )
-from ipa_demo.ip_adapter.layers import WEIGHT_CURVES
+from ipa_demo.architecture.layers import WEIGHT_CURVES
 from ipa_demo.ip_adapter.regions import binary_masks
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError, check_inputs

@@ -27,7 +27,7 @@ from gradio_client.exceptions import ValidationError
 from PIL import Image
 
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter.layers import MASK_PRESETS
+from ipa_demo.architecture.layers import MASK_PRESETS
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.settings.parameters import format_parameters

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ipa_demo.ip_adapter.layers import MASK_PRESETS
+from ipa_demo.architecture.layers import MASK_PRESETS
 from ipa_demo.metadata import save_png
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.settings.parameters import format_parameters

@@ -30,7 +30,7 @@ from PIL import Image
 
 from ipa_demo.errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from ipa_demo.images import ImageInputError, load_image
-from ipa_demo.ip_adapter.layers import MASK_PRESETS
+from ipa_demo.architecture.layers import MASK_PRESETS
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ipa_demo.schedulers import SCHEDULER_NAMES

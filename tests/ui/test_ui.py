@@ -16,17 +16,9 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from ipa_demo.ip_adapter.layers import MASK_PRESETS, NUM_LAYERS
+from ipa_demo.architecture.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.metadata import save_png
-from ipa_demo.settings import (
-    ControlNetSettings,
-    GenerationSettings,
-    IPAdapterSettings,
-    Limits,
-    ReferenceOnlySettings,
-    SettingsError,
-    T2IAdapterSettings,
-)
+from ipa_demo.settings import Limits, SettingsError
 from ipa_demo.settings.declarations import IMAGE_PARAMS
 from ipa_demo.settings.parameters import format_parameters
 from ipa_demo.settings.values import PARAMS, default_values, param_for_field, settings_from_values, values_from_settings
@@ -37,41 +29,10 @@ from ipa_demo.ui.fields import bits_from_mask, mask_from_bits, parse_request, pr
 from ipa_demo.ui.handlers import Handlers, compare_seconds, generate_seconds, validation_for
 from ipa_demo.ui.outputs import OutputStore
 
+from ..every_setting import EVERY_SETTING_SET
 from ..helpers import noise_image
 from .test_app import served
 
-EVERYTHING_SET = GenerationSettings(
-    prompt="a lighthouse, watercolor",
-    negative_prompt="blurry",
-    seed=4321,
-    width=96,
-    height=128,
-    steps=7,
-    guidance=4.5,
-    scheduler="UniPC",
-    num_images=3,
-    strength=0.55,
-    ip=IPAdapterSettings(
-        scale=1.25,
-        variant="plus",
-        mask="1010101010101010",
-        stage_weights=(0.5, 1.0, 1.5, 0.0, 2.0, 0.25, 1.0),
-        start=0.1,
-        end=0.9,
-        fit="pad",
-        layer_weights=(0.0, 0.3, 1.2, 2.5, 0.7, 0.0, 1.0, 3.0, 0.2, 0.9, 1.5, 0.4, 0.0, 2.0, 1.1, 0.123456789),
-        reference_weights=(1.0, 0.0, 2.5),
-        combine="concat",
-    ),
-    controlnet=ControlNetSettings(kind="depth", scale=0.8, start=0.2, end=0.7, guess_mode=True),
-    t2i=T2IAdapterSettings(kind="canny", scale=0.6, factor=0.5),
-    control_is_map=False,
-    canny_low=50,
-    canny_high=150,
-    reference_only=ReferenceOnlySettings(mode="attn+adain", fidelity=0.3, weight=0.9, start=0.0, end=0.8, fast=True),
-    ip2=IPAdapterSettings(scale=0.45, variant="plus-face", mask="0000110000000000", start=0.2, end=0.6,
-                          layer_weights=(0.5,) * 8 + (1.5,) * 8),  # fmt: skip
-)
 
 
 def tiny_request(**overrides: Any) -> dict[str, Any]:
@@ -85,8 +46,8 @@ def tiny_request(**overrides: Any) -> dict[str, Any]:
 
 
 def test_values_and_settings_round_trip() -> None:
-    values = values_from_settings(EVERYTHING_SET)
-    assert settings_from_values(values, seed=EVERYTHING_SET.seed) == EVERYTHING_SET
+    values = values_from_settings(EVERY_SETTING_SET)
+    assert settings_from_values(values, seed=EVERY_SETTING_SET.seed) == EVERY_SETTING_SET
     assert set(values) | set(IMAGE_PARAMS) == set(PARAMS)
 
 
@@ -204,9 +165,9 @@ def handlers(tmp_path: Path) -> Handlers:
 
 def test_loading_a_png_restores_every_control(handlers: Handlers, tmp_path: Path) -> None:
     path = save_png(Image.new("RGB", (8, 8)), tmp_path / "made.png", format_parameters(
-        EVERYTHING_SET, EVERYTHING_SET.seed, ip_used=True, ip2_used=True, img2img=True))  # fmt: skip
+        EVERY_SETTING_SET, EVERY_SETTING_SET.seed, ip_used=True, ip2_used=True, img2img=True))  # fmt: skip
     restored = dict(zip([*PARAMS, "png_text"], handlers.load_png(str(path))))
-    wanted = values_from_settings(EVERYTHING_SET)
+    wanted = values_from_settings(EVERY_SETTING_SET)
     for name in PARAMS:
         if name in ("reference_masks", "ip2_masks"):  # in the text (test_reference_settings); none here: cleared
             assert restored[name] is None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..settings.parameters import ParsedParameters, parse_parameters
-from .base_model import ModelChoice
-from .lora import LoraLibrary, read_tags
+from .models.base_model import ModelChoice
+from .models.lora import LoraLibrary, read_tags
+from .settings.parameters import ParsedParameters, parse_parameters
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import MappingProxyType
 
-from ..architecture import SD15, Architecture
+from . import SD15, Architecture
 
 DEFAULT_ARCHITECTURE = SD15
 

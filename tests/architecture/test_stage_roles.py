@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ipa_demo.architecture import SD15, SDXL_CONFIG, describe_folder
-from ipa_demo.ip_adapter.stage_roles import layer_span, partner, places, role_of
+from ipa_demo.architecture.stage_roles import layer_span, partner, places, role_of
 from ipa_demo.settings.declarations import BY_NAME
 from ipa_demo.ui.explainer import diagram
 

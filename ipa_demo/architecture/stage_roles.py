@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..architecture import Architecture, Stage
+from . import Architecture, Stage
 
 Role = Literal["style", "composition", "whole", "fine", "between"]
 

@@ -9,7 +9,7 @@ from diffusers import UNet2DConditionModel
 
 from ipa_demo.architecture import SDXL_CONFIG, describe_folder, describe_unet
 from ipa_demo.engine import Engine
-from ipa_demo.ip_adapter.layers import (
+from ipa_demo.architecture.layers import (
     CROSS_ATTENTION_LAYERS,
     MASK_PRESETS,
     STAGES,
