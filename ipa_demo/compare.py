@@ -64,6 +64,9 @@ def comparison_methods(settings: GenerationSettings, with_control: bool) -> list
         reference_only=ReferenceOnlySettings(),
         controlnet=ControlNetSettings(),
         t2i=T2IAdapterSettings(),
+        more_ip_units=(),  # nor further units of any kind: each method alone
+        more_controlnet_units=(),
+        more_t2i_units=(),
     )
     chosen_reference = settings.reference_only
     if chosen_reference.mode == "off":  # not set by the user: the common default, fast pass

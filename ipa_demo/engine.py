@@ -130,7 +130,7 @@ class Engine:
         self.dtype = dtype
         if channels_last is None:
             channels_last = prefers_channels_last(self.device)
-        self._speed = {"compile_unet": compile_unet, "channels_last": channels_last}
+        self._compile_unet, self._channels_last = compile_unet, channels_last
         self.loras = LoraLibrary(loras)
         self.vae = resolve_vae(vae, sources)
         options = [base_model or "", *base_model_options]
@@ -151,7 +151,7 @@ class Engine:
     def _load_base(self, base: ModelChoice) -> StableDiffusionModels:
         models = load_base_model(base, self.vae, self.sources, self.device, self.dtype)
         prepare_unet(models.unet)
-        apply_speed_settings(models, **self._speed)
+        apply_speed_settings(models, compile_unet=self._compile_unet, channels_last=self._channels_last)
         self.loras.load_into(models)
         return models
 
@@ -296,9 +296,10 @@ class Engine:
             kind = unit.settings.kind
             maps[unit.map_name] = control_map = self.control_map(unit.image, kind, settings, unit.is_map)
             if isinstance(unit.settings, ControlNetSettings):
-                model = self.controlnet(kind)
-                guess_mode = settings.guess_mode
-                guidance.append(ControlNetGuidance.prepare(model, control_map, unit.settings, layout, guess_mode=guess_mode, region=unit.region))
+                guidance.append(ControlNetGuidance.prepare(
+                    self.controlnet(kind), control_map, unit.settings, layout,
+                    guess_mode=settings.guess_mode, region=unit.region,
+                ))  # fmt: skip
             else:
                 guidance.append(T2IGuidance.prepare(self.t2i_adapter(kind), control_map, unit.settings, layout))
         return guidance, maps
@@ -383,10 +384,8 @@ class Engine:
         """One image's A1111 ``parameters``: its settings, the units that acted, the models as A1111 names them."""
         _, loras = read_tags(settings.prompt)
         settings = replace(settings, base_model=self.base_model.name)  # the name of the model that ran
-        models = {
-            "model_hash": self.base_model.hash,
-            "vae": self.vae.name if self.vae is not None else None,
-            "lora_hashes": {use.name: self.loras.hash(use.name) for use in loras},
-        }
-        extra = png_pairs(settings, units, used)
-        return format_parameters(settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img, extra=extra, **models)
+        return format_parameters(
+            settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img, extra=png_pairs(settings, units, used),
+            model_hash=self.base_model.hash, vae=self.vae.name if self.vae is not None else None,
+            lora_hashes={use.name: self.loras.hash(use.name) for use in loras},
+        )  # fmt: skip

@@ -202,3 +202,14 @@ def test_the_fact_finder_finds_the_old_tables(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
         assert len(unet_facts_stated(old)) == 4
+
+
+FEATURES = ("ipa_demo.ip_adapter", "ipa_demo.structure", "ipa_demo.reference_only", "ipa_demo.inpainting")
+
+
+@pytest.mark.parametrize("seam", ["loop.py", "unet_call.py", "conditioner.py"])
+def test_the_loop_and_its_seam_know_no_feature(seam: str) -> None:
+    """A new conditioner joins through ``Conditioner``; the loop, the call and the seam never name one."""
+    modules = {module_name(path) for path in PACKAGE.rglob("*.py")}
+    named = imports_of(PACKAGE / seam, modules)
+    assert [module for module in named if module.startswith(FEATURES)] == []

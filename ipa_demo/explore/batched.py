@@ -27,6 +27,7 @@ from ..loop import Conditioning, StepCallback, decode, denoise, encode_text, use
 from ..runtime import out_of_memory_as_user_error
 from ..starts import FROM_NOISE, FromImage
 from ..settings import GenerationSettings, IPAdapterSettings
+from ..settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -56,6 +57,7 @@ def generate_batch(
     control_image: Image.Image | None = None,
     on_step: StepCallback | None = None,
     more: MoreReferences = NO_MORE,
+    units: UnitImages = NO_UNIT_IMAGES,
 ) -> list[CellImage]:
     """Generate the cells (one image each, ``shared_part`` equal) in one batch; ``on_step`` counts steps."""
     first = cells[0]
@@ -63,9 +65,10 @@ def generate_batch(
         raise ValueError("cells batched together may differ only in their IP-Adapter settings and seed")
     batch = replace(first, num_images=len(cells))
     with engine.serving(first):
-        units = [unit_requests(cell, references, more) for cell in cells]
-        prompts = [engine.image_prompts(cell, cell_units) for cell, cell_units in zip(cells, units, strict=True)]
-        structure, _ = engine.structure(batch, control_image)
+        check_unit_images(first, units)
+        requests = [unit_requests(cell, references, more, units) for cell in cells]
+        prompts = [engine.image_prompts(cell, cell_units) for cell, cell_units in zip(cells, requests, strict=True)]
+        structure, _ = engine.structure(batch, control_image, units)
         conditioning = Conditioning(
             text=encode_text(engine.models, engine.loras.text_settings(batch)),
             conditioners=(*_on_own_rows(prompts, uses_guidance(batch), engine.device), *structure),
@@ -78,7 +81,7 @@ def generate_batch(
         img2img = init_image is not None
         return [
             CellImage(image, row, engine.parameters_text(cell, cell.seed, cell_units, [p is not None for p in unit_prompts], img2img))
-            for image, row, cell, cell_units, unit_prompts in zip(images, pixels, cells, units, prompts, strict=True)
+            for image, row, cell, cell_units, unit_prompts in zip(images, pixels, cells, requests, prompts, strict=True)
         ]  # fmt: skip
 
 
