@@ -60,12 +60,13 @@ def unit_requests(
     more: MoreReferences,
     images: UnitImages = NO_UNIT_IMAGES,
 ) -> tuple[UnitRequest, ...]:
-    """The request's adapter units in the order they act: ``ip``, ``ip2``, then ``more_ip_units``."""
+    """The request's adapter units in the order they act: ``ip``, ``ip2``, then ``more_ip_units`` with their
+    images (``settings.units.check_unit_images`` holds those to one entry per unit)."""
     further = (
         UnitRequest(unit, given.references, given.masks, given.negative, unit_field("ip", number, "references"),
                     unit_field("ip", number, "masks"), f"IP{number}")
         for number, (unit, given) in enumerate(zip(settings.more_ip_units, images.ip), start=FIRST_MORE["ip"])
-    )  # fmt: skip  (settings.units.check_unit_images holds the two to one entry per unit)
+    )  # fmt: skip
     return (
         UnitRequest(settings.ip, tuple(references), more.reference_masks, more.negative_reference),
         UnitRequest(
