@@ -11,7 +11,6 @@ and ``str.partition``: linear in its length.
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from .checks import SettingsError
 from .generation import GenerationSettings
 from .unit_keys import IMAGE_KEYS, known_keys, read_unit
+from .unit_names import parse_unit_field
 from .units import FIRST_MORE, UNIT_KINDS, UnitKind
 
 UNIT_FLAGS: dict[UnitKind, str] = {"ip": "--ip-unit", "controlnet": "--controlnet-unit", "t2i": "--t2i-unit"}
@@ -28,8 +28,6 @@ _EXAMPLES: dict[UnitKind, str] = {
     "controlnet": "kind=depth;image=room.jpg;scale=0.7;start=0;end=0.8",
     "t2i": "kind=canny;map=edges.png;scale=0.8",
 }
-_UNIT_FIELD = re.compile(r"(ip|controlnet|t2i)_unit_([0-9]{1,6})(?:\.(\w+))?")
-_PART_KEYS = {"references": "reference", "masks": "mask"}  # ``units.check_unit_images``'s parts -> the keys
 
 
 def parse_unit_text(text: str) -> dict[str, Any]:
@@ -88,14 +86,8 @@ def unit_flag_message(field: str) -> str | None:
     -> ``--ip-unit``; None for a field of no further unit."""
     if field in (f"{kind}_units" for kind in UNIT_FLAGS):
         return UNIT_FLAGS[field.removesuffix("_units")]  # type: ignore[index]
-    matched = _UNIT_FIELD.fullmatch(field)
-    if matched is None:
+    name = parse_unit_field(field)
+    if name is None or name.number < FIRST_MORE[name.kind]:  # type: ignore[index]
         return None
-    kind: UnitKind = matched.group(1)  # type: ignore[assignment]
-    occurrence = int(matched.group(2)) - FIRST_MORE[kind] + 1
-    if occurrence < 1:
-        return None
-    part = matched.group(3)
-    key = _PART_KEYS.get(part, part) if part else ""
-    named = f"{UNIT_FLAGS[kind]} {occurrence}"
-    return f"{named}: {key}" if key and key in IMAGE_KEYS[kind] else named
+    named = f"{UNIT_FLAGS[name.kind]} {name.number - FIRST_MORE[name.kind] + 1}"  # type: ignore[index]
+    return f"{named}: {name.key}" if name.key in IMAGE_KEYS[name.kind] else named  # type: ignore[index]

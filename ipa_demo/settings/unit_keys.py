@@ -19,7 +19,7 @@ from ..ip_adapter.layers import MASK_PRESETS, WEIGHT_CURVES
 from .checks import SettingsError, shown
 from .declarations import SETTINGS, Setting
 from .units import UNIT_KINDS, UnitKind, make_unit, unit_field
-from .values import flag, floats, number, whole
+from .coerce import flag, floats, number, whole
 
 ImageCount = Literal["one", "many"]
 # The images each kind of unit takes, and how many of each (the CLI's repeated key, the API's list).
@@ -173,3 +173,12 @@ def read_unit(kind: UnitKind, number_: int, values: Mapping[str, Any]) -> tuple[
         key = _error_key(kind).get(name, name)
         raise SettingsError(error.field, f"{key}{sep}{rest}") from None
     return unit, images
+
+
+def unit_values(kind: UnitKind, unit: Any) -> dict[str, Any]:
+    """A unit's settings by key, as JSON (the inverse of ``read_unit`` without images)."""
+    values: dict[str, Any] = {}
+    for key, spec in UNIT_KEYS[kind].items():
+        value = getattr(unit, spec.attribute)
+        values[key] = value[spec.index] if spec.index is not None else (list(value) if isinstance(value, tuple) else value)
+    return values
