@@ -219,7 +219,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     writable_folder(args.out, "--out")
     result = run(load_engine(args), cells, x, y, request.references, request.init_image, request.control_image,
                  differences=not args.no_differences, mask_image=request.mask_image,
-                 batch_size=args.batch_size)  # fmt: skip
+                 batch_size=args.batch_size, units=request.units)  # fmt: skip
     print(write_sweep(result, args.out))
     return 0
 
