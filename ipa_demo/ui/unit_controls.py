@@ -19,7 +19,7 @@ from ..ip_adapter.layers import MASK_PRESETS
 from ..settings import Limits
 from ..settings.declarations import BY_NAME, CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS
 from ..settings.unit_names import UNIT_PARAMS, UNIT_WORDS
-from ..settings.units import FIRST_MORE, UnitKind, unit_field
+from ..settings.units import FIRST_MORE, UnitKind
 from . import components as uc
 from .components import HELPER
 from .payloads import META, OWN_CHECK
@@ -27,6 +27,10 @@ from .unit_payloads import checked_units, units_input
 
 # What each unit form shows, by unit key: the first unit's setting it follows (label, range, help).
 STRUCTURE_SLIDERS = {"controlnet": ("scale", "start", "end"), "t2i": ("scale", "factor")}
+
+
+def _elem_id(kind: str, number: int, key: str) -> str:
+    return f"{kind}-unit-{number}-{key}"  # no dot: a CSS selector takes it as it is
 
 
 def _setting(kind: UnitKind, key: str) -> str:
@@ -57,20 +61,20 @@ def _structure_form(kind: UnitKind, number: int) -> UnitForm:
     with gr.Group(visible=False) as group:
         gr.Markdown(f"**{label}**")
         kinds = [choice for choice in (CONTROLNET_KINDS if kind == "controlnet" else T2I_KINDS)]
-        inputs: list[Any] = [uc.radio(kinds, value=kinds[1], label=f"{label}: kind", elem_id=unit_field(kind, number, "kind"))]
+        inputs: list[Any] = [uc.radio(kinds, value=kinds[1], label=f"{label}: kind", elem_id=_elem_id(kind, number, "kind"))]
         with gr.Row():
             inputs.append(uc.image(label=f"{label}: image", type="filepath", image_mode=None, height=160,
-                                   elem_id=unit_field(kind, number, "image")))  # fmt: skip
+                                   elem_id=_elem_id(kind, number, "image")))  # fmt: skip
             inputs.append(gr.Checkbox(False, label=f"{label}: the image is already a map",
-                                      elem_id=unit_field(kind, number, "is_map")))  # fmt: skip
+                                      elem_id=_elem_id(kind, number, "is_map")))  # fmt: skip
             if kind == "controlnet":
                 inputs.append(uc.image(label=f"{label}: region mask (white: acts)", type="filepath", image_mode=None,
-                                       height=160, elem_id=unit_field(kind, number, "mask")))  # fmt: skip
+                                       height=160, elem_id=_elem_id(kind, number, "mask")))  # fmt: skip
         with gr.Row():
             for key in STRUCTURE_SLIDERS[kind]:
                 setting = BY_NAME[_setting(kind, key)]
                 inputs.append(uc.slider(setting.low, setting.high, value=1.0 if key in ("scale", "end", "factor") else 0.0,
-                                        step=setting.step, label=f"{label}: {key}", elem_id=unit_field(kind, number, key)))  # fmt: skip
+                                        step=setting.step, label=f"{label}: {key}", elem_id=_elem_id(kind, number, key)))  # fmt: skip
     keys = ("kind", "image", "is_map", *(("mask",) if kind == "controlnet" else ()), *STRUCTURE_SLIDERS[kind])
     return UnitForm(kind, number, group, keys, inputs)
 
@@ -81,18 +85,18 @@ def _ip_form(number: int) -> UnitForm:
         gr.Markdown(f"**{label}**")
         inputs: list[Any] = [gr.Gallery(label=f"{label}: reference image(s)", type="filepath", interactive=True,
                                         columns=4, height=150, object_fit="contain",
-                                        elem_id=unit_field("ip", number, "references"))]  # fmt: skip
+                                        elem_id=_elem_id("ip", number, "references"))]  # fmt: skip
         with gr.Row():
             inputs.append(uc.dropdown(list(IP_VARIANTS), value=IP_VARIANTS[0], label=f"{label}: variant",
-                                      elem_id=unit_field("ip", number, "variant")))  # fmt: skip
+                                      elem_id=_elem_id("ip", number, "variant")))  # fmt: skip
             inputs.append(uc.radio(list(MASK_PRESETS), value="all", label=f"{label}: layers",
-                                   elem_id=unit_field("ip", number, "preset")))  # fmt: skip
+                                   elem_id=_elem_id("ip", number, "preset")))  # fmt: skip
         with gr.Row():
             for key, value in (("scale", 0.7), ("start", 0.0), ("end", 1.0)):
                 setting = BY_NAME[f"ip_{key}"]
                 inputs.append(uc.slider(setting.low, setting.high, value=value, step=setting.step,
                                         label=f"{label}: {'λ' if key == 'scale' else key}",
-                                        elem_id=unit_field("ip", number, key)))  # fmt: skip
+                                        elem_id=_elem_id("ip", number, key)))  # fmt: skip
     return UnitForm("ip", number, group, ("reference", "variant", "preset", "scale", "start", "end"), inputs)
 
 
@@ -181,14 +185,13 @@ def unit_section(kind: UnitKind, limits: Limits) -> UnitSection:
 
 
 def _wire(section: UnitSection) -> None:
+    """One event per kind writes the parameter (whatever changed); Add and Remove only show and hide forms."""
     shown = [section.count, *(form.group for form in section.forms), section.add, section.remove]
-    inputs = [section.count, *section.form_inputs]
     for step, button in ((1, section.add), (-1, section.remove)):
         button.click(lambda count, step=step: section.shown(max(0, min(len(section.forms), count + step))),
-                     inputs=section.count, outputs=shown, **HELPER).then(
-            section.assemble, inputs=inputs, outputs=section.parameter, **HELPER)  # fmt: skip
-    for component in section.form_inputs:
-        component.change(section.assemble, inputs=inputs, outputs=section.parameter, **HELPER)
+                     inputs=section.count, outputs=shown, **HELPER)  # fmt: skip
+    triggers = [section.count.change, *(component.change for component in section.form_inputs)]
+    gr.on(triggers, section.assemble, inputs=[section.count, *section.form_inputs], outputs=section.parameter, **HELPER)
 
 
 def restore_units(event: Any, sections: Sequence[UnitSection]) -> None:
