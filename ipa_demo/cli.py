@@ -26,6 +26,8 @@ from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
 from .models.user_flags import add_lora_arguments, add_vae_argument, default_base_model, prompt_with_loras
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args
+from .settings.unit_arguments import add_unit_arguments, apply_unit_arguments
+from .settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images
 from .training.cli import add_train_arguments, run_train
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     control.add_argument("--control-image", type=Path, help="photo to take the structure from (canny, depth, pose)")
     control.add_argument("--control-map", type=Path, help="a ready canny/depth/pose map, used as is")
     add_setting_arguments(parser)
+    add_unit_arguments(parser)
     parser.set_defaults(ip_variant=None)  # None: the --ip-checkpoint file's variant, else the default
     parser.add_argument("--out", type=Path, default=Path("outputs"))
 
@@ -87,17 +90,19 @@ class Request:
     control_image: Image.Image | None
     mask_image: Image.Image | None = None
     more: MoreReferences = NO_MORE
+    units: UnitImages = NO_UNIT_IMAGES  # the images of settings.more_*_units (the --*-unit flags)
 
 
 def read_request(args: argparse.Namespace) -> Request:
     """Settings and images from the flags, checked before any model loads."""
     from .images import load_image, load_mask
     from .settings import IPAdapterSettings, check_inputs
+    from .unit_images import load_unit_images
 
     if args.ip_variant is None:
         user_file = read_user_checkpoint(args.ip_checkpoint) if args.ip_checkpoint else None
         args.ip_variant = user_file.variant if user_file else IPAdapterSettings().variant
-    settings = settings_from_args(args)
+    settings, unit_paths = apply_unit_arguments(args, settings_from_args(args))
     prompt = prompt_with_loras(settings.prompt, args.lora, args.lora_scale)
     settings = replace(settings, prompt=prompt) if prompt != settings.prompt else settings
     references = [load_image(path, "reference") for path in args.reference]
@@ -117,7 +122,9 @@ def read_request(args: argparse.Namespace) -> Request:
     )
     check_inputs(settings, references, init_image, control_image)
     check_more_references(settings, references, more)
-    return Request(settings, references, init_image, control_image, mask_image, more)
+    units = load_unit_images(unit_paths)
+    check_unit_images(settings, units)
+    return Request(settings, references, init_image, control_image, mask_image, more, units)
 
 
 def load_engine(args: argparse.Namespace) -> Engine:
@@ -152,7 +159,7 @@ def run_generate(args: argparse.Namespace) -> int:
     writable_folder(args.out, "--out")
     result = load_engine(args).generate(
         request.settings, request.references, request.init_image, request.control_image,
-        mask_image=request.mask_image, more=request.more, injection_maps=args.injection_maps,
+        mask_image=request.mask_image, more=request.more, units=request.units, injection_maps=args.injection_maps,
     )  # fmt: skip
     _print_warnings(result.warnings)
     index = _next_free_index(args.out)
@@ -212,7 +219,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     writable_folder(args.out, "--out")
     result = run(load_engine(args), cells, x, y, request.references, request.init_image, request.control_image,
                  differences=not args.no_differences, mask_image=request.mask_image,
-                 batch_size=args.batch_size)  # fmt: skip
+                 batch_size=args.batch_size, units=request.units)  # fmt: skip
     print(write_sweep(result, args.out))
     return 0
 

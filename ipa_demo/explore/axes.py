@@ -4,7 +4,8 @@ An axis is named after a generation flag without its dashes and lists the values
 declared setting with a flag can be an axis, its values parsed by its declared kind (a list
 setting's values, such as ``ip-weights``, separated by ``;``). Shorthands: ``ip-preset`` (named
 layer masks), ``ip-curve`` (named per-layer weight curves), ``ip-layers=each`` (the layer atlas:
-each layer alone) and ``ip-layers=leave-one-out`` (all layers but one).
+each layer alone) and ``ip-layers=leave-one-out`` (all layers but one). A further unit's setting is an
+axis too: ``controlnet-unit-2-scale=0.3,0.6`` (``unit_axes``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from ..architecture.layers import MASK_PRESETS, NUM_LAYERS, WEIGHT_CURVES
 from ..settings import SettingsError
 from ..settings.declarations import SETTINGS, Setting
+from .unit_axes import unit_axis_values
 
 EACH, LEAVE_ONE_OUT = "each", "leave-one-out"
 # Far above any useful axis (the layer atlas is 14 characters), far below a cost: a request's axes
@@ -117,8 +119,12 @@ def parse_axis(spec: str, where: str) -> Axis:
         if unknown:
             raise SettingsError(where, f"{shown(unknown[0])} is not {what}; use {', '.join(choices)}")
         return Axis(name, tuple(AxisValue(text, {parameter: choices[text]}) for text in texts), where)
+    unit_values = unit_axis_values(name, texts, where)
+    if unit_values is not None:
+        return Axis(name, tuple(AxisValue(label, changes) for label, changes in unit_values), where)
     if setting is None:
-        raise SettingsError(where, f"{shown(name)} is not a setting to sweep; use one of {', '.join(axis_names())}")
+        raise SettingsError(where, f"{shown(name)} is not a setting to sweep; use one of {', '.join(axis_names())}, "
+                            "or a further unit's as controlnet-unit-2-scale")
     if setting.name == "num_images":
         raise SettingsError(where, "every cell is one image, so num-images cannot be an axis (seed=1,2,3 can)")
     values = tuple(AxisValue(f"{name}={text}", {setting.name: _parse_value(setting, text, where)}) for text in texts)

@@ -23,7 +23,9 @@ from ..compare import similarity
 from ..loop import StepCallback, steps_to_run, within
 from ..settings import GenerationSettings, IPAdapterSettings, SettingsError
 from ..settings.values import settings_from_values, values_from_settings
+from ..settings.units import NO_UNIT_IMAGES, UnitImages
 from .axes import NO_AXIS, Axis, AxisValue
+from .unit_axes import with_unit_changes
 from .batched import CellImage, can_batch, generate_batch, shared_part
 from .grid import difference, heat_map, labelled_grid
 
@@ -81,9 +83,9 @@ def plan(
     for row, y_value in enumerate(y.values):
         for column, x_value in enumerate(x.values):
             changes = {**y_value.changes, **x_value.changes}
-            cell_values = {**values, **changes, "num_images": 1}
             label = " · ".join(filter(None, (x_value.label, y_value.label)))
             try:
+                cell_values = with_unit_changes({**values, "num_images": 1}, changes)
                 settings = settings_from_values(cell_values, seed=changes.get("seed", seed))
                 if check is not None:
                     check(settings)
@@ -96,7 +98,8 @@ def plan(
 def _in_cell(error: SettingsError, label: str, values: Sequence[tuple[Axis, AxisValue]]) -> SettingsError:
     """The error of one cell, blamed on the axis whose value it refuses (else on the shared setting)."""
     for axis, value in values:
-        if error.field in value.changes and axis.where:
+        changed = {change.partition(".")[0] for change in value.changes}  # a unit's change: controlnet_unit_2.scale
+        if (error.field in value.changes or error.field in changed) and axis.where:
             return SettingsError(axis.where, f"{value.label}: {error.reason}")
     return SettingsError(error.field, f"{error.reason} (in the cell {label})")
 
@@ -128,10 +131,12 @@ def run(
     differences: bool = False,
     mask_image: Image.Image | None = None,
     batch_size: int = 1,
+    units: UnitImages = NO_UNIT_IMAGES,
 ) -> SweepResult:
     """Make every cell (and with ``differences`` its λ = 0 twin), ``batch_size`` cells per UNet call
     where they differ only in IP-Adapter settings and seed (``batched``; an inpainting sweep makes
-    each alone). ``on_step`` counts cell-steps: a batch's step advances each of its cells.
+    each alone; so does one with further units, ``units`` their images). ``on_step`` counts cell-steps: a
+    batch's step advances each of its cells.
     """
     img2img = init_image is not None
     batches = sweep_batches(cells, differences, batch_size, inpainting=mask_image is not None)
@@ -143,7 +148,8 @@ def run(
         jobs = [settings for settings, _ in batch]
         steps, started = steps_to_run(jobs[0], img2img), time.perf_counter()
         if len(jobs) == 1:
-            result = engine.generate(jobs[0], *images, on_step=within(on_step, done, total), mask_image=mask_image)
+            more = {"units": units} if units != NO_UNIT_IMAGES else {}  # an engine without units is called as before
+            result = engine.generate(jobs[0], *images, on_step=within(on_step, done, total), mask_image=mask_image, **more)
             outputs = [CellImage(result.images[0], result.pixels[0], result.parameters[0])]
         else:
             outputs = generate_batch(engine, jobs, *images, on_step=within(on_step, done, total, cells=len(jobs)))
@@ -164,13 +170,19 @@ def run(
     return SweepResult(x, y, results, _layout([item.image for item in results], x, y), heat)
 
 
+def has_units(cells: Sequence[Cell]) -> bool:
+    """Whether any cell has further units: such cells are made one by one (a batch carries no units)."""
+    return any(cell.settings.more_ip_units or cell.settings.more_controlnet_units or cell.settings.more_t2i_units
+               for cell in cells)  # fmt: skip
+
+
 Job = tuple[GenerationSettings, str]  # an image a sweep makes, and what for (a cell's label, or BASELINE)
 
 
 def sweep_batches(cells: Sequence[Cell], differences: bool, size: int, inpainting: bool = False) -> list[list[Job]]:
     """The images a sweep makes, in batches of at most ``size`` that share UNet calls, in the order made
-    (one image each when it inpaints: a batch does not)."""
-    size = 1 if inpainting else size
+    (one image each when it inpaints or has further units: a batch does neither)."""
+    size = 1 if inpainting or has_units(cells) else size
     groups: dict[object, list[Job]] = {}
     for index, (settings, what) in enumerate(schedule(cells, differences)):
         key = shared_part(settings) if can_batch(settings) else index

@@ -1,50 +1,18 @@
 """What the API lists: models as the extension names them, its modules, samplers and schedulers.
 
-The extension lists each model as ``file stem [8 hex]``; clients search that list by substring
-(``"sd15_canny"``, ``"ip-adapter_sd15"``), so every model is listed under its Hub file stem. The
-bracketed tag is a stable digest of where the model comes from, not of its weights (reading a
-700 MB file to list it would be slow, and it may not be downloaded yet): a name is accepted with
-any tag or none.
+The extension lists each model as ``file stem [8 hex]`` (``models.control_names``); clients search
+that list by substring, and a name is accepted with any tag or none.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
-from pathlib import PurePosixPath
 
-from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS, ModelSpec
+from ..models.control_names import CONTROL_MODELS, ControlModel
 from ..schedulers import SCHEDULER_NAMES
 from .errors import bad_field
 
 _TAG = re.compile(r"\s*\[[0-9A-Fa-f]{0,64}\]\s*$")
-
-
-@dataclass(frozen=True)
-class ControlModel:
-    name: str  # the Hub file stem
-    role: str  # "ip", "controlnet", "t2i"
-    kind: str  # the IP variant or the map kind
-
-    @property
-    def tag(self) -> str:
-        return hashlib.sha256(f"{self.role}/{self.name}".encode()).hexdigest()[:8]
-
-    @property
-    def title(self) -> str:
-        return f"{self.name} [{self.tag}]"
-
-
-def _stem(spec: ModelSpec, role: str) -> str:
-    return PurePosixPath(spec.path_in_repo).stem if role == "ip" else spec.repo_name
-
-
-CONTROL_MODELS: tuple[ControlModel, ...] = tuple(
-    ControlModel(_stem(spec, role), role, kind)
-    for role, table in (("ip", IP_ADAPTERS), ("controlnet", CONTROLNETS), ("t2i", T2I_ADAPTERS))
-    for kind, spec in table.items()
-)
 
 
 def find_model(name: object, field: str) -> ControlModel:

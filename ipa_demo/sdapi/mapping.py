@@ -6,10 +6,11 @@ The request becomes the same flat, named values the web app's ``/generate`` take
 our setting; ``Names`` turns that back into the field the client wrote (``steps``, or
 ``alwayson_scripts.controlnet.args[1].weight``).
 
-The extension's units map onto what the settings offer today: the first IP-Adapter unit is ``ip_*``,
-a second is ``ip2_*``, one ControlNet unit, one T2I-Adapter unit and one reference-only unit; one
-more of a kind is refused naming it. ControlNet and T2I-Adapter share the request's one control
-image (and canny thresholds), and reference-only reads the first IP unit's first image.
+The extension's units map onto the settings' units: the first IP-Adapter unit is ``ip_*``, a second is
+``ip2_*``, the first ControlNet and T2I-Adapter units share the request's one control image (and canny
+thresholds), and the units after them are further units with their own images (``more_units``), up to
+``IPA_MAX_UNITS`` of a kind; one reference-only unit, which reads the first IP unit's first image. A unit
+past a limit is refused naming it.
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ from PIL import Image, ImageFilter, ImageOps
 from ..ip_adapter.inputs import MoreReferences, check_more_references
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
 from ..settings.values import resolve_seed, settings_from_values, values_from_settings
+from ..settings.units import check_unit_images
 from ..ui.fields import Request
+from ..ui.unit_fields import unit_images
 from .errors import bad_field
 from .images import EncodedImage, decode_all, image_bytes
 from .lists import sampler_of
 from .models import Img2ImgRequest, Txt2ImgRequest
+from .more_units import further_structure_images, more_units, split_units
 from .units import Unit, read_units
 
 CONTROLNET_SCRIPT = "controlnet"
 SHARED = "ControlNet and T2I-Adapter share one control image here"
-UNIT_LIMITS = {"ip": 2, "controlnet": 1, "t2i": 1, "reference": 1}
+REFERENCE_UNITS = 1
 BASE_NAMES = {"guidance": "cfg_scale", "scheduler": "sampler_name", "num_images": "batch_size",
               "strength": "denoising_strength", "init_image": "init_images[0]", "mask_image": "mask"}  # fmt: skip
 
@@ -66,7 +70,7 @@ class ApiJob:
     n_iter: int
 
 
-def _units(body: Mapping[str, Any]) -> list[Unit]:
+def _units(body: Mapping[str, Any], limits: Limits) -> list[Unit]:
     scripts = body.get("alwayson_scripts") or {}
     units: list[Unit] = []
     for name, script in scripts.items():
@@ -77,9 +81,9 @@ def _units(body: Mapping[str, Any]) -> list[Unit]:
     seen: dict[str, int] = {}
     for unit in units:
         seen[unit.role] = seen.get(unit.role, 0) + 1
-        if seen[unit.role] > UNIT_LIMITS[unit.role]:
+        limit = REFERENCE_UNITS if unit.role == "reference" else limits.max_units
+        if seen[unit.role] > limit:
             what = {"ip": "IP-Adapter", "controlnet": "ControlNet", "t2i": "T2I-Adapter", "reference": "reference-only"}
-            limit = UNIT_LIMITS[unit.role]
             raise bad_field(unit.field, f"at most {limit} {what[unit.role]} unit(s) per request on this server")
     return units
 
@@ -143,7 +147,7 @@ class Mapper:
 
     def job(self, body: Txt2ImgRequest, raw: Mapping[str, Any], base_model: str = "") -> ApiJob:
         names = Names()
-        units = _units(raw)
+        units = _units(raw, self.limits)
         values = values_from_settings(GenerationSettings(prompt=""))
         sampler = sampler_of(body.sampler, body.scheduler, ("sampler_name", "scheduler"))
         values.update(prompt=body.prompt, negative_prompt=body.negative_prompt, steps=body.steps,
@@ -168,8 +172,9 @@ class Mapper:
         maps = tuple(unit for unit in units if unit.role in ("controlnet", "t2i") and unit.save_detected_map)
         return ApiJob(runs, request, maps, body.sampler, body.n_iter)
 
-    def _unit_settings(self, units: list[Unit], values: dict[str, Any], names: Names) -> list[EncodedImage]:
+    def _unit_settings(self, all_units: list[Unit], values: dict[str, Any], names: Names) -> list[EncodedImage]:
         encoded: list[EncodedImage] = []
+        units, further = split_units(all_units)
         ip_units = [unit for unit in units if unit.role == "ip"]
         for unit, prefix, role, masks in zip(ip_units, ("ip", "ip2"), ("reference_images", "ip2_reference_images"),
                                              ("reference_masks", "ip2_masks")):  # fmt: skip
@@ -198,7 +203,7 @@ class Mapper:
             if not ip_units:
                 encoded.append(self._encoded("reference_images", unit.at("image"), unit.images[0].text))
                 names.fields["reference_images"] = unit.at("image")
-        return encoded
+        return encoded + more_units(further, values, names.fields, self._encoded)
 
     def _encoded(self, role: str, field_name: str, text: str, as_mask: bool = False) -> EncodedImage:
         return EncodedImage(role, field_name, image_bytes(text, field_name, self.max_image_bytes), as_mask)
@@ -223,9 +228,12 @@ class Mapper:
             by_role.setdefault(item.role, []).append(image)
         control = next(iter(by_role.get("control_image", ())), None)
         init = next(iter(by_role.get("init_image", ())), None)
-        for unit in units:
+        first, further = split_units(units)
+        for unit in first:
             if unit.role in ("controlnet", "t2i") and control is not None:
                 _fits(unit.at("image"), control.size, unit.resize_mode, settings.width, settings.height)
+        for unit, image in further_structure_images(further, by_role):
+            _fits(unit.at("image"), image.size, unit.resize_mode, settings.width, settings.height)
         if isinstance(body, Img2ImgRequest) and init is not None:
             _fits("init_images[0]", init.size, {0: "Just Resize", 1: "Crop and Resize"}.get(body.resize_mode, "other"),
                   settings.width, settings.height)  # fmt: skip
@@ -234,10 +242,12 @@ class Mapper:
         more = MoreReferences(reference_masks=tuple(by_role.get("reference_masks", ())),
                               ip2_references=tuple(by_role.get("ip2_reference_images", ())),
                               ip2_masks=tuple(by_role.get("ip2_masks", ())))  # fmt: skip
+        units_images = unit_images(settings, by_role)
         with names.translated():
             check_inputs(settings, references, init, control)
             check_more_references(settings, references, more)
-        return Request(settings, references, init, control, mask, more)
+            check_unit_images(settings, units_images)
+        return Request(settings, references, init, control, mask, more, units_images)
 
     @staticmethod
     def _mask(mask: Image.Image | None, body: Txt2ImgRequest) -> Image.Image | None:

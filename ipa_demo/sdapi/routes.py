@@ -102,7 +102,7 @@ class SdApi:
                     request = job.request
                     results.append(self.engine.generate(
                         settings, request.references, request.init_image, request.control_image,
-                        on_step=state.on_step, mask_image=request.mask_image, more=request.more,
+                        on_step=state.on_step, mask_image=request.mask_image, more=request.more, units=request.units,
                     ))  # fmt: skip
             except GenerationCancelled:
                 interrupted = True

@@ -16,6 +16,7 @@ from ..architecture.layers import MASK_PRESETS, STAGE_NAMES, WEIGHT_CURVES
 from .checks import SettingsError
 from .declarations import MAX_SEED, RANDOM_SEED, SETTINGS, Setting, flag_of
 from .generation import GenerationSettings
+from .unit_arguments import unit_flag_message
 from .values import settings_from_values, values_from_settings
 
 STAGES_FLAG = "--ip-stages"
@@ -90,4 +91,4 @@ def settings_from_args(args: argparse.Namespace, rng: random.Random | None = Non
 
 def flag_message(error: SettingsError) -> str:
     """An error as the command line says it: by the flag the user typed."""
-    return f"{flag_of(error.field)}: {error.reason}"
+    return f"{unit_flag_message(error.field) or flag_of(error.field)}: {error.reason}"

@@ -20,6 +20,7 @@ from ..architecture.layers import CURVE_FORMULAS, DEFAULT_ARCHITECTURE, NUM_LAYE
 from ..architecture.stage_roles import Role, role_of
 from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ..schedulers import SCHEDULER_NAMES
+from .unit_names import unit_label
 
 Kind = Literal["text", "float", "int", "choice", "flag", "mask", "floats"]
 Control = Literal["textbox", "slider", "radio", "dropdown", "checkbox", "number"]
@@ -285,7 +286,7 @@ def label_of(name: str) -> str:
     """How the page names a setting or image input (the API name if it is neither)."""
     if name in BY_NAME:
         return BY_NAME[name].label
-    return IMAGE_LABELS.get(name) or SWEEP_LABELS.get(name, name)
+    return IMAGE_LABELS.get(name) or unit_label(name) or SWEEP_LABELS.get(name, name)
 
 
 def flag_of(name: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..models.catalog import IP_ADAPTERS
@@ -19,6 +20,7 @@ from .checks import SettingsError
 from .declarations import BY_NAME, PACKED_KEYS, SETTINGS, PackedKey, PngGroup, Setting
 from .generation import GenerationSettings
 from .pairs import read_pairs, starts_with_pair
+from .unit_infotext import unit_entries, units_from_entries
 from .values import settings_from_values, values_from_settings
 
 VERSION = "ipa_demo 0.1.0"
@@ -134,6 +136,7 @@ def format_parameters(
             pairs["VAE"] = vae
     if lora_hashes:
         pairs["Lora hashes"] = ", ".join(f"{name}: {digest}" for name, digest in lora_hashes.items())
+    pairs.update(unit_entries(settings, ip_used=ip_used, ip2_used=ip2_used))
     pairs.update(extra or {})
     pairs["Version"] = VERSION
     text = _layout(settings.prompt, settings.negative_prompt, pairs)
@@ -208,4 +211,4 @@ def settings_from_parameters(text: str | ParsedParameters) -> GenerationSettings
         values["ip_scale"] = 0.0
     if "IP2-Adapter" not in pairs:
         values["ip2_scale"] = 0.0
-    return settings_from_values(values, values["seed"])
+    return replace(settings_from_values(values, values["seed"]), **units_from_entries(pairs))

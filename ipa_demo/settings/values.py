@@ -7,15 +7,17 @@ settings objects. The image inputs sit between the settings in the API's paramet
 
 from __future__ import annotations
 
-import math
 import random
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from .checks import SettingsError, shown
+from .checks import SettingsError
+from .coerce import flag, floats, floats_text, number, whole
 from .declarations import BY_NAME, IMAGE_PARAMS, MAX_SEED, RANDOM_SEED, SETTINGS, Setting, label_of, value_at
 from .generation import SECTIONS, GenerationSettings
+from .unit_keys import read_unit, unit_values
+from .unit_names import UNIT_PARAMS, unit_param
+from .units import FIRST_MORE
 
 # Where each image input sits in the API's parameter order: just before the setting named here.
 _IMAGE_BEFORE = {
@@ -26,53 +28,10 @@ _IMAGE_BEFORE = {
     "reference_weights": ("reference_masks",),
     "ip2_scale": ("ip2_reference_images", "ip2_masks"),
 }
+# After every setting: the further units, one list per kind (``unit_keys``; their images inside).
 PARAMS: tuple[str, ...] = tuple(
     name for setting in SETTINGS for name in (*_IMAGE_BEFORE.get(setting.name, ()), setting.name)
-)
-
-
-def whole(value: Any, name: str) -> int:
-    """Sliders deliver floats; a whole-number setting accepts 4.0 but not 4.5."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value  # a range check follows; an enormous int fails it by name
-    if not isinstance(value, float) or not math.isfinite(value) or value != int(value):
-        raise SettingsError(name, f"must be a whole number, got {shown(value)}")
-    return int(value)
-
-
-def number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(name, f"must be a number, got {shown(value)}")
-    try:
-        return float(value)
-    except OverflowError:  # 10**400 from JSON
-        raise SettingsError(name, f"must be finite, got {shown(value)}") from None
-
-
-def flag(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise SettingsError(name, f"must be true or false, got {shown(value)}")
-    return value
-
-
-def floats(value: Any, name: str) -> tuple[float, ...]:
-    """Numbers from text ("1, 0.5" or "1 0.5") or a list of them; None or empty text: none."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        items = [item for item in re.split(r"[\s,]+", value.strip()) if item]
-        try:
-            return tuple(float(item) for item in items)
-        except ValueError:
-            raise SettingsError(name, f"must be numbers separated by commas, got {shown(value)}") from None
-    if isinstance(value, (list, tuple)):
-        return tuple(number(item, name) for item in value)
-    raise SettingsError(name, f"must be numbers separated by commas, got {shown(value)}")
-
-
-def floats_text(values: tuple[float, ...]) -> str:
-    """A list of numbers as a textbox shows it: as short as possible, and read back exactly."""
-    return ", ".join(text if float(text := f"{value:g}") == value else repr(value) for value in values)
+) + tuple(UNIT_PARAMS.values())
 
 
 def _coerce(setting: Setting, value: Any) -> Any:
@@ -121,7 +80,21 @@ def settings_from_values(values: Mapping[str, Any], seed: int) -> GenerationSett
             if isinstance(value, dict):
                 items[attribute] = tuple(value[position] for position in sorted(value))
     built = {section: _section(section, kind, sections[section]) for section, kind in SECTIONS.items()}
-    return GenerationSettings(**top, **built)
+    return GenerationSettings(**top, **built, **_more_units(values))
+
+
+def _more_units(values: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """``more_<kind>_units`` from the unit parameters (optional: an old caller sends none); images are not read here."""
+    more: dict[str, tuple[Any, ...]] = {}
+    for kind, param in UNIT_PARAMS.items():
+        given = values.get(param)
+        if given in (None, "", []):
+            continue
+        if not isinstance(given, list) or not all(isinstance(unit, Mapping) for unit in given):
+            raise SettingsError(param, 'must be a list of units, each an object such as {"kind": "canny", "scale": 0.5}')
+        units = (read_unit(kind, number, unit)[0] for number, unit in enumerate(given, start=FIRST_MORE[kind]))  # type: ignore[arg-type]
+        more[f"more_{kind}_units"] = tuple(units)
+    return more
 
 
 def _section(section: str, kind: type, values: dict[str, Any]) -> Any:
@@ -142,6 +115,8 @@ def values_from_settings(settings: GenerationSettings) -> dict[str, Any]:
     for setting in SETTINGS:
         if setting.kind == "floats":
             values[setting.name] = floats_text(values[setting.name])
+    for kind, param in UNIT_PARAMS.items():
+        values[param] = [unit_values(kind, unit) for unit in getattr(settings, f"more_{kind}_units")]  # type: ignore[arg-type]
     return values
 
 
@@ -154,5 +129,5 @@ def default_values() -> dict[str, Any]:
 
 def param_for_field(field: str) -> str | None:
     """The API parameter a ``SettingsError`` is about, or None if it is about no single one."""
-    return field if field in PARAMS else None
+    return field if field in PARAMS else unit_param(field)
 

@@ -56,6 +56,7 @@ from .outputs import COMPARISON_HEADERS, OutputStore
 from .page_script import PAGE_SCRIPT
 from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
+from .unit_controls import restore_units
 from .upload_check import refuse_non_images
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
@@ -293,8 +294,10 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     )
     outputs.to_init.click(handlers.use_as_init, inputs=picked, outputs=fields["init_image"], **QUEUED_HELPER)
     restored = [*controls.components, controls.png_text]
-    outputs.to_settings.click(handlers.settings_of_selected, inputs=picked, outputs=restored, **QUEUED_HELPER)
-    controls.png_file.upload(handlers.load_png, inputs=controls.png_file, outputs=restored, **QUEUED_HELPER)
+    restoring = outputs.to_settings.click(handlers.settings_of_selected, inputs=picked, outputs=restored, **QUEUED_HELPER)
+    loading = controls.png_file.upload(handlers.load_png, inputs=controls.png_file, outputs=restored, **QUEUED_HELPER)
+    for event in (restoring, loading):
+        restore_units(event, controls.unit_sections)
 
 
 def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> None:

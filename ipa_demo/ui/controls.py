@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
@@ -16,6 +16,7 @@ import gradio as gr
 from ..architecture.layers import MASK_PRESETS, STAGE_NAMES, STAGES
 from ..settings import Limits
 from ..settings.declarations import BY_NAME
+from ..settings.unit_names import UNIT_PARAMS
 from ..settings.values import PARAMS, default_values
 from . import components as uc
 from .base_model import picker_choices
@@ -23,6 +24,7 @@ from .components import HELPER
 from .explainer import add_explainer, stage_title
 from .fields import bits_from_mask, mask_from_bits, preset_of
 from .reference_controls import reference_options
+from .unit_controls import UnitSection, unit_section
 
 CUSTOM_PRESET = "custom"
 
@@ -35,6 +37,7 @@ class Controls:
     preset: gr.Radio
     png_file: gr.File
     png_text: gr.Textbox
+    unit_sections: list[UnitSection] = field(default_factory=list)  # further units, a section per kind
 
     @property
     def components(self) -> list[Any]:
@@ -143,6 +146,7 @@ def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_m
             mask = fields["ip_layers"]
 
         reference_options(add, fields)
+        sections = [unit_section("ip", limits)]
 
         with gr.Accordion("Structure: ControlNet / T2I-Adapter", open=False):
             with gr.Row():
@@ -156,6 +160,8 @@ def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_m
             fields["controlnet_start"], fields["controlnet_end"] = _window("controlnet", limits, values)
             with gr.Row():
                 add("t2i", "t2i_scale", "t2i_factor")
+        sections += [unit_section(kind, limits) for kind in ("controlnet", "t2i")]
+        fields.update({UNIT_PARAMS[section.kind]: section.parameter for section in sections})
 
         with gr.Accordion("img2img", open=False):  # and inpainting, with the mask editor below
             with gr.Row():
@@ -191,7 +197,7 @@ def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_m
             )
             png_text = gr.Textbox(label="Parameters found", lines=3, interactive=False, elem_id="png-text")
 
-    controls = Controls({name: fields[name] for name in PARAMS}, mask, toggles, preset, png_file, png_text)
+    controls = Controls({name: fields[name] for name in PARAMS}, mask, toggles, preset, png_file, png_text, sections)
     _wire_mask(controls)
     random_seed.click(lambda: -1, outputs=fields["seed"], **HELPER)
     return controls

@@ -18,6 +18,7 @@ from ..explore.injection_view import injection_picture
 from ..explore.report import write_sweep
 from ..explore.sweep import SweepResult, plan, progress_label, run, sweep_batches
 from ..settings import GenerationSettings, SettingsError, check_inputs, check_limits
+from ..settings.units import check_unit_images
 from ..settings.values import PARAMS, values_from_settings
 from .base_model import check_base_model
 from .errors import log, reported_errors
@@ -137,6 +138,7 @@ class Sweeper:
         def check(settings: GenerationSettings) -> None:  # what parse_request checks of the shared settings
             check_limits(settings, limits)
             check_inputs(settings, request.references, request.init_image, request.control_image)
+            check_unit_images(settings, request.units)
             check_base_model(self.handlers.engine, settings.base_model)  # a base-model axis names the server's
 
         cells = plan(values_from_settings(request.settings), request.settings.seed, x, y, check=check)
@@ -167,7 +169,7 @@ class Sweeper:
             def task(on_step: Any) -> SweepResult:
                 return run(engine, cells, x, y, request.references, request.init_image, request.control_image,
                            on_step=on_step, differences=True, mask_image=request.mask_image,
-                           batch_size=batch_size)  # fmt: skip
+                           batch_size=batch_size, units=request.units)  # fmt: skip
 
             batches = sweep_batches(cells, True, batch_size, inpainting=request.mask_image is not None)
             label = progress_label(batches, request.init_image is not None)

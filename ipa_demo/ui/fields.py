@@ -23,7 +23,9 @@ from ..ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from ..architecture.layers import MASK_PRESETS, NUM_LAYERS
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
 from ..settings.declarations import IMAGE_PARAMS
+from ..settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images
 from ..settings.values import check_present, resolve_seed, settings_from_values
+from .unit_fields import is_unit_mask, unit_image_inputs, unit_images
 
 # image inputs holding several images (the others hold one), and those read as masks (grey, transparent = black)
 GALLERY_PARAMS = ("reference_images", "reference_masks", "ip2_reference_images", "ip2_masks")
@@ -40,6 +42,7 @@ class Request:
     control_image: Image.Image | None
     mask_image: Image.Image | None = None  # white: repaint (inpainting, with init_image)
     more: MoreReferences = NO_MORE
+    units: UnitImages = NO_UNIT_IMAGES  # the images of settings.more_*_units
 
 
 def _gallery_paths(value: Any) -> list[str]:
@@ -61,7 +64,7 @@ def _decode(file: Path, name: str) -> Image.Image:
     except OSError:
         return load_image(file, name)  # which says what is wrong with it
     key = (str(file.resolve()), status.st_mtime_ns, status.st_size, name, max_pixels(), max_aspect_ratio())
-    load = load_mask if name in MASK_PARAMS else load_image
+    load = load_mask if name in MASK_PARAMS or is_unit_mask(name) else load_image
     return _decoded_uploads.get_or_make(key, lambda: load(file, name))
 
 
@@ -81,7 +84,7 @@ def _image_inputs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     singles = [name for name in IMAGE_PARAMS if name not in GALLERY_PARAMS and name != "mask_image"]
     named += [(name, values[name]) for name in singles if values.get(name) is not None]
     named += [("mask_image", path) for path in _mask_paths(values.get("mask_image"))]
-    return named
+    return named + unit_image_inputs(values)
 
 
 def _mask_paths(value: Any) -> list[str]:
@@ -148,7 +151,9 @@ def parse_request(values: Mapping[str, Any], limits: Limits, seed: int | None = 
     check_more_references(settings, references, more)
     if mask_image is not None and init_image is None:
         raise SettingsError("mask_image", "a mask needs an init image to paint on")
-    return Request(settings, references, init_image, control_image, mask_image, more)
+    units = unit_images(settings, images)
+    check_unit_images(settings, units)
+    return Request(settings, references, init_image, control_image, mask_image, more, units)
 
 
 def mask_from_bits(bits: Sequence[bool]) -> str:

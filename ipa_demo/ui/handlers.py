@@ -29,7 +29,7 @@ from ..settings.parameters import parse_parameters, settings_from_parameters
 from ..settings.values import PARAMS, param_for_field, settings_from_values, values_from_settings
 from ..zerogpu import MIN_SECONDS, estimate_gpu_seconds
 from .base_model import check_base_model, models_of_png
-from .errors import log, reported_errors, user_error
+from .errors import described, log, reported_errors, user_error
 from .fields import Request, parse_request
 from .outputs import (
     OutputStore,
@@ -64,6 +64,7 @@ class EngineLike(Protocol):
         on_step: Any = None,
         mask_image: Image.Image | None = None,
         more: Any = None,
+        units: Any = None,
     ) -> Any: ...
 
     def compare(
@@ -78,7 +79,7 @@ def _message(error: SettingsError) -> str:
 def validation_for(error: SettingsError) -> list[dict[str, Any]]:
     """One ``gr.validate`` per API parameter, failing on the one the error names."""
     target = param_for_field(error.field)
-    message = _message(error) if target else str(error)
+    message = _message(error) if target == error.field else described(error) if target else str(error)
     target = target or PARAMS[0]
     return [gr.validate(name != target, message if name == target else "") for name in PARAMS]
 
@@ -223,7 +224,7 @@ class Handlers:
             def task(on_step: Any) -> Any:
                 return self.engine.generate(
                     request.settings, request.references, request.init_image, request.control_image, on_step=on_step,
-                    mask_image=request.mask_image, more=request.more,
+                    mask_image=request.mask_image, more=request.more, units=request.units,
                 )  # fmt: skip
 
             result = yield from follow(

@@ -34,6 +34,7 @@ from .file_gate import gate_every_input, is_file_like, is_uploaded, refusal
 
 META = {"_type": "gradio.FileData"}
 _CHECKED = "_ipa_demo_payload_checked"
+OWN_CHECK = "ipa_demo_payload_check"  # an input's own check: (payload, check_file) -> the payload to go on with
 SHAPES = {
     "gallery": 'a list of uploaded files ({"path": …, "meta": {"_type": "gradio.FileData"}}) or of '
     '{"image": <file>, "caption": …} items',
@@ -77,6 +78,9 @@ def _with_files_checked(payload: Any, name: str, top: bool) -> Any:
 def checked_payload(component: gr.components.Component, name: str, payload: Any, private: bool = False) -> Any:
     """The payload Gradio may go on with, or a ``gr.Error`` naming the input. ``private``: a helper event of
     the page, which has no validator behind it, so its numbers are checked here too."""
+    own_check = getattr(component, OWN_CHECK, None)  # a unit parameter: its files, by unit (``unit_payloads``)
+    if own_check is not None:
+        return own_check(payload, _checked_file)
     if payload is None:
         return None
     if isinstance(component, gr.Textbox):

@@ -87,8 +87,9 @@ def test_units_asking_for_what_is_not_here(url: str) -> None:
     refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(module="lineart")]}}}, f"{ARGS}[0].module")
     refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(model="ip-adapter-faceid_sd15")]}}},
             f"{ARGS}[0].model")  # fmt: skip
-    detail = refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(), unit(weight=0.5)]}}}, f"{ARGS}[1]")
-    assert "at most 1 ControlNet unit" in detail
+    five = [unit(weight=0.5)] * 5  # one past IPA_MAX_UNITS (4): the fifth is named
+    detail = refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": five}}}, f"{ARGS}[4]")
+    assert "at most 4 ControlNet unit" in detail
     refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(weight=float("nan"))]}}}, f"{ARGS}[0].weight")
     refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(control_mode=1)]}}}, f"{ARGS}[0].control_mode")
     refused(url, {**SMALL, "alwayson_scripts": {"ADetailer": {"args": [True]}}}, "alwayson_scripts.ADetailer")

@@ -134,8 +134,10 @@ class FakeEngine:
     """Answers like the engine, instantly: one flat colour per image."""
 
     def generate(
-        self, settings, references=(), init_image=None, control_image=None, on_step=None, mask_image=None, more=None
+        self, settings, references=(), init_image=None, control_image=None, on_step=None, mask_image=None, more=None,
+        units=None,
     ):
+        self.last_units = (settings, units)  # what the further units reached the engine as
         for step in range(settings.steps):
             if on_step:
                 on_step(step + 1, settings.steps)
@@ -224,7 +226,8 @@ class ProbeEngine:
         self._lock = threading.Lock()
 
     def generate(
-        self, settings, references=(), init_image=None, control_image=None, on_step=None, mask_image=None, more=None
+        self, settings, references=(), init_image=None, control_image=None, on_step=None, mask_image=None, more=None,
+        units=None,
     ):
         def stepped(done: int, total: int) -> None:
             self.step_times.append(time.monotonic())

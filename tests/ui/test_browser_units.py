@@ -1,0 +1,61 @@
+"""A user adds a ControlNet unit on the page, gives it a map and generates: the unit reaches the PNG's text
+(Debian's chromium on ``python app.py`` with the tiny models, as test_browser)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from .test_app import launched_app
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright, set_slider
+
+expect = playwright.expect
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with launched_app(tiny_models_dir, tmp_path_factory.mktemp("units") / "app.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str) -> Iterator[Any]:
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(app_url)
+        page.wait_for_selector("#generate-button")
+        yield page
+        browser.close()
+
+
+def test_adding_a_controlnet_unit_on_the_page(page: Any, tmp_path: Path) -> None:
+    edges = tmp_path / "edges.png"
+    Image.new("RGB", (64, 64), (255, 255, 255)).save(edges)
+    page.get_by_text("More ControlNet units", exact=True).click()
+    add = page.locator("#add-controlnet-unit")
+    add.click()
+    unit = page.locator("#controlnet-unit-2-image")
+    expect(unit).to_be_visible()
+    expect(page.locator("#controlnet-unit-3-image")).to_be_hidden()  # one form per click
+    page.locator("#controlnet-unit-2-kind input[value='canny']").check()
+    unit.locator("input[type=file]").set_input_files(str(edges))
+    page.wait_for_selector("#controlnet-unit-2-image img")
+    page.locator("#controlnet-unit-2-is_map input").check()
+    page.locator("#controlnet-unit-2-scale input[type=number]").fill("0.55")
+    page.locator("#controlnet-unit-2-scale input[type=number]").press("Enter")
+    page.locator("#prompt textarea").fill("a room")
+    set_slider(page, "ip_scale", 0)
+    for elem_id, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_slider(page, elem_id, value)
+    page.wait_for_timeout(500)  # the form's change has written the parameter
+    page.locator("#generate-button").click()
+    page.wait_for_selector("#output-gallery img")
+    parameters = page.locator("#parameters textarea").input_value()
+    assert "Weight: 0.55" in parameters and "Unit: controlnet 2" in parameters, parameters
+    assert "Module: canny, Model: control_v11p_sd15_canny" in parameters
