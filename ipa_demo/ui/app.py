@@ -56,6 +56,7 @@ from .outputs import COMPARISON_HEADERS, OutputStore
 from .page_script import PAGE_SCRIPT
 from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
+from .translation import I18N, RUNNING_ON, page_script, translate_page
 from .upload_check import refuse_non_images
 
 TITLE = "ipa_demo — Stable Diffusion 1.5 + IP-Adapter"
@@ -170,8 +171,9 @@ def launch_options(max_upload_mb: float | None = None, host: str = "127.0.0.1") 
     return {
         "theme": THEME,
         "css": CSS,
-        "js": PAGE_SCRIPT,
+        "js": page_script(PAGE_SCRIPT),
         "show_error": False,
+        "i18n": I18N,
         "max_file_size": max_upload_bytes(max_upload_mb),
         "app_kwargs": {"lifespan": guarded_lifespan(GuardPolicy.for_server(host))},
     }
@@ -195,7 +197,8 @@ def create_app(
     engine = gated(engine, concurrency)
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
-        gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
+        gr.Markdown(INTRO)
+        gr.Markdown(f"{RUNNING_ON} **{getattr(engine, 'description', 'unknown device')}**")
         # In reading (and keyboard) order: what a newcomer fills in, the buttons and results, the
         # settings. On a wide screen the layout's CSS puts the results beside both, kept in view.
         with gr.Row(equal_height=False, elem_id="studio"):
@@ -214,6 +217,7 @@ def create_app(
         whole_numbers_only(controls.fields["seed"])
         guard_editors(demo, _input_names(controls), limits)  # before the input guard, which then runs first
         guard_every_input(demo, _input_names(controls))
+        translate_page(demo)  # last: every block is on the page
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo, max_queued_per_client, gpu_group=GPU_QUEUE)
     _serve_api(demo, engine, limits, api or ApiOptions.from_env(), concurrency + queue_size)

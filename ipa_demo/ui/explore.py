@@ -38,6 +38,10 @@ AXIS_HELP = (
     "controlnet-scale, ...), ip-preset=all,style,composition, or ip-layers=each (each layer alone) / "
     "leave-one-out."
 )
+INJECTION_NOTE = (
+    "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
+    "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
+)
 Y_HELP = "Optional: a second setting, one row of the grid per value (e.g. ip-preset=all,style)."
 
 
@@ -72,10 +76,7 @@ class ExploreTab:
         self.note = gr.Markdown(label="Note", elem_id="sweep-note")
         self.files = gr.File(label="Every cell as a PNG with its settings, the grid and sweep.json (zip)",
                              interactive=False, elem_id="sweep-files")  # fmt: skip
-        gr.Markdown(
-            "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
-            "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
-        )
+        gr.Markdown(INJECTION_NOTE)
         self.maps_button = gr.Button("Show injection maps", elem_id="injection-button")
         self.maps_error = error_box("injection-error")
         self.maps = gr.Image(label="Injection maps", type="filepath", format="png", interactive=False,

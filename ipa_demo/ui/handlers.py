@@ -276,9 +276,10 @@ class Handlers:
              comparison_caption(entry.label, entry.similarity, entry.seconds))
             for entry in result.entries
         ]  # fmt: skip
+        # In words; the encoder's architecture (result.encoder_name) is for the CLI's JSON, not this note.
         note = (
-            f"Seed {settings.seed} for every method. Similarity: cosine between the "
-            f"{result.encoder_name} image embeddings of each output and of the reference."
+            f"Seed {settings.seed} for every method. Similarity: how alike each output and the reference look "
+            "to IP-Adapter's own image encoder, from 0 to 1 (1: the same; cosine of their CLIP image embeddings)."
         )
         grid = self.store.save(result.grid, "grid")
         return gallery, comparison_rows(result.entries), grid, settings.seed, with_warnings(note, result.warnings)
