@@ -19,6 +19,7 @@ from ..explore.report import write_sweep
 from ..explore.sweep import SweepResult, plan, progress_label, run, sweep_batches
 from ..settings import GenerationSettings, SettingsError, check_inputs, check_limits
 from ..settings.values import PARAMS, values_from_settings
+from .axis_picker import axis_picker
 from .base_model import check_base_model
 from .errors import log, reported_errors
 from .feedback import error_box
@@ -33,16 +34,10 @@ INTRO = (
     "axis), all on one seed. The change maps show where each image moved from the same settings with "
     "IP-Adapter off (black: not at all, white: the most)."
 )
-AXIS_HELP = (
-    "NAME=V1,V2,...: a setting by its command-line name (ip-scale, ip-start, ip-stage-up1, seed, steps, "
-    "controlnet-scale, ...), ip-preset=all,style,composition, or ip-layers=each (each layer alone) / "
-    "leave-one-out."
-)
 INJECTION_NOTE = (
     "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
     "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
 )
-Y_HELP = "Optional: a second setting, one row of the grid per value (e.g. ip-preset=all,style)."
 
 
 class ExploreTab:
@@ -51,10 +46,8 @@ class ExploreTab:
     def __init__(self) -> None:
         gr.Markdown(INTRO)
         with gr.Row():  # side by side on a wide screen, one above the other on a phone
-            self.x_axis = gr.Textbox("ip-scale=0,0.5,1", label="X axis", info=AXIS_HELP, min_width=280,
-                                     elem_id="x_axis")  # fmt: skip
-            self.y_axis = gr.Textbox("ip-preset=all,style,composition", label="Y axis", info=Y_HELP, min_width=280,
-                                     elem_id="y_axis")  # fmt: skip
+            self.x_axis = axis_picker("X axis", "ip-scale=0,0.5,1", "x_axis").text
+            self.y_axis = axis_picker("Y axis", "ip-preset=all,style,composition", "y_axis", optional=True).text
         with gr.Row():
             self.button = gr.Button("Sweep", variant="primary", elem_id="sweep-button")
             self.stop = gr.Button("Stop", variant="stop", elem_id="stop-sweep")

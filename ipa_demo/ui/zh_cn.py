@@ -72,11 +72,19 @@ PAGE: dict[str, str] = {
         "**注入图**：用相同设置生成一张图，显示图像提示词在 UNet 每个阶段作用有多强（越亮越强），对各步取平均，"
         "以及所有阶段合起来在画面上的分布。"
     ),
-    'NAME=V1,V2,...: a setting by its command-line name (ip-scale, ip-start, ip-stage-up1, seed, steps, controlnet-scale, ...), ip-preset=all,style,composition, or ip-layers=each (each layer alone) / leave-one-out.': (
-        "名称=值1,值2,...：用命令行名称指定一个设置（ip-scale、ip-start、ip-stage-up1、seed、steps、controlnet-scale 等），"
-        "ip-preset=all,style,composition，或 ip-layers=each（每层单独）/ leave-one-out（每次去掉一层）。"
+    "X axis — setting": "X 轴——设置",
+    "X axis — values": "X 轴——取值",
+    "Y axis — setting": "Y 轴——设置",
+    "Y axis — values": "Y 轴——取值",
+    "(none)": "（无）",
+    "Per-layer weight curve": "逐层权重曲线",
+    "Separated by commas: numbers, or names as the setting's own control shows them (Layer preset: all, style, composition); Layer mask also takes each (each layer alone) or leave-one-out.": (
+        "用逗号分隔：数字，或名称的英文写法（层预设：all、style、composition）；"
+        "层蒙版还可以填 each（每层单独）或 leave-one-out（每次去掉一层）。"
     ),
-    'Optional: a second setting, one row of the grid per value (e.g. ip-preset=all,style).': "可选：第二个设置，每个值占拼图的一行（例如 ip-preset=all,style）。",
+    'What the sweep runs: the two above as text, with command-line names (NAME=V1,V2,...); you may type it here.': (
+        "扫描实际运行的内容：即上面两项写成文本，用命令行名称（名称=值1,值2,...）；也可以直接在这里输入。"
+    ),
     "Show injection maps": "显示注入图",
     "Injection maps": "注入图",
     # the controls beside the settings

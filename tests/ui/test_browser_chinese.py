@@ -47,7 +47,7 @@ NAMES = {
     "PNDM", "base", "light", "plus", "face", "full", "mid", "token", "zip", "json", "sweep", "InstantStyle",
     "Wang", "Ye", "et", "al", "ComfyUI", "A1111", "AUTOMATIC1111", "WebUI", "diffusers", "reference-only",
     "cpu", "IP-Adapter", "T2I-Adapter", "CLIP-I", "Canny", "CSV", "TSV",
-    "average", "concat",  # API values, quoted after their Chinese
+    "average", "concat", "all", "style", "composition", "each",  # API values, quoted after their Chinese
 }
 NAME_PATTERNS = re.compile(
     r"(?:down|up)\d|(?:down|up)_blocks\.\d|L\d+|[a-z]+\+[a-z]+|[a-z0-9]+(?:-[a-z0-9]+)+|--[a-z0-9-]+|[\w.-]+\.(?:png|json|zip|safetensors)"
