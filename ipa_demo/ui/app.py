@@ -51,11 +51,13 @@ from .handlers import (
     generate_seconds,
     optional_images,
 )
+from .helper_errors import helper_box, said_beside
 from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
 from .page_script import PAGE_SCRIPT
 from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
+from .stop_note import CLEAR, stop_message, stop_note
 from .translation import I18N, RUNNING_ON, page_script, translate_page
 from .upload_check import refuse_non_images
 
@@ -90,6 +92,7 @@ class Outputs:
                 self.generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 self.stop_generate = gr.Button("Stop", variant="stop", elem_id="stop-generate")
             self.generate_error = error_box("generate-error")
+            self.generate_stopped = stop_note("generate-stopped")
             self.gallery = gr.Gallery(
                 label="Images (PNG with settings)", format="png", columns=2, height=360, object_fit="contain",
                 interactive=False, elem_id="output-gallery",
@@ -103,6 +106,7 @@ class Outputs:
                 self.to_reference = gr.Button("Use as reference", size="sm", elem_id="use-as-reference")
                 self.to_init = gr.Button("Use as init image", size="sm", elem_id="use-as-init")
                 self.to_settings = gr.Button("Load its settings", size="sm", elem_id="load-its-settings")
+            self.helper_error = helper_box("helper-error")  # why one of the four buttons above did nothing
             self.slider = gr.ImageSlider(
                 label="Before / after: the reference (or init image) against the first output",
                 format="png", type="filepath", interactive=False, elem_id="before-after",
@@ -128,6 +132,7 @@ class Outputs:
                 self.compare = gr.Button("Compare", variant="primary", elem_id="compare-button")
                 self.stop_compare = gr.Button("Stop", variant="stop", elem_id="stop-compare")
             self.compare_error = error_box("compare-error")
+            self.compare_stopped = stop_note("compare-stopped")
             self.compare_gallery = gr.Gallery(
                 label="Side by side", format="png", columns=4, height=300, object_fit="contain", interactive=False,
                 elem_id="compare-gallery",
@@ -279,26 +284,34 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     for event, button in ((generating, outputs.generate), (comparing, outputs.compare), (sweeping, explore.button),
                           (mapping, explore.maps_button)):  # fmt: skip
         event.then(enable, outputs=button, **HELPER)
-    for stop in (outputs.stop_generate, outputs.stop_compare, outputs.explore.stop):
-        stop.click(None, cancels=[generating, comparing, sweeping, mapping])
+    for stop, note, progress, start in (
+        (outputs.stop_generate, outputs.generate_stopped, "#output-gallery", outputs.generate),
+        (outputs.stop_compare, outputs.compare_stopped, "#compare-gallery", outputs.compare),
+        (explore.stop, explore.stopped, "#sweep-grid", explore.button),
+    ):  # fmt: skip
+        stop.click(None, js=stop_message(progress), outputs=note, cancels=[generating, comparing, sweeping, mapping])
+        start.click(None, js=CLEAR, outputs=note)
 
     selected = gr.State(None)
     outputs.gallery.select(handlers.select, outputs=selected, **HELPER)
     outputs.gallery.change(lambda: None, outputs=selected, **HELPER)
     for gallery, seed in ((outputs.gallery, outputs.used_seed), (outputs.compare_gallery, outputs.compare_seed)):
         gallery.change(lambda images: gr.update(visible=bool(images)), inputs=gallery, outputs=seed, **HELPER)
-    picked = [outputs.gallery, selected]
-    outputs.reuse_seed.click(handlers.seed_of_selected, inputs=picked, outputs=fields["seed"], **QUEUED_HELPER)
-    outputs.to_reference.click(
-        handlers.use_as_reference,
-        inputs=[*picked, fields["reference_images"]],
-        outputs=fields["reference_images"],
-        **QUEUED_HELPER,
-    )
-    outputs.to_init.click(handlers.use_as_init, inputs=picked, outputs=fields["init_image"], **QUEUED_HELPER)
+    picked, box = [outputs.gallery, selected], outputs.helper_error
     restored = [*controls.components, controls.png_text]
-    outputs.to_settings.click(handlers.settings_of_selected, inputs=picked, outputs=restored, **QUEUED_HELPER)
-    controls.png_file.upload(handlers.load_png, inputs=controls.png_file, outputs=restored, **QUEUED_HELPER)
+    for button, handler, inputs, targets in (
+        (outputs.reuse_seed, handlers.seed_of_selected, picked, [fields["seed"]]),
+        (outputs.to_reference, handlers.use_as_reference, [*picked, fields["reference_images"]],
+         [fields["reference_images"]]),
+        (outputs.to_init, handlers.use_as_init, picked, [fields["init_image"]]),
+        (outputs.to_settings, handlers.settings_of_selected, picked, restored),
+    ):  # fmt: skip
+        beside = said_beside(handler, str(button.value), len(targets))
+        button.click(beside, inputs=inputs, outputs=[*targets, box], **QUEUED_HELPER)
+    # The old text goes first: a PNG that cannot be read leaves no other PNG's settings on show.
+    controls.png_file.upload(lambda: "", outputs=controls.png_text, **HELPER).then(
+        handlers.load_png, inputs=controls.png_file, outputs=restored, **QUEUED_HELPER
+    )
 
 
 def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> None:

@@ -24,6 +24,7 @@ from .base_model import check_base_model
 from .errors import log, reported_errors
 from .feedback import error_box
 from .fields import Request
+from .stop_note import stop_note
 from .handlers import Handlers, follow, gpu_seconds, validation_for
 
 SWEEP_INPUTS = (*PARAMS, "x_axis", "y_axis")
@@ -52,6 +53,7 @@ class ExploreTab:
             self.button = gr.Button("Sweep", variant="primary", elem_id="sweep-button")
             self.stop = gr.Button("Stop", variant="stop", elem_id="stop-sweep")
         self.error = error_box("sweep-error")
+        self.stopped = stop_note("sweep-stopped")
         self.grid = gr.Image(label="Grid", type="filepath", format="png", interactive=False, elem_id="sweep-grid")
         self.differences = gr.Image(
             label="Change against λ = 0", type="filepath", format="png",

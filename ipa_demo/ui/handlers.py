@@ -39,6 +39,7 @@ from .outputs import (
     slider_pair,
     with_warnings,
 )
+from .png_summary import summary
 from .runner import HEARTBEAT_SECONDS, Readout, run_stoppable
 
 UNUSED_CONTROL_IMAGE = (
@@ -308,7 +309,7 @@ class Handlers:
             # This page's picker only: the PNG's model when the app has it, else the page's own choice.
             base_model, notes = models_of_png(self.engine, parsed)
             values["base_model"] = base_model if base_model is not None else gr.skip()
-        shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
+        shown = summary(parsed, text, notes)
         kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
         return [gr.skip() if name in kept else values[name] for name in PARAMS] + [shown]
 

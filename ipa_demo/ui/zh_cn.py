@@ -228,6 +228,8 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r": IP-Adapter is off \(λ 0, no layer or an empty window\): nothing to map$",
          "：IP-Adapter 已关闭（λ 为 0、没有层或作用区间为空）：没有可显示的注入图"),
         (r" is not an image", "不是图片"),
+        (r"Generate an image first\.", "请先生成一张图片。"),
+        (r"Draw a mask first: paint white where the reference should act\.", "请先画蒙版：在参考图起作用的地方涂白。"),
     )
 ]
 
