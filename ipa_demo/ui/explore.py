@@ -25,6 +25,7 @@ from .errors import log, reported_errors
 from .feedback import error_box
 from .fields import Request
 from .stop_note import stop_note
+from .translation import localized_reason, wants_chinese
 from .handlers import Handlers, follow, gpu_seconds, validation_for
 
 SWEEP_INPUTS = (*PARAMS, "x_axis", "y_axis")
@@ -141,14 +142,14 @@ class Sweeper:
     def check(self, values: dict[str, Any]) -> SettingsError | None:
         return _checked(self._cells, dict(values))
 
-    def validate(self, **values: Any) -> list[dict[str, Any]]:
-        error = self.check(values)
+    def validate(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
+        error, chinese = self.check(values), wants_chinese(gradio_request)
         if error is None:
             return [gr.validate(True, "") for _ in SWEEP_INPUTS]
         if error.field in ("x_axis", "y_axis"):
-            return [gr.validate(name != error.field, error.reason if name == error.field else "")
-                    for name in SWEEP_INPUTS]  # fmt: skip
-        return [*validation_for(error), gr.validate(True, ""), gr.validate(True, "")]
+            reason = localized_reason(error.reason, chinese)
+            return [gr.validate(name != error.field, reason if name == error.field else "") for name in SWEEP_INPUTS]
+        return [*validation_for(error, chinese), gr.validate(True, ""), gr.validate(True, "")]
 
     def sweep(
         self,
@@ -212,9 +213,11 @@ class InjectionMaps:
     def check(self, values: dict[str, Any]) -> SettingsError | None:
         return _checked(self._request, values)
 
-    def validate(self, **values: Any) -> list[dict[str, Any]]:
+    def validate(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
         error = self.check(values)
-        return [gr.validate(True, "") for _ in PARAMS] if error is None else validation_for(error)
+        return [gr.validate(True, "") for _ in PARAMS] if error is None else validation_for(
+            error, wants_chinese(gradio_request)
+        )
 
     def injection_maps(
         self,

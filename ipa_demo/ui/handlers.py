@@ -41,6 +41,7 @@ from .outputs import (
 )
 from .png_summary import summary
 from .runner import HEARTBEAT_SECONDS, Readout, run_stoppable
+from .translation import localized_reason, wants_chinese
 
 UNUSED_CONTROL_IMAGE = (
     "ControlNet and T2I-Adapter are both “none”, so the control image would be ignored: choose canny or "
@@ -76,10 +77,11 @@ def _message(error: SettingsError) -> str:
     return str(error).removeprefix(f"{error.field}: ")
 
 
-def validation_for(error: SettingsError) -> list[dict[str, Any]]:
-    """One ``gr.validate`` per API parameter, failing on the one the error names."""
+def validation_for(error: SettingsError, chinese: bool = False) -> list[dict[str, Any]]:
+    """One ``gr.validate`` per API parameter, failing on the one the error names (in Chinese for a page
+    that asks for it: ``translation.wants_chinese``)."""
     target = param_for_field(error.field)
-    message = _message(error) if target else str(error)
+    message = localized_reason(_message(error) if target else str(error), chinese)
     target = target or PARAMS[0]
     return [gr.validate(name != target, message if name == target else "") for name in PARAMS]
 
@@ -192,17 +194,18 @@ class Handlers:
             return None
         return None
 
-    def validate_generate(self, **values: Any) -> list[dict[str, Any]]:
-        return self._validation(values, comparing=False)
+    # ``gradio_request``: the page's language for the notes beside the controls (an API caller's stay English).
+    def validate_generate(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
+        return self._validation(values, comparing=False, chinese=wants_chinese(gradio_request))
 
-    def validate_compare(self, **values: Any) -> list[dict[str, Any]]:
-        return self._validation(values, comparing=True)
+    def validate_compare(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
+        return self._validation(values, comparing=True, chinese=wants_chinese(gradio_request))
 
-    def _validation(self, values: dict[str, Any], *, comparing: bool) -> list[dict[str, Any]]:
+    def _validation(self, values: dict[str, Any], *, comparing: bool, chinese: bool = False) -> list[dict[str, Any]]:
         try:
             self.request_from(values, comparing=comparing)
         except SettingsError as error:
-            return validation_for(error)
+            return validation_for(error, chinese)
         except Exception:  # noqa: BLE001 (Gradio would send its text to the caller)
             # A bug, not the user's mistake: let the request through, so the handler fails the same
             # way and its error reaches the user as a message rather than a bare "400 Bad Request".

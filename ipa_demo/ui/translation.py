@@ -131,6 +131,14 @@ def localized(message: str, chinese: bool) -> str:
     return message
 
 
+def localized_reason(reason: str, chinese: bool) -> str:
+    """A reason alone (the note beside a control, after its label) in the page's language."""
+    if not chinese:
+        return reason
+    said = localized(f": {reason}", chinese)
+    return said.removeprefix("：").removeprefix(": ")
+
+
 def label_in(text: str, chinese: bool) -> str:
     """A control's label (or short name) as the page shows it in that language."""
     return ZH_CN.get(text, text) if chinese else text

@@ -140,6 +140,8 @@ def test_a_refusal_beside_generate_is_chinese(browser: Any, app_url: str) -> Non
         playwright.expect(box).to_contain_text("未开始")
         text = box.inner_text()
         assert "采样步数" in text and "500" in text and not english_words(text), text
+        note = page.locator("#steps .validation-error")  # the note beside the control, too
+        playwright.expect(note).to_contain_text("本服务器最多 150")
         shot(page, "zh-refusal")
     finally:
         page.close()

@@ -101,3 +101,21 @@ def test_each_message_pattern_says_it_in_chinese() -> None:
 
     for pattern, replacement in MESSAGES:
         assert HAN.search(replacement), pattern.pattern
+
+
+def test_the_note_beside_a_control_is_chinese_for_the_page_and_english_for_an_api_caller(tmp_path) -> None:
+    from ipa_demo.settings import Limits
+    from ipa_demo.ui.handlers import Handlers
+    from ipa_demo.ui.outputs import OutputStore
+
+    from .test_ui import tiny_request
+
+    handlers = Handlers(FakeEngine(), OutputStore(tmp_path), Limits())  # type: ignore[arg-type]
+    values = tiny_request(steps=500)
+    chinese = gr.Request(headers={"accept-language": "zh-CN,zh;q=0.9"})
+
+    def note(request: gr.Request | None) -> str:
+        return next(item["message"] for item in handlers.validate_generate(request, **values) if not item["is_valid"])
+
+    assert note(None) == f"at most {Limits().max_steps} on this server, got 500"
+    assert note(chinese) == f"本服务器最多 {Limits().max_steps}，当前为 500"
