@@ -290,8 +290,9 @@ class Handlers:
 
     # -- helper events (private) --
 
-    def load_png(self, path: str | None) -> list[Any]:
-        """Every control from a PNG's ``parameters`` text; the images stay as they are."""
+    def load_png(self, path: str | None, gradio_request: gr.Request | None = None) -> list[Any]:
+        """Every control from a PNG's ``parameters`` text; the images stay as they are. The summary above
+        the text is in the page's language (``gradio_request``)."""
         if not path:
             return [gr.skip()] * (len(PARAMS) + 1)
         with reported_errors("reading the PNG's settings"):
@@ -312,12 +313,14 @@ class Handlers:
             # This page's picker only: the PNG's model when the app has it, else the page's own choice.
             base_model, notes = models_of_png(self.engine, parsed)
             values["base_model"] = base_model if base_model is not None else gr.skip()
-        shown = summary(parsed, text, notes)
+        shown = summary(parsed, text, notes, wants_chinese(gradio_request))
         kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
         return [gr.skip() if name in kept else values[name] for name in PARAMS] + [shown]
 
-    def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
-        return self.load_png(_gallery_path(gallery, selected))
+    def settings_of_selected(
+        self, gallery: Sequence[Any] | None, selected: int | None, gradio_request: gr.Request | None = None
+    ) -> list[Any]:
+        return self.load_png(_gallery_path(gallery, selected), gradio_request)
 
     def seed_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> int:
         """The seed of the selected output (the first if none is selected), read from its PNG."""

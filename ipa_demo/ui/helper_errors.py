@@ -34,12 +34,19 @@ def _named(error: gr.Error, button: str, request: gr.Request | None) -> str:
     return f"{label_in(button, chinese)}{'：' if chinese else ': '}{reason}"
 
 
+def _takes_request(handler: Callable[..., Any]) -> bool:
+    return "gradio_request" in inspect.signature(handler).parameters
+
+
 def _split(handler: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], Any]:
-    """The handler's own arguments, and the request Gradio put after them (or a caller named)."""
-    count = len(inspect.signature(handler).parameters)
+    """The handler's own inputs, and the request Gradio put after them (or a caller named); a handler that
+    takes the request itself gets it back in ``kwargs``."""
+    count = len([name for name in inspect.signature(handler).parameters if name != "gradio_request"])
     request = kwargs.pop("gradio_request", None)
     if len(args) > count:
         args, request = args[:count], args[count]
+    if _takes_request(handler):
+        kwargs["gradio_request"] = request
     return args, request
 
 
@@ -47,10 +54,11 @@ def _with_request(run: Callable[..., Any], handler: Callable[..., Any]) -> None:
     """``run`` takes ``handler``'s inputs, then the request: Gradio reads both from the signature and passes
     the request in its place, by position."""
     signature = inspect.signature(handler)
+    own = [parameter for name, parameter in signature.parameters.items() if name != "gradio_request"]
     request = inspect.Parameter(
         "gradio_request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request
     )
-    run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])  # type: ignore[attr-defined]
+    run.__signature__ = signature.replace(parameters=[*own, request])  # type: ignore[attr-defined]
     # functools.wraps copied the handler's annotations, which Gradio reads to find the request parameter.
     run.__annotations__ = {**getattr(handler, "__annotations__", {}), "gradio_request": gr.Request}
 

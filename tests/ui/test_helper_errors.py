@@ -80,3 +80,17 @@ def test_a_png_upload_first_clears_the_old_parameters(url: str) -> None:
     assert len(uploads) == 1 and uploads[0]["outputs"] == [ids["png-text"]] and uploads[0]["js"] is None
     loading = next(d for d in config["dependencies"] if d.get("api_name") == "load_png")
     assert loading["trigger_after"] == uploads[0]["id"] and not loading["trigger_only_on_success"]
+
+
+def test_a_handler_that_takes_the_request_itself_gets_it(tmp_path) -> None:
+    import inspect
+
+    from ipa_demo.settings import Limits
+    from ipa_demo.ui.handlers import Handlers
+    from ipa_demo.ui.outputs import OutputStore
+
+    handlers = Handlers(FakeEngine(), OutputStore(tmp_path), Limits())  # type: ignore[arg-type]
+    wrapped = said_beside(handlers.settings_of_selected, "Load its settings", 3)
+    assert list(inspect.signature(wrapped).parameters) == ["gallery", "selected", "gradio_request"]
+    _, _, _, box = next(wrapped(None, None, CHINESE))  # by position, as Gradio passes it
+    assert box["value"] == "**载入它的设置：请先生成一张图片。**"

@@ -40,3 +40,8 @@ def test_loading_a_png_says_what_came_back_and_that_images_did_not(tmp_path: Pat
     assert first.startswith("Loaded ") and "Prompt" in first and "Steps" in first
     assert second == NOT_IN_A_PNG and "Reference images are not stored in a PNG" in second
     assert shown.endswith(text)  # the text itself, below
+
+
+def test_the_chinese_page_reads_the_summary_in_chinese() -> None:
+    parsed = parse_parameters("a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x768")
+    assert came_back(parsed, chinese=True) == ["提示词", "采样步数", "提示词引导系数", "采样方法", "宽度", "高度", "随机种子"]
