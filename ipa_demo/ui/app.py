@@ -51,11 +51,14 @@ from .handlers import (
     generate_seconds,
     optional_images,
 )
+from .helper_errors import helper_box, said_beside
 from .layout import CSS
 from .outputs import COMPARISON_HEADERS, OutputStore
 from .page_script import PAGE_SCRIPT
 from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
+from .stop_note import CLEAR, stop_message, stop_note
+from .translation import I18N, RUNNING_ON, page_script, translate_page
 from .unit_controls import restore_units
 from .upload_check import refuse_non_images
 
@@ -90,6 +93,7 @@ class Outputs:
                 self.generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 self.stop_generate = gr.Button("Stop", variant="stop", elem_id="stop-generate")
             self.generate_error = error_box("generate-error")
+            self.generate_stopped = stop_note("generate-stopped")
             self.gallery = gr.Gallery(
                 label="Images (PNG with settings)", format="png", columns=2, height=360, object_fit="contain",
                 interactive=False, elem_id="output-gallery",
@@ -103,6 +107,7 @@ class Outputs:
                 self.to_reference = gr.Button("Use as reference", size="sm", elem_id="use-as-reference")
                 self.to_init = gr.Button("Use as init image", size="sm", elem_id="use-as-init")
                 self.to_settings = gr.Button("Load its settings", size="sm", elem_id="load-its-settings")
+            self.helper_error = helper_box("helper-error")  # why one of the four buttons above did nothing
             self.slider = gr.ImageSlider(
                 label="Before / after: the reference (or init image) against the first output",
                 format="png", type="filepath", interactive=False, elem_id="before-after",
@@ -128,6 +133,7 @@ class Outputs:
                 self.compare = gr.Button("Compare", variant="primary", elem_id="compare-button")
                 self.stop_compare = gr.Button("Stop", variant="stop", elem_id="stop-compare")
             self.compare_error = error_box("compare-error")
+            self.compare_stopped = stop_note("compare-stopped")
             self.compare_gallery = gr.Gallery(
                 label="Side by side", format="png", columns=4, height=300, object_fit="contain", interactive=False,
                 elem_id="compare-gallery",
@@ -171,8 +177,9 @@ def launch_options(max_upload_mb: float | None = None, host: str = "127.0.0.1") 
     return {
         "theme": THEME,
         "css": CSS,
-        "js": PAGE_SCRIPT,
+        "js": page_script(PAGE_SCRIPT),
         "show_error": False,
+        "i18n": I18N,
         "max_file_size": max_upload_bytes(max_upload_mb),
         "app_kwargs": {"lifespan": guarded_lifespan(GuardPolicy.for_server(host))},
     }
@@ -196,7 +203,8 @@ def create_app(
     engine = gated(engine, concurrency)
     handlers = Handlers(engine, OutputStore(output_dir), limits)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
-        gr.Markdown(f"{INTRO}\n\nRunning on: **{getattr(engine, 'description', 'unknown device')}**")
+        gr.Markdown(INTRO)
+        gr.Markdown(f"{RUNNING_ON} **{getattr(engine, 'description', 'unknown device')}**")
         # In reading (and keyboard) order: what a newcomer fills in, the buttons and results, the
         # settings. On a wide screen the layout's CSS puts the results beside both, kept in view.
         with gr.Row(equal_height=False, elem_id="studio"):
@@ -215,6 +223,7 @@ def create_app(
         whole_numbers_only(controls.fields["seed"])
         guard_editors(demo, _input_names(controls), limits)  # before the input guard, which then runs first
         guard_every_input(demo, _input_names(controls))
+        translate_page(demo)  # last: every block is on the page
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo, max_queued_per_client, gpu_group=GPU_QUEUE)
     _serve_api(demo, engine, limits, api or ApiOptions.from_env(), concurrency + queue_size)
@@ -276,26 +285,35 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     for event, button in ((generating, outputs.generate), (comparing, outputs.compare), (sweeping, explore.button),
                           (mapping, explore.maps_button)):  # fmt: skip
         event.then(enable, outputs=button, **HELPER)
-    for stop in (outputs.stop_generate, outputs.stop_compare, outputs.explore.stop):
-        stop.click(None, cancels=[generating, comparing, sweeping, mapping])
+    for stop, note, progress, start in (
+        (outputs.stop_generate, outputs.generate_stopped, "#output-gallery", outputs.generate),
+        (outputs.stop_compare, outputs.compare_stopped, "#compare-gallery", outputs.compare),
+        (explore.stop, explore.stopped, "#sweep-grid", explore.button),
+    ):  # fmt: skip
+        stop.click(None, js=stop_message(progress), outputs=note, cancels=[generating, comparing, sweeping, mapping])
+        start.click(None, js=CLEAR, outputs=note)
 
     selected = gr.State(None)
     outputs.gallery.select(handlers.select, outputs=selected, **HELPER)
     outputs.gallery.change(lambda: None, outputs=selected, **HELPER)
     for gallery, seed in ((outputs.gallery, outputs.used_seed), (outputs.compare_gallery, outputs.compare_seed)):
         gallery.change(lambda images: gr.update(visible=bool(images)), inputs=gallery, outputs=seed, **HELPER)
-    picked = [outputs.gallery, selected]
-    outputs.reuse_seed.click(handlers.seed_of_selected, inputs=picked, outputs=fields["seed"], **QUEUED_HELPER)
-    outputs.to_reference.click(
-        handlers.use_as_reference,
-        inputs=[*picked, fields["reference_images"]],
-        outputs=fields["reference_images"],
-        **QUEUED_HELPER,
-    )
-    outputs.to_init.click(handlers.use_as_init, inputs=picked, outputs=fields["init_image"], **QUEUED_HELPER)
+    picked, box = [outputs.gallery, selected], outputs.helper_error
     restored = [*controls.components, controls.png_text]
-    restoring = outputs.to_settings.click(handlers.settings_of_selected, inputs=picked, outputs=restored, **QUEUED_HELPER)
-    loading = controls.png_file.upload(handlers.load_png, inputs=controls.png_file, outputs=restored, **QUEUED_HELPER)
+    for button, handler, inputs, targets in (
+        (outputs.reuse_seed, handlers.seed_of_selected, picked, [fields["seed"]]),
+        (outputs.to_reference, handlers.use_as_reference, [*picked, fields["reference_images"]],
+         [fields["reference_images"]]),
+        (outputs.to_init, handlers.use_as_init, picked, [fields["init_image"]]),
+    ):  # fmt: skip
+        beside = said_beside(handler, str(button.value), len(targets))
+        button.click(beside, inputs=inputs, outputs=[*targets, box], **QUEUED_HELPER)
+    beside = said_beside(handlers.settings_of_selected, str(outputs.to_settings.value), len(restored))
+    restoring = outputs.to_settings.click(beside, inputs=picked, outputs=[*restored, box], **QUEUED_HELPER)
+    # The old text goes first: a PNG that cannot be read leaves no other PNG's settings on show.
+    loading = controls.png_file.upload(lambda: "", outputs=controls.png_text, **HELPER).then(
+        handlers.load_png, inputs=controls.png_file, outputs=restored, **QUEUED_HELPER
+    )
     for event in (restoring, loading):
         restore_units(event, controls.unit_sections)
 

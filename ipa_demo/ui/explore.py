@@ -20,10 +20,13 @@ from ..explore.sweep import SweepResult, plan, progress_label, run, sweep_batche
 from ..settings import GenerationSettings, SettingsError, check_inputs, check_limits
 from ..settings.units import check_unit_images
 from ..settings.values import PARAMS, values_from_settings
+from .axis_picker import axis_picker
 from .base_model import check_base_model
 from .errors import log, reported_errors
 from .feedback import error_box
 from .fields import Request
+from .stop_note import stop_note
+from .translation import localized_reason, wants_chinese
 from .handlers import Handlers, follow, gpu_seconds, validation_for
 
 SWEEP_INPUTS = (*PARAMS, "x_axis", "y_axis")
@@ -34,12 +37,10 @@ INTRO = (
     "axis), all on one seed. The change maps show where each image moved from the same settings with "
     "IP-Adapter off (black: not at all, white: the most)."
 )
-AXIS_HELP = (
-    "NAME=V1,V2,...: a setting by its command-line name (ip-scale, ip-start, ip-stage-up1, seed, steps, "
-    "controlnet-scale, ...), ip-preset=all,style,composition, or ip-layers=each (each layer alone) / "
-    "leave-one-out."
+INJECTION_NOTE = (
+    "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
+    "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
 )
-Y_HELP = "Optional: a second setting, one row of the grid per value (e.g. ip-preset=all,style)."
 
 
 class ExploreTab:
@@ -48,14 +49,13 @@ class ExploreTab:
     def __init__(self) -> None:
         gr.Markdown(INTRO)
         with gr.Row():  # side by side on a wide screen, one above the other on a phone
-            self.x_axis = gr.Textbox("ip-scale=0,0.5,1", label="X axis", info=AXIS_HELP, min_width=280,
-                                     elem_id="x_axis")  # fmt: skip
-            self.y_axis = gr.Textbox("ip-preset=all,style,composition", label="Y axis", info=Y_HELP, min_width=280,
-                                     elem_id="y_axis")  # fmt: skip
+            self.x_axis = axis_picker("X axis", "ip-scale=0,0.5,1", "x_axis").text
+            self.y_axis = axis_picker("Y axis", "ip-preset=all,style,composition", "y_axis", optional=True).text
         with gr.Row():
             self.button = gr.Button("Sweep", variant="primary", elem_id="sweep-button")
             self.stop = gr.Button("Stop", variant="stop", elem_id="stop-sweep")
         self.error = error_box("sweep-error")
+        self.stopped = stop_note("sweep-stopped")
         self.grid = gr.Image(label="Grid", type="filepath", format="png", interactive=False, elem_id="sweep-grid")
         self.differences = gr.Image(
             label="Change against λ = 0", type="filepath", format="png",
@@ -73,10 +73,7 @@ class ExploreTab:
         self.note = gr.Markdown(label="Note", elem_id="sweep-note")
         self.files = gr.File(label="Every cell as a PNG with its settings, the grid and sweep.json (zip)",
                              interactive=False, elem_id="sweep-files")  # fmt: skip
-        gr.Markdown(
-            "**Injection maps**: for one image with the same settings, how strongly the image prompt acts in "
-            "each stage of the UNet (brighter: more), averaged over the steps, and all stages together over the image."
-        )
+        gr.Markdown(INJECTION_NOTE)
         self.maps_button = gr.Button("Show injection maps", elem_id="injection-button")
         self.maps_error = error_box("injection-error")
         self.maps = gr.Image(label="Injection maps", type="filepath", format="png", interactive=False,
@@ -147,14 +144,14 @@ class Sweeper:
     def check(self, values: dict[str, Any]) -> SettingsError | None:
         return _checked(self._cells, dict(values))
 
-    def validate(self, **values: Any) -> list[dict[str, Any]]:
-        error = self.check(values)
+    def validate(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
+        error, chinese = self.check(values), wants_chinese(gradio_request)
         if error is None:
             return [gr.validate(True, "") for _ in SWEEP_INPUTS]
         if error.field in ("x_axis", "y_axis"):
-            return [gr.validate(name != error.field, error.reason if name == error.field else "")
-                    for name in SWEEP_INPUTS]  # fmt: skip
-        return [*validation_for(error), gr.validate(True, ""), gr.validate(True, "")]
+            reason = localized_reason(error.reason, chinese)
+            return [gr.validate(name != error.field, reason if name == error.field else "") for name in SWEEP_INPUTS]
+        return [*validation_for(error, chinese), gr.validate(True, ""), gr.validate(True, "")]
 
     def sweep(
         self,
@@ -218,9 +215,11 @@ class InjectionMaps:
     def check(self, values: dict[str, Any]) -> SettingsError | None:
         return _checked(self._request, values)
 
-    def validate(self, **values: Any) -> list[dict[str, Any]]:
+    def validate(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
         error = self.check(values)
-        return [gr.validate(True, "") for _ in PARAMS] if error is None else validation_for(error)
+        return [gr.validate(True, "") for _ in PARAMS] if error is None else validation_for(
+            error, wants_chinese(gradio_request)
+        )
 
     def injection_maps(
         self,

@@ -24,18 +24,46 @@ import gradio as gr
 from ..settings import SettingsError
 from ..settings.values import param_for_field
 from .errors import user_error
+from .translation import label_in, localized, wants_chinese
 
 # Private helper events that can fail: queued, so that their error becomes a toast.
 QUEUED_HELPER: dict[str, Any] = {"queue": True, "show_progress": "hidden", "api_visibility": "private"}
 _API_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")  # ip_scale, control_image; not plain words
 
 
+_SHORT_AT = re.compile(r" — | \(|: |——|（|：")  # where a label's explanation starts, in English or Chinese
+_SHORTEST = 3  # "λ" alone says less than "λ (image prompt weight)"
+
+
 @dataclass(frozen=True)
 class Place:
-    """Where a control is on the page: its label and the accordion around it, if any."""
+    """Where a control is on the page: its short name and the accordion around it, if any (and both as
+    the Chinese page says them)."""
 
     label: str
     accordion: gr.Accordion | None
+    label_zh: str = ""
+    accordion_zh: str = ""
+
+    def named(self, chinese: bool) -> tuple[str, str | None]:
+        """The control's name and its accordion's title, in the page's language."""
+        title = None if self.accordion is None else str(self.accordion.label)
+        if not chinese:
+            return self.label, title
+        return self.label_zh or self.label, (self.accordion_zh or title) if title is not None else None
+
+
+def short_name(label: str) -> str:
+    """A label up to its explanation: "Reference image(s) — several are averaged …" is "Reference image(s)"."""
+    head = _SHORT_AT.split(label, maxsplit=1)[0].strip()
+    return head if len(head) >= _SHORTEST else label
+
+
+def _short_names(labels: Mapping[str, str]) -> dict[str, str]:
+    """Each label's short name, or the whole label where two would read the same."""
+    short = {name: short_name(label) for name, label in labels.items()}
+    taken = [value for value in short.values()]
+    return {name: value if taken.count(value) == 1 else labels[name] for name, value in short.items()}
 
 
 def _accordion_of(component: Any) -> gr.Accordion | None:
@@ -46,24 +74,33 @@ def _accordion_of(component: Any) -> gr.Accordion | None:
 
 
 def places_of(fields: Mapping[str, Any]) -> dict[str, Place]:
-    """Each API parameter's place; call after the layout is built (parents are set on exit)."""
-    return {name: Place(str(component.label or name), _accordion_of(component)) for name, component in fields.items()}
+    """Each API parameter's place, named shortly; call after the layout is built (parents are set on exit)."""
+    labels = {name: str(component.label or name) for name, component in fields.items()}
+    short = _short_names(labels)
+    short_zh = _short_names({name: label_in(label, chinese=True) for name, label in labels.items()})
+    places = {}
+    for name, component in fields.items():
+        accordion = _accordion_of(component)
+        title_zh = label_in(str(accordion.label), chinese=True) if accordion is not None else ""
+        places[name] = Place(short[name], accordion, short_zh[name], title_zh)
+    return places
 
 
-def in_words(error: SettingsError, places: Mapping[str, Place]) -> tuple[str, str | None]:
-    """The message a user reads, naming controls by label; and the parameter it is about."""
+def in_words(error: SettingsError, places: Mapping[str, Place], chinese: bool = False) -> tuple[str, str | None]:
+    """The message a user reads, naming controls by their short names; and the parameter it is about.
+    ``chinese``: as the Chinese page says it (its names, and the phrases ``translation`` knows)."""
     param = error.field if error.field in places else param_for_field(error.field)
     reason = str(error).removeprefix(f"{error.field}: ")
-    reason = _API_NAME.sub(lambda match: _label(match.group(0), places), reason)
+    reason = _API_NAME.sub(lambda match: _label(match.group(0), places, chinese), reason)
     if param is None:
-        return reason, None
-    place = places[param]
-    where = f" (under “{place.accordion.label}”)" if place.accordion is not None else ""
-    return f"{place.label}{where}: {reason}", param
+        return localized(reason, chinese), None
+    label, title = places[param].named(chinese)
+    where = f" (under “{title}”)" if title is not None else ""
+    return localized(f"{label}{where}: {reason}", chinese), param
 
 
-def _label(name: str, places: Mapping[str, Place]) -> str:
-    return f"“{places[name].label}”" if name in places else name
+def _label(name: str, places: Mapping[str, Place], chinese: bool) -> str:
+    return f"“{places[name].named(chinese)[0]}”" if name in places else name
 
 
 def error_box(elem_id: str) -> gr.Markdown:
@@ -86,17 +123,18 @@ def request_check(
     """The event function that explains a refused request, and its outputs (box first)."""
     accordions = list({id(p.accordion): p.accordion for p in places.values() if p.accordion is not None}.values())
 
-    def explain(**values: Any) -> Iterator[list[Any]]:
+    def explain(gradio_request: gr.Request | None = None, **values: Any) -> Iterator[list[Any]]:
         error = check(values)
         if error is None:
             yield [gr.update(value="", visible=False), *(gr.skip() for _ in accordions)]
             return
-        message, param = in_words(error, places)
+        chinese = wants_chinese(gradio_request)  # this private event answers the page only
+        message, param = in_words(error, places, chinese)
         holder = places[param].accordion if param else None
         # Emptied first, so that the same message twice is still a change (which scrolls it into view).
         yield [gr.update(value="", visible=False), *(gr.skip() for _ in accordions)]
         yield [
-            gr.update(value=f"**Not started.** {message}", visible=True),
+            gr.update(value=localized(f"**Not started.** {message}", chinese), visible=True),
             *(gr.update(open=True) if accordion is holder else gr.skip() for accordion in accordions),
         ]
         raise user_error(message)

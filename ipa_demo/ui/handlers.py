@@ -39,7 +39,9 @@ from .outputs import (
     slider_pair,
     with_warnings,
 )
+from .png_summary import summary
 from .runner import HEARTBEAT_SECONDS, Readout, run_stoppable
+from .translation import localized_reason, wants_chinese
 
 UNUSED_CONTROL_IMAGE = (
     "ControlNet and T2I-Adapter are both “none”, so the control image would be ignored: choose canny or "
@@ -76,10 +78,12 @@ def _message(error: SettingsError) -> str:
     return str(error).removeprefix(f"{error.field}: ")
 
 
-def validation_for(error: SettingsError) -> list[dict[str, Any]]:
-    """One ``gr.validate`` per API parameter, failing on the one the error names."""
+def validation_for(error: SettingsError, chinese: bool = False) -> list[dict[str, Any]]:
+    """One ``gr.validate`` per API parameter, failing on the one the error names (in Chinese for a page
+    that asks for it: ``translation.wants_chinese``)."""
     target = param_for_field(error.field)
-    message = _message(error) if target == error.field else described(error) if target else str(error)
+    plain = _message(error) if target == error.field else described(error) if target else str(error)
+    message = localized_reason(plain, chinese)
     target = target or PARAMS[0]
     return [gr.validate(name != target, message if name == target else "") for name in PARAMS]
 
@@ -192,17 +196,18 @@ class Handlers:
             return None
         return None
 
-    def validate_generate(self, **values: Any) -> list[dict[str, Any]]:
-        return self._validation(values, comparing=False)
+    # ``gradio_request``: the page's language for the notes beside the controls (an API caller's stay English).
+    def validate_generate(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
+        return self._validation(values, comparing=False, chinese=wants_chinese(gradio_request))
 
-    def validate_compare(self, **values: Any) -> list[dict[str, Any]]:
-        return self._validation(values, comparing=True)
+    def validate_compare(self, gradio_request: gr.Request | None = None, **values: Any) -> list[dict[str, Any]]:
+        return self._validation(values, comparing=True, chinese=wants_chinese(gradio_request))
 
-    def _validation(self, values: dict[str, Any], *, comparing: bool) -> list[dict[str, Any]]:
+    def _validation(self, values: dict[str, Any], *, comparing: bool, chinese: bool = False) -> list[dict[str, Any]]:
         try:
             self.request_from(values, comparing=comparing)
         except SettingsError as error:
-            return validation_for(error)
+            return validation_for(error, chinese)
         except Exception:  # noqa: BLE001 (Gradio would send its text to the caller)
             # A bug, not the user's mistake: let the request through, so the handler fails the same
             # way and its error reaches the user as a message rather than a bare "400 Bad Request".
@@ -277,17 +282,19 @@ class Handlers:
              comparison_caption(entry.label, entry.similarity, entry.seconds))
             for entry in result.entries
         ]  # fmt: skip
+        # In words; the encoder's architecture (result.encoder_name) is for the CLI's JSON, not this note.
         note = (
-            f"Seed {settings.seed} for every method. Similarity: cosine between the "
-            f"{result.encoder_name} image embeddings of each output and of the reference."
+            f"Seed {settings.seed} for every method. Similarity: how alike each output and the reference look "
+            "to IP-Adapter's own image encoder, from 0 to 1 (1: the same; cosine of their CLIP image embeddings)."
         )
         grid = self.store.save(result.grid, "grid")
         return gallery, comparison_rows(result.entries), grid, settings.seed, with_warnings(note, result.warnings)
 
     # -- helper events (private) --
 
-    def load_png(self, path: str | None) -> list[Any]:
-        """Every control from a PNG's ``parameters`` text; the images stay as they are."""
+    def load_png(self, path: str | None, gradio_request: gr.Request | None = None) -> list[Any]:
+        """Every control from a PNG's ``parameters`` text; the images stay as they are. The summary above
+        the text is in the page's language (``gradio_request``)."""
         if not path:
             return [gr.skip()] * (len(PARAMS) + 1)
         with reported_errors("reading the PNG's settings"):
@@ -308,12 +315,14 @@ class Handlers:
             # This page's picker only: the PNG's model when the app has it, else the page's own choice.
             base_model, notes = models_of_png(self.engine, parsed)
             values["base_model"] = base_model if base_model is not None else gr.skip()
-        shown = "\n".join([text, *(f"Note: {note}." for note in notes)])
+        shown = summary(parsed, text, notes, wants_chinese(gradio_request))
         kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
         return [gr.skip() if name in kept else values[name] for name in PARAMS] + [shown]
 
-    def settings_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> list[Any]:
-        return self.load_png(_gallery_path(gallery, selected))
+    def settings_of_selected(
+        self, gallery: Sequence[Any] | None, selected: int | None, gradio_request: gr.Request | None = None
+    ) -> list[Any]:
+        return self.load_png(_gallery_path(gallery, selected), gradio_request)
 
     def seed_of_selected(self, gallery: Sequence[Any] | None, selected: int | None) -> int:
         """The seed of the selected output (the first if none is selected), read from its PNG."""

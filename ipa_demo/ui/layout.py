@@ -92,6 +92,7 @@ _CONTROLS = """
 #examples button { padding: 2px 10px; font-size: var(--text-sm); }
 .error-box { background: var(--error-background-fill, #fef2f2); padding: 6px 10px; }
 .error-box, .error-box p { color: var(--error-text-color, #b91c1c); }
+.stop-note:not(:has(p)) { display: none; }  /* empty until a Stop */
 """
 
 # WCAG 2.1 AA beyond the theme's colours (``app.THEME``): the accent has no dark variant in Gradio's

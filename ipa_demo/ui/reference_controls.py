@@ -28,9 +28,11 @@ from . import components as uc
 from .components import HELPER
 from .errors import user_error
 from .fields import bits_from_mask
+from .helper_errors import helper_box, said_beside_only
 
 WEIGHT_HEADERS = [f"L{index} {STAGE_OF_LAYER[index]}" for index in range(NUM_LAYERS)]
 NO_CURVE = "—"
+ADD_MASK = "Add the drawing as the next mask"
 
 
 def shown_weights(text: str, mask: str, *stage_weights: float) -> list[list[float]] | Any:
@@ -140,9 +142,11 @@ def _regions(fields: dict[str, Any]) -> None:
                 height=220, canvas_size=(DEFAULT_ARCHITECTURE.default_size,) * 2, elem_id="mask-editor",
                 brush=gr.Brush(colors=["#ffffff", "#000000"], default_color="#ffffff"),
             )  # fmt: skip
-            add_mask = gr.Button("Add the drawing as the next mask", size="sm", elem_id="add-mask")
+            add_mask = gr.Button(ADD_MASK, size="sm", elem_id="add-mask")
+            refused = helper_box("add-mask-error")
     masks = fields["reference_masks"]
-    add_mask.click(append_drawn_mask, inputs=[editor, masks], outputs=masks, **HELPER)
+    add_mask.click(said_beside_only(append_drawn_mask, ADD_MASK, 1), inputs=[editor, masks], outputs=[masks, refused],
+                   **HELPER)  # fmt: skip
 
 
 def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:

@@ -1,0 +1,121 @@
+"""The page's Chinese (issue 27, item 9): every English text the page shows has its zh-CN entry, the
+browser gets translation keys in place of the texts, and a refusal beside a button is put into Chinese
+only for a browser that asks for it."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import gradio as gr
+import pytest
+
+from ipa_demo.settings.declarations import SETTINGS
+from ipa_demo.ui.app import create_app
+from ipa_demo.ui.translation import (
+    I18N,
+    kept_as_written,
+    localized,
+    page_texts,
+    wants_chinese,
+)
+from ipa_demo.ui.zh_cn import ZH_CN
+from ipa_demo.ui.zh_cn_settings import SETTINGS_ZH
+
+from .test_ui import FakeEngine
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def demo() -> gr.Blocks:
+    return create_app(FakeEngine(), with_examples=True)  # type: ignore[arg-type]
+
+
+def test_every_declared_setting_has_its_chinese_label_and_hint() -> None:
+    missing = [setting.name for setting in SETTINGS if setting.name not in SETTINGS_ZH]
+    assert not missing, f"add these settings to ui/zh_cn_settings.py: {missing}"
+    for setting in SETTINGS:
+        label, hint = SETTINGS_ZH[setting.name]
+        assert HAN.search(hint), setting.name
+        assert ZH_CN[setting.label] == label and ZH_CN[setting.help] == hint
+
+
+def test_every_text_of_the_page_has_a_chinese_entry(demo: gr.Blocks) -> None:
+    texts = list(dict.fromkeys(page_texts(demo)))
+    assert len(texts) > 150  # labels, hints, buttons, tabs, Markdown and choices
+    untranslated = [text[:80] for text in texts if not kept_as_written(text) and not HAN.search(ZH_CN.get(text, ""))]
+    assert not untranslated
+
+
+def test_a_new_text_without_chinese_is_caught() -> None:
+    with gr.Blocks() as page:
+        gr.Slider(1, 10, label="Brand-new setting", info="A hint nobody translated.")
+        gr.Button("Generate")
+    found = [text for text in page_texts(page) if text not in ZH_CN and not kept_as_written(text)]
+    assert found == ["Brand-new setting", "A hint nobody translated."]
+
+
+def _config_of(demo: gr.Blocks, elem_id: str) -> dict[str, Any]:
+    components = demo.get_config_file()["components"]
+    return next(component for component in components if component["props"].get("elem_id") == elem_id)["props"]
+
+
+def _key(value: Any) -> str:
+    """The translation key a config value carries (an I18nData, its dict, or its ``__i18n__`` text)."""
+    if hasattr(value, "key"):
+        return value.key
+    text = str(value)
+    assert text.startswith("__i18n__"), text
+    return json.loads(text.removeprefix("__i18n__"))["key"]
+
+
+def test_the_browser_gets_keys_and_the_server_keeps_its_english(demo: gr.Blocks) -> None:
+    steps = _config_of(demo, "steps")
+    assert _key(steps["label"]) == "Steps" and _key(steps["info"]).startswith("Denoising steps")
+    assert _key(_config_of(demo, "generate-button")["value"]) == "Generate"
+    assert I18N.translations_dict["zh-CN"]["Steps"] == "采样步数"
+    # What Python reads (error messages name controls by it) stays English.
+    assert next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "steps").label == "Steps"
+
+
+@pytest.mark.parametrize(
+    ("header", "chinese"),
+    [("zh-CN,zh;q=0.9,en;q=0.8", True), ("zh", True), ("en-US,en;q=0.9,zh-CN;q=0.8", False), ("zh-TW", False), ("", False)],
+)
+def test_a_browser_that_puts_chinese_first_gets_chinese(header: str, chinese: bool) -> None:
+    request = gr.Request(headers={"accept-language": header})
+    assert wants_chinese(request) is chinese
+    assert wants_chinese(None) is False  # an API call made without a page
+
+
+def test_a_refusal_beside_the_button_in_chinese() -> None:
+    english = "**Not started.** “采样步数”: at most 150 on this server, got 500"
+    assert localized(english, chinese=False) == english
+    assert localized(english, chinese=True) == "**未开始。** “采样步数”：本服务器最多 150，当前为 500"
+
+
+def test_each_message_pattern_says_it_in_chinese() -> None:
+    from ipa_demo.ui.zh_cn import MESSAGES
+
+    for pattern, replacement in MESSAGES:
+        assert HAN.search(replacement), pattern.pattern
+
+
+def test_the_note_beside_a_control_is_chinese_for_the_page_and_english_for_an_api_caller(tmp_path) -> None:
+    from ipa_demo.settings import Limits
+    from ipa_demo.ui.handlers import Handlers
+    from ipa_demo.ui.outputs import OutputStore
+
+    from .test_ui import tiny_request
+
+    handlers = Handlers(FakeEngine(), OutputStore(tmp_path), Limits())  # type: ignore[arg-type]
+    values = tiny_request(steps=500)
+    chinese = gr.Request(headers={"accept-language": "zh-CN,zh;q=0.9"})
+
+    def note(request: gr.Request | None) -> str:
+        return next(item["message"] for item in handlers.validate_generate(request, **values) if not item["is_valid"])
+
+    assert note(None) == f"at most {Limits().max_steps} on this server, got 500"
+    assert note(chinese) == f"本服务器最多 {Limits().max_steps}，当前为 500"
