@@ -25,7 +25,7 @@ from .handlers import Handlers, generate_seconds, optional_images
 from .inpaint_handler import BLUR, EDITOR, INPAINT_OUTPUTS, STRENGTH, Inpainter
 
 DEFAULT_STRENGTH = 0.75  # A1111's denoising strength for img2img and inpainting
-EDITOR_LABEL = "Picture to inpaint: upload it, then paint over what to redo"
+EDITOR_LABEL = "Picture to inpaint"  # short: it shares the editor's top line with the toolbar
 INTRO = (
     "**Inpaint**: redo part of a picture and keep the rest. Upload the picture, paint over the part to redo "
     "(white brush), then press Inpaint. The prompt, references and settings on this page apply as for "
