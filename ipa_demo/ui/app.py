@@ -42,6 +42,7 @@ from .feedback import (
     request_check,
     scroll_into_view,
 )
+from .inpaint_tab import InpaintTab, wire_inpaint
 from .handlers import (
     COMPARE_OUTPUTS,
     GENERATE_OUTPUTS,
@@ -87,7 +88,7 @@ THEME = gr.themes.Soft(primary_hue="indigo").set(
 class Outputs:
     """The output components, created inside their tabs; each tab's button, with its error box, on top."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits) -> None:
         with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 self.generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
@@ -124,6 +125,8 @@ class Outputs:
             self.parameters = gr.Textbox(
                 label="Parameters (first image)", lines=3, interactive=False, elem_id="parameters"
             )
+        with gr.Tab("Inpaint", id="inpaint"):
+            self.inpaint = InpaintTab(limits)
         with gr.Tab("Compare", id="compare"):
             gr.Markdown(
                 "One seed, the same prompt and settings as Generate, the first reference image: reference-only, "
@@ -210,7 +213,7 @@ def create_app(
         with gr.Row(equal_height=False, elem_id="studio"):
             first = gr.Column(scale=5, min_width=420, elem_id="controls")
             with gr.Column(scale=6, min_width=420, elem_id="results"), gr.Tabs():
-                outputs = Outputs()
+                outputs = Outputs(limits)
             settings = gr.Column(scale=5, min_width=420, elem_id="settings")
         controls = build_controls(limits, first, settings, base_model_names(engine))
         if with_examples:  # after the controls it fills, below the references
@@ -218,11 +221,13 @@ def create_app(
                 add_examples(controls)
         _wire_feedback(handlers, controls, outputs)  # first: the page sends nothing after a refused request
         _wire(handlers, controls, outputs, concurrency)
+        wire_inpaint(outputs.inpaint, handlers, controls, {"concurrency_id": GPU_QUEUE, "concurrency_limit": concurrency})
         accept_plain_files(controls.fields["reference_images"])
         refuse_non_images(controls.fields, {name: place.label for name, place in places_of(controls.fields).items()})
         whole_numbers_only(controls.fields["seed"])
-        guard_editors(demo, _input_names(controls), limits)  # before the input guard, which then runs first
-        guard_every_input(demo, _input_names(controls))
+        names = {**_input_names(controls), **outputs.inpaint.input_names()}
+        guard_editors(demo, names, limits)  # before the input guard, which then runs first
+        guard_every_input(demo, names)
         translate_page(demo)  # last: every block is on the page
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     hold_queue_size(demo, max_queued_per_client, gpu_group=GPU_QUEUE)

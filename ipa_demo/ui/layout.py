@@ -102,4 +102,7 @@ _ACCESSIBLE = """
 :focus-visible { outline: 2px solid var(--color-accent) !important; outline-offset: 2px; }
 """
 
-CSS = _ORDER + _STICKY + _GALLERIES + _UNCOVERED + _CONTROLS + _ACCESSIBLE
+# The Inpaint tab's editor: its label wraps before the toolbar (about 190 px) that shares its top line.
+_INPAINT = '#inpaint_image label[data-testid="block-label"] { max-width: calc(100% - 210px); white-space: normal; }\n'
+
+CSS = _ORDER + _STICKY + _GALLERIES + _UNCOVERED + _CONTROLS + _ACCESSIBLE + _INPAINT

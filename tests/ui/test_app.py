@@ -148,12 +148,12 @@ def test_app_py_starts_offline_and_serves_the_api(tiny_models_dir: Path, tmp_pat
             client.predict(**small(reference_images=[{"image": handle_file(str(bad_file))}]), api_name="/generate")
 
 
-def test_only_the_four_gpu_events_are_public(client: Client) -> None:
+def test_only_the_five_gpu_events_are_public(client: Client) -> None:
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/generate", "/compare", "/sweep", "/injection_maps"}
+    assert set(api["named_endpoints"]) == {"/generate", "/inpaint", "/compare", "/sweep", "/injection_maps"}
     assert not api["unnamed_endpoints"], "helper events must stay private"
     for name, endpoint in api["named_endpoints"].items():
-        axes = ["x_axis", "y_axis"] if name == "/sweep" else []
+        axes = {"/sweep": ["x_axis", "y_axis"], "/inpaint": ["inpaint_image", "mask_blur", "inpaint_strength"]}.get(name, [])
         assert [parameter["parameter_name"] for parameter in endpoint["parameters"]] == [*PARAMS, *axes]
 
 
