@@ -23,7 +23,7 @@ from PIL import Image
 
 from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.inputs import MoreReferences
-from ipa_demo.ip_adapter.layers import diffusers_scale_dict
+from ipa_demo.architecture.layers import diffusers_scale_dict
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from tests.helpers import noise_image
 from tests.reference_pipelines import ReferencePipeline

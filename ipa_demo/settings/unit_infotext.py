@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..ip_adapter.layers import STAGE_NAMES
+from ..architecture.layers import STAGE_NAMES
 from ..models.control_names import control_model, model_by_title
 from .checks import SettingsError, shown
 from .generation import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..ip_adapter.layers import MASK_PRESETS, WEIGHT_CURVES
+from ..architecture.layers import MASK_PRESETS, WEIGHT_CURVES
 from .checks import SettingsError, shown
 from .declarations import SETTINGS, Setting
 from .units import UNIT_KINDS, UnitKind, make_unit, unit_field

@@ -6,8 +6,8 @@ Each function mirrors its English twin in ``explainer``; ``zh_cn`` keys the resu
 from __future__ import annotations
 
 from ..architecture import Architecture, Stage
-from ..ip_adapter.layers import DEFAULT_ARCHITECTURE
-from ..ip_adapter.stage_roles import Role, layer_span, partner, places, role_of
+from ..architecture.layers import DEFAULT_ARCHITECTURE
+from ..architecture.stage_roles import Role, layer_span, partner, places, role_of
 
 ROLE_WORDS: dict[Role, tuple[str, str]] = {
     "fine": ("细节，{}", "精细细节"),

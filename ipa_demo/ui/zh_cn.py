@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 
-from ..ip_adapter.layers import STAGE_NAMES
+from ..architecture.layers import STAGE_NAMES
 from ..settings.declarations import SETTINGS
 from . import explainer, explainer_zh
 from .zh_cn_settings import SETTINGS_ZH

@@ -7,7 +7,7 @@ Keyed by name so that a new setting in ``settings/declarations.py`` without its 
 
 from __future__ import annotations
 
-from ..ip_adapter.layers import NUM_LAYERS, STAGE_NAMES
+from ..architecture.layers import NUM_LAYERS, STAGE_NAMES
 
 
 def _window(name: str, what: str) -> dict[str, tuple[str, str]]:

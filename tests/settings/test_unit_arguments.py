@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from ipa_demo.cli import build_parser, main, read_request
-from ipa_demo.ip_adapter.layers import MASK_PRESETS, STAGE_NAMES, WEIGHT_CURVES
+from ipa_demo.architecture.layers import MASK_PRESETS, STAGE_NAMES, WEIGHT_CURVES
 from ipa_demo.settings import SettingsError
 from ipa_demo.settings.arguments import flag_message
 from ipa_demo.settings.unit_arguments import parse_unit_text, unit_flag_message

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ipa_demo.ip_adapter.layers import STAGE_NAMES
+from ipa_demo.architecture.layers import STAGE_NAMES
 from ipa_demo.models.control_names import model_by_title
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, SettingsError, T2IAdapterSettings
 from ipa_demo.settings.parameters import format_parameters, parse_parameters, settings_from_parameters
