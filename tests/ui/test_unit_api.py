@@ -11,7 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from ipa_demo.ip_adapter.layers import MASK_PRESETS
+from ipa_demo.settings.unit_keys import MASK_PRESETS
 from ipa_demo.settings import Limits
 from ipa_demo.settings.parameters import settings_from_parameters
 from ipa_demo.ui.app import create_app, launch_options
