@@ -32,7 +32,7 @@ from .errors import bad_field
 from .images import EncodedImage, decode_all, image_bytes
 from .lists import sampler_of
 from .models import Img2ImgRequest, Txt2ImgRequest
-from .more_units import further_structure_images, more_units, split_units
+from .more_units import further_structure_images, map_names, more_units, split_units
 from .units import Unit, read_units
 
 CONTROLNET_SCRIPT = "controlnet"
@@ -68,6 +68,7 @@ class ApiJob:
     map_units: tuple[Unit, ...]  # ControlNet / T2I units whose detected map the answer carries
     sampler_name: str
     n_iter: int
+    map_names: tuple[str, ...] = ()  # those units' maps as the engine's result names them (``map_names``)
 
 
 def _units(body: Mapping[str, Any], limits: Limits) -> list[Unit]:
@@ -170,7 +171,7 @@ class Mapper:
         with names.translated():  # the last run's seeds may pass the largest seed
             runs = tuple(replace(first, seed=seed + run * body.batch_size) for run in range(body.n_iter))
         maps = tuple(unit for unit in units if unit.role in ("controlnet", "t2i") and unit.save_detected_map)
-        return ApiJob(runs, request, maps, body.sampler, body.n_iter)
+        return ApiJob(runs, request, maps, body.sampler, body.n_iter, map_names(units, maps))
 
     def _unit_settings(self, all_units: list[Unit], values: dict[str, Any], names: Names) -> list[EncodedImage]:
         encoded: list[EncodedImage] = []

@@ -87,3 +87,16 @@ def further_structure_images(more: Sequence[Unit], by_role: dict[str, list[Any]]
             field = unit_field(unit.role, number, "map" if unit.is_map else "image")  # type: ignore[arg-type]
             found += [(unit, image) for image in by_role.get(field, ())[:1]]
     return found
+
+
+def map_names(units: Sequence[Unit], wanted: Sequence[Unit]) -> tuple[str, ...]:
+    """The names the engine's result gives the maps of ``wanted`` (structure units of ``units``): a first
+    unit's map by its kind ("canny"), a further unit's as ``controlnet_unit_2-depth``."""
+    first, more = split_units(units)
+    names: dict[int, str] = {id(unit): unit.kind for unit in first}
+    counts = dict(FIRST_MORE)
+    for unit in more:
+        number = counts[unit.role]  # type: ignore[index]
+        counts[unit.role] += 1  # type: ignore[index]
+        names[id(unit)] = f"{unit_field(unit.role, number)}-{unit.kind}"  # type: ignore[arg-type]
+    return tuple(names[id(unit)] for unit in wanted)

@@ -49,7 +49,7 @@ def detected_maps(job: ApiJob, results: Sequence[Any]) -> list[Image.Image]:
     if not results:
         return []
     maps: Mapping[str, Image.Image] = results[0].control_maps
-    return [maps[unit.kind] for unit in job.map_units if unit.kind in maps]
+    return [maps[name] for name in job.map_names if name in maps]
 
 
 def answer(job: ApiJob, results: Sequence[Any], engine: Any, body: Mapping[str, Any], send_images: bool,

@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..architecture.layers import STAGE_NAMES
 from ..models.control_names import control_model, model_by_title
 from .checks import SettingsError, shown
 from .generation import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
-from .unit_keys import read_unit
+from .unit_keys import STAGE_NAMES, read_unit
 from .units import FIRST_MORE, UnitKind
 
 ENTRY = "ControlNet "

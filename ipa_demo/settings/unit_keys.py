@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+# The one import of the layer grid in the units' surfaces (the others take these names from here).
 from ..architecture.layers import MASK_PRESETS, WEIGHT_CURVES
+from ..architecture.layers import STAGE_NAMES as STAGE_NAMES
 from .checks import SettingsError, shown
 from .declarations import SETTINGS, Setting
 from .units import UNIT_KINDS, UnitKind, make_unit, unit_field

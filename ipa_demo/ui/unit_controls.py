@@ -15,9 +15,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..architecture.layers import MASK_PRESETS
 from ..settings import Limits
 from ..settings.declarations import BY_NAME, CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS
+from ..settings.unit_keys import MASK_PRESETS
 from ..settings.unit_names import UNIT_PARAMS, UNIT_WORDS
 from ..settings.units import FIRST_MORE, UnitKind
 from . import components as uc

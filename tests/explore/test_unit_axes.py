@@ -10,7 +10,7 @@ from PIL import Image
 
 from ipa_demo.explore.axes import NO_AXIS, parse_axis
 from ipa_demo.explore.sweep import plan, run, sweep_batches
-from ipa_demo.architecture.layers import MASK_PRESETS
+from ipa_demo.settings.unit_keys import MASK_PRESETS
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, SettingsError
 from ipa_demo.settings.units import StructureImages, UnitImages
 from ipa_demo.settings.values import values_from_settings

@@ -96,3 +96,14 @@ def test_raw_requests_name_the_further_unit_at_fault(url: str) -> None:
     assert _refused(url, [cn()] * 5).startswith(f"{ARGS}[4]: at most 4 ControlNet unit")
     t2i = {"enabled": True, "module": "none", "model": "t2iadapter_canny_sd15v2", "image": b64(image("edges"))}
     assert _refused(url, [t2i, {**t2i, "guidance_start": 0.2}]).startswith(f"{ARGS}[1].guidance_start: ")
+
+
+def test_each_structure_units_map_is_named_as_the_engine_names_it() -> None:
+    from ipa_demo.sdapi.more_units import map_names
+    from ipa_demo.sdapi.units import read_units
+
+    t2i = {"enabled": True, "module": "canny", "model": "t2iadapter_canny_sd15v2", "image": b64(image("room"))}
+    depth = cn(module="depth", model="control_v11f1p_sd15_depth")
+    units = read_units({"args": [cn(), depth, cn(), t2i, t2i]}, ARGS)
+    assert map_names(units, units) == ("canny", "controlnet_unit_2-depth", "controlnet_unit_3-canny", "canny",
+                                       "t2i_unit_2-canny")  # fmt: skip

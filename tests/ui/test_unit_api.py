@@ -11,7 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from ipa_demo.architecture.layers import MASK_PRESETS
+from ipa_demo.settings.unit_keys import MASK_PRESETS
 from ipa_demo.settings import Limits
 from ipa_demo.settings.parameters import settings_from_parameters
 from ipa_demo.ui.app import create_app, launch_options
@@ -114,3 +114,23 @@ def _answer(url: str, response: httpx.Response) -> str:
     if response.status_code != 200:
         return response.text
     return httpx.get(f"{url}gradio_api/call/generate/{response.json()['event_id']}", timeout=60).text
+
+
+def test_the_readmes_units_call_works(url: str, engine: FakeEngine, files: dict[str, Path]) -> None:
+    """The README's snippet with further units, run as written but for the address, the files and a quick size."""
+    import re
+
+    from .test_app import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "controlnet_units=" in block)
+    for name, path in (("room.jpg", files["room"]), ("edges.png", files["edges"]), ("left.png", files["mask"]),
+                       ("face.png", files["face"])):  # fmt: skip
+        snippet = snippet.replace(f'"{name}"', repr(str(path)))
+    snippet = snippet.replace('prompt="a living room",', 'prompt="a living room", steps=2, width=64, height=64,')
+    scope: dict[str, object] = {"client": Client(url, verbose=False), "handle_file": handle_file}
+    exec(snippet, scope)  # noqa: S102 (our own README)
+    settings, units = engine.last_units
+    assert [unit.kind for unit in settings.more_controlnet_units] == ["depth", "canny"]
+    assert settings.more_ip_units[0].variant == "plus-face" and settings.more_t2i_units[0].factor == 0.5
+    assert units.controlnet[1].mask is not None and "Unit: controlnet 3" in str(scope["parameters"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ipa_demo.architecture.layers import MASK_PRESETS
+from ipa_demo.settings.unit_keys import MASK_PRESETS
 from ipa_demo.settings import Limits
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
 from ipa_demo.settings.values import settings_from_values, values_from_settings
