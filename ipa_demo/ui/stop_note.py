@@ -13,7 +13,6 @@ import gradio as gr
 
 from .zh_cn import ZH_CN
 
-CLEAR = "() => ''"
 
 
 def stop_note(elem_id: str) -> gr.Markdown:
