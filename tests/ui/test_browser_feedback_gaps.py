@@ -55,6 +55,7 @@ def test_the_stop_note_reads_the_step_from_the_bar(browser: Any) -> None:  # noq
             ("Denoising · 3.1 s in all | 5/20 steps", "Generate", "**Stopped at step 5 of 20.** No image was finished."),
             ("Preparing: loading the models …", "Generate", "**Stopped** before the first step. No image was finished."),
             ("5/20 steps", "生成", "**已停止**：停在第 5 步（共 20 步），没有完成的图片。"),
+            ("去噪 · 1.0 秒（总计） 7/20 步", "生成", "**已停止**：停在第 7 步（共 20 步），没有完成的图片。"),
         ]
         for text, button, note in cases:
             page.set_content(PROGRESS.format(text=text, button=button))
@@ -89,7 +90,10 @@ def test_stop_leaves_the_step_it_stopped_at_until_the_next_run(browser: Any, slo
         page.locator("#ip_scale input[type=number]").fill("0")  # no reference needed
         page.locator("#ip_scale input[type=number]").press("Tab")
         page.locator("#generate-button").click()
-        page.wait_for_function("() => /\\d+\\/30 steps/.test(document.querySelector('#output-gallery').closest('.block').innerText)")
+        bar = "document.querySelector('#output-gallery').closest('.block').innerText"
+        page.wait_for_function(f"() => /\\d+\\/30 (steps|步)/.test({bar})")
+        if locale == "zh-CN":  # the bar speaks the page's language too
+            assert "去噪" in page.evaluate(f"() => {bar}")
         page.locator("#stop-generate").click()
         note = page.locator("#generate-stopped")
         expect(note).to_contain_text(re.compile(pattern))
