@@ -58,7 +58,7 @@ from .outputs import COMPARISON_HEADERS, OutputStore
 from .page_script import PAGE_SCRIPT
 from .payloads import guard_every_input
 from .server_guard import GuardPolicy, guarded_lifespan, hold_queue_size
-from .stop_note import CLEAR, stop_message, stop_note
+from .stop_note import stop_message, stop_note
 from .translation import I18N, RUNNING_ON, page_script, translate_page
 from .unit_controls import restore_units
 from .upload_check import refuse_non_images
@@ -220,6 +220,7 @@ def create_app(
             with first:
                 add_examples(controls)
         _wire_feedback(handlers, controls, outputs)  # first: the page sends nothing after a refused request
+        _clear_stop_notes(outputs)
         _wire(handlers, controls, outputs, concurrency)
         wire_inpaint(outputs.inpaint, handlers, controls, {"concurrency_id": GPU_QUEUE, "concurrency_limit": concurrency})
         accept_plain_files(controls.fields["reference_images"])
@@ -290,13 +291,10 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     for event, button in ((generating, outputs.generate), (comparing, outputs.compare), (sweeping, explore.button),
                           (mapping, explore.maps_button)):  # fmt: skip
         event.then(enable, outputs=button, **HELPER)
-    for stop, note, progress, start in (
-        (outputs.stop_generate, outputs.generate_stopped, "#output-gallery", outputs.generate),
-        (outputs.stop_compare, outputs.compare_stopped, "#compare-gallery", outputs.compare),
-        (explore.stop, explore.stopped, "#sweep-grid", explore.button),
-    ):  # fmt: skip
-        stop.click(None, js=stop_message(progress), outputs=note, cancels=[generating, comparing, sweeping, mapping])
-        start.click(None, js=CLEAR, outputs=note)
+    for stop, note, progress in _stop_notes(outputs):
+        # Two listeners: the note's is the browser's alone (with the cancel, the server's empty answer cleared it).
+        stop.click(None, js=stop_message(progress), outputs=note)
+        stop.click(None, cancels=[generating, comparing, sweeping, mapping])
 
     selected = gr.State(None)
     outputs.gallery.select(handlers.select, outputs=selected, **HELPER)
@@ -321,6 +319,23 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     )
     for event in (restoring, loading):
         restore_units(event, controls.unit_sections)
+
+
+def _stop_notes(outputs: Outputs) -> list[tuple[gr.Button, gr.Markdown, str]]:
+    """Each tab's Stop, the note it leaves, and where its progress shows."""
+    return [
+        (outputs.stop_generate, outputs.generate_stopped, "#output-gallery"),
+        (outputs.stop_compare, outputs.compare_stopped, "#compare-gallery"),
+        (outputs.explore.stop, outputs.explore.stopped, "#sweep-grid"),
+    ]
+
+
+def _clear_stop_notes(outputs: Outputs) -> None:
+    """A new run empties its tab's note. Before the runs' own events: the page sends a click's later
+    events only once the run (which has a validator) has ended."""
+    starts = (outputs.generate, outputs.compare, outputs.explore.button)
+    for start, (_, note, _) in zip(starts, _stop_notes(outputs), strict=True):
+        start.click(lambda: "", outputs=note, **HELPER)
 
 
 def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> None:

@@ -41,7 +41,8 @@ from .outputs import (
 )
 from .png_summary import summary
 from .runner import HEARTBEAT_SECONDS, Readout, run_stoppable
-from .translation import localized_reason, wants_chinese
+from .translation import localized, localized_reason, wants_chinese
+from .zh_cn import PROGRESS_ZH
 
 UNUSED_CONTROL_IMAGE = (
     "ControlNet and T2I-Adapter are both “none”, so the control image would be ignored: choose canny or "
@@ -111,13 +112,15 @@ def follow(
     """
     last: list[tuple[int, int]] = []
     readout = Readout(label, loaded)
+    chinese = wants_chinese(request)  # the bar in the page's language
+    unit = PROGRESS_ZH["steps"] if chinese else "steps"
 
     def report(done: int, total: int) -> None:
         last[:] = [(done, total)]
-        progress((done, total), desc=readout.step(done, total), unit="steps")
+        progress((done, total), desc=localized(readout.step(done, total), chinese), unit=unit)
 
     def preparing() -> None:
-        progress(0.0, desc=readout.preparing())
+        progress(0.0, desc=localized(readout.preparing(), chinese))
 
     run = run_stoppable(task, report, getattr(request, "session_hash", None), heartbeat)
     preparing()

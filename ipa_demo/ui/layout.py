@@ -75,6 +75,9 @@ _UNCOVERED = """
 .block [data-testid="upload-text"] * { white-space: normal; overflow: visible; text-overflow: clip; }
 .slider_input_container input[type=range] { min-width: 0; flex: 1 1 0; }
 .slider_input_container :is(.min_value, .max_value) { flex: none; }
+/* Chinese breaks between any two characters: unheld, a slider's label shrank to one character a line
+   beside its number box in a row of three; held at 6em, the box goes below it, as English's does. */
+.head:has(> .tab-like-container) > label { min-width: min(6em, 100%); }
 """
 
 _CONTROLS = """

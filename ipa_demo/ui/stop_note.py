@@ -13,7 +13,6 @@ import gradio as gr
 
 from .zh_cn import ZH_CN
 
-CLEAR = "() => ''"
 
 
 def stop_note(elem_id: str) -> gr.Markdown:
@@ -26,7 +25,7 @@ def stop_message(progress_root: str) -> str:
     chinese = json.dumps(ZH_CN["Generate"], ensure_ascii=False)
     return f"""() => {{
   const shown = document.querySelector({json.dumps(progress_root)})?.closest('.block')?.innerText ?? '';
-  const step = /(\\d+)\\s*\\/\\s*(\\d+)\\s*steps?/.exec(shown);
+  const step = /(\\d+)\\s*\\/\\s*(\\d+)\\s*(?:steps?|步)/.exec(shown);
   const zh = document.getElementById('generate-button')?.textContent.trim() === {chinese};
   if (step) {{
     return zh ? `**已停止**：停在第 ${{step[1]}} 步（共 ${{step[2]}} 步），没有完成的图片。`

@@ -202,6 +202,8 @@ GRADIO_ZH: dict[str, str] = {
     "image_editor.zoom_out": "缩小",
 }
 
+PROGRESS_ZH = {"steps": "步"}  # the bar's unit
+
 MESSAGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(pattern), replacement)
     for pattern, replacement in (
@@ -229,6 +231,17 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
          "：IP-Adapter 已关闭（λ 为 0、没有层或作用区间为空）：没有可显示的注入图"),
         (r" is not an image", "不是图片"),
         (r"Generate an image first\.", "请先生成一张图片。"),
+        # the progress bar (``runner.Readout``, ``explore.sweep.progress_label``)
+        (r"^Denoising · ", "去噪 · "),
+        (r"^Comparing · ", "对比中 · "),
+        (r"^Images (\d+)–(\d+) of (\d+), (\d+) cells at once · ", r"第 \1–\2 张（共 \3 张），\4 格同时生成 · "),
+        (r"^Image (\d+) of (\d+), cell (.+) · ", r"第 \1 张（共 \2 张），格 \3 · "),
+        (r"^Image (\d+) of (\d+), (.+) · ", r"第 \1 张（共 \2 张），\3 · "),
+        (r"^Preparing: loading the models this run needs that are not loaded yet \(the first run after start-up "
+         r"loads them\)(?: \(loaded: (.*)\))?, then encoding the inputs · ",
+         r"准备中：载入这次运行需要但尚未载入的模型（启动后的第一次运行会载入它们；已载入：\1），然后编码输入 · "),
+        (r"会载入它们；已载入：）", "会载入它们）"),
+        (r" s in all$", " 秒（总计）"),
         (r"Draw a mask first: paint white where the reference should act\.", "请先画蒙版：在参考图起作用的地方涂白。"),
     )
 ]

@@ -4,12 +4,19 @@ leaves where the results were, read from the progress bar, in the page's languag
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from ipa_demo.ui.app import create_app, launch_options
 from ipa_demo.ui.stop_note import stop_message
 
+from .test_app import served
 from .test_browser import playwright
-from .test_browser_chinese import DESKTOP, app_url, browser, open_page, shot  # noqa: F401 (fixtures)
+from .test_browser_chinese import DESKTOP, DescribedEngine, app_url, browser, open_page, shot  # noqa: F401 (fixtures)
 
 expect = playwright.expect
 
@@ -48,9 +55,55 @@ def test_the_stop_note_reads_the_step_from_the_bar(browser: Any) -> None:  # noq
             ("Denoising · 3.1 s in all | 5/20 steps", "Generate", "**Stopped at step 5 of 20.** No image was finished."),
             ("Preparing: loading the models …", "Generate", "**Stopped** before the first step. No image was finished."),
             ("5/20 steps", "生成", "**已停止**：停在第 5 步（共 20 步），没有完成的图片。"),
+            ("去噪 · 1.0 秒（总计） 7/20 步", "生成", "**已停止**：停在第 7 步（共 20 步），没有完成的图片。"),
         ]
         for text, button, note in cases:
             page.set_content(PROGRESS.format(text=text, button=button))
             assert page.evaluate(stop_message("#output-gallery")) == note
+    finally:
+        page.close()
+
+
+class SlowEngine(DescribedEngine):
+    """0.3 s a step: long enough to press Stop in the middle of a run."""
+
+    def generate(self, settings: Any, *args: Any, on_step: Any = None, **kwargs: Any) -> Any:
+        def slowly(done: int, total: int) -> None:
+            time.sleep(0.3)
+            if on_step:
+                on_step(done, total)
+
+        return super().generate(settings, *args, on_step=slowly, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def slow_url() -> Iterator[str]:
+    with served(create_app(SlowEngine(), with_examples=False), **launch_options()) as url:  # type: ignore[arg-type]
+        yield url
+
+
+@pytest.mark.parametrize(("locale", "pattern"), [("en-US", r"Stopped at step (\d+) of 30\."), ("zh-CN", r"停在第 (\d+) 步（共 30 步）")])
+def test_stop_leaves_the_step_it_stopped_at_until_the_next_run(browser: Any, slow_url: str, locale: str,  # noqa: F811
+                                                               pattern: str) -> None:  # fmt: skip
+    page = open_page(browser, slow_url, DESKTOP, locale)
+    try:
+        page.locator("#ip_scale input[type=number]").fill("0")  # no reference needed
+        page.locator("#ip_scale input[type=number]").press("Tab")
+        page.locator("#generate-button").click()
+        bar = "document.querySelector('#output-gallery').closest('.block').innerText"
+        page.wait_for_function(f"() => /\\d+\\/30 (steps|步)/.test({bar})")
+        if locale == "zh-CN":  # the bar speaks the page's language too
+            assert "去噪" in page.evaluate(f"() => {bar}")
+        page.locator("#stop-generate").click()
+        note = page.locator("#generate-stopped")
+        expect(note).to_contain_text(re.compile(pattern))
+        expect(page.locator("#generate-button")).to_be_enabled()  # the run has ended ...
+        page.wait_for_timeout(1000)
+        step = int(re.search(pattern, note.inner_text()).group(1))  # ... and the note stayed
+        assert 1 <= step < 30
+        shot(page, f"stopped-{locale}")
+        page.locator("#generate-button").click()
+        expect(note).to_have_text("")  # the next run starts without it
+        page.locator("#stop-generate").click()
     finally:
         page.close()

@@ -119,3 +119,13 @@ def test_the_note_beside_a_control_is_chinese_for_the_page_and_english_for_an_ap
 
     assert note(None) == f"at most {Limits().max_steps} on this server, got 500"
     assert note(chinese) == f"本服务器最多 {Limits().max_steps}，当前为 500"
+
+
+def test_the_progress_bar_in_chinese() -> None:
+    from ipa_demo.ui.runner import Readout
+
+    readout = Readout("Denoising", clock=lambda: 0.0)
+    assert localized(readout.step(3, 20), chinese=True) == "去噪 · 0.0 秒（总计）"
+    assert localized(readout.preparing(), chinese=True).startswith("准备中：")
+    assert not re.search(r"[A-Za-z]{3,}", localized(readout.preparing(), chinese=True))
+    assert localized(readout.step(3, 20), chinese=False) == readout.step(3, 20)
