@@ -12,9 +12,12 @@ are plain ``Key: value`` pairs that every reader of the text (ours, A1111's) rea
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from PIL import Image, ImageFilter
 
+Result = TypeVar("Result")
 MASK_BLUR_KEY = "Mask blur"
 MASK_DIGEST_KEY = "Mask digest"
 MAX_MASK_BLUR = 64  # pixels: A1111's slider's maximum
@@ -61,3 +64,11 @@ def with_mask_note(text: str, pairs: dict[str, str]) -> str:
     """``text`` (a ``parameters`` text, whose last line holds its pairs) with ``pairs`` added to that line."""
     added = ", ".join(f"{key}: {value}" for key, value in pairs.items())
     return f"{text}, {added}" if text else added
+
+
+def with_mask_notes(result: Result, pairs: dict[str, str]) -> Result:
+    """An engine result (a dataclass with ``parameters``) whose texts carry ``pairs`` (none: unchanged)."""
+    if not pairs:
+        return result
+    texts: Any = [with_mask_note(text, pairs) for text in result.parameters]  # type: ignore[attr-defined]
+    return replace(result, parameters=texts)  # type: ignore[type-var]

@@ -22,7 +22,7 @@ from ..errors import MissingModelError, ModelLoadError
 from .catalog import SD15
 from .download import HubError, hub_is_offline
 from .loading import StableDiffusionModels, load_stable_diffusion, weights_variant
-from .single_file import file_hash, load_sd15_single_file, load_vae_single_file
+from .single_file import file_hash, file_sha256, load_sd15_single_file, load_vae_single_file
 from .sources import ModelSources
 
 DEFAULT_MODEL_NAME = SD15.repo_name
@@ -52,6 +52,11 @@ class ModelChoice:
     def hash(self) -> str | None:
         """A1111's short hash for single files (read once per file: seconds for a 2 GB file); folders have none."""
         return file_hash(self.path) if self.is_file else None
+
+    @property
+    def sha256(self) -> str | None:
+        """The whole SHA-256 of a single file (cached with ``hash``); folders have none."""
+        return file_sha256(self.path) if self.is_file else None
 
 
 def resolve_model(requested: str | None, sources: ModelSources, what: str, patterns: tuple[str, ...]) -> ModelChoice:

@@ -48,13 +48,18 @@ class CheckpointInfo:
     cross_attention_dim: int
 
 
-def short_hash(path: Path) -> str:
-    """A1111's "Model hash": the first 10 hex digits of the file's SHA-256."""
+def sha256_of(path: Path) -> str:
+    """The file's whole SHA-256, in hex (what A1111 lists as a checkpoint's ``sha256``)."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for chunk in iter(lambda: file.read(1 << 24), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:10]
+    return digest.hexdigest()
+
+
+def short_hash(path: Path) -> str:
+    """A1111's "Model hash": the first 10 hex digits of the file's SHA-256."""
+    return sha256_of(path)[:10]
 
 
 _hashes: dict[tuple[str, int, int], str] = {}
@@ -62,7 +67,12 @@ _hashes_lock = threading.Lock()
 
 
 def file_hash(path: Path) -> str:
-    """``short_hash``, read once per file: cached by its real path, size and modification time.
+    """``short_hash``, read once per file (``file_sha256``)."""
+    return file_sha256(path)[:10]
+
+
+def file_sha256(path: Path) -> str:
+    """``sha256_of``, read once per file: cached by its real path, size and modification time.
 
     A PNG naming an unknown ``Model hash`` is compared with every configured single file; without
     the cache each such request would read them all again (gigabytes for a few hundred bytes).
@@ -71,7 +81,7 @@ def file_hash(path: Path) -> str:
     key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
     with _hashes_lock:  # one reader per file at a time: two requests never read the same file twice
         if key not in _hashes:
-            _hashes[key] = short_hash(path)
+            _hashes[key] = sha256_of(path)
         return _hashes[key]
 
 

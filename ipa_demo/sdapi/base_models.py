@@ -1,6 +1,8 @@
 """The base models the API names: those the server offers, each request on its own.
 
-A1111 names a checkpoint ``name [short hash]`` (the hash only for single files); clients send that
+A1111 names a checkpoint ``name [short hash]``, the first 10 hex digits of the file's SHA-256, and lists
+the whole digest as ``sha256``; here single files are named so, and a diffusers folder, which has no one
+file to hash, by its name alone (``hash`` and ``sha256`` null). Clients send that
 title, the bare name, or the file name. ``override_settings.sd_model_checkpoint`` picks the model of
 that request only (the engine's ``base_models`` serve each request on its own model); an authenticated
 caller's ``POST /sdapi/v1/options`` changes the server's default, what requests that name none get.
@@ -22,6 +24,13 @@ def model_identity(engine: Any, name: str = "") -> tuple[str, str | None]:
     return choice.name, choice.hash
 
 
+def _sha256(engine: Any, name: str) -> str | None:
+    """The whole SHA-256 of a single-file base model (read once per file, with its short hash); None for a folder."""
+    if getattr(engine, "base_models", None) is None:
+        return None
+    return engine.base_models.choice(name).sha256
+
+
 def title(name: str, short_hash: str | None) -> str:
     return f"{name} [{short_hash}]" if short_hash else name
 
@@ -37,7 +46,7 @@ def sd_models(engine: Any) -> list[dict[str, Any]]:
     for name in base_model_names(engine) or ("",):
         name, short_hash = model_identity(engine, name)
         listed.append({"title": title(name, short_hash), "model_name": name, "hash": short_hash,
-                       "sha256": None, "filename": name, "config": None})  # fmt: skip
+                       "sha256": _sha256(engine, name), "filename": name, "config": None})  # fmt: skip
     return listed
 
 

@@ -20,15 +20,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
 from ..ip_adapter.inputs import MoreReferences, check_more_references
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
+from ..mask_note import blurred_mask, mask_pairs
 from ..settings.values import resolve_seed, settings_from_values, values_from_settings
 from ..settings.units import check_unit_images
+from ..structure.control_maps import fit_to_size
 from ..ui.fields import Request
 from ..ui.unit_fields import unit_images
 from .errors import bad_field
+from .fill import masked_fill
 from .images import EncodedImage, decode_all, image_bytes
 from .lists import sampler_of
 from .models import Img2ImgRequest, Txt2ImgRequest
@@ -69,6 +72,7 @@ class ApiJob:
     sampler_name: str
     n_iter: int
     map_names: tuple[str, ...] = ()  # those units' maps as the engine's result names them (``map_names``)
+    mask_pairs: dict[str, str] = field(default_factory=dict)  # the PNG text's note of the mask, if any
 
 
 def _units(body: Mapping[str, Any], limits: Limits) -> list[Unit]:
@@ -171,7 +175,10 @@ class Mapper:
         with names.translated():  # the last run's seeds may pass the largest seed
             runs = tuple(replace(first, seed=seed + run * body.batch_size) for run in range(body.n_iter))
         maps = tuple(unit for unit in units if unit.role in ("controlnet", "t2i") and unit.save_detected_map)
-        return ApiJob(runs, request, maps, body.sampler, body.n_iter, map_names(units, maps))
+        noted = {}
+        if request.mask_image is not None and isinstance(body, Img2ImgRequest):
+            noted = mask_pairs(request.mask_image, body.mask_blur)
+        return ApiJob(runs, request, maps, body.sampler, body.n_iter, map_names(units, maps), noted)
 
     def _unit_settings(self, all_units: list[Unit], values: dict[str, Any], names: Names) -> list[EncodedImage]:
         encoded: list[EncodedImage] = []
@@ -239,6 +246,9 @@ class Mapper:
             _fits("init_images[0]", init.size, {0: "Just Resize", 1: "Crop and Resize"}.get(body.resize_mode, "other"),
                   settings.width, settings.height)  # fmt: skip
         mask = self._mask(next(iter(by_role.get("mask_image", ())), None), body)
+        if mask is not None and init is not None and isinstance(body, Img2ImgRequest) and body.inpainting_fill == 0:
+            size = (settings.width, settings.height)  # filled at the output size, as A1111 fills the resized image
+            init = masked_fill(fit_to_size(init, *size), fit_to_size(mask, *size))
         references = tuple(by_role.get("reference_images", ()))
         more = MoreReferences(reference_masks=tuple(by_role.get("reference_masks", ())),
                               ip2_references=tuple(by_role.get("ip2_reference_images", ())),
@@ -262,6 +272,4 @@ class Mapper:
         grey = mask.convert("L")
         if body.inpainting_mask_invert:
             grey = ImageOps.invert(grey)
-        if body.mask_blur:
-            grey = grey.filter(ImageFilter.GaussianBlur(body.mask_blur))
-        return grey.convert("RGB")
+        return blurred_mask(grey, body.mask_blur)

@@ -48,6 +48,7 @@ class Img2ImgRequest(Txt2ImgRequest):
     mask: str | None = None
     inpainting_mask_invert: int = 0
     mask_blur: int = 4
+    inpainting_fill: int = 0  # A1111's default (and webuiapi's): 0 "fill"; 1 "original"
     resize_mode: int = 0
 
 
@@ -106,8 +107,9 @@ NEUTRAL: dict[str, tuple[Callable[[Any], bool], str]] = {
     "refiner_checkpoint": (_empty, "refiner models are not offered here"),
     "initial_noise_multiplier": (_one, "a noise multiplier is not offered here"),
     "inpainting_fill": (
-        lambda value: value in (None, 1),
-        "only 1 (original: the masked area starts from the init image) is offered here",
+        lambda value: value in (None, 0, 1),
+        "0 (fill: the masked area painted with the colours around it) and 1 (original: it starts from the init "
+        "image) are offered here; 2 (latent noise) and 3 (latent nothing) are not",
     ),
     "image_cfg_scale": (lambda value: True, ""),  # instruct-pix2pix models only; A1111 ignores it for others too
 }

@@ -21,6 +21,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import ValidationError
 
 from ..loop import GenerationCancelled
+from ..mask_note import with_mask_notes
 from ..settings import Limits
 from ..ui.clients import ClientPolicy
 from ..zerogpu import on_zero_gpu
@@ -100,10 +101,10 @@ class SdApi:
                 for number, settings in enumerate(job.runs):
                     state.job_no = number
                     request = job.request
-                    results.append(self.engine.generate(
+                    results.append(with_mask_notes(self.engine.generate(
                         settings, request.references, request.init_image, request.control_image,
                         on_step=state.on_step, mask_image=request.mask_image, more=request.more, units=request.units,
-                    ))  # fmt: skip
+                    ), job.mask_pairs))  # fmt: skip
             except GenerationCancelled:
                 interrupted = True
         return answer(job, results, self.engine, raw, body.send_images, timestamp, interrupted)

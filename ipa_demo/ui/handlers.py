@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from ..compare import compare
 from ..ip_adapter.inputs import masks_from_pairs
 from ..loop import StepCallback
+from ..mask_note import mask_pairs, with_mask_notes
 from ..metadata import read_png_parameters
 from ..settings import GenerationSettings, Limits, SettingsError
 from ..settings.declarations import IMAGE_PARAMS
@@ -246,6 +247,8 @@ class Handlers:
         return tuple(getattr(self.engine, "loaded", ()))
 
     def _generate_outputs(self, request: Request, result: Any) -> tuple[Any, ...]:
+        if request.mask_image is not None:  # the img2img section's mask, not blurred
+            result = with_mask_notes(result, mask_pairs(request.mask_image, 0))
         paths = [
             self.store.save(image, str(seed), text)
             for image, seed, text in zip(result.images, result.seeds, result.parameters)

@@ -92,12 +92,11 @@ class Inpainter:
     def validate(self, **values: Any) -> list[dict[str, Any]]:
         """One ``gr.validate`` per input, in the event's order (the settings, then the tab's)."""
         error = self.check(values)
-        target = None
-        if error is not None:
-            target = error.field if error.field in self.places else None
         names = [*PARAMS, *TAB_INPUTS]
-        message = in_words(error, self.places)[0] if error is not None else ""
-        target = target or (names[0] if error is not None else None)
+        if error is None:
+            return [gr.validate(True, "") for _ in names]
+        message, param = in_words(error, self.places)
+        target = param if param in names else names[0]
         return [gr.validate(name != target, message if name == target else "") for name in names]
 
     def inpaint(

@@ -157,3 +157,20 @@ def test_one_caller_may_hold_at_most_its_share_of_jobs() -> None:
             pass
     with jobs.job("address:192.0.2.1", 1):  # places are given back when jobs end
         pass
+
+
+def test_an_interrupt_returns_the_runs_finished_before_it(protected: tuple[str, SlowEngine]) -> None:
+    """A1111 decodes the interrupted run's latents and returns that image too; our engine stops between two
+    steps and gives nothing of the run it was in, so the answer holds the ``n_iter`` runs finished before."""
+    url, _ = protected
+    ana = api_of(url, "ana")
+    results: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: results.__setitem__("ana", ana.txt2img(**{**SMALL, "steps": 50, "n_iter": 3})))
+    thread.start()
+    until(lambda: ana.get_progress()["state"]["job_no"] == 1 and ana.get_progress()["state"]["sampling_step"] > 0)
+    assert ana.interrupt() == {}
+    thread.join(60)
+    result = results["ana"]
+    assert result.info["interrupted"] is True
+    assert len(result.images) == 1 and result.info["all_seeds"] == [SMALL["seed"]], "the first run, whole"
+    assert result.info["infotexts"] == [result.images[0].info["parameters"]]

@@ -9,6 +9,7 @@ reference generation of each model alone.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import threading
@@ -25,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from ipa_demo.engine import Engine
 from ipa_demo.metadata import save_png
-from ipa_demo.models import base_model, single_file
+from ipa_demo.models import single_file
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.models.tiny_user import SINGLE_FILE
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
@@ -186,14 +187,13 @@ def test_a_png_with_an_unknown_model_hash_does_not_hash_the_models_again(
     tiny_models_dir: Path, other_model: Path, png_of_other: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
-    original = single_file.short_hash
+    original = single_file.sha256_of  # what reads a whole file (short_hash and the cache call it)
 
     def counting(path: Path) -> str:
         hashed.append(str(path))
         return original(path)
 
-    for module in (single_file, base_model):  # the old code called its own import of it
-        monkeypatch.setattr(module, "short_hash", counting, raising=False)
+    monkeypatch.setattr(single_file, "sha256_of", counting)
     monkeypatch.setattr(single_file, "_hashes", {}, raising=False)  # as a freshly started server
     text = Image.open(png_of_other).text["parameters"]
     unknown = tmp_path / "unknown.png"
@@ -217,7 +217,7 @@ def test_an_unknown_base_model_is_refused_naming_the_parameter(app_url: str) -> 
 
 
 def test_the_a1111_api_override_picks_the_model_for_that_request_only(
-    app_url: str, references: dict[str, np.ndarray]
+    app_url: str, references: dict[str, np.ndarray], other_model: Path
 ) -> None:
     """Issue 26 on issue 23's per-request models: ``override_settings.sd_model_checkpoint`` acts for its call."""
 
@@ -234,6 +234,10 @@ def test_the_a1111_api_override_picks_the_model_for_that_request_only(
 
     listed = httpx.get(f"{app_url}sdapi/v1/sd-models").json()
     assert [model["model_name"] for model in listed] == ["stable-diffusion-v1-5", OTHER]
+    # As A1111 lists a checkpoint: "name [first 10 hex of its SHA-256]", and the whole digest; a folder has none.
+    whole = hashlib.sha256(other_model.read_bytes()).hexdigest()
+    assert (listed[1]["title"], listed[1]["hash"], listed[1]["sha256"]) == (f"{OTHER} [{whole[:10]}]", whole[:10], whole)
+    assert (listed[0]["title"], listed[0]["hash"], listed[0]["sha256"]) == ("stable-diffusion-v1-5", None, None)
     other_title = listed[1]["title"]
     assert model_made(txt2img(override_settings={"sd_model_checkpoint": other_title}), references) == OTHER
     assert model_made(txt2img(), references) == "stable-diffusion-v1-5"
