@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ipa_demo.engine import Engine
 from ipa_demo.architecture.layers import MASK_PRESETS, NUM_LAYERS
+from ipa_demo.engine import Engine
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
 from ipa_demo.settings.parameters import parse_parameters
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ipa_demo.engine import Engine
 from ipa_demo.architecture.layers import MASK_PRESETS, diffusers_scale_dict
+from ipa_demo.engine import Engine
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 
 from .helpers import noise_image

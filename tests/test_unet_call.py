@@ -42,3 +42,15 @@ def test_the_front_row_changes_nothing_for_the_others(engine: Engine) -> None:
     with_front = call.with_row_in_front(front, copy_conditioning_of=0).run(engine.models.unet, TIMESTEP)
     assert with_front.shape == alone.shape
     torch.testing.assert_close(with_front, alone, atol=1e-6, rtol=1e-5)  # another batch size: rounding only
+
+
+def test_units_add_up_their_residuals_and_keep_their_attention_items_in_order(engine: Engine) -> None:
+    call = structured_call(engine)
+    first, second = call.residuals["down_block_additional_residuals"], call.residuals["mid_block_additional_residual"]
+    twice = call.add_residuals(dict(call.residuals))
+    assert all(torch.equal(total, 2 * part) for total, part in zip(twice.residuals["down_block_additional_residuals"], first))
+    assert torch.equal(twice.residuals["mid_block_additional_residual"], 2 * second)
+    (unit,) = call.attention[KEY]
+    other = IPAttention(engine.ip_adapter("plus"), unit.tokens, (0.3,) * 16)
+    assert call.with_attention(KEY, other).attention[KEY] == (unit, other)
+    assert call.attention[KEY] == (unit,), "a call is never changed in place"

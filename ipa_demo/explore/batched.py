@@ -25,9 +25,9 @@ from ..ip_adapter.conditioner import ImagePrompt
 from ..ip_adapter.inputs import NO_MORE, MoreReferences, unit_requests
 from ..loop import Conditioning, StepCallback, decode, denoise, encode_text, uses_guidance
 from ..runtime import out_of_memory_as_user_error
-from ..starts import FROM_NOISE, FromImage
 from ..settings import GenerationSettings, IPAdapterSettings
 from ..settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images
+from ..starts import FROM_NOISE, FromImage
 
 if TYPE_CHECKING:
     from ..engine import Engine

@@ -17,8 +17,8 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from torch import nn
 from transformers import CLIPVisionModelWithProjection
 
-from ..ip_adapter.attention import IPAttention
 from ..architecture.layers import NUM_LAYERS
+from ..ip_adapter.attention import IPAttention
 from ..ip_adapter.weights import IPAdapterWeights
 from ..models.loading import StableDiffusionModels
 from .data import Batch

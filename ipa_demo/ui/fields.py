@@ -16,11 +16,11 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
+from ..architecture.layers import MASK_PRESETS, NUM_LAYERS
 from ..cache import LRUCache
 from ..images import ImageInputError, load_image, load_mask, load_painted_layer, max_aspect_ratio, max_pixels
 from ..input_budget import check_budget, decode_slot, read_header
 from ..ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
-from ..architecture.layers import MASK_PRESETS, NUM_LAYERS
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
 from ..settings.declarations import IMAGE_PARAMS
 from ..settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ipa_demo.architecture.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.cli import main
 from ipa_demo.engine import Engine
 from ipa_demo.explore.axes import NO_AXIS, parse_axis
 from ipa_demo.explore.sweep import plan, progress_label, run, sweep_batches
-from ipa_demo.architecture.layers import MASK_PRESETS, NUM_LAYERS
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError
 from ipa_demo.settings.parameters import settings_from_parameters
 from ipa_demo.settings.values import values_from_settings

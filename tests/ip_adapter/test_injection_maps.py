@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
+from ipa_demo.architecture.layers import MASK_PRESETS, STAGES
 from ipa_demo.engine import Engine
 from ipa_demo.explore.grid import HEADER
 from ipa_demo.explore.injection_view import injection_picture
 from ipa_demo.ip_adapter.attention import KEY, IPAttention
 from ipa_demo.ip_adapter.injection import InjectionRecorder
-from ipa_demo.architecture.layers import MASK_PRESETS, STAGES
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.unet_call import UNetCall
 

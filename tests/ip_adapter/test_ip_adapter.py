@@ -11,9 +11,9 @@ from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
 from safetensors.torch import load_file, save_file
 
 from ipa_demo.architecture import SD15
+from ipa_demo.architecture.layers import CROSS_ATTENTION_LAYERS
 from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.attention import CrossAttnProcessor, IPAttention
-from ipa_demo.architecture.layers import CROSS_ATTENTION_LAYERS
 from ipa_demo.ip_adapter.weights import CheckpointError, load_ip_adapter, read_checkpoint
 
 

@@ -11,9 +11,9 @@ import torch
 from diffusers.image_processor import IPAdapterMaskProcessor
 from PIL import Image
 
+from ipa_demo.architecture.layers import MASK_PRESETS, WEIGHT_CURVES, diffusers_scale_dict, weights_from_mask
 from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.inputs import MoreReferences
-from ipa_demo.architecture.layers import MASK_PRESETS, WEIGHT_CURVES, diffusers_scale_dict, weights_from_mask
 from ipa_demo.settings import IPAdapterSettings
 
 from ..helpers import noise_image

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from ipa_demo.cli import build_parser
 from ipa_demo.architecture.layers import MASK_PRESETS
+from ipa_demo.cli import build_parser
 from ipa_demo.settings import GenerationSettings
 from ipa_demo.settings.arguments import settings_from_args
 from ipa_demo.settings.declarations import BY_NAME, IMAGE_PARAMS, PACKED_KEYS, SETTINGS, Setting

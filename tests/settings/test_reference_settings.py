@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ipa_demo.architecture.layers import WEIGHT_CURVES
 from ipa_demo.cli import build_parser, main
 from ipa_demo.images import load_mask
 from ipa_demo.ip_adapter.inputs import (
@@ -21,7 +22,6 @@ from ipa_demo.ip_adapter.inputs import (
     png_pairs,
     unit_requests,
 )
-from ipa_demo.architecture.layers import WEIGHT_CURVES
 from ipa_demo.ip_adapter.regions import binary_masks
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, Limits, SettingsError, check_inputs

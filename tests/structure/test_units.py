@@ -12,7 +12,7 @@ from PIL import Image
 
 from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.inputs import MoreReferences
-from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
+from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, SettingsError, T2IAdapterSettings
 from ipa_demo.settings.units import IPUnitImages, StructureImages, UnitImages
 
 from ..helpers import noise_image
@@ -170,3 +170,13 @@ def test_further_maps_come_back_under_their_units_names(engine: Engine) -> None:
     result = engine.generate(settings, control_image=edges(), units=UnitImages(controlnet=(StructureImages(map=depth_ramp()),)))
     assert set(result.control_maps) == {"canny", "controlnet_unit_2-canny"}
     assert np.array_equal(np.asarray(result.control_maps["controlnet_unit_2-canny"]), np.asarray(depth_ramp()))
+
+
+def test_the_engine_refuses_further_units_without_their_images_before_running(engine: Engine) -> None:
+    loads = engine.loads
+    with pytest.raises(SettingsError) as caught:
+        engine.generate(replace(BASE, more_controlnet_units=(ControlNetSettings("openpose"),)))
+    assert caught.value.field == "controlnet_units" and engine.loads == loads
+    with pytest.raises(SettingsError) as caught:
+        engine.generate(replace(BASE, more_t2i_units=(T2IAdapterSettings("openpose"),)), units=UnitImages(t2i=(StructureImages(),)))
+    assert caught.value.field == "t2i_unit_2.image" and engine.loads == loads

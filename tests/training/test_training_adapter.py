@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ipa_demo.engine import Engine
 from ipa_demo.architecture.layers import CROSS_ATTENTION_LAYERS
+from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.weights import load_ip_adapter
 from ipa_demo.training.adapter import (
     new_adapter,

@@ -26,8 +26,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import ValidationError
 from PIL import Image
 
-from ipa_demo.engine import Engine
 from ipa_demo.architecture.layers import MASK_PRESETS
+from ipa_demo.engine import Engine
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.settings.parameters import format_parameters

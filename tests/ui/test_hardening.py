@@ -28,9 +28,9 @@ from gradio_client.exceptions import AppError, ValidationError
 from gradio_client.utils import QueueError, Status
 from PIL import Image
 
+from ipa_demo.architecture.layers import MASK_PRESETS
 from ipa_demo.errors import CheckpointError, MissingModelError, ModelLoadError, OutOfMemoryError
 from ipa_demo.images import ImageInputError, load_image
-from ipa_demo.architecture.layers import MASK_PRESETS
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ipa_demo.schedulers import SCHEDULER_NAMES
