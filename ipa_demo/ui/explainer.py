@@ -105,3 +105,11 @@ def add_explainer() -> None:
     """The explainer, folded: one click away from the layer grid it explains."""
     with gr.Accordion("How IP-Adapter steers: what the layers do", open=False, elem_id="explainer"):
         gr.Markdown(EXPLAINER)
+
+INPAINT_INTRO = (
+    "**Inpaint**: redo part of a picture and keep the rest. Upload the picture, paint over the part to redo "
+    "(white brush), then press Inpaint. The prompt, references and settings on this page apply as for "
+    "Generate. The whole picture is redone at the output size (A1111's “Inpaint area: Whole picture”); "
+    "“Only masked” is not offered here."
+)
+INPAINT_EDITOR_LABEL = "Picture to inpaint"  # short: it shares the editor's top line with the toolbar

@@ -18,6 +18,8 @@ from ..mask_note import DEFAULT_MASK_BLUR, MAX_MASK_BLUR
 from ..settings import Limits
 from ..zerogpu import gpu_task
 from . import components as uc
+from .explainer import INPAINT_EDITOR_LABEL as EDITOR_LABEL
+from .explainer import INPAINT_INTRO as INTRO
 from .components import HELPER
 from .controls import Controls, control
 from .feedback import QUEUED_HELPER, busy_while_running, enable, error_box, places_of, request_check, scroll_into_view
@@ -25,13 +27,6 @@ from .handlers import Handlers, generate_seconds, optional_images
 from .inpaint_handler import BLUR, EDITOR, INPAINT_OUTPUTS, STRENGTH, Inpainter
 
 DEFAULT_STRENGTH = 0.75  # A1111's denoising strength for img2img and inpainting
-EDITOR_LABEL = "Picture to inpaint"  # short: it shares the editor's top line with the toolbar
-INTRO = (
-    "**Inpaint**: redo part of a picture and keep the rest. Upload the picture, paint over the part to redo "
-    "(white brush), then press Inpaint. The prompt, references and settings on this page apply as for "
-    "Generate. The whole picture is redone at the output size (A1111's “Inpaint area: Whole picture”); "
-    "“Only masked” is not offered here."
-)
 # Greys the button at the click, in the browser: a js-only event's returned update sets its props.
 BUSY_AT_ONCE = "() => ({__type__: 'update', interactive: false})"
 

@@ -177,7 +177,7 @@ def unit_section(kind: UnitKind, limits: Limits) -> UnitSection:
         forms = [(_ip_form if kind == "ip" else lambda number: _structure_form(kind, number))(FIRST_MORE[kind] + index)
                  for index in range(slots)]  # fmt: skip
         with gr.Row():
-            add = gr.Button(f"Add a {word} unit", size="sm", interactive=slots > 0, elem_id=f"add-{kind}-unit")
+            add = gr.Button(f"Add another {word} unit", size="sm", interactive=slots > 0, elem_id=f"add-{kind}-unit")
             remove = gr.Button(f"Remove the last {word} unit", size="sm", interactive=False, elem_id=f"remove-{kind}-unit")
     section = UnitSection(kind, parameter, count, forms, add, remove)
     _wire(section)

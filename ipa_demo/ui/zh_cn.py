@@ -12,6 +12,7 @@ import re
 
 from ..architecture.layers import STAGE_NAMES
 from ..settings.declarations import SETTINGS
+from ..settings.unit_names import UNIT_WORDS
 from . import explainer, explainer_zh
 from .zh_cn_settings import SETTINGS_ZH
 
@@ -37,6 +38,20 @@ PAGE: dict[str, str] = {
     "Before / after: the reference (or init image) against the first output": "前后对比：参考图（或初始图）与第一张结果",
     "Control maps used": "使用的控制图",
     "Parameters (first image)": "生成参数（第一张）",
+    # Inpaint tab
+    "Inpaint": "局部重绘",
+    explainer.INPAINT_INTRO: (
+        "**局部重绘**：重画图片的一部分，其余保持不变。上传图片，用白色画笔涂抹要重画的部分，然后点击“局部重绘”。"
+        "本页的提示词、参考图和设置与“生成”时一样生效。整张图片按输出尺寸重绘（即 A1111 的“重绘区域：整张图片”）；"
+        "这里不提供“仅蒙版区域”。"
+    ),
+    explainer.INPAINT_EDITOR_LABEL: "要重绘的图片",
+    "Mask blur": "蒙版模糊",
+    "Softens the painted edge by this many pixels before inpainting (A1111's “Mask blur”).": (
+        "重绘前把涂抹区域的边缘柔化这么多像素（即 A1111 的“蒙版模糊”）。"
+    ),
+    "How much of the painted part is redone (1: all of it, as if from nothing).": "涂抹部分重绘的程度（1：全部重绘，如同从零生成）。",
+    "Inpainted (PNG with settings and mask)": "重绘结果（PNG，含设置和蒙版）",
     # Compare tab
     "One seed, the same prompt and settings as Generate, the first reference image: reference-only, "
     "img2img and IP-Adapter side by side (and IP-Adapter with ControlNet/T2I when a control image is set).": (
@@ -255,10 +270,32 @@ def _settings() -> dict[str, str]:
     return table
 
 
+# Unit forms are numbered; the table covers more than any server shows (``IPA_MAX_UNITS``, default 4).
+MOST_UNITS_TRANSLATED = 32
+_UNIT_PARTS = {
+    "kind": "类型", "image": "图像", "the image is already a map": "图像已是控制图",
+    "region mask (white: acts)": "区域蒙版（白色处生效）", "scale": "强度", "start": "开始", "end": "结束",
+    "factor": "作用步数比例", "reference image(s)": "参考图", "variant": "版本", "layers": "作用层", "λ": "λ",
+}  # fmt: skip
+
+
+def _units() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for word in UNIT_WORDS.values():
+        table[f"More {word} units"] = f"更多 {word} 单元"
+        table[f"Add another {word} unit"] = f"再添加一个 {word} 单元"
+        table[f"Remove the last {word} unit"] = f"移除最后一个 {word} 单元"
+        for number in range(2, MOST_UNITS_TRANSLATED + 1):
+            label, chinese = f"{word} unit {number}", f"{word} 单元 {number}"
+            table[f"**{label}**"] = f"**{chinese}**"
+            table.update({f"{label}: {part}": f"{chinese}：{said}" for part, said in _UNIT_PARTS.items()})
+    return table
+
+
 def _explainer() -> dict[str, str]:
     titles = {explainer.stage_title(stage): explainer_zh.stage_title(stage) for stage in STAGE_NAMES}
     return {explainer.EXPLAINER: explainer_zh.EXPLAINER, **titles}
 
 
 # Gradio strips a Markdown's indentation and its ends (inspect.cleandoc) before sending it: so do the keys.
-ZH_CN: dict[str, str] = {inspect.cleandoc(english): chinese for english, chinese in {**_settings(), **_explainer(), **PAGE}.items()}
+ZH_CN: dict[str, str] = {inspect.cleandoc(english): chinese for english, chinese in {**_settings(), **_explainer(), **_units(), **PAGE}.items()}
