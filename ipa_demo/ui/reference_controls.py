@@ -159,7 +159,7 @@ def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
             add("reference_weights", max_lines=1, placeholder="1, 0.5, …")
         _regions(fields)
         fields["negative_reference"] = uc.image(
-            label="Negative reference image: the unconditional side sees it instead of the zero image",
+            label="Negative reference image: the picture is steered away from it",
             type="filepath", image_mode=None, height=160, elem_id="negative_reference",
         )  # fmt: skip
         _second_unit(add, fields)

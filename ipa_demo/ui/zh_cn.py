@@ -149,9 +149,7 @@ PAGE: dict[str, str] = {
     "Region masks": "区域蒙版",
     "Draw a mask (paint white where the reference acts)": "画蒙版（在参考图起作用的地方涂白）",
     "Add the drawing as the next mask": "把所画内容添加为下一个蒙版",
-    "Negative reference image: the unconditional side sees it instead of the zero image": (
-        "反向参考图：画面会避开它（CFG 的无条件一侧看到它，而不是全零图像）"
-    ),
+    "Negative reference image: the picture is steered away from it": "反向参考图：画面会避开它",
     "**Second adapter**: its own references, variant, λ, layers and window, acting beside the first (λ 0: off). "
     "Its masks, one per reference of it, confine it to regions.": (
         "**第二个适配器**：有自己的参考图、模型版本、λ、层和作用区间，与第一个同时起作用（λ 为 0：关闭）。"
