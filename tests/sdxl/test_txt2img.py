@@ -1,0 +1,65 @@
+"""The standalone SDXL txt2img built from the app's pieces equals ``StableDiffusionXLPipeline``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import StableDiffusionXLPipeline
+
+from ipa_demo.models.tiny_sdxl import FOLDER
+from ipa_demo.sdxl.text import SizeConditioning
+from ipa_demo.sdxl.txt2img import SDXLModels, txt2img, unet_added_conditioning
+
+
+@pytest.fixture(scope="module")
+def folder(tiny_models_dir: Path) -> Path:
+    return tiny_models_dir / FOLDER
+
+
+@pytest.fixture(scope="module")
+def models(folder: Path) -> SDXLModels:
+    return SDXLModels.from_folder(folder)
+
+
+@pytest.fixture(scope="module")
+def pipe(folder: Path) -> StableDiffusionXLPipeline:
+    return StableDiffusionXLPipeline.from_pretrained(folder)
+
+
+@pytest.mark.parametrize(
+    ("negative", "guidance", "seeds"), [("", 5.0, (0,)), ("a dog", 7.0, (3, 4)), ("", 1.0, (5,))]
+)
+def test_equals_diffusers(models, pipe, negative: str, guidance: float, seeds: tuple[int, ...]) -> None:
+    ours = txt2img(models, "a photo of a cat", negative, steps=3, guidance=guidance, seeds=seeds)
+    theirs = pipe(
+        "a photo of a cat",
+        negative_prompt=negative or None,
+        num_inference_steps=3,
+        guidance_scale=guidance,
+        height=64,
+        width=64,
+        generator=[torch.Generator().manual_seed(seed) for seed in seeds],
+        num_images_per_prompt=len(seeds),
+        output_type="np",
+    ).images
+    assert ours.shape == (len(seeds), 64, 64, 3)
+    assert np.abs(ours - theirs).max() <= 1e-4
+
+
+def test_the_unet_reads_the_pooled_text_and_the_time_ids(models) -> None:
+    """The added conditioning is not decoration: the UNet's output moves with each part of it."""
+    text = models.text.encode("a photo of a cat", "", guided=False)
+    sample = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    def predict(size: SizeConditioning, pooled_scale: float = 1.0) -> torch.Tensor:
+        added = unet_added_conditioning(text, size)
+        added["added_cond_kwargs"]["text_embeds"] = added["added_cond_kwargs"]["text_embeds"] * pooled_scale
+        with torch.no_grad():
+            return models.unet(sample, 500, encoder_hidden_states=text.embeddings, return_dict=False, **added)[0]
+
+    plain = predict(SizeConditioning((64, 64)))
+    assert (plain - predict(SizeConditioning((64, 64), (32, 0)))).abs().max() > 1e-4
+    assert (plain - predict(SizeConditioning((64, 64)), pooled_scale=0.0)).abs().max() > 1e-4
