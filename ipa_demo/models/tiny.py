@@ -52,7 +52,7 @@ from .tiny_response import (
     write_controlnet,
     write_t2i_adapter,
 )
-from .tiny_sdxl import write_sdxl_base
+from .tiny_sdxl import write_sdxl_set
 from .tiny_user import write_user_models
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
@@ -126,7 +126,7 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
         _seed(seed, spec.key)
         DEPTH_WRITERS[name](sources.local_path(spec))
     write_user_models(models_dir, sources.local_path(SD15), lambda component: _seed(seed, component))
-    write_sdxl_base(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
+    write_sdxl_set(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
     for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):

@@ -19,6 +19,8 @@ from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionMode
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from ..architecture import SDXL_CONFIG, read_config, unet_config
+from .sources import ModelSources
+from .tiny_sdxl_ip import write_sdxl_ip_adapters
 
 SDXL_BASE_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 FOLDER = SDXL_BASE_REPO.split("/")[-1]  # a models folder holds each repo under its name (ModelSpec.repo_name)
@@ -28,6 +30,14 @@ TEXT_HIDDEN = 16  # each encoder's width; the UNet reads both side by side (768 
 TIME_EMBED = 8  # per time id (256 on SDXL)
 TIME_IDS = 6  # original size, crop top-left, target size
 SAMPLE_SIZE = 8  # latents: 64 px
+
+
+def write_sdxl_set(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -> Path:
+    """The SDXL family's twins (``write_tiny_models`` calls this): the base, then what builds on its UNet."""
+    folder = write_sdxl_base(models_dir, sd15, seed)
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet")
+    write_sdxl_ip_adapters(ModelSources(models_dir), unet, seed)
+    return folder
 
 
 def write_sdxl_base(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -> Path:

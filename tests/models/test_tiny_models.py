@@ -67,8 +67,9 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(models_dir: Pa
     reference = _weights(models_dir)
     # 16 catalog weights files, 6 also under their fp16-variant name; then the users' models (tiny_user.py):
     # a single file, a VAE file, a LoRA, the inpainting folder's UNet and its two files linked from SD1.5;
-    # the SDXL base twin's UNet, VAE and two text encoders (tiny_sdxl.py)
-    assert len(reference) == 22 + 6 + 4
+    # the SDXL base twin's UNet, VAE and two text encoders (tiny_sdxl.py); its ViT-bigG image encoder
+    # and four IP-Adapters (tiny_sdxl_ip.py)
+    assert len(reference) == 22 + 6 + 4 + 5
     assert _weights(write_tiny_models(tmp_path / "again")) == reference
     other = _weights(write_tiny_models(tmp_path / "other", seed=1))
     assert other.keys() == reference.keys()
