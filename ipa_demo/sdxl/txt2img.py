@@ -10,6 +10,7 @@ function stays as the reference the SDXL pieces are tested through.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,11 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..ip_adapter.attention import IPAttention
+from ..ip_adapter.image_encoder import ImageEncoding
+from ..ip_adapter.weights import IPAdapterWeights
 from ..schedulers import make_scheduler
+from ..unet_setup import prepare_unet
 from .text import SDXLText, SDXLTextEncoders, SizeConditioning
 
 
@@ -35,9 +40,11 @@ class SDXLModels:
     def from_folder(cls, folder: Path) -> SDXLModels:
         from diffusers import EulerDiscreteScheduler
 
+        unet = UNet2DConditionModel.from_pretrained(folder / "unet").eval()
+        prepare_unet(unet)  # the app's processors: with no image prompt they compute what diffusers' do
         return cls(
             text=SDXLTextEncoders.from_folder(folder),
-            unet=UNet2DConditionModel.from_pretrained(folder / "unet").eval(),
+            unet=unet,
             vae=AutoencoderKL.from_pretrained(folder / "vae").eval(),
             scheduler_config=dict(EulerDiscreteScheduler.load_config(folder / "scheduler")),
         )
@@ -53,6 +60,17 @@ def unet_added_conditioning(text: SDXLText, size: SizeConditioning) -> dict[str,
 
 
 @torch.no_grad()
+def image_prompt(
+    weights: IPAdapterWeights, encoding: ImageEncoding, layer_scales: tuple[float, ...], num_images: int, guided: bool
+) -> IPAttention:
+    """One IP-Adapter unit's image tokens, rows laid out like the latents (``[negative × n ; positive × n]``)."""
+    rows = [encoding.positive.repeat_interleave(num_images, dim=0)]
+    if guided:
+        rows.insert(0, encoding.negative.repeat_interleave(num_images, dim=0))
+    return IPAttention(weights, weights.image_tokens(torch.cat(rows).to(weights.dtype)), layer_scales)
+
+
+@torch.no_grad()
 def txt2img(
     models: SDXLModels,
     prompt: str,
@@ -62,8 +80,9 @@ def txt2img(
     size: tuple[int, int] = (64, 64),
     seeds: tuple[int, ...] = (0,),
     sampler: str = "Euler",
+    ip: Sequence[IPAttention] = (),
 ) -> np.ndarray:
-    """Images in [0, 1], (n, height, width, 3); ``size`` is (height, width)."""
+    """Images in [0, 1], (n, height, width, 3); ``size`` is (height, width); ``ip``: image prompt units."""
     height, width = size
     guided = guidance > 1.0
     text = models.text.encode(prompt, negative_prompt, guided, num_images=len(seeds))
@@ -71,7 +90,8 @@ def txt2img(
     scheduler = make_scheduler(sampler, models.scheduler_config)
     scheduler.set_timesteps(steps)
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-    shape = (len(seeds), models.unet.config.in_channels, height // models.vae_scale_factor, width // models.vae_scale_factor)
+    scale = models.vae_scale_factor
+    shape = (len(seeds), models.unet.config.in_channels, height // scale, width // scale)
     latents = randn_tensor(shape, generator=generators, dtype=text.embeddings.dtype) * scheduler.init_noise_sigma
     step_kwargs = _step_kwargs(scheduler, generators)
     for timestep in scheduler.timesteps:
@@ -80,6 +100,7 @@ def txt2img(
             scheduler.scale_model_input(model_input, timestep),
             timestep,
             encoder_hidden_states=text.embeddings,
+            cross_attention_kwargs={"ip": tuple(ip)},
             return_dict=False,
             **added,
         )[0]

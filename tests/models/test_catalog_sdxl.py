@@ -33,7 +33,8 @@ def test_the_sdxl_adapters_and_their_encoders_are_h94s() -> None:
         "sdxl_models/ip-adapter-plus_sdxl_vit-h.safetensors",
         "sdxl_models/ip-adapter-plus-face_sdxl_vit-h.safetensors",
     ]
-    assert SDXL_IP_ENCODERS["base"] is SDXL_IMAGE_ENCODER and SDXL_IMAGE_ENCODER.path_in_repo == "sdxl_models/image_encoder"
+    assert SDXL_IP_ENCODERS["base"] is SDXL_IMAGE_ENCODER
+    assert SDXL_IMAGE_ENCODER.path_in_repo == "sdxl_models/image_encoder"
     assert all(SDXL_IP_ENCODERS[variant] is IMAGE_ENCODER for variant in ("vit-h", "plus", "plus-face"))
 
 

@@ -16,10 +16,11 @@ from ipa_demo.errors import CheckpointError
 from ipa_demo.ip_adapter.checkpoint_kind import EncoderOutput, check_image_encoder, encoder_need
 from ipa_demo.ip_adapter.image_encoder import ImageEncoder
 from ipa_demo.ip_adapter.weights import load_ip_adapter, read_checkpoint
-from ipa_demo.models.catalog_sdxl import SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS, SDXL_BASE
+from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS
 from ipa_demo.models.sources import ModelSources
 
 from ..helpers import noise_image
+from .ip_pipelines import diffusers_with_ip_adapter
 
 VARIANTS = tuple(SDXL_IP_ADAPTERS)
 
@@ -34,24 +35,9 @@ def unet(sources: ModelSources) -> UNet2DConditionModel:
     return UNet2DConditionModel.from_pretrained(sources.local_path(SDXL_BASE) / "unet").eval()
 
 
-def _diffusers(sources: ModelSources, variant: str) -> StableDiffusionXLPipeline:
-    pipe = StableDiffusionXLPipeline.from_pretrained(sources.local_path(SDXL_BASE))
-    spec, encoder = SDXL_IP_ADAPTERS[variant], SDXL_IP_ENCODERS[variant]
-    subfolder, weight_name = spec.path_in_repo.rsplit("/", 1)
-    # diffusers reads a folder without "/" under the subfolder, a path with one from the repo root
-    encoder_folder = encoder.path_in_repo.removeprefix(f"{subfolder}/")
-    pipe.load_ip_adapter(
-        str(sources.models_dir / spec.repo_name),
-        subfolder=subfolder,
-        weight_name=weight_name,
-        image_encoder_folder=encoder_folder,
-    )
-    return pipe
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_weights_and_image_tokens_equal_diffusers(sources, unet, variant: str) -> None:
-    pipe = _diffusers(sources, variant)
+    pipe = diffusers_with_ip_adapter(sources, variant)
     ours = load_ip_adapter(sources.local_path(SDXL_IP_ADAPTERS[variant]), unet)
     blocks = describe_unet(unet.config).blocks
     assert len(blocks) == len(ours.to_k_ip) == 70
