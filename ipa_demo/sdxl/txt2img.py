@@ -26,6 +26,7 @@ from ..ip_adapter.image_encoder import ImageEncoding
 from ..ip_adapter.weights import IPAdapterWeights
 from ..schedulers import make_scheduler
 from ..unet_setup import prepare_unet
+from .structure import StructureStep
 from .text import SDXLText, SDXLTextEncoders, SizeConditioning
 
 
@@ -81,8 +82,10 @@ def txt2img(
     seeds: tuple[int, ...] = (0,),
     sampler: str = "Euler",
     ip: Sequence[IPAttention] = (),
+    structure: Sequence[StructureStep] = (),
 ) -> np.ndarray:
-    """Images in [0, 1], (n, height, width, 3); ``size`` is (height, width); ``ip``: image prompt units."""
+    """Images in [0, 1], (n, height, width, 3); ``size`` is (height, width); ``ip``: image prompt units;
+    ``structure``: ControlNet / T2I-Adapter residuals for every step."""
     height, width = size
     guided = guidance > 1.0
     text = models.text.encode(prompt, negative_prompt, guided, num_images=len(seeds))
@@ -95,14 +98,18 @@ def txt2img(
     latents = randn_tensor(shape, generator=generators, dtype=text.embeddings.dtype) * scheduler.init_noise_sigma
     step_kwargs = _step_kwargs(scheduler, generators)
     for timestep in scheduler.timesteps:
-        model_input = torch.cat([latents] * 2) if guided else latents
+        model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, timestep)
+        residuals: dict[str, object] = {}
+        for step in structure:
+            residuals |= step(model_input, timestep, text.embeddings, added["added_cond_kwargs"])
         noise = models.unet(
-            scheduler.scale_model_input(model_input, timestep),
+            model_input,
             timestep,
             encoder_hidden_states=text.embeddings,
             cross_attention_kwargs={"ip": tuple(ip)},
             return_dict=False,
             **added,
+            **residuals,
         )[0]
         if guided:
             uncond, cond = noise.chunk(2)
