@@ -122,3 +122,13 @@ def checkpoint_kind(
         if variant == "base" and need.width != sdxl_bigg.embeds:
             variant = "vit-h"
     return CheckpointKind(architecture.family, variant, need)
+
+
+def check_fits_base_model(kind: CheckpointKind, base: Architecture, path: Path) -> None:
+    """Refuse, in words, an ``--ip-checkpoint`` file made for the other family than the base model."""
+    if kind.family != base.family:
+        made_for = next(arch.title for arch in known_architectures() if arch.family == kind.family)
+        raise CheckpointError(
+            f"--ip-checkpoint {path} is an IP-Adapter for {made_for}, but the base model is {base.title}: "
+            f"use an {base.title} IP-Adapter file, or start with an {made_for} base model (--base-model)"
+        )

@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 from transformers import CLIPVisionConfig
 
+from ipa_demo.architecture import SD15, SDXL_CONFIG, describe_folder
 from ipa_demo.errors import CheckpointError
-from ipa_demo.ip_adapter.checkpoint_kind import EncoderOutput, checkpoint_kind
+from ipa_demo.ip_adapter.checkpoint_kind import EncoderOutput, check_fits_base_model, checkpoint_kind
 from ipa_demo.ip_adapter.weights import read_checkpoint
 from ipa_demo.models.catalog import IP_ADAPTERS
 from ipa_demo.models.catalog_sdxl import SDXL_IMAGE_ENCODER, SDXL_IP_ADAPTERS
 from ipa_demo.models.sources import ModelSources
+
+SDXL = describe_folder(SDXL_CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +67,15 @@ def test_an_sdxl_full_face_is_refused(sources, bigg) -> None:
     state = {"image_proj": read_checkpoint(sd15)["image_proj"], "ip_adapter": read_checkpoint(sdxl)["ip_adapter"]}
     with pytest.raises(CheckpointError, match="full-face IP-Adapter for SDXL"):
         checkpoint_kind(state, sdxl, bigg)
+
+
+def test_a_file_for_the_other_family_is_refused_naming_the_flag(sources, bigg) -> None:
+    sdxl_path, sd15_path = (sources.local_path(spec) for spec in (SDXL_IP_ADAPTERS["plus"], IP_ADAPTERS["plus"]))
+    sdxl_kind = checkpoint_kind(read_checkpoint(sdxl_path), sdxl_path, bigg)
+    sd15_kind = checkpoint_kind(read_checkpoint(sd15_path), sd15_path, bigg)
+    check_fits_base_model(sd15_kind, SD15, sd15_path)
+    check_fits_base_model(sdxl_kind, SDXL, sdxl_path)
+    with pytest.raises(CheckpointError, match=r"--ip-checkpoint .* for SDXL, but the base model is SD 1.5"):
+        check_fits_base_model(sdxl_kind, SD15, sdxl_path)
+    with pytest.raises(CheckpointError, match=r"for SD 1.5, but the base model is SDXL"):
+        check_fits_base_model(sd15_kind, SDXL, sd15_path)
