@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ipa_demo.models.catalog import ALL_SPECS, IMAGE_ENCODER, known_missing_files
 from ipa_demo.models.catalog_sdxl import (
+    SDXL_CONTROLNETS,
     SDXL_IMAGE_ENCODER,
     SDXL_IP_ADAPTERS,
     SDXL_IP_ENCODERS,
     SDXL_SPECS,
+    SDXL_T2I_ADAPTERS,
 )
 from ipa_demo.models.sources import ModelSources
 
@@ -47,3 +50,12 @@ def test_every_file_a_real_download_has_exists_in_the_tiny_set(tiny_models_dir: 
             if path.suffix == ".bin" and not path.exists():  # a real pickle; the twin is safetensors
                 path = path.with_suffix(".safetensors")
             assert path.exists(), path
+
+
+def test_the_files_people_expect_but_main_lacks_are_flagged() -> None:
+    openpose = SDXL_CONTROLNETS["openpose"]
+    wrong = replace(openpose, files=("config.json", "diffusion_pytorch_model.safetensors"))
+    assert [missing.path for missing in known_missing_files(wrong)] == ["diffusion_pytorch_model.safetensors"]
+    t2i = SDXL_T2I_ADAPTERS["openpose"]
+    wrong = replace(t2i, files=("config.json", "diffusion_pytorch_model.fp16.safetensors"))
+    assert [missing.path for missing in known_missing_files(wrong)] == ["diffusion_pytorch_model.fp16.safetensors"]
