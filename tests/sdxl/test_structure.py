@@ -29,7 +29,7 @@ from ipa_demo.models.catalog_sdxl import (
 )
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.sdxl.structure import controlnet_step, t2i_step
-from ipa_demo.sdxl.txt2img import SDXLModels, image_prompt, txt2img
+from ipa_demo.sdxl.generate import SDXLModels, generate, image_prompt
 from ipa_demo.settings import ControlNetSettings, T2IAdapterSettings
 from ipa_demo.structure.controlnet import ControlNetGuidance
 from ipa_demo.structure.t2i_adapter import T2IGuidance
@@ -73,7 +73,7 @@ def _ours(sources, models, reference, structure) -> np.ndarray:
     encoding = ImageEncoder(encoder, torch.device("cpu")).encode([reference], "crop", weights.uses_hidden_states)
     scales = (IP_SCALE,) * len(describe_unet(models.unet.config).modules)
     unit = image_prompt(weights, encoding, scales, num_images=len(SEEDS), guided=True)
-    return txt2img(models, PROMPT, steps=STEPS, guidance=GUIDANCE, seeds=SEEDS, ip=[unit], structure=[structure])
+    return generate(models, PROMPT, steps=STEPS, guidance=GUIDANCE, seeds=SEEDS, ip=[unit], structure=[structure])
 
 
 def _theirs(pipe, reference, control: Image.Image, **options) -> np.ndarray:

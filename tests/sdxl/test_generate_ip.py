@@ -15,7 +15,7 @@ from ipa_demo.ip_adapter.image_encoder import ImageEncoder
 from ipa_demo.ip_adapter.weights import load_ip_adapter
 from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS
 from ipa_demo.models.sources import ModelSources
-from ipa_demo.sdxl.txt2img import SDXLModels, image_prompt, txt2img
+from ipa_demo.sdxl.generate import SDXLModels, generate, image_prompt
 
 from ..helpers import noise_image
 from .ip_pipelines import diffusers_with_ip_adapter
@@ -43,7 +43,7 @@ def _ours(sources, models, variant: str, layer_scales: tuple[float, ...], refere
         [reference], "crop", weights.uses_hidden_states
     )
     unit = image_prompt(weights, encoding, layer_scales, num_images=len(SEEDS), guided=True)
-    return txt2img(models, PROMPT, steps=STEPS, guidance=GUIDANCE, seeds=SEEDS, ip=[unit])
+    return generate(models, PROMPT, steps=STEPS, guidance=GUIDANCE, seeds=SEEDS, ip=[unit])
 
 
 def _theirs(sources, variant: str, scale: float | dict, reference) -> np.ndarray:
@@ -67,7 +67,7 @@ def test_each_variant_equals_diffusers(sources, models, variant: str) -> None:
     modules = len(describe_unet(models.unet.config).modules)
     ours = _ours(sources, models, variant, (0.7,) * modules, reference)
     assert np.abs(ours - _theirs(sources, variant, 0.7, reference)).max() <= 1e-4
-    plain = txt2img(models, PROMPT, steps=STEPS, guidance=GUIDANCE, seeds=SEEDS)
+    plain = generate(models, PROMPT, steps=STEPS, guidance=GUIDANCE, seeds=SEEDS)
     assert np.abs(ours - plain).max() * 255 >= 20  # the reference reaches the image (118-146 measured)
 
 

@@ -1,4 +1,4 @@
-"""The standalone SDXL txt2img built from the app's pieces equals ``StableDiffusionXLPipeline``."""
+"""The standalone SDXL txt2img / img2img from the app's pieces equals ``StableDiffusionXL{,Img2Img}Pipeline``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import StableDiffusionXLPipeline
+from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 
 from ipa_demo.models.tiny_sdxl import FOLDER
+from ipa_demo.sdxl.generate import SDXLModels, generate, unet_added_conditioning
 from ipa_demo.sdxl.text import SizeConditioning
-from ipa_demo.sdxl.txt2img import SDXLModels, txt2img, unet_added_conditioning
+
+from ..helpers import noise_image
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def pipe(folder: Path) -> StableDiffusionXLPipeline:
     ("negative", "guidance", "seeds"), [("", 5.0, (0,)), ("a dog", 7.0, (3, 4)), ("", 1.0, (5,))]
 )
 def test_equals_diffusers(models, pipe, negative: str, guidance: float, seeds: tuple[int, ...]) -> None:
-    ours = txt2img(models, "a photo of a cat", negative, steps=3, guidance=guidance, seeds=seeds)
+    ours = generate(models, "a photo of a cat", negative, steps=3, guidance=guidance, seeds=seeds)
     theirs = pipe(
         "a photo of a cat",
         negative_prompt=negative or None,
@@ -47,6 +49,28 @@ def test_equals_diffusers(models, pipe, negative: str, guidance: float, seeds: t
     ).images
     assert ours.shape == (len(seeds), 64, 64, 3)
     assert np.abs(ours - theirs).max() <= 1e-4
+
+
+@pytest.mark.parametrize(("strength", "seeds", "size"), [(0.5, (1,), (64, 64)), (0.75, (2, 3), (48, 64))])
+def test_img2img_equals_diffusers(models, pipe, strength: float, seeds: tuple[int, ...], size) -> None:
+    init = noise_image(size[1], size[0], seed=8)  # (width, height)
+    ours = generate(models, "a photo of a cat", "a dog", steps=4, guidance=6.0, seeds=seeds, init_image=init,
+                    strength=strength)  # fmt: skip
+    theirs = StableDiffusionXLImg2ImgPipeline(**pipe.components)(
+        "a photo of a cat",
+        negative_prompt="a dog",
+        image=init,
+        strength=strength,
+        num_inference_steps=4,
+        guidance_scale=6.0,
+        generator=[torch.Generator().manual_seed(seed) for seed in seeds],
+        num_images_per_prompt=len(seeds),
+        output_type="np",
+    ).images
+    assert ours.shape == (len(seeds), *size, 3)
+    assert np.abs(ours - theirs).max() <= 1e-4
+    plain = generate(models, "a photo of a cat", "a dog", steps=4, guidance=6.0, seeds=seeds, size=size)
+    assert np.abs(ours - plain).max() * 255 >= 20  # the init image shows
 
 
 def test_the_unet_reads_the_pooled_text_and_the_time_ids(models) -> None:

@@ -1,7 +1,7 @@
-"""A standalone SDXL txt2img from the app's pieces: the proof that the text conditioning, the time ids
-and the UNet call with ``added_cond_kwargs`` are what the engine's loop needs for SDXL.
+"""A standalone SDXL txt2img and img2img from the app's pieces: the proof that the text conditioning,
+the time ids and the UNet call with ``added_cond_kwargs`` are what the engine's loop needs for SDXL.
 
-It makes the calls diffusers' ``StableDiffusionXLPipeline`` makes, in the same order and with the same
+It makes the calls diffusers' ``StableDiffusionXL{,Img2Img}Pipeline`` make, in the same order and with the same
 random draws (one CPU generator per image, as the app's loop seeds them), so on the same folder and
 seeds it returns the same pixels. The engine's own loop takes its place once it runs SDXL; this
 function stays as the reference the SDXL pieces are tested through.
@@ -20,6 +20,7 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
 
 from ..ip_adapter.attention import IPAttention
 from ..ip_adapter.image_encoder import ImageEncoding
@@ -72,7 +73,7 @@ def image_prompt(
 
 
 @torch.no_grad()
-def txt2img(
+def generate(
     models: SDXLModels,
     prompt: str,
     negative_prompt: str = "",
@@ -83,9 +84,14 @@ def txt2img(
     sampler: str = "Euler",
     ip: Sequence[IPAttention] = (),
     structure: Sequence[StructureStep] = (),
+    init_image: Image.Image | None = None,
+    strength: float = 0.3,
 ) -> np.ndarray:
-    """Images in [0, 1], (n, height, width, 3); ``size`` is (height, width); ``ip``: image prompt units;
-    ``structure``: ControlNet / T2I-Adapter residuals for every step."""
+    """Images in [0, 1], (n, height, width, 3). txt2img at ``size`` (height, width), or img2img from
+    ``init_image`` at its own size, keeping the ``strength`` tail of the schedule. ``ip``: image prompt
+    units; ``structure``: ControlNet / T2I-Adapter residuals for every step."""
+    if init_image is not None:
+        size = (init_image.height, init_image.width)
     height, width = size
     guided = guidance > 1.0
     text = models.text.encode(prompt, negative_prompt, guided, num_images=len(seeds))
@@ -93,11 +99,19 @@ def txt2img(
     scheduler = make_scheduler(sampler, models.scheduler_config)
     scheduler.set_timesteps(steps)
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-    scale = models.vae_scale_factor
-    shape = (len(seeds), models.unet.config.in_channels, height // scale, width // scale)
-    latents = randn_tensor(shape, generator=generators, dtype=text.embeddings.dtype) * scheduler.init_noise_sigma
+    dtype = text.embeddings.dtype
+    if init_image is None:
+        timesteps = scheduler.timesteps
+        scale = models.vae_scale_factor
+        shape = (len(seeds), models.unet.config.in_channels, height // scale, width // scale)
+        latents = randn_tensor(shape, generator=generators, dtype=dtype) * scheduler.init_noise_sigma
+    else:
+        timesteps = _img2img_timesteps(scheduler, steps, strength)
+        clean = encode(models.vae, init_image, generators)
+        noise = randn_tensor(clean.shape, generator=generators, dtype=dtype)
+        latents = scheduler.add_noise(clean, noise, timesteps[:1].repeat(len(seeds)))
     step_kwargs = _step_kwargs(scheduler, generators)
-    for timestep in scheduler.timesteps:
+    for timestep in timesteps:
         model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, timestep)
         residuals: dict[str, object] = {}
         for step in structure:
@@ -118,21 +132,48 @@ def txt2img(
     return decode(models.vae, latents)
 
 
+def _img2img_timesteps(scheduler: object, steps: int, strength: float) -> torch.Tensor:
+    """The tail of the schedule that ``strength`` keeps, as diffusers' img2img pipelines compute it."""
+    kept = min(int(steps * strength), steps)
+    start = max(steps - kept, 0) * scheduler.order  # type: ignore[attr-defined]
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
+    return scheduler.timesteps[start:]  # type: ignore[attr-defined]
+
+
+@torch.no_grad()
+def encode(vae: AutoencoderKL, image: Image.Image, generators: list[torch.Generator]) -> torch.Tensor:
+    """One latent sample of ``image`` per generator, scaled as the UNet reads latents (the inverse of ``decode``)."""
+    processor = VaeImageProcessor(vae_scale_factor=2 ** (len(vae.config.block_out_channels) - 1))
+    pixels = processor.preprocess(image).to(vae.device, vae.dtype)
+    posterior = vae.encode(pixels).latent_dist
+    sample = torch.cat([posterior.sample(generator) for generator in generators])
+    mean, std = _latent_statistics(vae, sample)
+    if mean is not None and std is not None:
+        return (sample - mean) * vae.config.scaling_factor / std
+    return vae.config.scaling_factor * sample
+
+
 @torch.no_grad()
 def decode(vae: AutoencoderKL, latents: torch.Tensor) -> np.ndarray:
     """Latents to images in [0, 1], undoing the VAE's scaling (and its latent mean and spread where
     its config has them, as some SDXL-family VAEs do)."""
-    mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
+    mean, std = _latent_statistics(vae, latents)
     if mean is not None and std is not None:
-        channels = latents.shape[1]
-        mean_t = torch.tensor(mean).view(1, channels, 1, 1).to(latents)
-        std_t = torch.tensor(std).view(1, channels, 1, 1).to(latents)
-        latents = latents * std_t / vae.config.scaling_factor + mean_t
+        latents = latents * std / vae.config.scaling_factor + mean
     else:
         latents = latents / vae.config.scaling_factor
     pixels = vae.decode(latents, return_dict=False)[0]
     processor = VaeImageProcessor(vae_scale_factor=2 ** (len(vae.config.block_out_channels) - 1))
     return processor.postprocess(pixels, output_type="np")  # type: ignore[return-value]
+
+
+def _latent_statistics(vae: AutoencoderKL, like: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
+    if mean is None or std is None:
+        return None, None
+    shape = (1, like.shape[1], 1, 1)
+    return torch.tensor(mean).view(shape).to(like), torch.tensor(std).view(shape).to(like)
 
 
 def _step_kwargs(scheduler: object, generators: list[torch.Generator]) -> dict[str, object]:
