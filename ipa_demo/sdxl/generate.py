@@ -163,9 +163,22 @@ def decode(vae: AutoencoderKL, latents: torch.Tensor) -> np.ndarray:
         latents = latents * std / vae.config.scaling_factor + mean
     else:
         latents = latents / vae.config.scaling_factor
-    pixels = vae.decode(latents, return_dict=False)[0]
+    if needs_upcast(vae):  # SDXL's own VAE overflows in float16: decode in float32, as diffusers does
+        vae.to(torch.float32)
+        try:
+            pixels = vae.decode(latents.float(), return_dict=False)[0]
+        finally:
+            vae.to(torch.float16)
+    else:
+        pixels = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
     processor = VaeImageProcessor(vae_scale_factor=2 ** (len(vae.config.block_out_channels) - 1))
     return processor.postprocess(pixels, output_type="np")  # type: ignore[return-value]
+
+
+def needs_upcast(vae: AutoencoderKL) -> bool:
+    """A float16 VAE whose config says it overflows there (SDXL base's); ``madebyollin/sdxl-vae-fp16-fix``
+    says it does not, so the engine loads that one for float16 and decodes without the float32 copy."""
+    return vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))
 
 
 def _latent_statistics(vae: AutoencoderKL, like: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:

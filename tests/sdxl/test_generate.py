@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+from diffusers import AutoencoderKL, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 
+from ipa_demo.models.catalog_sdxl import SDXL_VAE_FP16_FIX
 from ipa_demo.models.tiny_sdxl import FOLDER
-from ipa_demo.sdxl.generate import SDXLModels, generate, unet_added_conditioning
+from ipa_demo.sdxl.generate import SDXLModels, decode, generate, needs_upcast, unet_added_conditioning
 from ipa_demo.sdxl.text import SizeConditioning
 
 from ..helpers import noise_image
@@ -87,3 +88,14 @@ def test_the_unet_reads_the_pooled_text_and_the_time_ids(models) -> None:
     plain = predict(SizeConditioning((64, 64)))
     assert (plain - predict(SizeConditioning((64, 64), (32, 0)))).abs().max() > 1e-4
     assert (plain - predict(SizeConditioning((64, 64)), pooled_scale=0.0)).abs().max() > 1e-4
+
+
+def test_a_float16_vae_that_overflows_decodes_in_float32_and_the_fix_does_not(folder, tiny_models_dir) -> None:
+    latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    stock = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float16)
+    fixed = AutoencoderKL.from_pretrained(tiny_models_dir / SDXL_VAE_FP16_FIX.repo_name, torch_dtype=torch.float16)
+    assert needs_upcast(stock) and not needs_upcast(fixed)
+    assert not needs_upcast(AutoencoderKL.from_pretrained(folder / "vae"))  # float32 needs no copy
+    reference = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float16).to(torch.float32)
+    assert np.abs(decode(stock, latents) - decode(reference, latents)).max() == 0.0  # float32 arithmetic
+    assert stock.dtype == torch.float16  # given back as it came
