@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
@@ -40,15 +40,13 @@ class SDXLModels:
 
     @classmethod
     def from_folder(cls, folder: Path) -> SDXLModels:
-        from diffusers import EulerDiscreteScheduler
-
         unet = UNet2DConditionModel.from_pretrained(folder / "unet").eval()
         prepare_unet(unet)  # the app's processors: with no image prompt they compute what diffusers' do
         return cls(
             text=SDXLTextEncoders.from_folder(folder),
             unet=unet,
             vae=AutoencoderKL.from_pretrained(folder / "vae").eval(),
-            scheduler_config=dict(EulerDiscreteScheduler.load_config(folder / "scheduler")),
+            scheduler_config=dict(EulerDiscreteScheduler.load_config(folder / "scheduler")),  # any class reads it
         )
 
     @property

@@ -21,13 +21,18 @@ StructureStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Added], Resi
 
 
 def controlnet_residuals(
-    guidance: ControlNetGuidance, sample: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, added: Added
+    guidance: ControlNetGuidance,
+    sample: torch.Tensor,
+    timestep: torch.Tensor,
+    text: torch.Tensor,
+    added: Added | None,
 ) -> Residuals:
-    """One step's ControlNet residuals (``ControlNetGuidance.join`` with ``added_cond_kwargs``)."""
+    """One step's ControlNet residuals: ``ControlNetGuidance.join`` with ``added_cond_kwargs`` (None on
+    SD 1.5, whose ControlNets take none, so one function serves both)."""
     conditional_only = guidance.guess_mode and guidance.guided
     if conditional_only:  # the unconditional half gets no residuals at all
         sample, text = sample.chunk(2)[1], text.chunk(2)[1]
-        added = {name: value.chunk(2)[1] for name, value in added.items()}
+        added = None if added is None else {name: value.chunk(2)[1] for name, value in added.items()}
     down, mid = guidance.model(
         sample,
         timestep,

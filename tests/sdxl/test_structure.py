@@ -28,7 +28,7 @@ from ipa_demo.models.catalog_sdxl import (
     SDXL_T2I_ADAPTERS,
 )
 from ipa_demo.models.sources import ModelSources
-from ipa_demo.sdxl.structure import controlnet_step, t2i_step
+from ipa_demo.sdxl.structure import controlnet_residuals, controlnet_step, t2i_step
 from ipa_demo.sdxl.generate import SDXLModels, generate, image_prompt
 from ipa_demo.settings import ControlNetSettings, T2IAdapterSettings
 from ipa_demo.structure.controlnet import ControlNetGuidance
@@ -120,3 +120,25 @@ def test_t2i_adapter_with_ip_adapter_equals_diffusers(sources, models, reference
     control = edges().convert("L") if adapter.config.in_channels == 1 else edges()
     theirs = _theirs(pipe, reference, control, adapter_conditioning_scale=scale)
     assert np.abs(ours - theirs).max() <= 1e-4
+
+
+@pytest.mark.parametrize("guess_mode", [False, True])
+def test_without_added_conditioning_it_is_the_sd15_join(tiny_models_dir: Path, guess_mode: bool) -> None:
+    """One function for both families: with ``added=None`` it gives what ``ControlNetGuidance.join`` gives."""
+    from ipa_demo.conditioner import Step
+    from ipa_demo.models.catalog import CONTROLNETS
+    from ipa_demo.unet_call import UNetCall
+
+    sd15 = ControlNetModel.from_pretrained(ModelSources(tiny_models_dir).local_path(CONTROLNETS["canny"])).eval()
+    options = ControlNetSettings(kind="canny", scale=0.9, guess_mode=guess_mode)
+    guidance = ControlNetGuidance.prepare(sd15, edges(), options, device=torch.device("cpu"), num_images=1, guided=True)
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.randn(2, 4, 8, 8, generator=generator)
+    text = torch.randn(2, 77, sd15.config.cross_attention_dim, generator=generator)
+    timestep = torch.tensor(500)
+    with torch.no_grad():
+        joined = guidance.join(UNetCall(sample, text), Step(0, 1, timestep, None, None, True)).residuals
+        ours = controlnet_residuals(guidance, sample, timestep, text, None)
+    assert torch.equal(ours["mid_block_additional_residual"], joined["mid_block_additional_residual"])
+    for mine, theirs in zip(ours["down_block_additional_residuals"], joined["down_block_additional_residuals"]):
+        assert torch.equal(mine, theirs)
