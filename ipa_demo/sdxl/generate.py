@@ -27,6 +27,7 @@ from ..ip_adapter.image_encoder import ImageEncoding
 from ..ip_adapter.weights import IPAdapterWeights
 from ..schedulers import make_scheduler
 from ..unet_setup import prepare_unet
+from .inpaint import INPAINTING_CHANNELS, InpaintInput, inpainting_channels
 from .structure import StructureStep
 from .text import SDXLText, SDXLTextEncoders, SizeConditioning
 
@@ -84,12 +85,17 @@ def generate(
     structure: Sequence[StructureStep] = (),
     init_image: Image.Image | None = None,
     strength: float = 0.3,
+    inpaint: InpaintInput | None = None,
 ) -> np.ndarray:
     """Images in [0, 1], (n, height, width, 3). txt2img at ``size`` (height, width), or img2img from
-    ``init_image`` at its own size, keeping the ``strength`` tail of the schedule. ``ip``: image prompt
-    units; ``structure``: ControlNet / T2I-Adapter residuals for every step."""
-    if init_image is not None:
-        size = (init_image.height, init_image.width)
+    ``init_image`` at its own size, keeping the ``strength`` tail of the schedule, or a 9-channel
+    model's inpainting of ``inpaint`` from pure noise. ``ip``: image prompt units; ``structure``:
+    ControlNet / T2I-Adapter residuals for every step."""
+    if (models.unet.config.in_channels == INPAINTING_CHANNELS) != (inpaint is not None):
+        raise ValueError("a 9-channel inpainting UNet needs an image and a mask, and only it takes them")
+    source = init_image or (inpaint.image if inpaint is not None else None)
+    if source is not None:
+        size = (source.height, source.width)
     height, width = size
     guided = guidance > 1.0
     text = models.text.encode(prompt, negative_prompt, guided, num_images=len(seeds))
@@ -101,13 +107,14 @@ def generate(
     if init_image is None:
         timesteps = scheduler.timesteps
         scale = models.vae_scale_factor
-        shape = (len(seeds), models.unet.config.in_channels, height // scale, width // scale)
+        shape = (len(seeds), models.vae.config.latent_channels, height // scale, width // scale)
         latents = randn_tensor(shape, generator=generators, dtype=dtype) * scheduler.init_noise_sigma
     else:
         timesteps = _img2img_timesteps(scheduler, steps, strength)
         clean = encode(models.vae, init_image, generators)
         noise = randn_tensor(clean.shape, generator=generators, dtype=dtype)
         latents = scheduler.add_noise(clean, noise, timesteps[:1].repeat(len(seeds)))
+    extra = None if inpaint is None else inpainting_channels(models.vae, inpaint, generators, guided)
     step_kwargs = _step_kwargs(scheduler, generators)
     for timestep in timesteps:
         model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, timestep)
@@ -115,7 +122,7 @@ def generate(
         for step in structure:
             residuals |= step(model_input, timestep, text.embeddings, added["added_cond_kwargs"])
         noise = models.unet(
-            model_input,
+            model_input if extra is None else torch.cat([model_input, extra], dim=1),
             timestep,
             encoder_hidden_states=text.embeddings,
             cross_attention_kwargs={"ip": tuple(ip)},

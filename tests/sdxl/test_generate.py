@@ -7,11 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import AutoencoderKL, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+from diffusers import (
+    AutoencoderKL,
+    StableDiffusionXLImg2ImgPipeline,
+    StableDiffusionXLInpaintPipeline,
+    StableDiffusionXLPipeline,
+)
+from PIL import Image, ImageDraw
 
-from ipa_demo.models.catalog_sdxl import SDXL_VAE_FP16_FIX
+from ipa_demo.models.catalog_sdxl import SDXL_INPAINTING_UNET, SDXL_VAE_FP16_FIX
+from ipa_demo.models.sources import ModelSources
 from ipa_demo.models.tiny_sdxl import FOLDER
 from ipa_demo.sdxl.generate import SDXLModels, decode, generate, needs_upcast, unet_added_conditioning
+from ipa_demo.sdxl.inpaint import InpaintInput
 from ipa_demo.sdxl.text import SizeConditioning
 
 from ..helpers import noise_image
@@ -72,6 +80,36 @@ def test_img2img_equals_diffusers(models, pipe, strength: float, seeds: tuple[in
     assert np.abs(ours - theirs).max() <= 1e-4
     plain = generate(models, "a photo of a cat", "a dog", steps=4, guidance=6.0, seeds=seeds, size=size)
     assert np.abs(ours - plain).max() * 255 >= 20  # the init image shows
+
+
+@pytest.mark.parametrize("seeds", [(4,), (5, 6)])
+def test_nine_channel_inpainting_equals_diffusers(tiny_models_dir: Path, seeds: tuple[int, ...]) -> None:
+    folder = ModelSources(tiny_models_dir).local_path(SDXL_INPAINTING_UNET).parent
+    models = SDXLModels.from_folder(folder)
+    image, mask = noise_image(64, 64, seed=9), Image.new("L", (64, 64))
+    ImageDraw.Draw(mask).rectangle((8, 20, 40, 60), fill=255)
+    ours = generate(models, "a cat", "a dog", steps=3, guidance=6.0, seeds=seeds, inpaint=InpaintInput(image, mask))
+    theirs = StableDiffusionXLInpaintPipeline.from_pretrained(folder)(
+        "a cat",
+        negative_prompt="a dog",
+        image=image,
+        mask_image=mask,
+        strength=1.0,
+        num_inference_steps=3,
+        guidance_scale=6.0,
+        generator=[torch.Generator().manual_seed(seed) for seed in seeds],
+        num_images_per_prompt=len(seeds),
+        output_type="np",
+    ).images
+    assert np.abs(ours - theirs).max() <= 1e-4
+    other = generate(models, "a cat", "a dog", steps=3, guidance=6.0, seeds=seeds,
+                     inpaint=InpaintInput(noise_image(64, 64, seed=10), mask))  # fmt: skip
+    assert np.abs(ours - other).max() * 255 >= 20  # the image around the mask reaches the UNet (50 measured)
+    keep_all = generate(models, "a cat", "a dog", steps=3, guidance=6.0, seeds=seeds,
+                        inpaint=InpaintInput(image, Image.new("L", (64, 64))))  # fmt: skip
+    assert np.abs(ours - keep_all).max() * 255 >= 20  # and so does the mask (164 measured)
+    with pytest.raises(ValueError, match="9-channel"):
+        generate(models, "a cat", seeds=seeds)
 
 
 def test_the_unet_reads_the_pooled_text_and_the_time_ids(models) -> None:
