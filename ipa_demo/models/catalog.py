@@ -217,6 +217,24 @@ KNOWN_MISSING: tuple[MissingFile, ...] = (
         None,
         "main has only pytorch_model.bin; a safetensors copy exists only on an unmerged bot pull request",
     ),
+    MissingFile(
+        "thibaud/controlnet-openpose-sdxl-1.0",
+        "diffusion_pytorch_model.safetensors",
+        None,
+        "main has diffusion_pytorch_model.bin and OpenPoseXL2.safetensors (not diffusers' name), no fp16 file",
+    ),
+    MissingFile(
+        "TencentARC/t2i-adapter-openpose-sdxl-1.0",
+        "diffusion_pytorch_model.fp16.safetensors",
+        None,
+        "unlike the canny and depth-midas SDXL adapters, main has only the float32 safetensors",
+    ),
+    MissingFile(
+        "h94/IP-Adapter",
+        "sdxl_models/image_encoder/model.fp16.safetensors",
+        None,
+        "sdxl_models/ has no fp16-named files: its safetensors are already stored in half precision",
+    ),
 )
 
 

@@ -42,6 +42,7 @@ from .catalog import (
     T2I_ADAPTERS,
     ModelSpec,
 )
+from .catalog_sdxl import SDXL_SPECS
 from .sources import ModelSources
 from .tiny_depth import DEPTH_WRITERS
 from .tiny_response import (
@@ -52,7 +53,7 @@ from .tiny_response import (
     write_controlnet,
     write_t2i_adapter,
 )
-from .tiny_sdxl import write_sdxl_base
+from .tiny_sdxl import write_sdxl_set
 from .tiny_user import write_user_models
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
@@ -126,8 +127,8 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
         _seed(seed, spec.key)
         DEPTH_WRITERS[name](sources.local_path(spec))
     write_user_models(models_dir, sources.local_path(SD15), lambda component: _seed(seed, component))
-    write_sdxl_base(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
-    for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
+    write_sdxl_set(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
+    for spec in (spec for spec in (*ALL_SPECS, *SDXL_SPECS) if spec.key not in NO_TWIN):
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):
         path.chmod(0o644)  # safetensors creates files readable by their owner only, unlike a Hub download
