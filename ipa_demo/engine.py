@@ -37,6 +37,7 @@ from .ip_adapter.inputs import (
     unit_requests,
 )
 from .ip_adapter.units import OutputSize, prepare_unit
+from .ip_adapter.checkpoint_kind import EncoderOutput, check_image_encoder, fit_user_checkpoint
 from .ip_adapter.user_checkpoint import read_user_checkpoint
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import (
@@ -49,16 +50,10 @@ from .loop import (
     steps_to_run,
     uses_guidance,
 )
+from .models.catalog import ModelSpec
 from .models.base_model import ModelChoice, load_base_model, resolve_vae
-from .models.catalog import (
-    CONTROLNETS,
-    DEFAULT_DEPTH_MODEL,
-    DEPTH_ESTIMATORS,
-    IMAGE_ENCODER,
-    IP_ADAPTERS,
-    POSE_ESTIMATOR,
-    T2I_ADAPTERS,
-)
+from .models.catalog import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, IMAGE_ENCODER, POSE_ESTIMATOR
+from .models.families import FamilyCatalog, catalog_for
 from .models.loading import (
     StableDiffusionModels,
     load_controlnet,
@@ -146,6 +141,7 @@ class Engine:
         self.control_maps = ControlMapMaker({"depth": self._depth_estimator, "openpose": self._pose_estimator})
         self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
         if self.ip_checkpoint is not None:
+            self.ip_checkpoint = fit_user_checkpoint(self.ip_checkpoint, self.models.architecture, sources)
             self.ip_adapter(self.ip_checkpoint.variant)  # a file that does not fit this UNet fails now
 
     def _load_base(self, base: ModelChoice) -> StableDiffusionModels:
@@ -163,6 +159,17 @@ class Engine:
     @property
     def base_model(self) -> ModelChoice:
         return self.base_models.current.choice
+
+    @property
+    def catalog(self) -> FamilyCatalog:
+        """The adapters, encoders and structure models of the serving base model's family."""
+        return catalog_for(self.models.architecture.family)
+
+    def _spec(self, table: str, label: str, kind: str) -> ModelSpec:
+        specs: dict[str, ModelSpec] = getattr(self.catalog, table)
+        if kind not in specs:
+            raise SettingsError(label, f"{kind!r} has no {self.catalog.title} model; choose one of {', '.join(specs)}")
+        return specs[kind]
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
@@ -184,12 +191,13 @@ class Engine:
         inside a task spends the task's GPU time on loading (and what a task builds may not outlive it).
         """
         self.base_models.preload()
-        _ = self.image_encoder  # a property that loads on first access
-        for variant in IP_ADAPTERS:
+        catalog = self.catalog  # the default base model's family
+        for variant in catalog.ip_adapters:
             self.ip_adapter(variant)
-        for kind in CONTROLNETS:
+            self.image_encoder_for(variant)
+        for kind in catalog.controlnets:
             self.controlnet(kind)
-        for kind in T2I_ADAPTERS:
+        for kind in catalog.t2i_adapters:
             self.t2i_adapter(kind)
         self._depth_estimator()
         try:  # poses from photos are optional: without the weights, a pose request says what to download
@@ -205,32 +213,42 @@ class Engine:
 
     @property
     def image_encoder(self) -> ImageEncoder:
+        return self.image_encoder_for("base")
+
+    def image_encoder_for(self, variant: str) -> ImageEncoder:
+        """The image encoder the family's ``variant`` adapter was trained with (SDXL base: ViT-bigG)."""
+        spec = self._spec("ip_encoders", "ip_variant", variant)
+
         def load() -> ImageEncoder:
-            encoder = load_image_encoder(self.sources.resolve(IMAGE_ENCODER), self.device, self.dtype)
+            encoder = load_image_encoder(self.sources.resolve(spec), self.device, self.dtype)
             return ImageEncoder(self._staged(encoder, "image"), self.device)
 
-        return self._once("image_encoder", load)
+        encoder = self._once("image_encoder" if spec is IMAGE_ENCODER else f"image_encoder:{spec.key}", load)
+        user = self.ip_checkpoint
+        if user is not None and user.variant == variant and user.need is not None:
+            check_image_encoder(user.need, EncoderOutput.of(encoder.encoder.config), user.path.name, spec.repo_name)
+        return encoder
 
     def ip_adapter(self, variant: str) -> IPAdapterWeights:
-        user = self.ip_checkpoint
-        path = user.path if user is not None and user.variant == variant else None
+        spec, user, family = self._spec("ip_adapters", "ip_variant", variant), self.ip_checkpoint, self.catalog.family
+        path = user.path if user is not None and (user.family, user.variant) == (family, variant) else None
         return self._once(
-            f"ip:{variant}",
-            lambda: self._staged(
-                load_ip_adapter(path or self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet), "unet"
-            ),
+            self.catalog.key(f"ip:{variant}"),
+            lambda: self._staged(load_ip_adapter(path or self.sources.resolve(spec), self.models.unet), "unet"),
         )
 
     def controlnet(self, kind: str) -> ControlNetModel:
+        spec = self._spec("controlnets", "controlnet", kind)
         return self._once(
-            f"controlnet:{kind}",
-            lambda: self._staged(load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype), "unet"),
+            self.catalog.key(f"controlnet:{kind}"),
+            lambda: self._staged(load_controlnet(self.sources.resolve(spec), self.device, self.dtype), "unet"),
         )
 
     def t2i_adapter(self, kind: str) -> T2IAdapter:
+        spec = self._spec("t2i_adapters", "t2i", kind)
         return self._once(
-            f"t2i:{kind}",
-            lambda: self._staged(load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"),
+            self.catalog.key(f"t2i:{kind}"),
+            lambda: self._staged(load_t2i_adapter(self.sources.resolve(spec), self.device, self.dtype), "unet"),
         )
 
     def _pose_estimator(self) -> Estimator:
@@ -260,7 +278,10 @@ class Engine:
         """One conditioner per adapter unit that acts (None for one that does not), in the units' order."""
         layout, output = self._layout(settings), self._output(settings)
         return [
-            prepare_unit(self.ip_adapter(unit.settings.variant), self.image_encoder, unit, output, layout, recorder)
+            prepare_unit(
+                self.ip_adapter(unit.settings.variant), self.image_encoder_for(unit.settings.variant), unit, output,
+                layout, recorder,
+            )
             if unit.settings.is_active else None
             for unit in units
         ]  # fmt: skip
@@ -282,6 +303,8 @@ class Engine:
     ) -> ReferenceGuidance | None:
         if not settings.reference_only.is_active:
             return None
+        if self.models.two_encoders is not None:
+            raise SettingsError("ref_only", f"reference-only does not run on {self.models.architecture.title} yet")
         posterior = self.posterior(references[0], settings)
         return ReferenceGuidance.prepare(self.models.unet, posterior, settings.reference_only)
 

@@ -11,7 +11,7 @@ somewhere inside the projection. This says which encoder the file needs instead.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -19,7 +19,8 @@ import torch
 
 from ..architecture import SD15, SDXL_CONFIG, Architecture, describe_folder
 from ..errors import CheckpointError
-from .user_checkpoint import projection_variant
+from ..models.sources import ModelSources
+from .user_checkpoint import UserCheckpoint, projection_variant
 
 ENCODER_FOLDERS = {  # where h94/IP-Adapter keeps each encoder, for the refusal's words
     "ViT-bigG": "sdxl_models/image_encoder",
@@ -132,3 +133,20 @@ def check_fits_base_model(kind: CheckpointKind, base: Architecture, path: Path) 
             f"--ip-checkpoint {path} is an IP-Adapter for {made_for}, but the base model is {base.title}: "
             f"use an {base.title} IP-Adapter file, or start with an {made_for} base model (--base-model)"
         )
+
+
+def fit_user_checkpoint(user: UserCheckpoint, base: Architecture, sources: ModelSources) -> UserCheckpoint:
+    """An ``--ip-checkpoint`` file told apart by family and encoder, refused in words if it does not fit ``base``."""
+    from .weights import read_checkpoint
+
+    state = read_checkpoint(user.path)
+    bigg = EncoderOutput(embeds=-1, hidden=-1)  # only SDXL files ask which encoder they read
+    if base.family == "sdxl":
+        from transformers import CLIPVisionConfig
+
+        from ..models.catalog_sdxl import SDXL_IMAGE_ENCODER
+
+        bigg = EncoderOutput.of(CLIPVisionConfig.from_pretrained(sources.resolve(SDXL_IMAGE_ENCODER)))
+    kind = checkpoint_kind(state, user.path, bigg)
+    check_fits_base_model(kind, base, user.path)
+    return replace(user, variant=kind.variant, family=kind.family, need=kind.need)

@@ -65,8 +65,10 @@ class SDXLTextEncoders:
                 CLIPTokenizer.from_pretrained(folder / "tokenizer_2"),
             ),
             encoders=(
-                CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=dtype).eval(),
-                CLIPTextModelWithProjection.from_pretrained(folder / "text_encoder_2", torch_dtype=dtype).eval(),
+                CLIPTextModel.from_pretrained(folder / "text_encoder", **_weights(folder / "text_encoder", dtype)).eval(),
+                CLIPTextModelWithProjection.from_pretrained(
+                    folder / "text_encoder_2", **_weights(folder / "text_encoder_2", dtype)
+                ).eval(),
             ),
             force_zeros_for_empty_prompt=bool(index.get("force_zeros_for_empty_prompt", True)),
         )
@@ -106,6 +108,12 @@ class SDXLTextEncoders:
             torch.cat([_rows(negative_pooled, num_images), _rows(pooled, num_images)]),
             negative_warnings + warnings,
         )
+
+
+def _weights(folder: Path, dtype: torch.dtype) -> dict[str, object]:
+    """Full-precision safetensors where present, else the fp16 files the catalog downloads."""
+    lean = not (folder / "model.safetensors").exists() and (folder / "model.fp16.safetensors").exists()
+    return {"dtype": dtype, "use_safetensors": True, "variant": "fp16" if lean else None}
 
 
 def _rows(tensor: torch.Tensor, count: int) -> torch.Tensor:

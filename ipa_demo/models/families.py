@@ -1,0 +1,40 @@
+"""Which catalog files a base model family runs with: SD 1.5's (``catalog.py``) or SDXL's (``catalog_sdxl.py``).
+
+The engine asks the loaded UNet's architecture for its family and takes adapters, image encoders,
+ControlNets and T2I-Adapters from that family's tables; an SD 1.5 ControlNet cannot steer an SDXL UNet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .catalog import CONTROLNETS, IMAGE_ENCODER, IP_ADAPTERS, T2I_ADAPTERS, ModelSpec
+from .catalog_sdxl import SDXL_CONTROLNETS, SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS, SDXL_T2I_ADAPTERS
+
+
+@dataclass(frozen=True)
+class FamilyCatalog:
+    family: str  # "sd15" or "sdxl", as ``Architecture.family``
+    title: str
+    ip_adapters: Mapping[str, ModelSpec]
+    ip_encoders: Mapping[str, ModelSpec]  # the image encoder each adapter variant was trained with
+    controlnets: Mapping[str, ModelSpec]
+    t2i_adapters: Mapping[str, ModelSpec]
+
+    def key(self, what: str) -> str:
+        """A loaded model's name in ``Engine.loaded``: SD 1.5's as before, the others' with their family."""
+        return what if self.family == "sd15" else f"{self.family}:{what}"
+
+
+SD15_CATALOG = FamilyCatalog(
+    "sd15", "SD 1.5", IP_ADAPTERS, {variant: IMAGE_ENCODER for variant in IP_ADAPTERS}, CONTROLNETS, T2I_ADAPTERS
+)
+SDXL_CATALOG = FamilyCatalog(
+    "sdxl", "SDXL", SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS, SDXL_CONTROLNETS, SDXL_T2I_ADAPTERS
+)
+CATALOGS = {catalog.family: catalog for catalog in (SD15_CATALOG, SDXL_CATALOG)}
+
+
+def catalog_for(family: str) -> FamilyCatalog:
+    return CATALOGS[family]
