@@ -50,7 +50,6 @@ from .loop import (
     steps_to_run,
     uses_guidance,
 )
-from .models.catalog import ModelSpec
 from .models.base_model import ModelChoice, load_base_model, resolve_vae
 from .models.catalog import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, IMAGE_ENCODER, POSE_ESTIMATOR
 from .models.families import FamilyCatalog, catalog_for
@@ -165,12 +164,6 @@ class Engine:
         """The adapters, encoders and structure models of the serving base model's family."""
         return catalog_for(self.models.architecture.family)
 
-    def _spec(self, table: str, label: str, kind: str) -> ModelSpec:
-        specs: dict[str, ModelSpec] = getattr(self.catalog, table)
-        if kind not in specs:
-            raise SettingsError(label, f"{kind!r} has no {self.catalog.title} model; choose one of {', '.join(specs)}")
-        return specs[kind]
-
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
             if key not in self._loaded:
@@ -195,10 +188,9 @@ class Engine:
         for variant in catalog.ip_adapters:
             self.ip_adapter(variant)
             self.image_encoder_for(variant)
-        for kind in catalog.controlnets:
-            self.controlnet(kind)
-        for kind in catalog.t2i_adapters:
-            self.t2i_adapter(kind)
+        for table, label, load in (("controlnets", "controlnet", load_controlnet), ("t2i_adapters", "t2i", load_t2i_adapter)):
+            for kind in getattr(catalog, table):
+                self._structure_model(table, label, kind, load)
         self._depth_estimator()
         try:  # poses from photos are optional: without the weights, a pose request says what to download
             self._pose_estimator()
@@ -211,13 +203,11 @@ class Engine:
             self.offload.add(module, stage)
         return module
 
-    @property
-    def image_encoder(self) -> ImageEncoder:
-        return self.image_encoder_for("base")
+    image_encoder = property(lambda self: self.image_encoder_for("base"))
 
     def image_encoder_for(self, variant: str) -> ImageEncoder:
         """The image encoder the family's ``variant`` adapter was trained with (SDXL base: ViT-bigG)."""
-        spec = self._spec("ip_encoders", "ip_variant", variant)
+        spec = self.catalog.spec("ip_encoders", "ip_variant", variant)
 
         def load() -> ImageEncoder:
             encoder = load_image_encoder(self.sources.resolve(spec), self.device, self.dtype)
@@ -230,7 +220,7 @@ class Engine:
         return encoder
 
     def ip_adapter(self, variant: str) -> IPAdapterWeights:
-        spec, user, family = self._spec("ip_adapters", "ip_variant", variant), self.ip_checkpoint, self.catalog.family
+        spec, user, family = self.catalog.spec("ip_adapters", "ip_variant", variant), self.ip_checkpoint, self.catalog.family
         path = user.path if user is not None and (user.family, user.variant) == (family, variant) else None
         return self._once(
             self.catalog.key(f"ip:{variant}"),
@@ -238,18 +228,15 @@ class Engine:
         )
 
     def controlnet(self, kind: str) -> ControlNetModel:
-        spec = self._spec("controlnets", "controlnet", kind)
-        return self._once(
-            self.catalog.key(f"controlnet:{kind}"),
-            lambda: self._staged(load_controlnet(self.sources.resolve(spec), self.device, self.dtype), "unet"),
-        )
+        return self._structure_model("controlnets", "controlnet", kind, load_controlnet)
 
     def t2i_adapter(self, kind: str) -> T2IAdapter:
-        spec = self._spec("t2i_adapters", "t2i", kind)
-        return self._once(
-            self.catalog.key(f"t2i:{kind}"),
-            lambda: self._staged(load_t2i_adapter(self.sources.resolve(spec), self.device, self.dtype), "unet"),
-        )
+        return self._structure_model("t2i_adapters", "t2i", kind, load_t2i_adapter)
+
+    def _structure_model(self, table: str, label: str, kind: str, load: Callable[..., Module]) -> Module:
+        spec = self.catalog.spec(table, label, kind)
+        return self._once(self.catalog.key(f"{label}:{kind}"),
+                          lambda: self._staged(load(self.sources.resolve(spec), self.device, self.dtype), "unet"))  # fmt: skip
 
     def _pose_estimator(self) -> Estimator:
         return self._once("pose", lambda: load_pose_estimator(self.sources.resolve(POSE_ESTIMATOR), self.device))
@@ -278,10 +265,8 @@ class Engine:
         """One conditioner per adapter unit that acts (None for one that does not), in the units' order."""
         layout, output = self._layout(settings), self._output(settings)
         return [
-            prepare_unit(
-                self.ip_adapter(unit.settings.variant), self.image_encoder_for(unit.settings.variant), unit, output,
-                layout, recorder,
-            )
+            prepare_unit(self.ip_adapter(unit.settings.variant), self.image_encoder_for(unit.settings.variant), unit,
+                         output, layout, recorder)
             if unit.settings.is_active else None
             for unit in units
         ]  # fmt: skip

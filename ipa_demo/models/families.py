@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..errors import SettingsError
 from .catalog import CONTROLNETS, IMAGE_ENCODER, IP_ADAPTERS, T2I_ADAPTERS, ModelSpec
 from .catalog_sdxl import SDXL_CONTROLNETS, SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS, SDXL_T2I_ADAPTERS
 
@@ -21,6 +22,13 @@ class FamilyCatalog:
     ip_encoders: Mapping[str, ModelSpec]  # the image encoder each adapter variant was trained with
     controlnets: Mapping[str, ModelSpec]
     t2i_adapters: Mapping[str, ModelSpec]
+
+    def spec(self, table: str, label: str, kind: str) -> ModelSpec:
+        """The family's model of ``kind`` in ``table`` ("ip_adapters", ...), or a refusal naming the control."""
+        specs: Mapping[str, ModelSpec] = getattr(self, table)
+        if kind not in specs:
+            raise SettingsError(label, f"{kind!r} has no {self.title} model; choose one of {', '.join(specs)}")
+        return specs[kind]
 
     def key(self, what: str) -> str:
         """A loaded model's name in ``Engine.loaded``: SD 1.5's as before, the others' with their family."""
