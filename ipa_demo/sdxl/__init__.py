@@ -1,4 +1,3 @@
-"""SDXL's own pieces: its two-encoder text conditioning with the size/crop time ids (``text.py``), the
-ControlNet call with that added conditioning (``structure.py``), and a standalone txt2img / img2img
-from these and the app's IP-Adapter processors that proves them against diffusers (``generate.py``).
+"""SDXL's own piece: its two-encoder text conditioning with the size/crop time ids (``text.py``), which
+the engine's one loop reads through ``loop.encode_text`` and hands the UNet as ``added_cond_kwargs``.
 """

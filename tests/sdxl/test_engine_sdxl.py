@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import (
+    AutoencoderKL,
     DiffusionPipeline,
     StableDiffusionXLImg2ImgPipeline,
     StableDiffusionXLInpaintPipeline,
@@ -17,7 +18,9 @@ from diffusers import (
 from PIL import Image, ImageDraw
 
 from ipa_demo.engine import Engine
-from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_INPAINTING_UNET
+from ipa_demo.loop import decode, needs_upcast
+from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_INPAINTING_UNET, SDXL_VAE_FP16_FIX
+from ipa_demo.sdxl.text import SizeConditioning
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, ReferenceOnlySettings, SettingsError
 
@@ -101,3 +104,34 @@ def test_reference_only_is_refused_in_words_on_sdxl(engine) -> None:
     settings = _settings(PROMPT, width=64, height=64, steps=2, reference_only=ReferenceOnlySettings(mode="attn"))
     with pytest.raises(SettingsError, match="reference-only does not run on SDXL"):
         engine.generate(settings, [noise_image(64, 64, seed=1)])
+
+
+def test_the_unet_reads_the_pooled_text_and_the_time_ids(engine) -> None:
+    """The added conditioning is not decoration: the UNet's output moves with each part of it."""
+    models = engine.models
+    assert models.two_encoders is not None
+    text = models.two_encoders.encode(PROMPT, "", guided=False)
+    sample = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    def predict(size: SizeConditioning, pooled_scale: float = 1.0) -> torch.Tensor:
+        added = text.added_cond_kwargs(size)
+        added["text_embeds"] = added["text_embeds"] * pooled_scale
+        with torch.no_grad():
+            return models.unet(sample, 500, encoder_hidden_states=text.embeddings, added_cond_kwargs=added)[0]
+
+    plain = predict(SizeConditioning((64, 64)))
+    assert (plain - predict(SizeConditioning((64, 64), (32, 0)))).abs().max() > 1e-4
+    assert (plain - predict(SizeConditioning((64, 64)), pooled_scale=0.0)).abs().max() > 1e-4
+
+
+def test_a_float16_vae_that_overflows_decodes_in_float32_and_the_fix_does_not(engine, tiny_models_dir) -> None:
+    folder = ModelSources(tiny_models_dir).local_path(SDXL_BASE)
+    latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    stock = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float16)
+    fixed = AutoencoderKL.from_pretrained(tiny_models_dir / SDXL_VAE_FP16_FIX.repo_name, torch_dtype=torch.float16)
+    assert needs_upcast(stock) and not needs_upcast(fixed)
+    assert not needs_upcast(AutoencoderKL.from_pretrained(folder / "vae"))  # float32 needs no copy
+    reference = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float16).to(torch.float32)
+    ours = decode(engine.models.with_vae(stock), latents)
+    assert np.abs(ours - decode(engine.models.with_vae(reference), latents)).max() == 0.0  # float32 arithmetic
+    assert stock.dtype == torch.float16  # the shared model is left as it was
