@@ -247,7 +247,7 @@ def known_missing_files(spec: ModelSpec) -> list[MissingFile]:
     ]
 
 
-ALL_SPECS: tuple[ModelSpec, ...] = (
+SD15_SPECS: tuple[ModelSpec, ...] = (  # every SD 1.5 component; models/specs.py adds SDXL's
     SD15,
     IMAGE_ENCODER,
     *IP_ADAPTERS.values(),
@@ -256,5 +256,4 @@ ALL_SPECS: tuple[ModelSpec, ...] = (
     *DEPTH_ESTIMATORS.values(),
     POSE_ESTIMATOR,
 )
-SPECS_BY_KEY: dict[str, ModelSpec] = {spec.key: spec for spec in ALL_SPECS}
 DEFAULT_SPECS: tuple[ModelSpec, ...] = (SD15, IMAGE_ENCODER, IP_ADAPTERS["base"])  # what a first generation loads

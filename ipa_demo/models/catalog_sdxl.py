@@ -1,7 +1,7 @@
 """The SDXL family's catalog entries (issue 25), beside ``catalog.py``'s SD 1.5 ones and in the same form.
 
-Kept apart from ``ALL_SPECS`` until the engine runs SDXL: ``download`` without ``--only`` and the Space's
-preload fetch every spec there, and SDXL's files are ~20 GB. Each file below is on its repo's main
+``specs.ALL_SPECS`` holds them beside SD 1.5's: ``download`` without ``--only`` and the Space's preload
+fetch them too (~20 GB). Each file below is on its repo's main
 branch (checked against the listings; what is absent is in ``catalog.KNOWN_MISSING``), fp16 files
 where the repo publishes them.
 """

@@ -32,7 +32,6 @@ from transformers import (
 
 from ..architecture import SD15_CONFIG, unet_config
 from .catalog import (
-    ALL_SPECS,
     CONTROLNETS,
     DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
@@ -42,8 +41,8 @@ from .catalog import (
     T2I_ADAPTERS,
     ModelSpec,
 )
-from .catalog_sdxl import SDXL_SPECS
 from .sources import ModelSources
+from .specs import ALL_SPECS
 from .tiny_depth import DEPTH_WRITERS
 from .tiny_response import (
     T2I_IN_CHANNELS,
@@ -128,7 +127,7 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
         DEPTH_WRITERS[name](sources.local_path(spec))
     write_user_models(models_dir, sources.local_path(SD15), lambda component: _seed(seed, component))
     write_sdxl_set(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
-    for spec in (spec for spec in (*ALL_SPECS, *SDXL_SPECS) if spec.key not in NO_TWIN):
+    for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):
         path.chmod(0o644)  # safetensors creates files readable by their owner only, unlike a Hub download

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ipa_demo.models.catalog import ALL_SPECS, IMAGE_ENCODER, known_missing_files
+from ipa_demo.models.catalog import SD15_SPECS, IMAGE_ENCODER, known_missing_files
 from ipa_demo.models.catalog_sdxl import (
     SDXL_CONTROLNETS,
     SDXL_IMAGE_ENCODER,
@@ -18,7 +18,7 @@ from ipa_demo.models.sources import ModelSources
 
 
 def test_keys_are_unique_beside_the_sd15_catalog() -> None:
-    keys = [spec.key for spec in (*ALL_SPECS, *SDXL_SPECS)]
+    keys = [spec.key for spec in (*SD15_SPECS, *SDXL_SPECS)]
     assert len(keys) == len(set(keys))
 
 

@@ -16,14 +16,12 @@ import pytest
 
 from ipa_demo.errors import MissingModelError
 from ipa_demo.models.catalog import (
-    ALL_SPECS,
     DEFAULT_SPECS,
     DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
     IP_ADAPTERS,
     KNOWN_MISSING,
     SD15,
-    SPECS_BY_KEY,
     Kind,
     ModelSpec,
     depth_model_argument,
@@ -31,6 +29,7 @@ from ipa_demo.models.catalog import (
 )
 from ipa_demo.models.download import cached_path
 from ipa_demo.models.sources import ModelSources
+from ipa_demo.models.specs import ALL_SPECS, SPECS_BY_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,6 +97,7 @@ import time
 from ipa_demo.models.catalog import SD15
 from ipa_demo.errors import MissingModelError
 from ipa_demo.models.sources import ModelSources
+from ipa_demo.models.specs import ALL_SPECS, SPECS_BY_KEY
 start = time.perf_counter()
 try:
     ModelSources().resolve(SD15)

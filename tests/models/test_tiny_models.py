@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from transformers import CLIPTokenizer, pipeline
 
 from ipa_demo.models.catalog import (
-    ALL_SPECS,
+    SD15_SPECS,
     CONTROLNETS,
     DEPTH_ESTIMATOR,
     DEPTH_ESTIMATORS,
@@ -86,7 +86,7 @@ def test_the_set_is_small(models_dir: Path) -> None:
 
 
 def test_every_file_a_real_download_has_exists(models_dir: Path) -> None:
-    for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
+    for spec in (spec for spec in SD15_SPECS if spec.key not in NO_TWIN):
         for pattern in spec.files:
             path = models_dir / spec.repo_name / pattern
             if path.suffix == ".bin" and not path.exists():  # real T2I-Adapters are pickles; ours are safetensors
