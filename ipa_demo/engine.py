@@ -393,7 +393,8 @@ class Engine:
         _, loras = read_tags(settings.prompt)
         settings = replace(settings, base_model=self.base_model.name)  # the name of the model that ran
         return format_parameters(
-            settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img, extra=png_pairs(settings, units, used),
+            settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img,
+            extra={**png_pairs(settings, units, used), **self.catalog.ip_png_name(settings.ip.variant, used[0])},
             model_hash=self.base_model.hash, vae=self.vae.name if self.vae is not None else None,
             lora_hashes={use.name: self.loras.hash(use.name) for use in loras},
         )  # fmt: skip

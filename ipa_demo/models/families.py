@@ -14,6 +14,9 @@ from .catalog import CONTROLNETS, IMAGE_ENCODER, IP_ADAPTERS, T2I_ADAPTERS, Mode
 from .catalog_sdxl import SDXL_CONTROLNETS, SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS, SDXL_T2I_ADAPTERS
 
 
+SD15_FAMILY = "sd15"
+
+
 @dataclass(frozen=True)
 class FamilyCatalog:
     family: str  # "sd15" or "sdxl", as ``Architecture.family``
@@ -30,9 +33,15 @@ class FamilyCatalog:
             raise SettingsError(label, f"{kind!r} has no {self.title} model; choose one of {', '.join(specs)}")
         return specs[kind]
 
+    def ip_png_name(self, variant: str, used: bool) -> dict[str, str]:
+        """The PNG's ``IP-Adapter`` (A1111 names the checkpoint that ran) where it is not SD 1.5's file."""
+        if self.family == SD15_FAMILY or not used or variant not in self.ip_adapters:
+            return {}
+        return {"IP-Adapter": self.ip_adapters[variant].key}
+
     def key(self, what: str) -> str:
         """A loaded model's name in ``Engine.loaded``: SD 1.5's as before, the others' with their family."""
-        return what if self.family == "sd15" else f"{self.family}:{what}"
+        return what if self.family == SD15_FAMILY else f"{self.family}:{what}"
 
 
 SD15_CATALOG = FamilyCatalog(
