@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw
 
 from ipa_demo.engine import Engine
 from ipa_demo.loop import decode, needs_upcast
-from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_INPAINTING_UNET, SDXL_VAE_FP16_FIX
+from ipa_demo.errors import CheckpointError
+from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_INPAINTING_UNET, SDXL_IP_ADAPTERS, SDXL_VAE_FP16_FIX
 from ipa_demo.sdxl.text import SizeConditioning
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, ReferenceOnlySettings, SettingsError
@@ -135,3 +136,14 @@ def test_a_float16_vae_that_overflows_decodes_in_float32_and_the_fix_does_not(en
     ours = decode(engine.models.with_vae(stock), latents)
     assert np.abs(ours - decode(engine.models.with_vae(reference), latents)).max() == 0.0  # float32 arithmetic
     assert stock.dtype == torch.float16  # the shared model is left as it was
+
+
+def test_an_ip_checkpoint_is_told_by_family_and_encoder_and_refused_on_the_other_family(tiny_models_dir) -> None:
+    sources = ModelSources(tiny_models_dir)
+    vit_h = sources.local_path(SDXL_IP_ADAPTERS["vit-h"])
+    engine = Engine(sources, base_model=SDXL_BASE.repo_id, ip_checkpoint=str(vit_h))
+    assert engine.ip_checkpoint is not None
+    assert (engine.ip_checkpoint.family, engine.ip_checkpoint.variant) == ("sdxl", "vit-h")  # not base: ViT-H's width
+    assert "sdxl:ip:vit-h" in engine.loaded
+    with pytest.raises(CheckpointError, match="--ip-checkpoint .* is an IP-Adapter for SDXL, but the base model is SD 1.5"):
+        Engine(sources, ip_checkpoint=str(vit_h))
