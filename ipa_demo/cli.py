@@ -22,7 +22,8 @@ from .evaluate.arguments import add_evaluate_arguments
 from .images import ImageInputError
 from .ip_adapter.inputs import NO_MORE, MoreReferences, check_more_references
 from .ip_adapter.user_checkpoint import add_ip_checkpoint_argument, read_user_checkpoint
-from .models.catalog import SPECS_BY_KEY, add_depth_model_argument
+from .models.catalog import add_depth_model_argument
+from .models.specs import SPECS_BY_KEY
 from .models.user_flags import add_lora_arguments, add_vae_argument, default_base_model, prompt_with_loras
 from .settings import GenerationSettings, SettingsError
 from .settings.arguments import add_setting_arguments, flag_message, settings_from_args

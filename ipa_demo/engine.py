@@ -37,6 +37,7 @@ from .ip_adapter.inputs import (
     unit_requests,
 )
 from .ip_adapter.units import OutputSize, prepare_unit
+from .ip_adapter.checkpoint_kind import EncoderOutput, check_image_encoder, fit_user_checkpoint
 from .ip_adapter.user_checkpoint import read_user_checkpoint
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import (
@@ -50,15 +51,8 @@ from .loop import (
     uses_guidance,
 )
 from .models.base_model import ModelChoice, load_base_model, resolve_vae
-from .models.catalog import (
-    CONTROLNETS,
-    DEFAULT_DEPTH_MODEL,
-    DEPTH_ESTIMATORS,
-    IMAGE_ENCODER,
-    IP_ADAPTERS,
-    POSE_ESTIMATOR,
-    T2I_ADAPTERS,
-)
+from .models.catalog import DEFAULT_DEPTH_MODEL, DEPTH_ESTIMATORS, IMAGE_ENCODER, POSE_ESTIMATOR
+from .models.families import FamilyCatalog, catalog_for
 from .models.loading import (
     StableDiffusionModels,
     load_controlnet,
@@ -146,6 +140,7 @@ class Engine:
         self.control_maps = ControlMapMaker({"depth": self._depth_estimator, "openpose": self._pose_estimator})
         self.posteriors: LRUCache[DiagonalGaussianDistribution] = LRUCache(8)
         if self.ip_checkpoint is not None:
+            self.ip_checkpoint = fit_user_checkpoint(self.ip_checkpoint, self.models.architecture, sources)
             self.ip_adapter(self.ip_checkpoint.variant)  # a file that does not fit this UNet fails now
 
     def _load_base(self, base: ModelChoice) -> StableDiffusionModels:
@@ -163,6 +158,11 @@ class Engine:
     @property
     def base_model(self) -> ModelChoice:
         return self.base_models.current.choice
+
+    @property
+    def catalog(self) -> FamilyCatalog:
+        """The adapters, encoders and structure models of the serving base model's family."""
+        return catalog_for(self.models.architecture.family)
 
     def _once(self, key: str, load: Callable[[], Loaded]) -> Loaded:
         with self._load_lock:
@@ -184,13 +184,13 @@ class Engine:
         inside a task spends the task's GPU time on loading (and what a task builds may not outlive it).
         """
         self.base_models.preload()
-        _ = self.image_encoder  # a property that loads on first access
-        for variant in IP_ADAPTERS:
+        catalog = self.catalog  # the default base model's family
+        for variant in catalog.ip_adapters:
             self.ip_adapter(variant)
-        for kind in CONTROLNETS:
-            self.controlnet(kind)
-        for kind in T2I_ADAPTERS:
-            self.t2i_adapter(kind)
+            self.image_encoder_for(variant)
+        for table, label, load in (("controlnets", "controlnet", load_controlnet), ("t2i_adapters", "t2i", load_t2i_adapter)):
+            for kind in getattr(catalog, table):
+                self._structure_model(table, label, kind, load)
         self._depth_estimator()
         try:  # poses from photos are optional: without the weights, a pose request says what to download
             self._pose_estimator()
@@ -203,35 +203,40 @@ class Engine:
             self.offload.add(module, stage)
         return module
 
-    @property
-    def image_encoder(self) -> ImageEncoder:
+    image_encoder = property(lambda self: self.image_encoder_for("base"))
+
+    def image_encoder_for(self, variant: str) -> ImageEncoder:
+        """The image encoder the family's ``variant`` adapter was trained with (SDXL base: ViT-bigG)."""
+        spec = self.catalog.spec("ip_encoders", "ip_variant", variant)
+
         def load() -> ImageEncoder:
-            encoder = load_image_encoder(self.sources.resolve(IMAGE_ENCODER), self.device, self.dtype)
+            encoder = load_image_encoder(self.sources.resolve(spec), self.device, self.dtype)
             return ImageEncoder(self._staged(encoder, "image"), self.device)
 
-        return self._once("image_encoder", load)
+        encoder = self._once("image_encoder" if spec is IMAGE_ENCODER else f"image_encoder:{spec.key}", load)
+        user = self.ip_checkpoint
+        if user is not None and user.variant == variant and user.need is not None:
+            check_image_encoder(user.need, EncoderOutput.of(encoder.encoder.config), user.path.name, spec.repo_name)
+        return encoder
 
     def ip_adapter(self, variant: str) -> IPAdapterWeights:
-        user = self.ip_checkpoint
-        path = user.path if user is not None and user.variant == variant else None
+        spec, user, family = self.catalog.spec("ip_adapters", "ip_variant", variant), self.ip_checkpoint, self.catalog.family
+        path = user.path if user is not None and (user.family, user.variant) == (family, variant) else None
         return self._once(
-            f"ip:{variant}",
-            lambda: self._staged(
-                load_ip_adapter(path or self.sources.resolve(IP_ADAPTERS[variant]), self.models.unet), "unet"
-            ),
+            self.catalog.key(f"ip:{variant}"),
+            lambda: self._staged(load_ip_adapter(path or self.sources.resolve(spec), self.models.unet), "unet"),
         )
 
     def controlnet(self, kind: str) -> ControlNetModel:
-        return self._once(
-            f"controlnet:{kind}",
-            lambda: self._staged(load_controlnet(self.sources.resolve(CONTROLNETS[kind]), self.device, self.dtype), "unet"),
-        )
+        return self._structure_model("controlnets", "controlnet", kind, load_controlnet)
 
     def t2i_adapter(self, kind: str) -> T2IAdapter:
-        return self._once(
-            f"t2i:{kind}",
-            lambda: self._staged(load_t2i_adapter(self.sources.resolve(T2I_ADAPTERS[kind]), self.device, self.dtype), "unet"),
-        )
+        return self._structure_model("t2i_adapters", "t2i", kind, load_t2i_adapter)
+
+    def _structure_model(self, table: str, label: str, kind: str, load: Callable[..., Module]) -> Module:
+        spec = self.catalog.spec(table, label, kind)
+        return self._once(self.catalog.key(f"{label}:{kind}"),
+                          lambda: self._staged(load(self.sources.resolve(spec), self.device, self.dtype), "unet"))  # fmt: skip
 
     def _pose_estimator(self) -> Estimator:
         return self._once("pose", lambda: load_pose_estimator(self.sources.resolve(POSE_ESTIMATOR), self.device))
@@ -260,7 +265,8 @@ class Engine:
         """One conditioner per adapter unit that acts (None for one that does not), in the units' order."""
         layout, output = self._layout(settings), self._output(settings)
         return [
-            prepare_unit(self.ip_adapter(unit.settings.variant), self.image_encoder, unit, output, layout, recorder)
+            prepare_unit(self.ip_adapter(unit.settings.variant), self.image_encoder_for(unit.settings.variant), unit,
+                         output, layout, recorder)
             if unit.settings.is_active else None
             for unit in units
         ]  # fmt: skip
@@ -282,6 +288,8 @@ class Engine:
     ) -> ReferenceGuidance | None:
         if not settings.reference_only.is_active:
             return None
+        if self.models.two_encoders is not None:
+            raise SettingsError("ref_only", f"reference-only does not run on {self.models.architecture.title} yet")
         posterior = self.posterior(references[0], settings)
         return ReferenceGuidance.prepare(self.models.unet, posterior, settings.reference_only)
 
@@ -385,7 +393,8 @@ class Engine:
         _, loras = read_tags(settings.prompt)
         settings = replace(settings, base_model=self.base_model.name)  # the name of the model that ran
         return format_parameters(
-            settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img, extra=png_pairs(settings, units, used),
+            settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img,
+            extra={**png_pairs(settings, units, used), **self.catalog.ip_png_name(settings.ip.variant, used[0])},
             model_hash=self.base_model.hash, vae=self.vae.name if self.vae is not None else None,
             lora_hashes={use.name: self.loras.hash(use.name) for use in loras},
         )  # fmt: skip

@@ -8,14 +8,16 @@ seeded ``seed, seed+1, ...`` make each image of a batch reproducible on its own.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import torch
+from diffusers import AutoencoderKL
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
@@ -23,6 +25,7 @@ from PIL import Image
 from .conditioner import Conditioner, LatentStart, Sampling, Step
 from .models.loading import StableDiffusionModels
 from .schedulers import make_scheduler
+from .sdxl.text import SizeConditioning
 from .settings import GenerationSettings
 from .starts import FROM_NOISE, strength_steps
 from .unet_call import UNetCall
@@ -52,6 +55,7 @@ class GenerationCancelled(Exception):
 class TextConditioning:
     embeddings: torch.Tensor  # [negative × n ; positive × n] under CFG, else [positive × n]
     warnings: tuple[str, ...]
+    added: Mapping[str, torch.Tensor] | None = None  # SDXL: the UNet's ``added_cond_kwargs``, rows alike
 
 
 def uses_guidance(settings: GenerationSettings) -> bool:
@@ -75,6 +79,12 @@ def _tokenize(models: StableDiffusionModels, text: str) -> tuple[torch.Tensor, b
 
 @torch.no_grad()
 def encode_text(models: StableDiffusionModels, settings: GenerationSettings) -> TextConditioning:
+    if models.two_encoders is not None:  # SDXL: both encoders, the pooled text and the size's time ids
+        text = models.two_encoders.encode(
+            settings.prompt, settings.negative_prompt, uses_guidance(settings), settings.num_images
+        )
+        added = text.added_cond_kwargs(SizeConditioning(original=(settings.height, settings.width)))
+        return TextConditioning(text.embeddings.to(models.dtype), text.warnings, added)
     warnings = []
     batches = []
     texts = [("prompt", settings.prompt)]
@@ -149,12 +159,12 @@ def denoise(
     latents, own = conditioning.start.begin(sampling, scheduler, timesteps, shape, guided)
     conditioners = [*(conditioner.begin(sampling) for conditioner in conditioning.conditioners), *own]
 
-    text = conditioning.text.embeddings
+    text, added = conditioning.text.embeddings, conditioning.text.added
     step_kwargs = _step_kwargs(scheduler, generators)
     total = len(timesteps)
     for index, timestep in enumerate(timesteps):
         model_input = torch.cat([latents] * 2) if guided else latents
-        call = UNetCall(scheduler.scale_model_input(model_input, timestep), text)
+        call = UNetCall(scheduler.scale_model_input(model_input, timestep), text, added_cond_kwargs=added)
         step = Step(index, total, timestep, scheduler, models.unet, guided)
         for conditioner in conditioners:
             call = conditioner.join(call, step)
@@ -172,6 +182,17 @@ def denoise(
 
 @torch.no_grad()
 def decode(models: StableDiffusionModels, latents: torch.Tensor) -> np.ndarray:
-    """Latents -> float images in [0, 1], (n, h, w, 3)."""
-    pixels = models.vae.decode(latents / models.vae.config.scaling_factor, return_dict=False)[0]
+    """Latents -> float images in [0, 1], (n, h, w, 3); a float16 VAE that overflows decodes a float32 copy."""
+    latents = latents / models.vae.config.scaling_factor
+    if needs_upcast(models.vae):
+        vae = copy.deepcopy(models.vae).to(torch.float32)  # a copy: other requests share the model
+        pixels = vae.decode(latents.float(), return_dict=False)[0]
+    else:
+        pixels = models.vae.decode(latents, return_dict=False)[0]
     return models.image_processor.postprocess(pixels, output_type="np", do_denormalize=[True] * len(pixels))
+
+
+def needs_upcast(vae: AutoencoderKL) -> bool:
+    """A float16 VAE whose config says it overflows there (SDXL base's); ``madebyollin/sdxl-vae-fp16-fix``
+    says it does not, and decodes in float16 as it is."""
+    return vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))

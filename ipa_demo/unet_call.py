@@ -38,7 +38,8 @@ def _sum(first: torch.Tensor | list[torch.Tensor], second: torch.Tensor | list[t
 
 @dataclass(frozen=True)
 class UNetCall:
-    """Latents, text, what the attention processors read, block residuals; ``hidden_rows`` in front are not returned.
+    """Latents, text, what the attention processors read, block residuals, the UNet's added conditioning;
+    ``hidden_rows`` in front are not returned.
 
     ``during`` are contexts entered around the call (reference-only's pass, which our processors
     and hooks read while the UNet runs).
@@ -48,6 +49,7 @@ class UNetCall:
     text: torch.Tensor
     attention: Mapping[str, tuple[RowAware, ...]] = field(default_factory=dict)  # per key, one item per unit
     residuals: Residuals = field(default_factory=dict)  # ControlNet, T2I: added to the UNet's blocks
+    added_cond_kwargs: Mapping[str, torch.Tensor] | None = None  # what the UNet adds to its time embedding (SDXL)
     hidden_rows: int = 0
     during: tuple[Callable[[], AbstractContextManager[object]], ...] = ()
 
@@ -60,6 +62,7 @@ class UNetCall:
                 timestep,
                 encoder_hidden_states=self.text,
                 cross_attention_kwargs=dict(self.attention),
+                added_cond_kwargs=None if self.added_cond_kwargs is None else dict(self.added_cond_kwargs),
                 return_dict=False,
                 **self.residuals,
             )[0]
@@ -77,7 +80,7 @@ class UNetCall:
         return replace(self, residuals=merged)
 
     def with_row_in_front(self, sample: torch.Tensor, copy_conditioning_of: int) -> UNetCall:
-        """Another latent as row 0, with the text and attention items of row ``copy_conditioning_of``.
+        """Another latent as row 0, with the text, added conditioning and attention items of row ``copy_conditioning_of``.
 
         It gets no structure residuals (zeros, which the UNet adds as an exact no-op).
         """
@@ -87,11 +90,15 @@ class UNetCall:
             for name, value in self.residuals.items()
         }
         attention = {key: tuple(item.with_rows_in_front(row) for item in items) for key, items in self.attention.items()}
+        added = None if self.added_cond_kwargs is None else {
+            name: torch.cat([value[row], value]) for name, value in self.added_cond_kwargs.items()
+        }  # fmt: skip
         return replace(
             self,
             sample=torch.cat([sample, self.sample]),
             text=torch.cat([self.text[row], self.text]),
             attention=attention,
+            added_cond_kwargs=added,
             residuals=residuals,
             hidden_rows=self.hidden_rows + 1,
         )

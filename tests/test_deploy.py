@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from ipa_demo import zerogpu
-from ipa_demo.models.catalog import ALL_SPECS, DEFAULT_SPECS, KNOWN_MISSING, ModelSpec, known_missing_files
+from ipa_demo.models.specs import ALL_SPECS
+from ipa_demo.models.catalog import DEFAULT_SPECS, KNOWN_MISSING, ModelSpec, known_missing_files
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, ReferenceOnlySettings
 from ipa_demo.zerogpu import estimate_gpu_seconds, gpu_task
 

@@ -54,3 +54,16 @@ def test_units_add_up_their_residuals_and_keep_their_attention_items_in_order(en
     other = IPAttention(engine.ip_adapter("plus"), unit.tokens, (0.3,) * 16)
     assert call.with_attention(KEY, other).attention[KEY] == (unit, other)
     assert call.attention[KEY] == (unit,), "a call is never changed in place"
+
+
+def test_the_front_row_gets_the_added_conditioning_of_its_row() -> None:
+    """SDXL's pooled text and time ids follow the row they are copied from, like the text tokens."""
+    generator = torch.Generator().manual_seed(7)
+    added = {"text_embeds": torch.randn(2, 6, generator=generator), "time_ids": torch.randn(2, 6, generator=generator)}
+    call = UNetCall(torch.randn(2, 4, 8, 8, generator=generator), torch.randn(2, 77, 32), added_cond_kwargs=added)
+    longer = call.with_row_in_front(torch.zeros(1, 4, 8, 8), copy_conditioning_of=1)
+    assert longer.added_cond_kwargs is not None
+    for name, value in added.items():
+        assert torch.equal(longer.added_cond_kwargs[name], torch.cat([value[1:2], value]))
+    plain = UNetCall(call.sample, call.text).with_row_in_front(torch.zeros(1, 4, 8, 8), copy_conditioning_of=0)
+    assert plain.added_cond_kwargs is None  # SD 1.5: none to copy

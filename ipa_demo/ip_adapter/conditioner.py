@@ -42,6 +42,7 @@ class ImagePrompt(Conditioner):
         slot_weights: tuple[float, ...] | None = None,
         regions: Regions | None = None,
         recorder: InjectionRecorder | None = None,
+        layer_scales: tuple[float, ...] | None = None,  # λ per module of the running model; None: the settings'
     ) -> ImagePrompt:
         """Project the encodings to image tokens once per generation, not once per step.
 
@@ -50,6 +51,7 @@ class ImagePrompt(Conditioner):
         ``slot_weights`` weigh the slots in the shared softmax: a slot of weight w counts as w copies.
         With ``regions`` the slots do not share a softmax: each attends on its own, masked.
         """
+        scales = settings.layer_scales if layer_scales is None else layer_scales
         slots = positive.shape[0]
         rows = [positive.repeat(num_images, *(1,) * (positive.ndim - 1))]
         if guided:
@@ -59,7 +61,7 @@ class ImagePrompt(Conditioner):
         if regions is not None:
             tokens = tokens.reshape(tokens.shape[0] // slots, slots, per_slot, tokens.shape[2])
             return cls(
-                IPAttention(weights, tokens, settings.layer_scales, regions=regions, recorder=recorder),
+                IPAttention(weights, tokens, scales, regions=regions, recorder=recorder),
                 settings.start,
                 settings.end,
             )
@@ -67,7 +69,7 @@ class ImagePrompt(Conditioner):
         bias = None
         if slot_weights is not None and len(set(slot_weights)) > 1:  # equal weights: no bias, as diffusers
             bias = torch.tensor(slot_weights, device=tokens.device).log().repeat_interleave(per_slot).view(1, 1, 1, -1)
-        attention = IPAttention(weights, tokens, settings.layer_scales, token_bias=bias, recorder=recorder)
+        attention = IPAttention(weights, tokens, scales, token_bias=bias, recorder=recorder)
         return cls(attention, settings.start, settings.end)
 
     def for_rows(self, rows: torch.Tensor) -> ImagePrompt:

@@ -19,6 +19,7 @@ from .conditioner import ImagePrompt
 from .image_encoder import ImageEncoder
 from .injection import InjectionRecorder
 from .inputs import UnitRequest
+from .model_layers import unit_layer_scales
 from .regions import Regions, binary_masks, layer_sizes
 from .weights import IPAdapterWeights
 
@@ -73,4 +74,5 @@ def prepare_unit(
     return ImagePrompt.prepare(
         weights, positive, unconditional, settings, num_images=layout.num_images, guided=layout.guided,
         slot_weights=None if regions is not None else slot_weights, regions=regions, recorder=recorder,
+        layer_scales=unit_layer_scales(settings, output.architecture),
     )  # fmt: skip

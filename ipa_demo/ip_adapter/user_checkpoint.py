@@ -12,8 +12,12 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CheckpointError
+
+if TYPE_CHECKING:
+    from .checkpoint_kind import EncoderNeed
 
 IP_CHECKPOINT_ENV = "IPA_IP_CHECKPOINT"
 
@@ -22,6 +26,8 @@ IP_CHECKPOINT_ENV = "IPA_IP_CHECKPOINT"
 class UserCheckpoint:
     path: Path
     variant: str  # the catalog variant whose file it replaces
+    family: str = "sd15"  # the base model family its layers are numbered for (told once the base model loads)
+    need: EncoderNeed | None = None  # what its projection reads, checked against the image encoder
 
 
 def projection_variant(projection_keys: set[str], path: Path) -> str:

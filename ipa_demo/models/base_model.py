@@ -26,12 +26,13 @@ from .single_file import file_hash, file_sha256, load_sd15_single_file, load_vae
 from .sources import ModelSources
 
 DEFAULT_MODEL_NAME = SD15.repo_name
-SUPPORTED_FAMILIES = ("sd15",)  # architecture families the loop runs
+SUPPORTED_FAMILIES = ("sd15", "sdxl")  # architecture families the loop runs
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 # The parts of a diffusers repo that ``load_stable_diffusion`` reads; weights as safetensors only.
 _PIPELINE_FILES = (
     "model_index.json", "scheduler/*.json", "tokenizer/*", "text_encoder/config.json",
-    "text_encoder/*.safetensors", "unet/config.json", "unet/*.safetensors", "vae/config.json", "vae/*.safetensors",
+    "text_encoder/*.safetensors", "tokenizer_2/*", "text_encoder_2/config.json", "text_encoder_2/*.safetensors",
+    "unet/config.json", "unet/*.safetensors", "vae/config.json", "vae/*.safetensors",
 )  # fmt: skip
 _VAE_FILES = ("config.json", "*.safetensors", "vae/config.json", "vae/*.safetensors")
 
@@ -139,7 +140,7 @@ def load_base_model(
 
 
 def check_supported(base: ModelChoice) -> None:
-    """Refuse, before any weight loads, a folder whose UNet is of a family this app cannot run yet (SDXL)."""
+    """Refuse, before any weight loads, a folder whose UNet is of a family this app cannot run."""
     config = base.path / "unet" / "config.json"
     if not config.is_file():
         return  # loading names what is missing
@@ -147,7 +148,7 @@ def check_supported(base: ModelChoice) -> None:
     if architecture.family not in SUPPORTED_FAMILIES:
         raise ModelLoadError(
             f"base model {base.requested or base.name}: an {architecture.title} model, which this app cannot "
-            f"run yet; give an SD 1.5 model"
+            f"run; give an SD 1.5 or SDXL model"
         )
 
 

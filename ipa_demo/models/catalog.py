@@ -217,6 +217,24 @@ KNOWN_MISSING: tuple[MissingFile, ...] = (
         None,
         "main has only pytorch_model.bin; a safetensors copy exists only on an unmerged bot pull request",
     ),
+    MissingFile(
+        "thibaud/controlnet-openpose-sdxl-1.0",
+        "diffusion_pytorch_model.safetensors",
+        None,
+        "main has diffusion_pytorch_model.bin and OpenPoseXL2.safetensors (not diffusers' name), no fp16 file",
+    ),
+    MissingFile(
+        "TencentARC/t2i-adapter-openpose-sdxl-1.0",
+        "diffusion_pytorch_model.fp16.safetensors",
+        None,
+        "unlike the canny and depth-midas SDXL adapters, main has only the float32 safetensors",
+    ),
+    MissingFile(
+        "h94/IP-Adapter",
+        "sdxl_models/image_encoder/model.fp16.safetensors",
+        None,
+        "sdxl_models/ has no fp16-named files: its safetensors are already stored in half precision",
+    ),
 )
 
 
@@ -229,7 +247,7 @@ def known_missing_files(spec: ModelSpec) -> list[MissingFile]:
     ]
 
 
-ALL_SPECS: tuple[ModelSpec, ...] = (
+SD15_SPECS: tuple[ModelSpec, ...] = (  # every SD 1.5 component; models/specs.py adds SDXL's
     SD15,
     IMAGE_ENCODER,
     *IP_ADAPTERS.values(),
@@ -238,5 +256,4 @@ ALL_SPECS: tuple[ModelSpec, ...] = (
     *DEPTH_ESTIMATORS.values(),
     POSE_ESTIMATOR,
 )
-SPECS_BY_KEY: dict[str, ModelSpec] = {spec.key: spec for spec in ALL_SPECS}
 DEFAULT_SPECS: tuple[ModelSpec, ...] = (SD15, IMAGE_ENCODER, IP_ADAPTERS["base"])  # what a first generation loads

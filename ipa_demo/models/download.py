@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import MissingModelError
-from .catalog import ALL_SPECS, SPECS_BY_KEY, ModelSpec
+from .catalog import ModelSpec
+from .specs import ALL_SPECS, SPECS_BY_KEY
 
 
 def hub_is_offline() -> bool:

@@ -15,6 +15,7 @@ from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjec
 
 from ..architecture import Architecture, describe
 from ..errors import ModelLoadError
+from ..sdxl.text import SDXLTextEncoders
 
 if TYPE_CHECKING:
     from .single_file import SingleFileParts
@@ -32,6 +33,7 @@ class StableDiffusionModels:
     image_processor: VaeImageProcessor
     device: torch.device  # kept here: asking a module walks all its parameters
     dtype: torch.dtype
+    two_encoders: SDXLTextEncoders | None = None  # SDXL: both encoders (the first is ``text_encoder``)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -39,8 +41,9 @@ class StableDiffusionModels:
 
     @property
     def architecture(self) -> Architecture:
-        """The loaded UNet's layout with this VAE's factor and the one text encoder held here."""
-        return describe(self.unet.config, self.vae_scale_factor, ("text_encoder",))
+        """The loaded UNet's layout with this VAE's factor and the text encoders held here."""
+        encoders = ("text_encoder",) if self.two_encoders is None else ("text_encoder", "text_encoder_2")
+        return describe(self.unet.config, self.vae_scale_factor, encoders)
 
     def with_vae(self, vae: AutoencoderKL) -> StableDiffusionModels:
         return replace(self, vae=vae, image_processor=VaeImageProcessor(vae_scale_factor=vae_scale_factor(vae)))
@@ -65,8 +68,12 @@ def _diffusers_weights(folder: Path) -> dict[str, Any]:
 def load_stable_diffusion(
     path: Path, device: torch.device | str, dtype: torch.dtype, parts: SingleFileParts | None = None
 ) -> StableDiffusionModels:
-    """A diffusers folder; with ``parts`` (read from a single file) only its tokenizer and scheduler."""
+    """A diffusers folder; with ``parts`` (read from a single file) only its tokenizer and scheduler.
+    A folder with a second text encoder (SDXL) loads both through ``SDXLTextEncoders``."""
+    two_encoders = None
     try:
+        if parts is None and (path / "text_encoder_2").is_dir():
+            two_encoders = SDXLTextEncoders.from_folder(path, dtype)
         if parts is not None:
             unet, vae, text_encoder = parts.unet, parts.vae, parts.text_encoder
         else:
@@ -76,7 +83,7 @@ def load_stable_diffusion(
             vae = AutoencoderKL.from_pretrained(
                 path / "vae", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "vae")
             )
-            text_encoder = CLIPTextModel.from_pretrained(
+            text_encoder = two_encoders.encoders[0] if two_encoders is not None else CLIPTextModel.from_pretrained(
                 path / "text_encoder",
                 variant=weights_variant(path / "text_encoder", "model.safetensors"),
                 dtype=dtype,
@@ -86,7 +93,7 @@ def load_stable_diffusion(
         scheduler_config = PNDMScheduler.load_config(path / "scheduler")  # any scheduler class reads it
     except Exception as error:
         raise ModelLoadError(f"cannot load Stable Diffusion from {path}: {error}") from None
-    for module in (unet, vae, text_encoder):
+    for module in (unet, vae, text_encoder, *(two_encoders.encoders if two_encoders is not None else ())):
         _ready(module, device)
     return StableDiffusionModels(
         unet=unet,
@@ -97,6 +104,7 @@ def load_stable_diffusion(
         image_processor=VaeImageProcessor(vae_scale_factor=vae_scale_factor(vae)),
         device=torch.device(device),
         dtype=dtype,
+        two_encoders=two_encoders,
     )
 
 

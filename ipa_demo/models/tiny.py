@@ -32,7 +32,6 @@ from transformers import (
 
 from ..architecture import SD15_CONFIG, unet_config
 from .catalog import (
-    ALL_SPECS,
     CONTROLNETS,
     DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
@@ -43,6 +42,7 @@ from .catalog import (
     ModelSpec,
 )
 from .sources import ModelSources
+from .specs import ALL_SPECS
 from .tiny_depth import DEPTH_WRITERS
 from .tiny_response import (
     T2I_IN_CHANNELS,
@@ -52,7 +52,7 @@ from .tiny_response import (
     write_controlnet,
     write_t2i_adapter,
 )
-from .tiny_sdxl import write_sdxl_base
+from .tiny_sdxl import write_sdxl_set
 from .tiny_user import write_user_models
 
 # The widths grow 1:2:4:4 as SD1.5's 320:640:1280:1280, so a layer given another stage's width fails.
@@ -126,7 +126,7 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
         _seed(seed, spec.key)
         DEPTH_WRITERS[name](sources.local_path(spec))
     write_user_models(models_dir, sources.local_path(SD15), lambda component: _seed(seed, component))
-    write_sdxl_base(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
+    write_sdxl_set(models_dir, sources.local_path(SD15), lambda component: _seed(seed, f"sdxl/{component}"))
     for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
         _add_fp16_variant_names(models_dir / spec.repo_name, spec)
     for path in models_dir.rglob("*.safetensors"):

@@ -54,13 +54,20 @@ def write_controlnet(unet: UNet2DConditionModel, folder: Path) -> None:
     controlnet.save_pretrained(folder, safe_serialization=True)
 
 
-def write_t2i_adapter(in_channels: int, channels: tuple[int, ...], folder: Path) -> None:
+def write_t2i_adapter(
+    in_channels: int,
+    channels: tuple[int, ...],
+    folder: Path,
+    adapter_type: str = "full_adapter",
+    downscale_factor: int = 8,
+) -> None:
+    """SD 1.5's adapters are ``full_adapter`` (/8); SDXL's ``full_adapter_xl`` (/16, one more block)."""
     adapter = T2IAdapter(
         in_channels=in_channels,
         channels=list(channels),
         num_res_blocks=2,
-        downscale_factor=8,
-        adapter_type="full_adapter",
+        downscale_factor=downscale_factor,
+        adapter_type=adapter_type,
     )
     for module in adapter.modules():
         if isinstance(module, nn.Conv2d):

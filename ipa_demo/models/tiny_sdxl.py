@@ -19,6 +19,10 @@ from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionMode
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from ..architecture import SDXL_CONFIG, read_config, unet_config
+from .sources import ModelSources
+from .tiny_response import denoising_skip, focused_self_attention
+from .tiny_sdxl_ip import write_sdxl_ip_adapters
+from .tiny_sdxl_structure import write_sdxl_structure
 
 SDXL_BASE_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 FOLDER = SDXL_BASE_REPO.split("/")[-1]  # a models folder holds each repo under its name (ModelSpec.repo_name)
@@ -28,6 +32,16 @@ TEXT_HIDDEN = 16  # each encoder's width; the UNet reads both side by side (768 
 TIME_EMBED = 8  # per time id (256 on SDXL)
 TIME_IDS = 6  # original size, crop top-left, target size
 SAMPLE_SIZE = 8  # latents: 64 px
+
+
+def write_sdxl_set(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -> Path:
+    """The SDXL family's twins (``write_tiny_models`` calls this): the base, then what builds on its UNet."""
+    folder = write_sdxl_base(models_dir, sd15, seed)
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet")
+    sources = ModelSources(models_dir)
+    write_sdxl_ip_adapters(sources, unet, seed)
+    write_sdxl_structure(sources, folder, unet, seed)
+    return folder
 
 
 def write_sdxl_base(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -> Path:
@@ -54,7 +68,10 @@ def write_sdxl_base(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -
         "projection_class_embeddings_input_dim": TEXT_HIDDEN + TIME_IDS * TIME_EMBED,
         "sample_size": SAMPLE_SIZE,
     }
-    UNet2DConditionModel.from_config(unet_config(SDXL_CONFIG) | tiny_unet).save_pretrained(folder / "unet")
+    unet = UNet2DConditionModel.from_config(unet_config(SDXL_CONFIG) | tiny_unet)
+    denoising_skip(unet)  # a UNet that denoises and a self-attention that tells tokens apart, so that
+    focused_self_attention(unet)  # what a conditioner adds shows in the image (tiny_response)
+    unet.save_pretrained(folder / "unet")
     EulerDiscreteScheduler(  # SDXL base's scheduler_config.json
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1, timestep_spacing="leading"
     ).save_pretrained(folder / "scheduler")

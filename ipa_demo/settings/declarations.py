@@ -19,6 +19,7 @@ from typing import Literal
 from ..architecture.layers import CURVE_FORMULAS, DEFAULT_ARCHITECTURE, NUM_LAYERS, STAGE_NAMES
 from ..architecture.stage_roles import Role, role_of
 from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
+from ..models.catalog_sdxl import SDXL_IP_ADAPTERS
 from ..schedulers import SCHEDULER_NAMES
 from .unit_names import unit_label
 
@@ -30,7 +31,7 @@ PngGroup = Literal["always", "img2img", "ip", "ip2", "controlnet", "t2i", "refer
 MAX_SEED = 2**32 - 1
 MAX_IP_SCALE = 3.0
 NONE = "none"
-IP_VARIANTS: tuple[str, ...] = tuple(IP_ADAPTERS)
+IP_VARIANTS: tuple[str, ...] = tuple(dict.fromkeys([*IP_ADAPTERS, *SDXL_IP_ADAPTERS]))  # SD 1.5's, then SDXL's vit-h
 CONTROLNET_KINDS: tuple[str, ...] = (NONE, *CONTROLNETS)
 T2I_KINDS: tuple[str, ...] = (NONE, *T2I_ADAPTERS)
 REFERENCE_MODES: tuple[str, ...] = ("off", "attn", "adain", "attn+adain")

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..models.catalog import IP_ADAPTERS
+from ..models.catalog_sdxl import SDXL_IP_ADAPTERS
 from .checks import SettingsError
 from .declarations import BY_NAME, PACKED_KEYS, SETTINGS, PackedKey, PngGroup, Setting
 from .generation import GenerationSettings
@@ -34,7 +35,7 @@ LEADING_KEYS = ("Steps", "Sampler", "CFG scale", "Seed", "Size", "IP-Adapter")
 # A1111's own texts are a few KB; ours add the inline region masks (a few KB each, at most 16).
 # A PNG is anyone's upload: a longer text is refused before it is parsed.
 MAX_PARAMETERS_CHARS = 256 * 1024
-_VARIANT_OF_KEY = {spec.key: name for name, spec in IP_ADAPTERS.items()}
+_VARIANT_OF_KEY = {spec.key: name for table in (SDXL_IP_ADAPTERS, IP_ADAPTERS) for name, spec in table.items()}
 
 
 def _entries(group: str | None = None) -> Iterator[Setting | PackedKey]:
@@ -76,7 +77,7 @@ VARIANT_SETTINGS = ("ip_variant", "ip2_variant")  # written as the checkpoint's 
 
 def _encode(setting: Setting, value: Any) -> str:
     if setting.name in VARIANT_SETTINGS:
-        return IP_ADAPTERS[value].key
+        return (IP_ADAPTERS if value in IP_ADAPTERS else SDXL_IP_ADAPTERS)[value].key
     if setting.kind == "float":
         return f"{value:g}"
     return str(value)

@@ -10,6 +10,7 @@ are, black removes them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from PIL import Image
 
 from ..conditioner import BatchLayout, Conditioner, Step
 from ..settings import ControlNetSettings
-from ..unet_call import UNetCall
+from ..unet_call import Residuals, UNetCall
 from ..windows import step_in_window
 from .control_maps import fit_to_size
 
@@ -72,22 +73,38 @@ class ControlNetGuidance(Conditioner):
         # it gives the same numbers for less work.
         if not step_in_window(step.index, step.total, self.start, self.end):
             return call
-        model_input, text = call.sample, call.text
-        conditional_only = self.guess_mode and self.guided
-        if conditional_only:  # the unconditional half gets no residuals at all
-            model_input, text = model_input.chunk(2)[1], text.chunk(2)[1]
-        down, mid = self.model(
-            model_input,
-            step.timestep,
-            encoder_hidden_states=text,  # text tokens only: the ControlNet never sees image tokens
-            controlnet_cond=self.image,
-            conditioning_scale=self.scale,
-            guess_mode=self.guess_mode,
-            return_dict=False,
-        )
-        if self.region is not None:
-            down, mid = [masked(sample, self.region) for sample in down], masked(mid, self.region)
-        if conditional_only:
-            down = [torch.cat([torch.zeros_like(sample), sample]) for sample in down]
-            mid = torch.cat([torch.zeros_like(mid), mid])
-        return call.add_residuals({"down_block_additional_residuals": list(down), "mid_block_additional_residual": mid})
+        residuals = controlnet_residuals(self, call.sample, step.timestep, call.text, call.added_cond_kwargs)
+        if self.region is not None:  # the guess-mode zeros stay zeros
+            residuals = {name: [masked(item, self.region) for item in value] if isinstance(value, list)
+                         else masked(value, self.region) for name, value in residuals.items()}  # fmt: skip
+        return call.add_residuals(residuals)
+
+
+def controlnet_residuals(
+    guidance: ControlNetGuidance,
+    sample: torch.Tensor,
+    timestep: torch.Tensor,
+    text: torch.Tensor,
+    added: Mapping[str, torch.Tensor] | None,
+) -> Residuals:
+    """One step's ControlNet residuals. ``added``: the UNet's added conditioning on SDXL, whose ControlNet
+    (a copy of the UNet's encoder) reads it as the UNet does; None on SD 1.5. Under guess mode the
+    ControlNet sees the conditional half only, of the added conditioning too, as diffusers does."""
+    conditional_only = guidance.guess_mode and guidance.guided
+    if conditional_only:  # the unconditional half gets no residuals at all
+        sample, text = sample.chunk(2)[1], text.chunk(2)[1]
+        added = None if added is None else {name: value.chunk(2)[1] for name, value in added.items()}
+    down, mid = guidance.model(
+        sample,
+        timestep,
+        encoder_hidden_states=text,  # text tokens only: the ControlNet never sees image tokens
+        controlnet_cond=guidance.image,
+        conditioning_scale=guidance.scale,
+        guess_mode=guidance.guess_mode,
+        added_cond_kwargs=None if added is None else dict(added),
+        return_dict=False,
+    )
+    if conditional_only:
+        down = [torch.cat([torch.zeros_like(residual), residual]) for residual in down]
+        mid = torch.cat([torch.zeros_like(mid), mid])
+    return {"down_block_additional_residuals": list(down), "mid_block_additional_residual": mid}

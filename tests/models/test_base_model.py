@@ -116,10 +116,12 @@ def test_a_file_that_is_not_sd15_is_refused_naming_what_it_is(
         Engine(ModelSources(tiny_models_dir), base_model=str(path))
 
 
-def test_an_sdxl_folder_is_refused_before_loading_naming_its_architecture(tiny_models_dir: Path) -> None:
-    """Not yet run (its UNet needs added_cond_kwargs): a sentence at start-up, not a TypeError mid-generation."""
-    with pytest.raises(ModelLoadError, match="stabilityai/stable-diffusion-xl-base-1.0: an SDXL model, which this app"):
-        Engine(ModelSources(tiny_models_dir), base_model="stabilityai/stable-diffusion-xl-base-1.0")
+def test_an_sdxl_folder_loads_with_both_text_encoders(tiny_models_dir: Path) -> None:
+    """Refused at start before the engine ran SDXL; now it loads as SDXL, told from its UNet, not from a flag."""
+    models = Engine(ModelSources(tiny_models_dir), base_model="stabilityai/stable-diffusion-xl-base-1.0").models
+    assert models.architecture.family == "sdxl" and len(models.architecture.modules) == 11
+    assert models.two_encoders is not None and models.text_encoder is models.two_encoders.encoders[0]
+    assert models.architecture.text_encoders == ("text_encoder", "text_encoder_2")
 
 
 def test_a_checkpoint_of_another_text_width_or_an_8_channel_unet_is_refused(

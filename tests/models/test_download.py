@@ -17,7 +17,8 @@ import pytest
 
 from ipa_demo.cli import main
 from ipa_demo.models import download as download_module
-from ipa_demo.models.catalog import ALL_SPECS, IMAGE_ENCODER, IP_ADAPTERS, SD15
+from ipa_demo.models.catalog import IMAGE_ENCODER, IP_ADAPTERS, SD15
+from ipa_demo.models.specs import ALL_SPECS
 from ipa_demo.models.download import (
     HubError,
     HubUnreachableError,

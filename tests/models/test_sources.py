@@ -16,14 +16,12 @@ import pytest
 
 from ipa_demo.errors import MissingModelError
 from ipa_demo.models.catalog import (
-    ALL_SPECS,
     DEFAULT_SPECS,
     DEPTH_ESTIMATORS,
     IMAGE_ENCODER,
     IP_ADAPTERS,
     KNOWN_MISSING,
     SD15,
-    SPECS_BY_KEY,
     Kind,
     ModelSpec,
     depth_model_argument,
@@ -31,6 +29,7 @@ from ipa_demo.models.catalog import (
 )
 from ipa_demo.models.download import cached_path
 from ipa_demo.models.sources import ModelSources
+from ipa_demo.models.specs import ALL_SPECS, SPECS_BY_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,6 +97,7 @@ import time
 from ipa_demo.models.catalog import SD15
 from ipa_demo.errors import MissingModelError
 from ipa_demo.models.sources import ModelSources
+from ipa_demo.models.specs import ALL_SPECS, SPECS_BY_KEY
 start = time.perf_counter()
 try:
     ModelSources().resolve(SD15)
@@ -155,7 +155,7 @@ def test_a_pinned_revision_is_looked_up_at_that_commit_only(tmp_path: Path) -> N
 
 def test_the_catalog_flags_a_spec_that_names_a_known_missing_file() -> None:
     dpt = DEPTH_ESTIMATORS["dpt-hybrid-midas"]
-    (missing,) = KNOWN_MISSING
+    (missing,) = (entry for entry in KNOWN_MISSING if entry.repo_id == dpt.repo_id)
     assert (missing.repo_id, missing.path, missing.revision) == (dpt.repo_id, "model.safetensors", None)
     assert known_missing_files(dpt) == []  # the spec asks for the pickle that main has
     wrong = replace(dpt, files=("config.json", "preprocessor_config.json", "model.safetensors"))

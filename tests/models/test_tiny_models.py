@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from transformers import CLIPTokenizer, pipeline
 
 from ipa_demo.models.catalog import (
-    ALL_SPECS,
+    SD15_SPECS,
     CONTROLNETS,
     DEPTH_ESTIMATOR,
     DEPTH_ESTIMATORS,
@@ -67,8 +67,11 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(models_dir: Pa
     reference = _weights(models_dir)
     # 16 catalog weights files, 6 also under their fp16-variant name; then the users' models (tiny_user.py):
     # a single file, a VAE file, a LoRA, the inpainting folder's UNet and its two files linked from SD1.5;
-    # the SDXL base twin's UNet, VAE and two text encoders (tiny_sdxl.py)
-    assert len(reference) == 22 + 6 + 4
+    # the SDXL base twin's UNet, VAE and two text encoders, 4 also under their fp16 name (tiny_sdxl.py); its
+    # ViT-bigG image encoder and four IP-Adapters (tiny_sdxl_ip.py); three ControlNets and three T2I-Adapters,
+    # 4 also under fp16 names, the fp16-fix VAE, the inpainting folder's UNet (and its fp16 name) and the
+    # three files it links from the base (tiny_sdxl_structure.py)
+    assert len(reference) == 22 + 6 + 4 + (4 + 5) + (6 + 4 + 1 + 2 + 3)
     assert _weights(write_tiny_models(tmp_path / "again")) == reference
     other = _weights(write_tiny_models(tmp_path / "other", seed=1))
     assert other.keys() == reference.keys()
@@ -78,11 +81,12 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(models_dir: Pa
 def test_the_set_is_small(models_dir: Path) -> None:
     files = {path.stat().st_ino: path.stat().st_size for path in models_dir.rglob("*") if path.is_file()}
     # About 7 MB of catalog models; the users' twins add the SD1.5 again as one file, a VAE, a UNet, a LoRA.
-    assert sum(files.values()) < 20_000_000
+    # The SDXL twins (tiny_sdxl*.py) add about 6 MB: a UNet, an inpainting UNet, three ControlNets, adapters.
+    assert sum(files.values()) < 26_000_000
 
 
 def test_every_file_a_real_download_has_exists(models_dir: Path) -> None:
-    for spec in (spec for spec in ALL_SPECS if spec.key not in NO_TWIN):
+    for spec in (spec for spec in SD15_SPECS if spec.key not in NO_TWIN):
         for pattern in spec.files:
             path = models_dir / spec.repo_name / pattern
             if path.suffix == ".bin" and not path.exists():  # real T2I-Adapters are pickles; ours are safetensors

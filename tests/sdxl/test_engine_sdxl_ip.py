@@ -1,0 +1,132 @@
+"""SDXL through the engine with IP-Adapter, alone and beside ControlNet or T2I-Adapter, equals diffusers' SDXL
+pipelines with ``load_ip_adapter`` (max |d| <= 1e-4); the style preset equals InstantStyle's scale dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import (
+    ControlNetModel,
+    DiffusionPipeline,
+    StableDiffusionXLAdapterPipeline,
+    StableDiffusionXLControlNetPipeline,
+    T2IAdapter,
+)
+from PIL import Image, ImageDraw
+
+from ipa_demo.engine import Engine
+from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_CONTROLNETS, SDXL_T2I_ADAPTERS
+from ipa_demo.models.sources import ModelSources
+from ipa_demo.settings import (
+    ControlNetSettings,
+    GenerationSettings,
+    IPAdapterSettings,
+    SettingsError,
+    T2IAdapterSettings,
+)
+
+from ..helpers import noise_image
+from .ip_pipelines import diffusers_with_ip_adapter
+
+PROMPT = "a house by a lake"
+STEPS = 3
+GUIDANCE = 6.0
+SEED = 11
+
+
+def edges() -> Image.Image:
+    drawing = Image.new("RGB", (64, 64))
+    pen = ImageDraw.Draw(drawing)
+    pen.rectangle((12, 12, 50, 44), outline=(255, 255, 255), width=2)
+    pen.line((0, 60, 63, 20), fill=(255, 255, 255), width=2)
+    return drawing
+
+
+@pytest.fixture(scope="module")
+def sources(tiny_models_dir: Path) -> ModelSources:
+    return ModelSources(tiny_models_dir)
+
+
+@pytest.fixture(scope="module")
+def engine(sources: ModelSources) -> Engine:
+    return Engine(sources, base_model=SDXL_BASE.repo_id)
+
+
+@pytest.fixture(scope="module")
+def reference() -> Image.Image:
+    return noise_image(96, 72, seed=6)
+
+
+def _frozen(pipe: DiffusionPipeline) -> DiffusionPipeline:
+    """Frozen as the engine loads its modules (on CPU a frozen UNet takes another attention kernel: see
+    test_engine_sdxl.py)."""
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.requires_grad_(False)
+    return pipe
+
+
+def _settings(ip: IPAdapterSettings, **options: object) -> GenerationSettings:
+    return GenerationSettings(PROMPT, seed=SEED, width=64, height=64, steps=STEPS, guidance=GUIDANCE,
+                              scheduler="Euler", ip=ip, **options)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _theirs(pipe: DiffusionPipeline, scale: float | dict, reference: Image.Image, **options: object) -> np.ndarray:
+    pipe.set_ip_adapter_scale(scale)
+    return _frozen(pipe)(
+        PROMPT, ip_adapter_image=reference, num_inference_steps=STEPS, guidance_scale=GUIDANCE, height=64, width=64,
+        generator=[torch.Generator().manual_seed(SEED)], output_type="np", **options,
+    ).images  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", ["base", "plus"])
+def test_an_ip_variant_equals_diffusers(sources, engine, reference, variant: str) -> None:
+    """base reads the ViT-bigG encoder, plus the ViT-H one: each through its family's catalog entry."""
+    ours = engine.generate(_settings(IPAdapterSettings(scale=0.7, variant=variant)), [reference]).pixels
+    theirs = _theirs(diffusers_with_ip_adapter(sources, variant), 0.7, reference)
+    assert np.abs(ours - theirs).max() <= 1e-4
+    plain = engine.generate(_settings(IPAdapterSettings(scale=0.0))).pixels
+    assert np.abs(ours - plain).max() * 255 >= 20  # the reference reaches the image
+
+
+def test_the_style_preset_equals_instant_styles_scale_dict(sources, engine, reference) -> None:
+    """SD 1.5's named mask "style" is SDXL's up_blocks.0.attentions.1 on an SDXL base model."""
+    style = IPAdapterSettings(scale=1.0).with_preset("style")
+    ours = engine.generate(_settings(style), [reference]).pixels
+    theirs = _theirs(diffusers_with_ip_adapter(sources, "base"), {"up": {"block_0": [0.0, 1.0, 0.0]}}, reference)
+    assert np.abs(ours - theirs).max() <= 1e-4
+    everywhere = engine.generate(_settings(IPAdapterSettings(scale=1.0)), [reference]).pixels
+    assert np.abs(ours - everywhere).max() * 255 >= 20  # the other ten modules were left out
+
+
+def test_a_mask_for_another_model_is_refused_naming_the_flag(engine, reference) -> None:
+    odd = IPAdapterSettings(mask="1" * 15 + "0")  # 16 bits, no named mask
+    with pytest.raises(SettingsError, match="ip_layers.*SDXL has 11 attention modules"):
+        engine.generate(_settings(odd), [reference])
+    with pytest.raises(SettingsError, match="ip_variant.*'light' has no SDXL model"):
+        engine.generate(_settings(IPAdapterSettings(variant="light")), [reference])
+
+
+@pytest.mark.parametrize(("kind", "guess_mode", "scale"), [("canny", False, 1.0), ("depth", True, 0.8)])
+def test_controlnet_with_ip_adapter_equals_diffusers(sources, engine, reference, kind, guess_mode, scale) -> None:
+    settings = _settings(IPAdapterSettings(scale=0.6), controlnet=ControlNetSettings(kind, scale, guess_mode=guess_mode),
+                         control_is_map=True)  # fmt: skip
+    ours = engine.generate(settings, [reference], control_image=edges()).pixels
+    controlnet = ControlNetModel.from_pretrained(sources.local_path(SDXL_CONTROLNETS[kind])).eval()
+    pipe = StableDiffusionXLControlNetPipeline(**diffusers_with_ip_adapter(sources, "base").components, controlnet=controlnet)
+    theirs = _theirs(pipe, 0.6, reference, image=edges(), controlnet_conditioning_scale=scale, guess_mode=guess_mode)
+    assert np.abs(ours - theirs).max() <= 1e-4
+
+
+@pytest.mark.parametrize(("kind", "scale"), [("canny", 1.0), ("openpose", 0.7)])
+def test_t2i_adapter_with_ip_adapter_equals_diffusers(sources, engine, reference, kind, scale) -> None:
+    settings = _settings(IPAdapterSettings(scale=0.6), t2i=T2IAdapterSettings(kind, scale), control_is_map=True)
+    ours = engine.generate(settings, [reference], control_image=edges()).pixels
+    adapter = T2IAdapter.from_pretrained(sources.local_path(SDXL_T2I_ADAPTERS[kind])).eval()
+    pipe = StableDiffusionXLAdapterPipeline(**diffusers_with_ip_adapter(sources, "base").components, adapter=adapter)
+    control = edges().convert("L") if adapter.config.in_channels == 1 else edges()
+    theirs = _theirs(pipe, 0.6, reference, image=control, adapter_conditioning_scale=scale)
+    assert np.abs(ours - theirs).max() <= 1e-4
