@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
+from gradio.i18n import I18nData
 
 from ..settings.declarations import BY_NAME
 from .zh_cn import CELLS, GRADIO_ZH, MESSAGES, ZH_CN
@@ -57,6 +58,7 @@ KEPT_AS_WRITTEN = frozenset(
     | {choice for name in _NAMED_CHOICES for choice in BY_NAME[name].choices if choice not in ZH_CN}
 )
 _LAYER = re.compile(r"L\d+")
+_I18N_TEXT = "__i18n__"  # how an I18nData travels inside a text (a Markdown's or a button's value)
 _CHINESE_FIRST = re.compile(r"^\s*zh\b(?!-(?:TW|HK|MO|Hant))", re.IGNORECASE)
 
 
@@ -66,9 +68,40 @@ def page_script(script: str) -> str:
 
 
 def translate_page(demo: gr.Blocks) -> None:
-    """Every block of ``demo`` sends its texts as translation keys (call once the page is built)."""
+    """Every block of ``demo`` sends its texts as translation keys (call once the page is built); the
+    API's description keeps the English (it is read by programs and their authors, not the page)."""
     for block in demo.blocks.values():
         block.get_config = _with_keys(block.get_config)  # type: ignore[method-assign]
+    api_info = demo.get_api_info
+
+    @functools.wraps(api_info)
+    def english_api_info(*args: Any, **kwargs: Any) -> Any:
+        return _in_english(api_info(*args, **kwargs))
+
+    demo.get_api_info = english_api_info  # type: ignore[method-assign]
+
+
+def english(value: Any) -> Any:
+    """The English text a config value stands for: a translation key's text, else the value itself."""
+    if isinstance(value, I18nData):
+        return value.key
+    if isinstance(value, dict) and "translation_metadata" in (value.get("_type"), value.get("__type__")):
+        return value.get("key")
+    if isinstance(value, str) and value.startswith(_I18N_TEXT):
+        try:
+            return json.loads(value.removeprefix(_I18N_TEXT))["key"]
+        except (ValueError, KeyError, TypeError):
+            return value
+    return value
+
+
+def _in_english(found: Any) -> Any:
+    if isinstance(found, dict):
+        plain = english(found)
+        return plain if plain is not found else {key: _in_english(item) for key, item in found.items()}
+    if isinstance(found, list):
+        return [_in_english(item) for item in found]
+    return english(found)
 
 
 def _with_keys(config_of: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:

@@ -89,8 +89,8 @@ def test_the_page_loading_a_png_sets_its_model_for_that_page_only_and_says_what_
     handlers = Handlers(two_models, OutputStore(tmp_path / "out"), Limits())
     *values, shown = handlers.load_png(str(png))
     assert values[PARAMS.index("base_model")] == "tiny-sd15"
-    notes = "\nNote: base model set to tiny-sd15, for your requests only.\nNote: LoRA tiny-lora is not loaded here."
-    assert shown.endswith(notes)
+    notes = ("Note: base model set to tiny-sd15, for your requests only.", "Note: LoRA tiny-lora is not loaded here.")
+    assert all(note in shown.splitlines() for note in notes), shown
     assert two_models.base_model.name == "stable-diffusion-v1-5", "nothing switched for anyone else"
     other = tmp_path / "other.png"
     save_png(result.images[0], other, result.parameters[0].replace("Model hash: ", "Model hash: 0"))
@@ -111,7 +111,7 @@ def test_the_page_offers_the_configured_base_models_as_a_request_input(
     assert isinstance(picker, gr.Dropdown) and picker.visible and picker.value == "stable-diffusion-v1-5"
     assert picker.choices == [("stable-diffusion-v1-5 (default)", "stable-diffusion-v1-5"), ("tiny-sd15", "tiny-sd15")]
     uses = [fn for fn in demo.fns.values() if picker in fn.inputs]
-    assert uses and all(fn.api_name in ("generate", "compare", "sweep", "injection_maps") or fn.fn is None or
+    assert uses and all(fn.api_name in ("generate", "inpaint", "compare", "sweep", "injection_maps") or fn.fn is None or
                         fn.fn.__name__ == "explain" for fn in uses), "an input of requests, no event of its own"
     single_model = create_app(Engine(ModelSources(tiny_models_dir)), with_examples=False)
     hidden = next(block for block in single_model.blocks.values() if getattr(block, "elem_id", None) == "base_model")

@@ -134,7 +134,7 @@ def call_in(url: str, event: dict[str, Any], data: list[Any], session: str) -> s
 def picker_events(url: str) -> list[tuple[dict[str, Any], int, Any]]:
     """Every event other than the GPU requests that takes the base-model picker, with the picker's
     position and the value naming the other model."""
-    gpu = {"generate", "compare", "sweep", "injection_maps"}
+    gpu = {"generate", "inpaint", "compare", "sweep", "injection_maps"}
     found = []
     for event, inputs in events(url):
         for position, component in enumerate(inputs):

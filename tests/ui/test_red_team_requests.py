@@ -23,6 +23,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.ui.app import create_app, launch_options
+from ipa_demo.ui.translation import english
 
 from .test_app import served, small
 from .test_red_team import META, assert_still_serves, attacked_inputs, call, default_data, events
@@ -115,7 +116,7 @@ def placed(kind: str, file: dict[str, Any]) -> Any:
 
 def names_the_input(answer: str, component: dict[str, Any]) -> bool:
     """The refusal names the input: by its label (in a message) or as the parameter a validator marks."""
-    label = component["props"].get("label") or ""
+    label = english(component["props"].get("label")) or ""
     try:
         detail = json.loads(answer).get("detail")
     except (ValueError, AttributeError):
@@ -219,7 +220,7 @@ def test_private_helper_events_name_their_inputs_instead_of_a_null_error(app_url
             answer = call(app_url, event, data)
             assert not succeeded(answer) or '"error"' not in answer
             if '"error"' in answer:
-                assert (component["props"].get("label") or "") in answer, answer[:300]
+                assert (english(component["props"].get("label")) or "") in answer, answer[:300]
                 assert not any(internal in answer for internal in INTERNALS), answer[:300]
 
 

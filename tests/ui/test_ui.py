@@ -311,7 +311,7 @@ def test_concurrent_sessions_never_see_each_others_settings(engine, tmp_path: Pa
 
 def test_gpu_events_share_one_bounded_queue(engine) -> None:
     demo = create_app(FakeEngine(), queue_size=5, with_examples=False)  # type: ignore[arg-type]
-    public = ("generate", "compare", "sweep", "injection_maps")
+    public = ("generate", "inpaint", "compare", "sweep", "injection_maps")
     gpu = [fn for fn in demo.fns.values() if fn.api_name in public]
     assert {fn.concurrency_id for fn in gpu} == {"gpu"} and len(gpu) == len(public)
     assert all(fn.validator is not None for fn in gpu)
