@@ -212,7 +212,7 @@ def create_app(
         # settings. On a wide screen the layout's CSS puts the results beside both, kept in view.
         with gr.Row(equal_height=False, elem_id="studio"):
             first = gr.Column(scale=5, min_width=420, elem_id="controls")
-            with gr.Column(scale=6, min_width=420, elem_id="results"), gr.Tabs():
+            with gr.Column(scale=6, min_width=420, elem_id="results"), gr.Tabs(overflow_behavior="wrap"):  # a phone shows every tab
                 outputs = Outputs(limits)
             settings = gr.Column(scale=5, min_width=420, elem_id="settings")
         controls = build_controls(limits, first, settings, base_model_names(engine))

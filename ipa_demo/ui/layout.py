@@ -96,6 +96,8 @@ _CONTROLS = """
 .error-box { background: var(--error-background-fill, #fef2f2); padding: 6px 10px; }
 .error-box, .error-box p { color: var(--error-text-color, #b91c1c); }
 .stop-note:not(:has(p)) { display: none; }  /* empty until a Stop */
+/* Four tabs in one row on a phone (they wrap rather than hide in a menu when they cannot). */
+#results .tab-container button[role="tab"] { padding-inline: var(--size-2); }
 """
 
 # WCAG 2.1 AA beyond the theme's colours (``app.THEME``): the accent has no dark variant in Gradio's
