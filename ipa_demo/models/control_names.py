@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS, ModelSpec
+from .catalog_sdxl import SDXL_CONTROLNETS, SDXL_IP_ADAPTERS, SDXL_T2I_ADAPTERS
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,16 @@ def _stem(spec: ModelSpec, role: str) -> str:
     return PurePosixPath(spec.path_in_repo).stem if role == "ip" else spec.repo_name
 
 
+# SD 1.5's first, then SDXL's: a kind both families have is named by SD 1.5's file (``control_model``),
+# and a kind only SDXL has (the ``vit-h`` adapter) by SDXL's.
 CONTROL_MODELS: tuple[ControlModel, ...] = tuple(
     ControlModel(_stem(spec, role), role, kind)
-    for role, table in (("ip", IP_ADAPTERS), ("controlnet", CONTROLNETS), ("t2i", T2I_ADAPTERS))
+    for role, table in (
+        ("ip", IP_ADAPTERS), ("controlnet", CONTROLNETS), ("t2i", T2I_ADAPTERS),
+        ("ip", SDXL_IP_ADAPTERS), ("controlnet", SDXL_CONTROLNETS), ("t2i", SDXL_T2I_ADAPTERS),
+    )
     for kind, spec in table.items()
-)
+)  # fmt: skip
 
 
 def control_model(role: str, kind: str) -> ControlModel:

@@ -33,6 +33,7 @@ from ipa_demo.errors import CheckpointError, MissingModelError, ModelLoadError, 
 from ipa_demo.images import ImageInputError, load_image
 from ipa_demo.metadata import read_png_parameters
 from ipa_demo.models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
+from ipa_demo.models.catalog_sdxl import SDXL_IP_ADAPTERS
 from ipa_demo.schedulers import SCHEDULER_NAMES
 from ipa_demo.settings import CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS, GenerationSettings, Limits, SettingsError
 from ipa_demo.settings.declarations import IMAGE_PARAMS
@@ -421,5 +422,5 @@ def test_model_choices_are_fixed_allow_lists() -> None:
     allowed = {"ip_variant": IP_VARIANTS, "controlnet": CONTROLNET_KINDS, "t2i": T2I_KINDS}
     for name, values in {**allowed, "scheduler": SCHEDULER_NAMES}.items():
         assert tuple(value for _, value in fields[name].choices) == values, name
-    assert set(IP_ADAPTERS) == set(IP_VARIANTS)
+    assert set(IP_ADAPTERS) | set(SDXL_IP_ADAPTERS) == set(IP_VARIANTS)
     assert set(CONTROLNETS) == set(CONTROLNET_KINDS) - {"none"} and set(T2I_ADAPTERS) == set(T2I_KINDS) - {"none"}
