@@ -22,13 +22,7 @@ import diffusers
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from safetensors.torch import save_file
-from transformers import (
-    CLIPImageProcessor,
-    CLIPTextConfig,
-    CLIPTextModel,
-    CLIPVisionConfig,
-    CLIPVisionModelWithProjection,
-)
+from transformers import CLIPTextConfig, CLIPTextModel
 
 from ..architecture import SD15_CONFIG, unet_config
 from .catalog import (
@@ -44,6 +38,7 @@ from .catalog import (
 from .sources import ModelSources
 from .specs import ALL_SPECS
 from .tiny_depth import DEPTH_WRITERS
+from .tiny_image_encoder import write_image_encoder
 from .tiny_response import (
     T2I_IN_CHANNELS,
     denoising_skip,
@@ -60,8 +55,6 @@ UNET_CHANNELS = (8, 16, 32, 32)
 CROSS_ATTENTION_DIM = 32  # = the text encoder's hidden size, as 768 is on SD1.5
 VAE_CHANNELS = (8, 16, 32, 32)
 IMAGE_ENCODER_DIM = 32  # hidden size and projection size
-IMAGE_SIZE = 224
-PATCH_SIZE = 14  # 224 / 14 = 16, so 16 * 16 + 1 = 257 tokens as on ViT-H/14
 PLUS_TOKENS = 16
 PLUS_WIDTH = 32  # the Resampler's own width (768 on the real one)
 PLUS_DEPTH = 4  # diffusers always builds a 4-block Resampler and loads it strictly
@@ -102,8 +95,6 @@ MODEL_INDEX: dict[str, Any] = {
     "unet": ["diffusers", "UNet2DConditionModel"],
     "vae": ["diffusers", "AutoencoderKL"],
 }
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
@@ -112,7 +103,7 @@ def write_tiny_models(models_dir: Path, seed: int = 0) -> Path:
     sources = ModelSources(models_dir)
     unet = _write_sd15(sources.local_path(SD15), seed)
     _seed(seed, IMAGE_ENCODER.key)
-    _write_image_encoder(sources.local_path(IMAGE_ENCODER))
+    write_image_encoder(sources.local_path(IMAGE_ENCODER), hidden=IMAGE_ENCODER_DIM, embeds=IMAGE_ENCODER_DIM)
     for variant, spec in IP_ADAPTERS.items():
         _seed(seed, spec.key)
         _write_flat_safetensors(_ip_adapter_state_dict(unet, variant), sources.local_path(spec))
@@ -238,29 +229,6 @@ def _byte_characters() -> list[str]:
 # --- IP-Adapter image encoder and checkpoints ---------------------------------------------------
 
 
-def _write_image_encoder(folder: Path) -> None:
-    config = CLIPVisionConfig(
-        hidden_size=IMAGE_ENCODER_DIM,
-        intermediate_size=4 * IMAGE_ENCODER_DIM,
-        projection_dim=IMAGE_ENCODER_DIM,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=IMAGE_SIZE,
-        patch_size=PATCH_SIZE,
-        hidden_act="gelu",
-    )
-    CLIPVisionModelWithProjection(config).save_pretrained(folder)
-    write_image_processor(folder, IMAGE_SIZE)
-
-
-def write_image_processor(folder: Path, size: int) -> None:
-    """CLIP's image preprocessing (resize, centre crop, its mean and spread) at ``size``."""
-    CLIPImageProcessor(
-        size={"shortest_edge": size},
-        crop_size={"height": size, "width": size},
-        image_mean=list(CLIP_MEAN),
-        image_std=list(CLIP_STD),
-    ).save_pretrained(folder)
 
 
 def _ip_adapter_state_dict(unet: UNet2DConditionModel, variant: str) -> dict[str, torch.Tensor]:

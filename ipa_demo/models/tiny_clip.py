@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from transformers import CLIPConfig, CLIPModel
 
-from .tiny import END_TOKEN, MAX_TOKENS, START_TOKEN, _write_tokenizer, write_image_processor
+from .tiny import END_TOKEN, MAX_TOKENS, START_TOKEN, _write_tokenizer
+from .tiny_image_encoder import write_image_processor
 
 WIDTH = 32
 IMAGE_SIZE = 32

@@ -17,18 +17,16 @@ from pathlib import Path
 import torch
 from diffusers import UNet2DConditionModel
 from safetensors.torch import save_file
-from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from ..architecture import describe_unet
 from .catalog import IMAGE_ENCODER
 from .catalog_sdxl import SDXL_IMAGE_ENCODER, SDXL_IP_ADAPTERS, SDXL_IP_ENCODERS
 from .sources import ModelSources
+from .tiny_image_encoder import write_image_encoder
 
 BIGG_EMBEDS = 40  # 1280 on ViT-bigG/14
 BIGG_HIDDEN = 48  # 1664
 H_EMBEDS = H_HIDDEN = 32  # the tiny SD 1.5 set's encoder (1024 and 1280 on ViT-H/14)
-IMAGE_SIZE = 224
-PATCH_SIZE = 14
 LINEAR_TOKENS = 4
 PLUS_TOKENS = 16
 PLUS_WIDTH = 24  # the Resampler's own width (1280 on the real SDXL plus)
@@ -40,7 +38,7 @@ ENCODER_WIDTHS = {SDXL_IMAGE_ENCODER.key: (BIGG_EMBEDS, BIGG_HIDDEN), IMAGE_ENCO
 def write_sdxl_ip_adapters(sources: ModelSources, unet: UNet2DConditionModel, seed: Callable[[str], None]) -> None:
     """The bigG encoder and the four adapter files, for the tiny SDXL ``unet`` (its 70 layers' widths)."""
     seed(SDXL_IMAGE_ENCODER.key)
-    write_bigg_image_encoder(sources.local_path(SDXL_IMAGE_ENCODER))
+    write_image_encoder(sources.local_path(SDXL_IMAGE_ENCODER), hidden=BIGG_HIDDEN, embeds=BIGG_EMBEDS)
     for variant, spec in SDXL_IP_ADAPTERS.items():
         seed(spec.key)
         embeds, hidden = ENCODER_WIDTHS[SDXL_IP_ENCODERS[variant].key]
@@ -49,21 +47,6 @@ def write_sdxl_ip_adapters(sources: ModelSources, unet: UNet2DConditionModel, se
         path = sources.local_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({key: value.contiguous() for key, value in state.items()}, str(path), metadata={"format": "pt"})
-
-
-def write_bigg_image_encoder(folder: Path) -> None:
-    config = CLIPVisionConfig(
-        hidden_size=BIGG_HIDDEN,
-        intermediate_size=4 * BIGG_HIDDEN,
-        projection_dim=BIGG_EMBEDS,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=IMAGE_SIZE,
-        patch_size=PATCH_SIZE,
-        hidden_act="gelu",
-    )
-    CLIPVisionModelWithProjection(config).save_pretrained(folder)
-    CLIPImageProcessor(size={"shortest_edge": IMAGE_SIZE}, crop_size=IMAGE_SIZE).save_pretrained(folder)
 
 
 def _ip_layers(unet: UNet2DConditionModel) -> dict[str, torch.Tensor]:
