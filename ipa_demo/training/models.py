@@ -15,7 +15,7 @@ import torch
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from ..architecture import Architecture
-from ..errors import CheckpointError
+from ..errors import CheckpointError, MissingModelError, ModelLoadError
 from ..ip_adapter.checkpoint_kind import (
     CheckpointKind,
     EncoderOutput,
@@ -51,7 +51,12 @@ class TrainingModels:
 
 def load_training_models(options: TrainOptions, device: torch.device, dtype: torch.dtype) -> TrainingModels:
     sources = ModelSources.from_env(options.models)
-    models = load_base_model(resolve_base_model(options.base_model, sources), None, sources, device, dtype)
+    try:
+        models = load_base_model(resolve_base_model(options.base_model, sources), None, sources, device, dtype)
+    except (MissingModelError, ModelLoadError) as error:
+        if options.base_model is None:  # the catalog's SD 1.5: the message says what to download
+            raise
+        raise SettingsError("--base-model", str(error)) from None
     prepare_unet(models.unet)
     architecture = models.architecture
     kind = _init_kind(options.init_from, architecture, sources) if options.init_from is not None else None
