@@ -25,8 +25,8 @@ from ..ip_adapter.checkpoint_kind import (
 )
 from ..ip_adapter.weights import IPAdapterWeights, read_checkpoint
 from ..models.base_model import load_base_model, resolve_base_model
-from ..models.catalog_sdxl import SDXL_IMAGE_ENCODER
 from ..models.catalog import ModelSpec
+from ..models.catalog_sdxl import SDXL_IMAGE_ENCODER
 from ..models.families import catalog_for
 from ..models.loading import StableDiffusionModels, load_image_encoder
 from ..models.sources import ModelSources

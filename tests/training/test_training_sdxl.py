@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import StableDiffusionXLPipeline
+from PIL import Image
 from transformers import CLIPVisionConfig
 
 from ipa_demo.cli import main
@@ -32,16 +33,21 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(data: Path, tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The adapter ``train`` writes for a variant (each trained once per module)."""
+def trained(data: Path, tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory, reference):
+    """The adapter ``train`` writes for a variant (each trained once per module), with a preview grid."""
+    reference_path = tmp_path_factory.mktemp("sdxl-reference") / "reference.png"
+    reference.save(reference_path)
 
     def train(variant: str) -> Path:
         if variant not in _trained:
             out = tmp_path_factory.mktemp(f"sdxl-{variant}")
             status = main(["train", "--data", str(data), "--out", str(out), "--models", str(tiny_models_dir),
                            "--base-model", SDXL_BASE.repo_id, "--variant", variant, "--steps", "2",
-                           "--batch-size", "2", "--lr", "1e-2", "--workers", "1"])  # fmt: skip
+                           "--batch-size", "2", "--lr", "1e-2", "--workers", "1", "--sample-every", "2",
+                           "--sample-steps", "2", "--sample-reference", str(reference_path)])  # fmt: skip
             assert status == 0
+            with Image.open(out / "samples" / "step-00000002.png") as grid:
+                assert grid.size == (64, 64)  # the twin's own size: one prompt, one reference
             _trained[variant] = out / ADAPTER_FILE
         return _trained[variant]
 
