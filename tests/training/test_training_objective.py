@@ -131,3 +131,13 @@ def test_sdxl_adapter_lowers_the_loss_of_a_batch_it_trains_on(sdxl) -> None:
         losses.append(loss.item())
     assert losses[-1] < 0.99 * losses[0], losses
     assert all(not parameter.requires_grad for parameter in loaded.models.unet.parameters())
+
+
+@pytest.mark.parametrize(("base_model", "upcast"), [(SDXL_BASE.repo_id, True), (None, False)])
+def test_only_sdxls_vae_encodes_in_float32_under_fp16(tiny_models_dir: Path, tmp_path: Path, base_model, upcast) -> None:
+    """SDXL base's VAE overflows in float16 (the official SDXL script keeps it in float32); SD 1.5's does not."""
+    options = TrainOptions(data=tmp_path, out=tmp_path / "out", models=str(tiny_models_dir), base_model=base_model)
+    loaded = load_training_models(options, torch.device("cpu"), torch.float16)
+    frozen = FrozenEncoders(loaded.models, loaded.image_encoder, loaded.adapter.uses_hidden_states)
+    assert frozen.vae.dtype == (torch.float32 if upcast else torch.float16)
+    assert loaded.models.vae.dtype == torch.float16  # the model the preview grid decodes with is left as it was
