@@ -126,6 +126,6 @@ def check_trainable(variant: str, family: str, title: str) -> None:
     _require(
         variant in trainable,
         "--variant",
-        f"{title} trains {' or '.join(trainable)} from scratch, not {variant!r}"
+        f"{title} trains {', '.join(trainable[:-1])} or {trainable[-1]} from scratch, not {variant!r}"
         + ("; vit-h is an SDXL adapter (--base-model an SDXL model)" if variant == "vit-h" else ""),
     )
