@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,19 +81,28 @@ class SDXLTextEncoders:
     @torch.no_grad()
     def encode_one(self, text: str, label: str = "prompt") -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
         """(hidden states of both encoders side by side, the pooled projection, warnings) for one text."""
-        hidden, warnings = [], []
+        hidden, pooled, truncated = self.encode_texts([text])
+        warnings = ()
+        if truncated:
+            limit = self.tokenizers[0].model_max_length - 2
+            warnings = (f"The {label} is longer than CLIP's {limit} tokens; the words past that were ignored.",)
+        return hidden, pooled, warnings
+
+    @torch.no_grad()
+    def encode_texts(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """(hidden states side by side, pooled projection, whether any text was cut) for several texts
+        at once, one row each: a training batch's captions, read as ``encode_one`` reads a prompt."""
+        hidden, cut = [], False
         pooled = None
         for tokenizer, encoder in zip(self.tokenizers, self.encoders, strict=True):
-            ids, truncated = _tokenize(tokenizer, text)
-            if truncated and not warnings:
-                limit = tokenizer.model_max_length - 2
-                warnings.append(f"The {label} is longer than CLIP's {limit} tokens; the words past that were ignored.")
+            ids, truncated = _tokenize(tokenizer, list(texts))
+            cut = cut or truncated
             output = encoder(ids.to(self.device), output_hidden_states=True)
             hidden.append(output.hidden_states[HIDDEN_LAYER])
             if isinstance(encoder, CLIPTextModelWithProjection):
                 pooled = output.text_embeds
         assert pooled is not None  # the second encoder has a projection
-        return torch.cat(hidden, dim=-1), pooled, tuple(warnings)
+        return torch.cat(hidden, dim=-1), pooled, cut
 
     def encode(self, prompt: str, negative_prompt: str, guided: bool, num_images: int = 1) -> SDXLText:
         """Rows ``[negative × n ; prompt × n]`` under guidance, else ``[prompt × n]``."""
@@ -120,7 +130,7 @@ def _rows(tensor: torch.Tensor, count: int) -> torch.Tensor:
     return tensor.repeat_interleave(count, dim=0)
 
 
-def _tokenize(tokenizer: CLIPTokenizer, text: str) -> tuple[torch.Tensor, bool]:
+def _tokenize(tokenizer: CLIPTokenizer, text: str | list[str]) -> tuple[torch.Tensor, bool]:
     with _TOKENIZER_LOCK:
         ids = tokenizer(
             text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"

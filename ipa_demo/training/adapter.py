@@ -19,7 +19,7 @@ from torch import nn
 from ..architecture import describe_unet
 from ..ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 
-VARIANTS = ("base", "plus")
+LINEAR_VARIANTS = ("base", "vit-h")  # a linear projection of CLIP's image embeds (ViT-bigG or ViT-H on SDXL)
 BASE_TOKENS = 4
 PLUS_TOKENS = 16
 PLUS_DEPTH = 4
@@ -27,30 +27,35 @@ PLUS_HEAD_DIM = 64  # diffusers reads heads back as rows(to_q) // 64
 
 
 def new_adapter(unet: UNet2DConditionModel, variant: str, projection_dim: int, hidden_size: int) -> IPAdapterWeights:
-    """A fresh adapter for ``unet``, initialised as the official training script does.
+    """A fresh adapter for ``unet``, initialised as the official training scripts do.
 
-    ``projection_dim`` / ``hidden_size`` are the image encoder's (1024 / 1280 for ViT-H): base
-    projects the pooled image embeds, plus resamples the penultimate hidden states.
+    ``projection_dim`` / ``hidden_size`` are the image encoder's (1024 / 1280 for ViT-H, 1280 / 1664
+    for ViT-bigG): base and vit-h project the pooled image embeds, plus resamples the penultimate
+    hidden states.
     """
-    cross_dim = unet.config.cross_attention_dim
-    if variant == "base":
+    architecture = describe_unet(unet.config)
+    cross_dim = architecture.cross_attention_dim
+    if variant in LINEAR_VARIANTS:
         projection: nn.Module = ImageProjection(
             cross_attention_dim=cross_dim, image_embed_dim=projection_dim, num_image_text_embeds=BASE_TOKENS
         )
     elif variant == "plus":
+        # The Resampler's own width: the UNet's cross-attention width on SD 1.5 (768, tutorial_train_plus.py),
+        # the image encoder's hidden width on SDXL (1280, h94's ip-adapter-plus_sdxl_vit-h), 64 per head.
+        width = hidden_size if architecture.family == "sdxl" else cross_dim
         projection = IPAdapterPlusImageProjection(
             embed_dims=hidden_size,
             output_dims=cross_dim,
-            hidden_dims=cross_dim,
+            hidden_dims=width,
             depth=PLUS_DEPTH,
             dim_head=PLUS_HEAD_DIM,
-            heads=max(1, cross_dim // PLUS_HEAD_DIM),
+            heads=max(1, width // PLUS_HEAD_DIM),
             num_queries=PLUS_TOKENS,
         )
     else:
         raise ValueError(f"unknown variant {variant!r}")
     to_k_ip, to_v_ip = nn.ModuleList(), nn.ModuleList()
-    for block in describe_unet(unet.config).blocks:
+    for block in architecture.blocks:
         attn = unet.get_submodule(block.cross_attention)
         # K' and V' start as copies of the text K and V: the image branch begins as a second look
         # at the same projection, which trains faster than noise (the official script does this).

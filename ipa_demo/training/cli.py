@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..models.user_flags import BASE_MODEL_ENV, default_base_model
 from .options import MIXED_PRECISION, VARIANTS, TrainOptions
 
 
@@ -21,13 +22,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, required=True, help="folder for the adapter, checkpoints, loss.csv, samples"
     )
     parser.add_argument("--models", help="folder laid out like the Hub repos (default: $IPA_MODELS_DIR or the Hub)")
-    parser.add_argument(
-        "--variant", choices=VARIANTS, help="adapter to train from scratch (default: base, or that of --init-from)"
-    )
+    parser.add_argument("--base-model",
+                        help="the model to train for, SD 1.5 or SDXL (told from its UNet): a Hub id, a diffusers folder "
+                             f"or one .safetensors checkpoint (default: ${BASE_MODEL_ENV}, else SD 1.5)")  # fmt: skip
+    parser.add_argument("--variant", "--ip-variant", dest="variant", choices=VARIANTS,
+                        help="adapter to train from scratch: base or plus; on SDXL base reads the ViT-bigG encoder, "
+                             "vit-h and plus ViT-H (default: base, or that of --init-from)")  # fmt: skip
     parser.add_argument("--init-from", type=Path, help="start from this IP-Adapter checkpoint instead of from scratch")
     parser.add_argument(
-        "--resolution", type=int, default=TrainOptions.resolution,
-        help="training images are resized and centre-cropped to this",
+        "--resolution", type=int,
+        help="training images are resized and centre-cropped to this (default: the base model's own, 512 on SD 1.5, "
+        "1024 on SDXL)",
     )
     parser.add_argument("--batch-size", type=int, default=8, help="per process (per GPU)")
     parser.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
@@ -62,6 +67,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         out=args.out,
         data_root=args.data_root,
         models=args.models,
+        base_model=default_base_model(args.base_model or ""),
         variant=args.variant,
         init_from=args.init_from,
         resolution=args.resolution,

@@ -237,18 +237,31 @@ class Batch:
     clip_pixels: torch.Tensor  # (B, 3, S, S), CLIP-normalised, for the image encoder
     captions: list[str]
     weights: torch.Tensor  # (B,) 1.0, or 0.0 for an image that could not be decoded
+    original_sizes: torch.Tensor  # (B, 2) (height, width) before resizing, for SDXL's size conditioning
+    crops_top_left: torch.Tensor  # (B, 2) (top, left) of the square cut from the resized image
 
 
-def center_square(image: Image.Image, size: int) -> Image.Image:
-    """Resize the short side to ``size`` and crop the centre, as the official training script does."""
+def center_square(image: Image.Image, size: int) -> tuple[Image.Image, tuple[int, int]]:
+    """Resize the short side to ``size`` and crop the centre, as the official training scripts do;
+    with the crop's (top, left) in the resized image, which SDXL is told."""
     scale = size / min(image.size)
     width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
     image = image.resize((width, height), Image.Resampling.BILINEAR)
     left, top = (width - size) // 2, (height - size) // 2
-    return image.crop((left, top, left + size, top + size))
+    return image.crop((left, top, left + size, top + size)), (top, left)
 
 
 ClipPreprocess = Callable[[Image.Image], torch.Tensor]  # image -> (3, S, S)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    pixels: torch.Tensor
+    clip_pixels: torch.Tensor
+    caption: str
+    original_size: tuple[int, int]
+    crop_top_left: tuple[int, int]
+    weight: float = 1.0
 
 
 class BatchReader:
@@ -304,36 +317,34 @@ class BatchReader:
 
     def _assemble(self, mine: list[tuple[int, Record]]) -> Batch:
         decoded = list(self._pool.map(self._decode, [record for _, record in mine]))
-        pixels, clip_pixels, captions, weights = [], [], [], []
+        samples = []
         for (_, record), result in zip(mine, decoded, strict=True):
             if result is None:
                 self.unreadable.add(record.key)
-                pixels.append(torch.zeros(3, self.resolution, self.resolution))
-                clip_pixels.append(torch.zeros(3, self.clip_size, self.clip_size))
-                captions.append("")
-                weights.append(0.0)
-            else:
-                pixels.append(result[0])
-                clip_pixels.append(result[1])
-                captions.append(result[2])
-                weights.append(1.0)
+                side, clip = self.resolution, self.clip_size
+                result = _Decoded(torch.zeros(3, side, side), torch.zeros(3, clip, clip), "", (side, side), (0, 0), 0.0)
+            samples.append(result)
         return Batch(
             indices=[index for index, _ in mine],
-            pixels=torch.stack(pixels),
-            clip_pixels=torch.stack(clip_pixels),
-            captions=captions,
-            weights=torch.tensor(weights),
+            pixels=torch.stack([sample.pixels for sample in samples]),
+            clip_pixels=torch.stack([sample.clip_pixels for sample in samples]),
+            captions=[sample.caption for sample in samples],
+            weights=torch.tensor([sample.weight for sample in samples]),
+            original_sizes=torch.tensor([sample.original_size for sample in samples]),
+            crops_top_left=torch.tensor([sample.crop_top_left for sample in samples]),
         )
 
-    def _decode(self, record: Record) -> tuple[torch.Tensor, torch.Tensor, str] | None:
+    def _decode(self, record: Record) -> _Decoded | None:
         try:
             source = io.BytesIO(record.image) if isinstance(record.image, bytes) else record.image
             image = load_image(source, record.key)
             caption = record.read_caption()
         except (ImageInputError, OSError, UnicodeDecodeError):
             return None
-        array = np.asarray(center_square(image, self.resolution), dtype=np.float32) / 127.5 - 1.0
-        return torch.from_numpy(array).permute(2, 0, 1).contiguous(), self.clip_preprocess(image), caption
+        square, crop_top_left = center_square(image, self.resolution)
+        array = np.asarray(square, dtype=np.float32) / 127.5 - 1.0
+        pixels = torch.from_numpy(array).permute(2, 0, 1).contiguous()
+        return _Decoded(pixels, self.clip_preprocess(image), caption, (image.height, image.width), crop_top_left)
 
     def close(self) -> None:
         """Waits for the decoding threads: none may outlive the run (see ``_prefetched``)."""

@@ -25,14 +25,10 @@ from accelerate.utils import DistributedType
 from tqdm.auto import tqdm
 
 from ..ip_adapter.image_encoder import ImageEncoder
-from ..ip_adapter.weights import IPAdapterWeights
-from ..models.catalog import IMAGE_ENCODER, SD15
-from ..models.loading import load_image_encoder, load_stable_diffusion
-from ..models.sources import ModelSources
+from ..models.loading import StableDiffusionModels
 from ..runtime import quiet_library_output
 from ..settings import SettingsError
-from ..unet_setup import prepare_unet
-from .adapter import adapter_from_checkpoint, new_adapter, save_adapter, trainable_parameters, variant_of
+from .adapter import save_adapter, trainable_parameters
 from .data import UNREADABLE, Batch, BatchReader, describe_skipped, open_source
 from .objective import (
     AdapterTraining,
@@ -42,6 +38,7 @@ from .objective import (
     draw_for_samples,
     per_sample_loss,
 )
+from .models import load_training_models
 from .options import TrainOptions
 from .samples import SampleGrid
 
@@ -113,20 +110,6 @@ def _configure_deepspeed(accelerator: Accelerator, options: TrainOptions) -> Non
         config["gradient_clipping"] = options.max_grad_norm
 
 
-def _make_adapter(options: TrainOptions, unet: torch.nn.Module, image_encoder: torch.nn.Module) -> IPAdapterWeights:
-    if options.init_from is not None:
-        adapter = adapter_from_checkpoint(options.init_from, unet)
-        if options.variant is not None and options.variant != variant_of(adapter):
-            raise SettingsError(
-                "--variant", f"{options.init_from} is a {variant_of(adapter)} adapter, not {options.variant}"
-            )
-    else:
-        torch.manual_seed(options.seed)  # the image projection's initial weights (K'/V' copy the UNet's)
-        vision = image_encoder.config
-        adapter = new_adapter(unet, options.variant or "base", vision.projection_dim, vision.hidden_size)
-    return adapter.train().requires_grad_(True)
-
-
 @dataclass
 class _OptimizerStep:
     """One optimizer step: ``grad_accum`` micro-batches, then the (synchronised) update."""
@@ -150,7 +133,9 @@ class _OptimizerStep:
             draws = draw_for_samples(batch.indices, options.seed, self.latent_shape, num_timesteps, drops)
             inputs = self.frozen.prepare(batch, draws)
             with accelerator.accumulate(self.model):
-                prediction = self.model(inputs.noisy_latents, inputs.timesteps, inputs.text, inputs.image_encodings)
+                prediction = self.model(
+                    inputs.noisy_latents, inputs.timesteps, inputs.text, inputs.image_encodings, inputs.added
+                )
                 losses = per_sample_loss(prediction, inputs.target)
                 accelerator.backward(batch_loss(losses, batch.weights))
                 if accelerator.sync_gradients and options.max_grad_norm > 0:
@@ -177,17 +162,14 @@ def train(options: TrainOptions) -> TrainResult:
         raise SettingsError("--mixed-precision", "fp16 needs a GPU; use bf16 or no on the CPU")
     quiet_library_output()
     dtype = PRECISION[accelerator.mixed_precision]
-    sources = ModelSources.from_env(options.models)
-    models = load_stable_diffusion(sources.resolve(SD15), accelerator.device, dtype)
-    prepare_unet(models.unet)
-    clip_vision = load_image_encoder(sources.resolve(IMAGE_ENCODER), accelerator.device, dtype)
-    adapter = _make_adapter(options, models.unet, clip_vision)
+    loaded = load_training_models(options, accelerator.device, dtype)
+    models, clip_vision, adapter, resolution = loaded.models, loaded.image_encoder, loaded.adapter, loaded.resolution
     image_encoder = ImageEncoder(clip_vision, accelerator.device)
     frozen = FrozenEncoders(models, clip_vision, adapter.uses_hidden_states)
     reader = BatchReader(
         source,
         options.batch_size,
-        options.resolution,
+        resolution,
         lambda image: image_encoder.processor(image, return_tensors="pt").pixel_values[0],
         clip_vision.config.image_size,
         accelerator.num_processes,
@@ -196,7 +178,8 @@ def train(options: TrainOptions) -> TrainResult:
     )
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     _configure_deepspeed(accelerator, options)
-    model, optimizer = accelerator.prepare(AdapterTraining(adapter, models.unet), optimizer)
+    training = AdapterTraining(adapter, models.unet, modules=len(loaded.architecture.modules))
+    model, optimizer = accelerator.prepare(training, optimizer)
     progress = Progress()
     accelerator.register_for_checkpointing(progress)
     resume = options.resume_path()
@@ -206,7 +189,7 @@ def train(options: TrainOptions) -> TrainResult:
     grid = None
     if options.sample_every and main:
         grid = SampleGrid(models, image_encoder, options.sample_prompts, options.sample_references,
-                          options.resolution, options.sample_steps, options.seed)  # fmt: skip
+                          resolution, options.sample_steps, options.seed)  # fmt: skip
     options.out.mkdir(parents=True, exist_ok=True)
     log = LossLog(options.out / LOSS_LOG, progress.step) if main else None
     result = TrainResult(
@@ -217,17 +200,17 @@ def train(options: TrainOptions) -> TrainResult:
         frozen={
             "unet": models.unet,
             "vae": models.vae,
-            "text_encoder": models.text_encoder,
+            **dict(zip(loaded.architecture.text_encoders, _text_encoders(models), strict=True)),
             "image_encoder": clip_vision,
         },
     )
     samples_per_step = reader.global_batch * options.grad_accum
     if main:
-        print(f"training a {variant_of(adapter)} IP-Adapter ({result.trainable_parameters:,} trainable parameters) on "
-              f"{source.description}; {accelerator.num_processes} process(es), global batch {samples_per_step}",
-              flush=True)  # fmt: skip
+        print(f"training a {loaded.architecture.title} {loaded.variant} IP-Adapter ({result.trainable_parameters:,} "
+              f"trainable parameters) at {resolution} px on {source.description}; {accelerator.num_processes} "
+              f"process(es), global batch {samples_per_step}", flush=True)  # fmt: skip
 
-    step = _OptimizerStep(accelerator, model, optimizer, frozen, options, frozen.latent_shape(options.resolution))
+    step = _OptimizerStep(accelerator, model, optimizer, frozen, options, frozen.latent_shape(resolution))
     batches = reader.batches(start_record=progress.records_read)
     bar = tqdm(total=options.steps, initial=progress.step, disable=not main, desc="train", unit="step")
     started = time.perf_counter()
@@ -266,6 +249,10 @@ def train(options: TrainOptions) -> TrainResult:
     if torch.distributed.is_initialized():  # left to interpreter exit, gloo's threads can abort the process
         torch.distributed.destroy_process_group()
     return result
+
+
+def _text_encoders(models: StableDiffusionModels) -> tuple[torch.nn.Module, ...]:
+    return (models.text_encoder,) if models.two_encoders is None else models.two_encoders.encoders
 
 
 def _step_name(step: int) -> str:

@@ -8,6 +8,7 @@ how the batch is split over processes, and where a run was resumed, cannot chang
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,13 +18,14 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from torch import nn
 from transformers import CLIPVisionModelWithProjection
 
-from ..architecture.layers import NUM_LAYERS
 from ..ip_adapter.attention import IPAttention
 from ..ip_adapter.weights import IPAdapterWeights
+from ..loop import needs_upcast
 from ..models.loading import StableDiffusionModels
+from ..sdxl.text import SizeConditioning
 from .data import Batch
 
-ALL_LAYERS = (1.0,) * NUM_LAYERS
+AddedConditions = dict[str, torch.Tensor]  # SDXL's ``added_cond_kwargs``: pooled text and time ids
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,11 @@ class StepInputs:
     text: torch.Tensor
     image_encodings: torch.Tensor  # pooled embeds (base) or penultimate hidden states (plus)
     target: torch.Tensor
+    added: AddedConditions | None = None  # SDXL only
 
 
 class FrozenEncoders:
-    """The models that do not learn: VAE, text encoder, image encoder, and the noise schedule."""
+    """The models that do not learn: VAE, text encoder(s), image encoder, and the noise schedule."""
 
     def __init__(
         self, models: StableDiffusionModels, image_encoder: CLIPVisionModelWithProjection, uses_hidden_states: bool
@@ -82,6 +85,10 @@ class FrozenEncoders:
         self.image_encoder = image_encoder
         self.uses_hidden_states = uses_hidden_states
         self.noise_scheduler = DDPMScheduler.from_config(models.scheduler_config)
+        # SDXL's VAE overflows in float16: the official SDXL script encodes in float32 (a copy here, so
+        # that the preview grid's decoding keeps the model it shares with the app's loop as it is).
+        upcast = models.two_encoders is not None and needs_upcast(models.vae)
+        self.vae = copy.deepcopy(models.vae).to(torch.float32) if upcast else models.vae
 
     def latent_shape(self, resolution: int) -> tuple[int, int, int]:
         side = resolution // self.models.vae_scale_factor
@@ -90,9 +97,9 @@ class FrozenEncoders:
     @torch.no_grad()
     def prepare(self, batch: Batch, draws: SampleDraws) -> StepInputs:
         models, device, dtype = self.models, self.models.device, self.models.dtype
-        posterior = models.vae.encode(batch.pixels.to(device, dtype)).latent_dist
-        latents = posterior.mean + posterior.std * draws.latent_noise.to(device, dtype)
-        latents = latents * models.vae.config.scaling_factor
+        posterior = self.vae.encode(batch.pixels.to(device, self.vae.dtype)).latent_dist
+        latents = posterior.mean + posterior.std * draws.latent_noise.to(device, self.vae.dtype)
+        latents = (latents * self.vae.config.scaling_factor).to(dtype)
         noise = draws.noise.to(device, dtype)
         timesteps = draws.timesteps.to(device)
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
@@ -101,15 +108,29 @@ class FrozenEncoders:
         else:
             target = noise
         captions = ["" if drop else caption for caption, drop in zip(batch.captions, draws.drop_text, strict=True)]
-        ids = models.tokenizer(
-            captions,
-            padding="max_length",
-            max_length=models.tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids
-        text = models.text_encoder(ids.to(device))[0].to(dtype)
-        return StepInputs(noisy, timesteps, text, self._encode_images(batch, draws.drop_image), target)
+        text, added = self._encode_text(captions, batch)
+        return StepInputs(noisy, timesteps, text, self._encode_images(batch, draws.drop_image), target, added)
+
+    def _encode_text(self, captions: list[str], batch: Batch) -> tuple[torch.Tensor, AddedConditions | None]:
+        """SD 1.5: the text encoder's last hidden states. SDXL: both encoders' penultimate ones side by
+        side, and ``added_cond_kwargs`` from the second's pooled output and each image's size and crop.
+        A dropped caption is encoded as "" (not zeros), as both official scripts do."""
+        models, device, dtype = self.models, self.models.device, self.models.dtype
+        if models.two_encoders is None:
+            tokenizer = models.tokenizer
+            ids = tokenizer(
+                captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                return_tensors="pt",
+            ).input_ids  # fmt: skip
+            return models.text_encoder(ids.to(device))[0].to(dtype), None
+        hidden, pooled, _ = models.two_encoders.encode_texts(captions)
+        target = (batch.pixels.shape[-2], batch.pixels.shape[-1])
+        sizes = [
+            SizeConditioning((int(height), int(width)), (int(top), int(left)), target).time_ids()
+            for (height, width), (top, left) in zip(batch.original_sizes, batch.crops_top_left, strict=True)
+        ]
+        time_ids = torch.tensor(sizes, device=device, dtype=dtype)
+        return hidden.to(dtype), {"text_embeds": pooled.to(dtype), "time_ids": time_ids}
 
     def _encode_images(self, batch: Batch, drop: list[bool]) -> torch.Tensor:
         """A dropped image is what inference feeds as the negative: zero embeds, or a zero image (plus)."""
@@ -129,13 +150,19 @@ class AdapterTraining(nn.Module):
     parameters, and a saved state holds the adapter (megabytes), not the UNet (gigabytes).
     """
 
-    def __init__(self, adapter: IPAdapterWeights, unet: UNet2DConditionModel) -> None:
+    def __init__(self, adapter: IPAdapterWeights, unet: UNet2DConditionModel, modules: int) -> None:
         super().__init__()
         self.adapter = adapter
         self._frozen = (unet,)
+        self.layer_scales = (1.0,) * modules  # the image branch at full strength in every attention module
 
     def forward(
-        self, noisy: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor, encodings: torch.Tensor
+        self,
+        noisy: torch.Tensor,
+        timesteps: torch.Tensor,
+        text: torch.Tensor,
+        encodings: torch.Tensor,
+        added: AddedConditions | None = None,
     ) -> torch.Tensor:
         tokens = self.adapter.image_tokens(encodings.to(self.adapter.dtype))
         unet = self._frozen[0]
@@ -143,7 +170,8 @@ class AdapterTraining(nn.Module):
             noisy,
             timesteps,
             encoder_hidden_states=text,
-            cross_attention_kwargs={"ip": IPAttention(self.adapter, tokens, ALL_LAYERS)},
+            added_cond_kwargs=added,
+            cross_attention_kwargs={"ip": IPAttention(self.adapter, tokens, self.layer_scales)},
             return_dict=False,
         )[0]
 

@@ -10,11 +10,14 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..architecture.layers import DEFAULT_ARCHITECTURE
 from ..settings import SettingsError
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
-VARIANTS = ("base", "plus")  # what can be trained from scratch; light/full-face via --init-from only
+# What each base model family trains from scratch: on SDXL ``base`` reads the ViT-bigG encoder's
+# image embeds, ``vit-h`` the ViT-H encoder's, ``plus`` ViT-H's hidden states (as h94's files do).
+# SD 1.5's light and full-face, and SDXL's plus-face (plus on face crops), continue via --init-from.
+TRAINABLE = {"sd15": ("base", "plus"), "sdxl": ("base", "vit-h", "plus")}
+VARIANTS = ("base", "vit-h", "plus")
 CHECKPOINTS_FOLDER = "checkpoints"
 
 
@@ -29,9 +32,10 @@ class TrainOptions:
     out: Path
     data_root: Path | None = None  # the folder a JSON list's image_file paths are relative to
     models: str | None = None
+    base_model: str | None = None  # Hub id, diffusers folder or .safetensors; None: the catalog's SD 1.5
     variant: str | None = None  # None: base, or whatever --init-from holds
     init_from: Path | None = None
-    resolution: int = DEFAULT_ARCHITECTURE.default_size  # what the base model was trained at
+    resolution: int | None = None  # None: the size the base model was trained at (512 SD 1.5, 1024 SDXL)
     batch_size: int = 8
     grad_accum: int = 1
     lr: float = 1e-4
@@ -62,7 +66,7 @@ class TrainOptions:
             f"must be one of {', '.join(VARIANTS)}, got {self.variant!r}",
         )
         _require(self.init_from is None or self.init_from.is_file(), "--init-from", f"no such file: {self.init_from}")
-        _require(self.resolution >= 64 and self.resolution % 8 == 0, "--resolution",
+        _require(self.resolution is None or (self.resolution >= 64 and self.resolution % 8 == 0), "--resolution",
                  f"must be a multiple of 8 and at least 64, got {self.resolution}")  # fmt: skip
         for flag, value in (("--batch-size", self.batch_size), ("--grad-accum", self.grad_accum), ("--steps", self.steps),
                             ("--sample-steps", self.sample_steps)):  # fmt: skip
@@ -114,3 +118,14 @@ class TrainOptions:
             return found[-1] if found else None
         path = Path(self.resume)
         return path if path.is_dir() else None
+
+
+def check_trainable(variant: str, family: str, title: str) -> None:
+    """Refuse, naming the flags, a variant the base model's family cannot train from scratch."""
+    trainable = TRAINABLE.get(family, ())
+    _require(
+        variant in trainable,
+        "--variant",
+        f"{title} trains {', '.join(trainable[:-1])} or {trainable[-1]} from scratch, not {variant!r}"
+        + ("; vit-h is an SDXL adapter (--base-model an SDXL model)" if variant == "vit-h" else ""),
+    )

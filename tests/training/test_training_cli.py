@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 
 from ipa_demo.cli import build_parser, main
+from ipa_demo.models.catalog import IP_ADAPTERS
+from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_IP_ADAPTERS
 
 from ..clean_exit import assert_exits_cleanly
 from ..training_sets import captioned_folder
 
 REPO = Path(__file__).resolve().parents[2]
+SDXL = SDXL_BASE.repo_id
+SD15_BASE_FILE = f"{IP_ADAPTERS['base'].repo_name}/{IP_ADAPTERS['base'].path_in_repo}"
+SDXL_BASE_FILE = f"{SDXL_IP_ADAPTERS['base'].repo_name}/{SDXL_IP_ADAPTERS['base'].path_in_repo}"
 
 
 @pytest.mark.parametrize(
@@ -30,6 +35,23 @@ REPO = Path(__file__).resolve().parents[2]
             ["--data", "{tmp}/d", "--models", "{models}", "--init-from", "{tmp}/d/img00.txt"],
             "error: cannot read IP-Adapter",
         ),
+        (
+            ["--data", "{tmp}/d", "--models", "{models}", "--variant", "vit-h"],
+            "error: --variant: SD 1.5 trains base or plus from scratch, not 'vit-h'; vit-h is an SDXL adapter",
+        ),
+        (
+            ["--data", "{tmp}/d", "--models", "{models}", "--base-model", "nobody/no-model"],
+            "error: --base-model: base model nobody/no-model: expected the folder",
+        ),
+        (
+            ["--data", "{tmp}/d", "--models", "{models}", "--base-model", SDXL, "--init-from", "{models}/" + SD15_BASE_FILE],
+            "error: --init-from: {models}/" + SD15_BASE_FILE + " is an IP-Adapter for SD 1.5, but the base model is SDXL",
+        ),
+        (
+            ["--data", "{tmp}/d", "--models", "{models}", "--base-model", SDXL, "--init-from", "{models}/" + SDXL_BASE_FILE,
+             "--ip-variant", "plus"],
+            "error: --variant: {models}/" + SDXL_BASE_FILE + " is a base adapter, not plus",
+        ),
     ],
 )
 def test_bad_input_is_one_error_line(
@@ -40,7 +62,7 @@ def test_bad_input_is_one_error_line(
     args = [flag.format(tmp=tmp_path, models=tiny_models_dir) for flag in flags]
     assert main(["train", *args, "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
-    assert error.startswith(message) and error.count("\n") == 1, error
+    assert error.startswith(message.format(models=tiny_models_dir)) and error.count("\n") == 1, error
 
 
 def test_the_readme_train_commands_use_real_flags() -> None:

@@ -76,6 +76,34 @@ def test_unreadable_image_keeps_its_slot_with_zero_weight(tmp_path: Path) -> Non
     assert batch.pixels.min() >= -1 and batch.pixels.max() <= 1
 
 
+def official_crop(size: tuple[int, int], resolution: int) -> tuple[int, int]:
+    """(top, left) of tutorial_train_sdxl.py's centre crop: torchvision's Resize, then half of what is left over."""
+    from torchvision import transforms
+
+    resized = transforms.Resize(resolution)(torch.zeros(3, size[1], size[0]))
+    return (resized.shape[1] - resolution) // 2, (resized.shape[2] - resolution) // 2
+
+
+def test_each_image_keeps_its_original_size_and_crop_for_sdxl(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    sizes = {"wide": (96, 80), "tall": (72, 120), "square": (40, 40)}  # (width, height)
+    for name, size in sizes.items():
+        shape_image(len(name), size).save(folder / f"{name}.png")
+        (folder / f"{name}.txt").write_text(name)
+    (folder / "broken.png").write_bytes(b"no image")
+    (folder / "broken.txt").write_text("broken")
+    batch = next(reader(open_source(folder), 4).batches())
+    for row, caption in enumerate(batch.captions):
+        if not caption:  # the unreadable image: the square it stands in for, uncropped
+            assert batch.original_sizes[row].tolist() == [32, 32] and batch.crops_top_left[row].tolist() == [0, 0]
+            continue
+        width, height = sizes[caption]
+        assert batch.original_sizes[row].tolist() == [height, width]
+        assert tuple(batch.crops_top_left[row].tolist()) == official_crop((width, height), 32)
+    assert batch.crops_top_left.max() > 0  # the wide and tall images were cropped
+
+
 def test_two_processes_split_the_global_batch_of_one(tmp_path: Path) -> None:
     source = open_source(captioned_folder(tmp_path / "d", count=5))
     whole = list(islice(reader(source, 4).batches(), 3))
