@@ -161,5 +161,6 @@ class RunningReference(Conditioner):
         noisy = scheduler.scale_model_input(noisy, timestep)
         state = self.guidance.pass_for("write", uncond_rows)
         with activate(state), suppress(BanksFilled):
-            UNetCall(noisy, call.text, call.attention, added_cond_kwargs=call.added_cond_kwargs).run(step.unet, timestep)
+            written = UNetCall(noisy, call.text, call.attention, added_cond_kwargs=call.added_cond_kwargs)
+            written.run(step.unet, timestep)
         return state.reading(), call

@@ -3,8 +3,9 @@
 Both do nothing unless a ``ReferencePass`` is active (see ``state``). In the exact read
 they compute what diffusers' community ``stable_diffusion_reference`` and
 ``stable_diffusion_xl_reference`` pipelines compute, operation for operation, at the UNet's own
-transformer blocks and down/mid/up blocks (SD 1.5's or SDXL's, found in the loaded UNet); the fast single call reads row 0 instead of a bank, with split attention where a
-fused kernel returns the log-sum-exp (the CPU; elsewhere the literal read).
+transformer blocks and down/mid/up blocks (SD 1.5's or SDXL's, found in the loaded UNet); the fast
+single call reads row 0 instead of a bank, with split attention where a fused kernel returns the
+log-sum-exp (the CPU; elsewhere the literal read).
 """
 
 from __future__ import annotations

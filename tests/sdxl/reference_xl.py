@@ -243,7 +243,9 @@ def community_xl_reference(
         (height, width), (0, 0), (height, width), dtype=embeds.dtype,
         text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim,
     )  # fmt: skip
-    text, pooled_text = (torch.cat([negative, embeds]), torch.cat([negative_pooled, pooled])) if guided else (embeds, pooled)
+    text, pooled_text = embeds, pooled
+    if guided:
+        text, pooled_text = torch.cat([negative, embeds]), torch.cat([negative_pooled, pooled])
     time_ids = torch.cat([time_ids] * (2 if guided else 1)).to(device).repeat(images, 1)
     added = {"text_embeds": pooled_text, "time_ids": time_ids}
     unconditional = torch.tensor([True] * images + [False] * images) if guided else None
@@ -253,7 +255,8 @@ def community_xl_reference(
         for timestep in scheduler.timesteps:
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, timestep)
             noise = randn_tensor(ref_latents.shape, generator=generators, device=device, dtype=ref_latents.dtype)
-            ref_noisy = scheduler.scale_model_input(scheduler.add_noise(ref_latents, noise, timestep.reshape(1)), timestep)
+            ref_noisy = scheduler.add_noise(ref_latents, noise, timestep.reshape(1))
+            ref_noisy = scheduler.scale_model_input(ref_noisy, timestep)
             patched.mode = "write"
             pipe.unet(ref_noisy, timestep, encoder_hidden_states=text, added_cond_kwargs=added, return_dict=False)
             patched.mode = "read"

@@ -1,8 +1,24 @@
 """Reference-only on SDXL: exact mode equals diffusers' community ``StableDiffusionXLReferencePipeline``
-(its computation as ``reference_xl`` rewrites it; max |d| <= 1e-4 on the tiny SDXL twin), and the
-invariants the SD 1.5 tests hold: inactive is bit-identical to txt2img, the reference matters, no
-state stays in the UNet, the fast single call equals writing then reading, and it runs beside
-IP-Adapter and the structure units."""
+(max |d| <= 1e-4 on the tiny SDXL twin), and the invariants the SD 1.5 tests hold: inactive is
+bit-identical to txt2img, the reference matters, no state stays in the UNet, the fast single call
+equals writing then reading, and it runs beside IP-Adapter and the structure units.
+
+The community file is not in the wheel and cannot be fetched here: ``reference_xl`` is our own rewrite
+of its computation, built as that file is (replaced forwards), not as the engine is (processors and
+hooks). Behaviours of the community pipeline it follows, each reached by a case below: its
+``attention_auto_machine_weight`` rule (transformer blocks widest first by ``norm1``, block i of n
+reads when weight > i/n: "weight-0.6"); its ``gn_auto_machine_weight`` AdaIN thresholds (mid block
+always, down block w of n when weight >= 2(1 - w/n), up block w when >= 2w/n; population variance,
+std floored at sqrt(1e-6)); its ``style_fidelity`` blend f * (unconditional rows without the
+reference) + (1 - f) * (all rows with it), in attention and AdaIN alike ("fidelity-0", 0.5,
+"fidelity-1-..."); the reference's pass with the step's text, pooled text and time ids; the reference
+latent sampled with the image's generator after the initial noise, doubled under CFG and re-noised
+every step with noise for each half ("...-each-half-matters" shows the parity fails otherwise); the
+scheduler's own noise drawn after the reference's ("Euler a"). Not compared: a reference of another
+size (the pipeline stretches it, the engine crops as A1111 does: the picture here is at the
+generation size) and a batch under CFG (the pipeline then needs two generators per image and fails;
+the engine draws each image's two rows from its own generator).
+"""
 
 from __future__ import annotations
 
@@ -43,7 +59,8 @@ MODES = {"attn": (True, False), "adain": (False, True), "attn+adain": (True, Tru
 
 
 def with_reference(settings: GenerationSettings = PLAIN, **options: object) -> GenerationSettings:
-    return replace(settings, reference_only=ReferenceOnlySettings(**{"mode": "attn+adain", **options}))  # type: ignore[arg-type]
+    chosen = ReferenceOnlySettings(**{"mode": "attn+adain", **options})  # type: ignore[arg-type]
+    return replace(settings, reference_only=chosen)
 
 
 @pytest.fixture(scope="module")
