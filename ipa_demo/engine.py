@@ -288,10 +288,9 @@ class Engine:
     ) -> ReferenceGuidance | None:
         if not settings.reference_only.is_active:
             return None
-        if self.models.two_encoders is not None:
-            raise SettingsError("ref_only", f"reference-only does not run on {self.models.architecture.title} yet")
         posterior = self.posterior(references[0], settings)
-        return ReferenceGuidance.prepare(self.models.unet, posterior, settings.reference_only)
+        family = self.models.architecture.family
+        return ReferenceGuidance.prepare(self.models.unet, posterior, settings.reference_only, family)
 
     def structure(
         self, settings: GenerationSettings, control_image: Image.Image | None, images: UnitImages = NO_UNIT_IMAGES

@@ -1,9 +1,11 @@
 """Where reference-only acts inside the UNet: the self-attention processor and the AdaIN hooks.
 
 Both do nothing unless a ``ReferencePass`` is active (see ``state``). In the exact read
-they compute what diffusers' community ``stable_diffusion_reference`` pipeline computes, operation
-for operation; the fast single call reads row 0 instead of a bank, with split attention where a
-fused kernel returns the log-sum-exp (the CPU; elsewhere the literal read).
+they compute what diffusers' community ``stable_diffusion_reference`` and
+``stable_diffusion_xl_reference`` pipelines compute, operation for operation, at the UNet's own
+transformer blocks and down/mid/up blocks (SD 1.5's or SDXL's, found in the loaded UNet); the fast
+single call reads row 0 instead of a bank, with split attention where a fused kernel returns the
+log-sum-exp (the CPU; elsewhere the literal read).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class SelfAttnProcessor:
 
 
 def _is_plain_self_attention(attn: Attention, hidden_states: torch.Tensor) -> bool:
-    """SD1.5's attn1: token input, no norms, residual or rescale inside the attention module."""
+    """A plain attn1 (SD 1.5's and SDXL's): token input, no norms, residual or rescale inside the module."""
     extras = (attn.spatial_norm, attn.group_norm, attn.norm_q, attn.norm_k)
     return (
         hidden_states.ndim == 3

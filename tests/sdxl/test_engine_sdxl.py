@@ -23,7 +23,7 @@ from ipa_demo.errors import CheckpointError
 from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_INPAINTING_UNET, SDXL_IP_ADAPTERS, SDXL_VAE_FP16_FIX
 from ipa_demo.sdxl.text import SizeConditioning
 from ipa_demo.models.sources import ModelSources
-from ipa_demo.settings import GenerationSettings, IPAdapterSettings, ReferenceOnlySettings, SettingsError
+from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 
 from ..helpers import noise_image
 
@@ -99,12 +99,6 @@ def test_nine_channel_inpainting_equals_diffusers(tiny_models_dir: Path) -> None
     assert np.abs(ours - theirs).max() <= 1e-4
     other = engine.generate(settings, init_image=noise_image(64, 64, seed=10), mask_image=mask).pixels
     assert np.abs(ours - other).max() * 255 >= 20  # the image around the mask reaches the UNet
-
-
-def test_reference_only_is_refused_in_words_on_sdxl(engine) -> None:
-    settings = _settings(PROMPT, width=64, height=64, steps=2, reference_only=ReferenceOnlySettings(mode="attn"))
-    with pytest.raises(SettingsError, match="reference-only does not run on SDXL"):
-        engine.generate(settings, [noise_image(64, 64, seed=1)])
 
 
 def test_the_unet_reads_the_pooled_text_and_the_time_ids(engine) -> None:

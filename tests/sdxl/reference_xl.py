@@ -1,0 +1,273 @@
+"""SDXL reference-only as diffusers' community ``StableDiffusionXLReferencePipeline`` computes it
+(``examples/community/stable_diffusion_xl_reference.py``), rewritten for these tests.
+
+That pipeline is not in the diffusers wheel and nothing here reaches the Hub, so the parity tests
+compare the engine with this rewrite, written for this project from a reading of that file. It is
+built the way the community file is, not the way the engine is: it replaces the forwards of the
+UNet's transformer blocks and of its down, mid and up blocks for one run (the engine uses attention
+processors and forward hooks that read a per-call context), and writes its own denoising loop over
+``StableDiffusionXLPipeline``'s stock pieces (``encode_prompt``, ``prepare_latents``,
+``_get_add_time_ids``, the scheduler). The community behaviours it follows:
+
+- the reference image is resized to the generation size with Lanczos, scaled to [-1, 1], encoded by
+  the VAE and sampled with image i's generator after the initial latents were drawn, times the
+  VAE's scaling factor, then doubled under CFG (rows [unconditional ; conditional]);
+- every step, before the step's UNet call: noise of that doubled shape from the generator (so under
+  CFG each half's reference has its own noise), ``add_noise`` at t, ``scale_model_input``, and a
+  "write" UNet call with the step's text embeddings and its ``added_cond_kwargs`` (pooled text, time
+  ids); then the "read" call of the generated latents;
+- ``reference_attn``: every ``BasicTransformerBlock``, ordered widest first by ``norm1``'s size
+  (ties in module order); block i of n reads when ``attention_auto_machine_weight > i / n``. Write
+  keeps norm1's output; read runs attn1 over [own tokens ; kept tokens], and under CFG with
+  ``style_fidelity > 0`` also the unconditional rows over their own tokens only, giving
+  ``style_fidelity · (unconditional rows without the reference) + (1 − style_fidelity) · (all with it)``;
+- ``reference_adain``: the mid block's output always; in down block w of n after each resnet
+  (+ its attention) when ``gn_auto_machine_weight ≥ 2 (1 − w / n)``, in up block w when
+  ``≥ 2 w / n``. Write keeps the per-channel mean and (population) variance; read renormalises to
+  them with each std floored at sqrt(1e-6), blended by ``style_fidelity`` as above.
+
+Like the community file, one generator list of length 1 under CFG, or any number without CFG (it
+draws the doubled noise from a list of generators one row each, so a batch under CFG would need
+twice as many generators as images and fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import torch
+from diffusers import StableDiffusionXLPipeline
+from diffusers.models.attention import BasicTransformerBlock
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+
+_EPS = 1e-6
+
+
+def _depth_first(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    yield module
+    for child in module.children():
+        yield from _depth_first(child)
+
+
+@dataclass
+class _Patched:
+    """The replaced forwards of one run and the banks they share."""
+
+    attention_weight: float
+    gn_weight: float
+    fidelity: float
+    unconditional: torch.Tensor | None  # rows of the CFG batch; None without CFG
+    mode: str = "write"
+    reading_blocks: set[int] = field(default_factory=set)  # id() of transformer blocks that read
+    kept_tokens: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+    kept_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    adain_places: set[str] = field(default_factory=set)
+    modules: list[torch.nn.Module] = field(default_factory=list)
+
+    def blend(self, with_reference: torch.Tensor, unconditional_plain: torch.Tensor) -> torch.Tensor:
+        if self.unconditional is None or self.fidelity <= 0:
+            return with_reference
+        halves = with_reference.clone()
+        halves[self.unconditional] = unconditional_plain
+        return self.fidelity * halves + (1.0 - self.fidelity) * with_reference
+
+    def replace(self, module: torch.nn.Module, forward: object) -> None:
+        module.forward = forward  # type: ignore[method-assign]
+        self.modules.append(module)
+
+    def restore(self) -> None:
+        for module in self.modules:
+            del module.forward
+
+    # reference_attn
+    def transformer(
+        self,
+        block: BasicTransformerBlock,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        timestep: object = None,
+        cross_attention_kwargs: dict | None = None,
+        class_labels: object = None,
+        added_cond_kwargs: object = None,
+    ) -> torch.Tensor:
+        assert block.norm_type == "layer_norm" and not block.only_cross_attention and block.pos_embed is None
+        extra = dict(cross_attention_kwargs or {})
+        normed = block.norm1(hidden_states)
+        kept = self.kept_tokens.setdefault(id(block), [])
+        if self.mode == "write":
+            kept.append(normed.detach().clone())
+            attended = block.attn1(normed, attention_mask=attention_mask, **extra)
+        elif id(block) in self.reading_blocks:
+            attended = block.attn1(normed, encoder_hidden_states=torch.cat([normed, *kept], dim=1), **extra)
+            if self.unconditional is not None and self.fidelity > 0:
+                rows = normed[self.unconditional]
+                attended = self.blend(attended, block.attn1(rows, encoder_hidden_states=rows, **extra))
+            kept.clear()
+        else:
+            attended = block.attn1(normed, attention_mask=attention_mask, **extra)
+        hidden_states = attended + hidden_states
+        crossed = block.attn2(
+            block.norm2(hidden_states), encoder_hidden_states=encoder_hidden_states,
+            attention_mask=encoder_attention_mask, **extra,
+        )  # fmt: skip
+        hidden_states = crossed + hidden_states
+        return block.ff(block.norm3(hidden_states)) + hidden_states
+
+    # reference_adain
+    def renormalise(self, place: str, hidden: torch.Tensor) -> torch.Tensor:
+        if place not in self.adain_places:
+            return hidden
+        var, mean = torch.var_mean(hidden, dim=(2, 3), keepdim=True, correction=0)
+        if self.mode == "write":
+            self.kept_statistics[place] = (mean, var)
+            return hidden
+        kept_mean, kept_var = self.kept_statistics.pop(place)
+        std = torch.maximum(var, torch.zeros_like(var) + _EPS) ** 0.5
+        kept_std = torch.maximum(kept_var, torch.zeros_like(kept_var) + _EPS) ** 0.5
+        moved = (hidden - mean) / std * kept_std + kept_mean
+        return self.blend(moved, hidden[self.unconditional]) if self.unconditional is not None else moved
+
+    def down(self, name: str, block: torch.nn.Module, hidden_states: torch.Tensor, temb: torch.Tensor | None = None,
+             encoder_hidden_states: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+             cross_attention_kwargs: dict | None = None, encoder_attention_mask: torch.Tensor | None = None,
+             **_: object) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:  # fmt: skip
+        outputs: tuple[torch.Tensor, ...] = ()
+        attentions = getattr(block, "attentions", None) or [None] * len(block.resnets)
+        for index, (resnet, attention) in enumerate(zip(block.resnets, attentions, strict=True)):
+            hidden_states = resnet(hidden_states, temb)
+            if attention is not None:
+                hidden_states = attention(
+                    hidden_states, encoder_hidden_states=encoder_hidden_states,
+                    cross_attention_kwargs=cross_attention_kwargs, attention_mask=attention_mask,
+                    encoder_attention_mask=encoder_attention_mask, return_dict=False,
+                )[0]  # fmt: skip
+            hidden_states = self.renormalise(f"{name}.{index}", hidden_states)
+            outputs += (hidden_states,)
+        if block.downsamplers is not None:
+            for downsampler in block.downsamplers:
+                hidden_states = downsampler(hidden_states)
+            outputs += (hidden_states,)
+        return hidden_states, outputs
+
+    def up(self, name: str, block: torch.nn.Module, hidden_states: torch.Tensor,
+           res_hidden_states_tuple: tuple[torch.Tensor, ...], temb: torch.Tensor | None = None,
+           encoder_hidden_states: torch.Tensor | None = None, cross_attention_kwargs: dict | None = None,
+           upsample_size: int | None = None, attention_mask: torch.Tensor | None = None,
+           encoder_attention_mask: torch.Tensor | None = None, **_: object) -> torch.Tensor:  # fmt: skip
+        skips = list(res_hidden_states_tuple)
+        attentions = getattr(block, "attentions", None) or [None] * len(block.resnets)
+        for index, (resnet, attention) in enumerate(zip(block.resnets, attentions, strict=True)):
+            hidden_states = resnet(torch.cat([hidden_states, skips.pop()], dim=1), temb)
+            if attention is not None:
+                hidden_states = attention(
+                    hidden_states, encoder_hidden_states=encoder_hidden_states,
+                    cross_attention_kwargs=cross_attention_kwargs, attention_mask=attention_mask,
+                    encoder_attention_mask=encoder_attention_mask, return_dict=False,
+                )[0]  # fmt: skip
+            hidden_states = self.renormalise(f"{name}.{index}", hidden_states)
+        if block.upsamplers is not None:
+            for upsampler in block.upsamplers:
+                hidden_states = upsampler(hidden_states, upsample_size)
+        return hidden_states
+
+    def mid(self, block: torch.nn.Module, *args: object, **kwargs: object) -> torch.Tensor:
+        return self.renormalise("mid", type(block).forward(block, *args, **kwargs))
+
+
+def _patch(pipe: StableDiffusionXLPipeline, attn: bool, adain: bool, patched: _Patched) -> None:
+    unet = pipe.unet
+    if attn:
+        blocks = [module for module in _depth_first(unet) if isinstance(module, BasicTransformerBlock)]
+        ranked = sorted(blocks, key=lambda block: -block.norm1.normalized_shape[0])
+        for rank, block in enumerate(ranked):
+            patched.replace(block, partial(patched.transformer, block))
+            if patched.attention_weight > rank / len(ranked):
+                patched.reading_blocks.add(id(block))
+    if adain:
+        patched.adain_places.add("mid")
+        patched.replace(unet.mid_block, partial(patched.mid, unet.mid_block))
+        for direction, blocks in (("down", unet.down_blocks), ("up", unet.up_blocks)):
+            for place, block in enumerate(blocks):
+                share = place / len(blocks)
+                threshold = 2 * (1.0 - share) if direction == "down" else 2 * share
+                name = f"{direction}{place}"
+                forward = patched.down if direction == "down" else patched.up
+                patched.replace(block, partial(forward, name, block))
+                if patched.gn_weight >= threshold:
+                    patched.adain_places.update(f"{name}.{index}" for index in range(len(block.resnets)))
+
+
+@torch.no_grad()
+def community_xl_reference(
+    pipe: StableDiffusionXLPipeline,
+    *,
+    prompt: str,
+    negative_prompt: str | None,
+    ref_image: Image.Image,
+    height: int,
+    width: int,
+    steps: int,
+    guidance: float,
+    generators: list[torch.Generator],
+    reference_attn: bool,
+    reference_adain: bool,
+    style_fidelity: float = 0.5,
+    attention_auto_machine_weight: float = 1.0,
+    gn_auto_machine_weight: float = 1.0,
+) -> np.ndarray:
+    """The pipeline's output as float images in [0, 1], (n, h, w, 3); ``pipe``'s UNet is left as it was."""
+    device, images, guided = pipe.unet.device, len(generators), guidance > 1.0
+    embeds, negative, pooled, negative_pooled = pipe.encode_prompt(
+        prompt=prompt, device=device, num_images_per_prompt=images, do_classifier_free_guidance=guided,
+        negative_prompt=negative_prompt,
+    )  # fmt: skip
+    pixels = np.asarray(ref_image.convert("RGB").resize((width, height), Image.LANCZOS), dtype=np.float32) / 255.0
+    ref = torch.from_numpy((pixels - 0.5) / 0.5).permute(2, 0, 1)[None].repeat(images, 1, 1, 1).to(device)
+    scheduler = pipe.scheduler
+    scheduler.set_timesteps(steps, device=device)
+    latents = pipe.prepare_latents(images, pipe.unet.config.in_channels, height, width, embeds.dtype, device,
+                                   generators)  # fmt: skip
+    ref_latents = torch.cat(
+        [pipe.vae.encode(ref[i : i + 1]).latent_dist.sample(generator=generators[i]) for i in range(images)]
+    ) * pipe.vae.config.scaling_factor  # fmt: skip
+    if guided:
+        ref_latents = torch.cat([ref_latents] * 2)
+    step_kwargs = pipe.prepare_extra_step_kwargs(generators, 0.0)
+    time_ids = pipe._get_add_time_ids(
+        (height, width), (0, 0), (height, width), dtype=embeds.dtype,
+        text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim,
+    )  # fmt: skip
+    text, pooled_text = embeds, pooled
+    if guided:
+        text, pooled_text = torch.cat([negative, embeds]), torch.cat([negative_pooled, pooled])
+    time_ids = torch.cat([time_ids] * (2 if guided else 1)).to(device).repeat(images, 1)
+    added = {"text_embeds": pooled_text, "time_ids": time_ids}
+    unconditional = torch.tensor([True] * images + [False] * images) if guided else None
+    patched = _Patched(attention_auto_machine_weight, gn_auto_machine_weight, style_fidelity, unconditional)
+    _patch(pipe, reference_attn, reference_adain, patched)
+    try:
+        for timestep in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, timestep)
+            noise = randn_tensor(ref_latents.shape, generator=generators, device=device, dtype=ref_latents.dtype)
+            ref_noisy = scheduler.add_noise(ref_latents, noise, timestep.reshape(1))
+            ref_noisy = scheduler.scale_model_input(ref_noisy, timestep)
+            patched.mode = "write"
+            pipe.unet(ref_noisy, timestep, encoder_hidden_states=text, added_cond_kwargs=added, return_dict=False)
+            patched.mode = "read"
+            prediction = pipe.unet(
+                model_input, timestep, encoder_hidden_states=text, added_cond_kwargs=added, return_dict=False
+            )[0]
+            if guided:
+                unguided, conditional = prediction.chunk(2)
+                prediction = unguided + guidance * (conditional - unguided)
+            latents = scheduler.step(prediction, timestep, latents, **step_kwargs, return_dict=False)[0]
+    finally:
+        patched.restore()
+    decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
+    return pipe.image_processor.postprocess(decoded, output_type="np")
