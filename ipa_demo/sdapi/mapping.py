@@ -110,10 +110,11 @@ def _threshold(value: Any, default: Any) -> Any:
 def _structure_unit(unit: Unit, values: dict[str, Any], names: Names) -> None:
     if unit.role == "controlnet":
         values.update(controlnet=unit.kind, controlnet_scale=unit.weight, controlnet_start=unit.start,
-                      controlnet_end=unit.end, guess_mode=unit.guess_mode)  # fmt: skip
+                      controlnet_end=unit.end, guess_mode=unit.guess_mode, controlnet_soft=unit.soft)  # fmt: skip
         names.fields.update(controlnet=unit.at("model"), controlnet_scale=unit.at("weight"),
                             controlnet_start=unit.at("guidance_start"),
-                            controlnet_end=unit.at("guidance_end"))  # fmt: skip
+                            controlnet_end=unit.at("guidance_end"), controlnet_soft=unit.at("control_mode"),
+                            guess_mode=unit.at("control_mode"))  # fmt: skip
     else:
         if unit.start not in (0, 0.0):
             raise bad_field(unit.at("guidance_start"), "a T2I-Adapter acts from the first step here: send 0")

@@ -7,7 +7,10 @@ keys are ignored, as the extension ignores them, and the deprecated aliases (``i
 ``guidance``, ``lowvram``) are read as the fields they stand for. A unit becomes one ``Unit`` of one of
 four roles (IP-Adapter, ControlNet, T2I-Adapter, reference-only) or an error naming its field. What
 a unit may ask for that we do not do is refused, never dropped: another preprocessor or model, an
-inpainting mask, per-block ControlNet weights, "My prompt is more important".
+inpainting mask, per-block ControlNet weights, a control mode other than Balanced for a unit that is not a
+ControlNet. A ControlNet's ``control_mode`` is the extension's: 1 "My prompt is more important" is soft
+injection (its per-block factors on both halves of CFG), 2 "ControlNet is more important" is soft injection
+on the prompt's half only (our guess mode with soft injection).
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ class Unit:
     weight: float
     start: float
     end: float
-    guess_mode: bool
+    guess_mode: bool  # "ControlNet is more important": the prompt's half of CFG only (with soft)
+    soft: bool  # "My prompt is more important" or the above: the extension's per-block factors
     threshold_a: Any
     threshold_b: Any
     layer_weights: tuple[Any, ...] | None
@@ -161,13 +165,9 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
         reason = "precomputed IP-Adapter embeddings are not accepted; send the image"
         raise bad_field(f"{where}.ipadapter_input", reason)
     control_mode = _choice(values.get("control_mode", 0), CONTROL_MODES, f"{where}.control_mode")
-    if control_mode == CONTROL_MODES[1] or control_mode == CONTROL_MODES[2] and role != "controlnet":
-        raise bad_field(
-            f"{where}.control_mode",
-            f"{control_mode!r} is not offered for this unit: Balanced is, and for a ControlNet "
-            "'ControlNet is more important' (the ControlNet acts on the prompt's half of the guidance only, "
-            "as diffusers' guess mode)",
-        )
+    if control_mode != CONTROL_MODES[0] and role != "controlnet":
+        raise bad_field(f"{where}.control_mode", f"{control_mode!r} is offered for ControlNet units only here: "
+                        "send Balanced (0) for this unit")  # fmt: skip
     images = _images(values.get("image"), f"{where}.image")
     if len(images) > 1 and role != "ip":
         raise bad_field(f"{where}.image", f"takes one image for this unit, got {len(images)}")
@@ -182,6 +182,7 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
         index=index, field=where, role=role, kind=kind, is_map=is_map, images=images,
         weight=values.get("weight", 1.0), start=values.get("guidance_start", 0.0),
         end=values.get("guidance_end", 1.0), guess_mode=control_mode == CONTROL_MODES[2],
+        soft=control_mode != CONTROL_MODES[0],
         threshold_a=values.get("threshold_a", -1), threshold_b=values.get("threshold_b", -1),
         layer_weights=_layer_weights(weighting, role, f"{where}.advanced_weighting"),
         region=UnitImage(region, f"{where}.effective_region_mask") if region is not None else None,

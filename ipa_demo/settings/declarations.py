@@ -150,6 +150,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("guess_mode", ("controlnet", "guess_mode"), "flag", "Guess mode",
             "The ControlNet sees only the prompted half of CFG and guesses the content from the map alone.",
             "checkbox", flag="--guess-mode", png="Guess mode", png_group="controlnet"),
+    Setting("controlnet_soft", ("controlnet", "soft"), "flag", "Soft injection (my prompt is more important)",
+            "Weaken the ControlNet's shallow blocks: block i of 13 is scaled by 0.825^(12-i), the deepest keeps its "
+            "weight (A1111's 'My prompt is more important'; with Guess mode, 'ControlNet is more important').",
+            "checkbox", flag="--controlnet-soft", png="ControlNet soft", png_group="controlnet"),
     Setting("t2i", ("t2i", "kind"), "choice", "T2I-Adapter",
             "Keep the structure with a T2I-Adapter: lighter than ControlNet, its features are computed once.",
             "radio", flag="--t2i", png="T2I-Adapter", png_group="t2i", choices=T2I_KINDS),

@@ -91,7 +91,7 @@ def test_units_asking_for_what_is_not_here(url: str) -> None:
     detail = refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": five}}}, f"{ARGS}[4]")
     assert "at most 4 ControlNet unit" in detail
     refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(weight=float("nan"))]}}}, f"{ARGS}[0].weight")
-    refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(control_mode=1)]}}}, f"{ARGS}[0].control_mode")
+    refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(control_mode=5)]}}}, f"{ARGS}[0].control_mode")
     refused(url, {**SMALL, "alwayson_scripts": {"ADetailer": {"args": [True]}}}, "alwayson_scripts.ADetailer")
 
 
