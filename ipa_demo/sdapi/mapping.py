@@ -123,8 +123,9 @@ def _structure_unit(unit: Unit, values: dict[str, Any], names: Names) -> None:
     else:
         if unit.start not in (0, 0.0):
             raise bad_field(unit.at("guidance_start"), "a T2I-Adapter acts from the first step here: send 0")
-        values.update(t2i=unit.kind, t2i_scale=unit.weight, t2i_factor=unit.end)
-        names.fields.update(t2i=unit.at("model"), t2i_scale=unit.at("weight"), t2i_factor=unit.at("guidance_end"))
+        values.update(t2i=unit.kind, t2i_scale=unit.weight, t2i_factor=unit.end, t2i_soft=unit.soft)
+        names.fields.update(t2i=unit.at("model"), t2i_scale=unit.at("weight"), t2i_factor=unit.at("guidance_end"),
+                            t2i_soft=unit.at("control_mode"))  # fmt: skip
     values.update(control_is_map=unit.is_map, canny_low=_threshold(unit.threshold_a, values["canny_low"]),
                   canny_high=_threshold(unit.threshold_b, values["canny_high"]))  # fmt: skip
     names.fields.update(canny_low=unit.at("threshold_a"), canny_high=unit.at("threshold_b"),

@@ -6,7 +6,7 @@ up to ``IPA_MAX_UNITS`` of a kind: ``weight``, ``guidance_start``/``guidance_end
 the first step: its ``guidance_end`` is its factor), the model's kind or variant, ``advanced_weighting``
 (IP-Adapter), ``effective_region_mask`` (an IP unit's region for each of its references). Canny thresholds
 and guess mode ("ControlNet is more important") are one for the request: a further unit that asks for
-others is refused, naming it; soft injection (``control_mode`` 1 or 2) is each ControlNet unit's own.
+others is refused, naming it; soft injection (``control_mode`` 1, and 2 for a ControlNet) is each unit's own.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def more_units(more: Sequence[Unit], values: dict[str, Any], names: dict[str, st
             elif unit.start not in (0, 0.0):
                 raise bad_field(unit.at("guidance_start"), "a T2I-Adapter acts from the first step here: send 0")
             else:
-                item["factor"] = unit.end
+                item.update(factor=unit.end, soft=unit.soft)
             part = "map" if unit.is_map else "image"
             encoded += [encode(f"{field}.{part}", image.field, image.text) for image in unit.images]
             names[f"{field}.{part}"] = unit.at("image")

@@ -7,10 +7,11 @@ keys are ignored, as the extension ignores them, and the deprecated aliases (``i
 ``guidance``, ``lowvram``) are read as the fields they stand for. A unit becomes one ``Unit`` of one of
 four roles (IP-Adapter, ControlNet, T2I-Adapter, reference-only) or an error naming its field. What
 a unit may ask for that we do not do is refused, never dropped: another preprocessor or model, an
-inpainting mask, per-block ControlNet weights, a control mode other than Balanced for a unit that is not a
-ControlNet. A ControlNet's ``control_mode`` is the extension's: 1 "My prompt is more important" is soft
-injection (its per-block factors on both halves of CFG), 2 "ControlNet is more important" is soft injection
-on the prompt's half only (our guess mode with soft injection).
+inpainting mask, per-block ControlNet weights, a control mode we do not run for its kind. A ControlNet's
+``control_mode`` is the extension's: 1 "My prompt is more important" is soft injection (its per-block
+factors on both halves of CFG), 2 "ControlNet is more important" is soft injection on the prompt's half
+only (our guess mode with soft injection). A T2I-Adapter takes 0 and 1 (its own soft factors); 2, which
+the extension runs on the prompt's half only, is refused; IP-Adapter and reference-only units take 0.
 """
 
 from __future__ import annotations
@@ -165,9 +166,10 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
         reason = "precomputed IP-Adapter embeddings are not accepted; send the image"
         raise bad_field(f"{where}.ipadapter_input", reason)
     control_mode = _choice(values.get("control_mode", 0), CONTROL_MODES, f"{where}.control_mode")
-    if control_mode != CONTROL_MODES[0] and role != "controlnet":
-        raise bad_field(f"{where}.control_mode", f"{control_mode!r} is offered for ControlNet units only here: "
-                        "send Balanced (0) for this unit")  # fmt: skip
+    offered = {"controlnet": 3, "t2i": 2}.get(role, 1)  # modes 0 to offered - 1
+    if control_mode not in tuple(CONTROL_MODES.values())[:offered]:
+        what = {"t2i": "Balanced (0) or My prompt is more important (1) for a T2I-Adapter"}.get(role, "Balanced (0)")
+        raise bad_field(f"{where}.control_mode", f"{control_mode!r} is not offered for this unit here: send {what}")
     images = _images(values.get("image"), f"{where}.image")
     if len(images) > 1 and role != "ip":
         raise bad_field(f"{where}.image", f"takes one image for this unit, got {len(images)}")

@@ -162,6 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("t2i_factor", ("t2i", "factor"), "float", "T2I factor (share of steps)",
             "The first steps that get the T2I features (1: all); later steps refine details freely.", "slider",
             flag="--t2i-factor", png="T2I factor", png_group="t2i", low=0.0, high=1.0, step=0.05),
+    Setting("t2i_soft", ("t2i", "soft"), "flag", "T2I soft injection (my prompt is more important)",
+            "Weaken the T2I-Adapter's shallow features: its four levels are scaled by 0.25, 0.62, 0.825 and 1 "
+            "(A1111's 'My prompt is more important' for a T2I-Adapter).",
+            "checkbox", flag="--t2i-soft", png="T2I soft", png_group="t2i"),
     Setting("strength", ("strength",), "float", "Denoising strength",
             "img2img: how much of the init image is redone (1: all of it, like no init image).", "slider",
             flag="--strength", png="Denoising strength", png_group="img2img", low=0.0, high=1.0, step=0.05,

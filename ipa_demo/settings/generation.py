@@ -144,6 +144,7 @@ class T2IAdapterSettings:
     kind: str = "none"
     scale: float = 1.0
     factor: float = 1.0  # fraction of the steps (from the first) that get the features
+    soft: bool = False  # soft injection: the A1111 extension's per-level factors (structure/t2i_adapter.py)
 
     def __post_init__(self) -> None:
         check_declared(self, "t2i")

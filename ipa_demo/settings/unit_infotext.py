@@ -5,8 +5,8 @@ control_v11p_sd15_canny [hash], Weight: 1, Resize Mode: Crop and Resize, Thresho
 B: 200, Guidance Start: 0, Guidance End: 1, Control Mode: Balanced"``: items split on ", " and each on
 ": ", so no value holds either. Every unit that acted is written so (ControlNet units, then T2I-Adapter
 units, then IP-Adapter units; the extension runs all three kinds as its units), with what the extension
-ignores beside its own fields: ``Unit: controlnet 2`` (which of our units it is), ``Soft`` (a ControlNet
-unit's soft injection, which its Control Mode names too, but not alone under diffusers' guess mode) and, for IP-Adapter
+ignores beside its own fields: ``Unit: controlnet 2`` (which of our units it is), ``Soft`` (a ControlNet or
+T2I-Adapter unit's soft injection, which its Control Mode names too, but not alone under diffusers' guess mode) and, for IP-Adapter
 units, ``IP Layers``, ``IP Stages``, ``IP Weights``, ``IP Reference Weights``, ``IP Combine`` (the window
 is Guidance Start/End, the fit the Resize Mode). The first units keep their own keys too (``ControlNet:
 canny``, ``IP scale``, ...), which is how they are read back: entries of units 1 (and 2 for IP-Adapter)
@@ -59,8 +59,9 @@ def _structure_entry(kind: UnitKind, number: int, unit: ControlNetSettings | T2I
         entry.update({"Guidance Start": _number(unit.start), "Guidance End": _number(unit.end)})
         entry["Control Mode"] = CONTROL_MODES[(settings.guess_mode, unit.soft)]
         return {**entry, "Unit": f"{kind} {number}", "Soft": str(unit.soft).lower()}  # ours: exact under guess mode
-    entry.update({"Guidance Start": "0", "Guidance End": _number(unit.factor), "Control Mode": "Balanced"})
-    return {**entry, "Unit": f"{kind} {number}"}
+    entry.update({"Guidance Start": "0", "Guidance End": _number(unit.factor),
+                  "Control Mode": CONTROL_MODES[(False, unit.soft)]})  # fmt: skip
+    return {**entry, "Unit": f"{kind} {number}", "Soft": str(unit.soft).lower()}
 
 
 def _ip_entry(number: int, unit: IPAdapterSettings) -> dict[str, str]:
@@ -108,13 +109,13 @@ def _unit_values(kind: UnitKind, items: Mapping[str, str], where: str) -> dict[s
     values: dict[str, Any] = {"variant" if kind == "ip" else "kind": model.kind}
     if "Weight" in items:
         values["scale"] = items["Weight"]
+    if kind != "ip" and "Soft" in items:
+        values["soft"] = items["Soft"]
     if kind == "t2i":
         if "Guidance End" in items:
             values["factor"] = items["Guidance End"]
     else:
         values.update({key: items[name] for key, name in (("start", "Guidance Start"), ("end", "Guidance End")) if name in items})
-        if kind == "controlnet" and "Soft" in items:
-            values["soft"] = items["Soft"]
     if kind != "ip":
         return values
     fits = {text: name for name, text in FITS.items()}

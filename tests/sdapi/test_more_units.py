@@ -127,3 +127,12 @@ def test_each_controlnet_unit_has_its_control_mode(url: str, engine: FakeEngine)
     settings, _ = engine.last_units
     assert settings.guess_mode and settings.controlnet.soft and settings.more_controlnet_units[0].soft
     assert _refused(url, [cn(control_mode=2), cn(**depth)]).startswith(f"{ARGS}[1].control_mode: ")
+
+    t2i = {"enabled": True, "module": "none", "model": "t2iadapter_canny_sd15v2", "image": b64(image("edges"))}
+    body["alwayson_scripts"]["controlnet"]["args"] = [t2i, {**t2i, "control_mode": 1}]
+    reply = requests.post(f"{url}sdapi/v1/txt2img", json=body, timeout=60)
+    assert reply.status_code == 200, reply.text
+    settings, _ = engine.last_units
+    assert not settings.t2i.soft and settings.more_t2i_units[0].soft
+    read = settings_from_parameters(json.loads(reply.json()["info"])["infotexts"][0])
+    assert read.more_t2i_units == settings.more_t2i_units

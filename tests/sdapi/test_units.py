@@ -58,8 +58,10 @@ def test_control_and_resize_modes() -> None:
         for given in (number, name):
             unit = one(**canny, control_mode=given)
             assert (unit.guess_mode, unit.soft) == modes[number]
-    refusal(".control_mode", module="ip-adapter_clip_sd15", model="ip-adapter_sd15", control_mode=2)
-    assert "ControlNet" in refusal(".control_mode", module="canny", model="t2iadapter_canny_sd15v2", control_mode=1)
+    refusal(".control_mode", module="ip-adapter_clip_sd15", model="ip-adapter_sd15", control_mode=1)
+    t2i = {"module": "canny", "model": "t2iadapter_canny_sd15v2"}
+    assert one(**t2i, control_mode="My prompt is more important").soft and not one(**t2i, control_mode=0).soft
+    assert "T2I-Adapter" in refusal(".control_mode", **t2i, control_mode=2)
     refusal(".control_mode", **canny, control_mode=3)
     fit = one(module="canny", model="control_v11p_sd15_canny", resize_mode="Inner Fit (Scale to Fit)")
     assert fit.resize_mode == "Crop and Resize"

@@ -1,4 +1,5 @@
-"""Soft injection (the A1111 extension's control modes 1 and 2) against diffusers' ControlNetModel, scaled by hand."""
+"""Soft injection (the A1111 extension's control modes 1 and 2) against diffusers' ControlNetModel and
+T2IAdapter, their outputs scaled by hand."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from PIL import Image
 
 from ipa_demo.conditioner import BatchLayout
 from ipa_demo.engine import Engine
-from ipa_demo.settings import ControlNetSettings
+from ipa_demo.settings import ControlNetSettings, T2IAdapterSettings
 from ipa_demo.structure.controlnet import ControlNetGuidance, controlnet_residuals, soft_factors
+from ipa_demo.structure.t2i_adapter import T2IGuidance
 
 from .test_structure import BASE, structured
 
@@ -87,3 +89,18 @@ def test_soft_injection_changes_the_image(engine: Engine, control_map) -> None:
     soft = engine.generate(replace(balanced, controlnet=ControlNetSettings("canny", SCALE, soft=True)),
                            control_image=control_map).pixels  # fmt: skip
     assert np.abs(first - soft).max() > 0.01
+
+
+def test_a_soft_t2i_adapter_scales_its_levels_by_the_extensions_factors(engine: Engine, control_map) -> None:
+    layout = BatchLayout(num_images=2, guided=True, device=torch.device("cpu"))
+    adapter = engine.t2i_adapter("depth")
+    plain = T2IGuidance.prepare(adapter, control_map, T2IAdapterSettings("depth", SCALE), layout).features
+    soft = T2IGuidance.prepare(adapter, control_map, T2IAdapterSettings("depth", SCALE, soft=True), layout).features
+    pixels = torch.from_numpy(np.asarray(control_map, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        theirs = adapter(pixels)  # diffusers' T2IAdapter, scaled here by hand
+    assert len(soft) == len(theirs) == 4
+    for ours, unscaled, raw, factor in zip(soft, plain, theirs, (0.25, 0.62, 0.825, 1.0), strict=True):
+        assert raw.abs().max() > 1e-3
+        assert torch.allclose(ours, (raw * SCALE * factor).repeat(4, 1, 1, 1), atol=1e-6)  # both CFG halves
+        assert torch.allclose(unscaled, (raw * SCALE).repeat(4, 1, 1, 1), atol=1e-6)
