@@ -112,6 +112,27 @@ def test_an_api_image_equals_the_one_generate_makes(url: str, tmp_path) -> None:
     assert through_api.info["parameters"] == through_web.info["parameters"]
 
 
+def test_my_prompt_is_more_important_is_soft_injection_as_generate_runs_it(url: str, tmp_path) -> None:
+    control = noise_image(64, 64, seed=9)
+    control.save(tmp_path / "control.png")
+    unit = {"enabled": True, "module": "none", "model": "control_v11p_sd15_canny", "image": b64(control)}
+    images = {}
+    for mode in (0, 1):
+        payload = {**SMALL, "sampler_name": "Euler a", "alwayson_scripts": {"controlnet": {"args": [{**unit, "control_mode": mode}]}}}
+        reply = post(url, "sdapi/v1/txt2img", payload)
+        assert reply.status_code == 200, reply.text
+        images[mode] = decoded(reply.json()["images"][0])
+    gallery, *_ = Client(url, verbose=False).predict(
+        prompt="a red bicycle", steps=2, width=64, height=64, seed=21, guidance=7.5, scheduler="Euler a", ip_scale=0.0,
+        controlnet="canny", controlnet_soft=True, control_is_map=True,
+        control_image=handle_file(str(tmp_path / "control.png")), api_name="/generate",
+    )  # fmt: skip
+    web = Image.open(gallery[0]["image"])
+    assert np.abs(pixels(images[1]) - pixels(web)).max() <= 1
+    assert "ControlNet soft: True" in images[1].info["parameters"], images[1].info["parameters"]
+    assert np.abs(pixels(images[1]) - pixels(images[0])).max() > 2
+
+
 def test_webuiapi_img2img_with_a_mask_inpaints_as_the_inpaint_tab_does(api: webuiapi.WebUIApi, url: str, tmp_path) -> None:
     """Both blur the mask, inpaint the whole picture and paste the result back over the init image through
     the blurred mask, as A1111 does; ``/generate``'s img2img section pastes nothing back."""
