@@ -7,7 +7,9 @@ the fitted init image through the blurred mask (``mask_note.pasted_over``, as th
 ``inpaint_full_res_padding`` pixels and then to the output's aspect ratio (``crop_box``), is cut out of
 the init image at its own size, generated at the request's width × height, scaled back to the box and
 pasted into the init image through the blurred mask, so that the answer has the init image's size and,
-outside the box, its very pixels. A blank mask has no box: A1111 then runs plain img2img, without the
+outside the box, its very pixels. A ControlNet or T2I-Adapter unit's image is cut the same way (fitted to
+the init image, the box's part at the output size), as the extension does unless the unit says
+``inpaint_crop_input_image: false``; IP-Adapter and reference images are not cut here. A blank mask has no box: A1111 then runs plain img2img, without the
 mask, and so do we.
 """
 
@@ -80,6 +82,13 @@ class InpaintArea:
             return self.init, self.mask
         return (self.init.convert("RGB").crop(self.box).resize(size, Image.LANCZOS),
                 self.mask.convert("RGB").crop(self.box).resize(size, Image.LANCZOS))  # fmt: skip
+
+    def cropped(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
+        """A unit's image as the extension crops it for "Only masked": fitted to the init image, the box's
+        part, at the output size."""
+        if self.box is None:
+            return image
+        return fit_to_size(image, *self.init.size).crop(self.box).resize(size, Image.LANCZOS)
 
     def pasted(self, images: Sequence[Image.Image]) -> list[Image.Image]:
         """The generated images over the init image, through the blurred mask."""

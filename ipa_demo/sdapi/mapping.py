@@ -37,7 +37,7 @@ from .images import EncodedImage, decode_all, image_bytes
 from .inpaint_area import InpaintArea
 from .lists import sampler_of
 from .models import Img2ImgRequest, Txt2ImgRequest
-from .more_units import further_structure_images, map_names, more_units, split_units
+from .more_units import further_structure_roles, map_names, more_units, split_units
 from .units import Unit, read_units
 
 CONTROLNET_SCRIPT = "controlnet"
@@ -139,14 +139,15 @@ def _reference_unit(unit: Unit, values: dict[str, Any], names: Names) -> None:
                         ref_end=unit.at("guidance_end"), ref_fidelity=unit.at("threshold_a"))  # fmt: skip
 
 
-def _fits(image_field: str, size: tuple[int, int], resize_mode: str, width: int, height: int) -> None:
+def _fits(image_field: str, size: tuple[int, int], resize_mode: str, width: int, height: int,
+          target: str = "output") -> None:  # fmt: skip
     """Only "Crop and Resize" is offered; the other modes give the same picture when the aspects match."""
     if resize_mode != "Crop and Resize" and size[0] * height != size[1] * width:
         raise bad_field(
             image_field,
-            f"is {size[0]}x{size[1]}, another aspect than the {width}x{height} output, and only 'Crop and Resize' "
+            f"is {size[0]}x{size[1]}, another aspect than the {width}x{height} {target}, and only 'Crop and Resize' "
             f"is offered here (got {resize_mode!r}): send resize_mode 'Crop and Resize' (1) or an image of the "
-            "output's aspect",
+            f"{target}'s aspect",
         )
 
 
@@ -245,14 +246,7 @@ class Mapper:
         by_role: dict[str, list[Image.Image]] = {}
         for image, item in zip(decoded, encoded, strict=True):
             by_role.setdefault(item.role, []).append(image)
-        control = next(iter(by_role.get("control_image", ())), None)
         init = next(iter(by_role.get("init_image", ())), None)
-        first, further = split_units(units)
-        for unit in first:
-            if unit.role in ("controlnet", "t2i") and control is not None:
-                _fits(unit.at("image"), control.size, unit.resize_mode, settings.width, settings.height)
-        for unit, image in further_structure_images(further, by_role):
-            _fits(unit.at("image"), image.size, unit.resize_mode, settings.width, settings.height)
         mask = self._mask(next(iter(by_role.get("mask_image", ())), None), body)
         size, area = (settings.width, settings.height), None
         if mask is not None and init is not None and isinstance(body, Img2ImgRequest):
@@ -263,7 +257,10 @@ class Mapper:
                 raise bad_field("inpaint_full_res", f"answers {body.batch_size * body.n_iter} image(s) at the init "
                                 f"image's {init.width}x{init.height}: more than this server's "
                                 f"{self.limits.max_request_pixels} pixels; send false, or fewer images")  # fmt: skip
-        if isinstance(body, Img2ImgRequest) and init is not None and (area is None or area.box is None):
+        only_masked = area is not None and area.box is not None
+        self._structure_images(units, by_role, area if only_masked else None, size)
+        control = next(iter(by_role.get("control_image", ())), None)
+        if isinstance(body, Img2ImgRequest) and init is not None and not only_masked:
             _fits("init_images[0]", init.size, {0: "Just Resize", 1: "Crop and Resize"}.get(body.resize_mode, "other"),
                   settings.width, settings.height)  # fmt: skip
         if area is not None and isinstance(body, Img2ImgRequest):
@@ -280,6 +277,26 @@ class Mapper:
             check_more_references(settings, references, more)
             check_unit_images(settings, units_images)
         return Request(settings, references, init, control, mask, more, units_images), area
+
+    @staticmethod
+    def _structure_images(units: list[Unit], by_role: dict[str, list[Image.Image]], area: InpaintArea | None,
+                          size: tuple[int, int]) -> None:  # fmt: skip
+        """Check each ControlNet / T2I unit's image against what it is fitted to (the output, or for "Only
+        masked" the init image), and cut it as the init image is cut where the unit asks (``area``)."""
+        first, further = split_units(units)
+        roles = [(unit, "control_image") for unit in first if unit.role in ("controlnet", "t2i")]
+        roles += further_structure_roles(further)
+        target = size if area is None else area.init.size
+        for unit, role in roles:
+            for image in by_role.get(role, ())[:1]:
+                _fits(unit.at("image"), image.size, unit.resize_mode, *target, "init image" if area else "output")
+        if area is None:
+            return
+        cut = {role for unit, role in roles if unit.crop_input and role != "control_image"}
+        if roles and roles[0][1] == "control_image" and roles[0][0].crop_input:  # shared: the first unit says
+            cut.add("control_image")
+        for role in cut:
+            by_role[role] = [area.cropped(image, size) for image in by_role.get(role, ())]
 
     @staticmethod
     def _mask(mask: Image.Image | None, body: Txt2ImgRequest) -> Image.Image | None:

@@ -78,15 +78,14 @@ def more_units(more: Sequence[Unit], values: dict[str, Any], names: dict[str, st
     return encoded
 
 
-def further_structure_images(more: Sequence[Unit], by_role: dict[str, list[Any]]) -> list[tuple[Unit, Any]]:
-    """Each further ControlNet / T2I unit with its decoded image (to check its resize mode)."""
+def further_structure_roles(more: Sequence[Unit]) -> list[tuple[Unit, str]]:
+    """Each further ControlNet / T2I unit with the name its image goes by (``controlnet_unit_2.map``)."""
     found, counts = [], dict(FIRST_MORE)
     for unit in more:
         number = counts[unit.role]  # type: ignore[index]
         counts[unit.role] += 1  # type: ignore[index]
         if unit.role in ("controlnet", "t2i"):
-            field = unit_field(unit.role, number, "map" if unit.is_map else "image")  # type: ignore[arg-type]
-            found += [(unit, image) for image in by_role.get(field, ())[:1]]
+            found.append((unit, unit_field(unit.role, number, "map" if unit.is_map else "image")))  # type: ignore[arg-type]
     return found
 
 

@@ -72,6 +72,7 @@ class Unit:
     region: UnitImage | None
     resize_mode: str
     save_detected_map: bool
+    crop_input: bool = True  # ``inpaint_crop_input_image``: with "Only masked", its image is cropped as the init image
 
     def at(self, name: str) -> str:
         return f"{self.field}.{name}"
@@ -176,6 +177,7 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
     _flag(values.get("save_detected_map", True), f"{where}.save_detected_map")
     for name in ("pixel_perfect", "low_vram"):
         _flag(values.get(name, False), f"{where}.{name}")
+    crop_input = _flag(values.get("inpaint_crop_input_image", True), f"{where}.inpaint_crop_input_image")
     region = values.get("effective_region_mask")
     if region is not None and role != "ip":
         raise bad_field(f"{where}.effective_region_mask", "regions are offered for IP-Adapter units only")
@@ -189,7 +191,7 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
         layer_weights=_layer_weights(weighting, role, f"{where}.advanced_weighting"),
         region=UnitImage(region, f"{where}.effective_region_mask") if region is not None else None,
         resize_mode=_choice(values.get("resize_mode", 1), RESIZE_MODES, f"{where}.resize_mode", RESIZE_ALIASES),
-        save_detected_map=values.get("save_detected_map", True),
+        save_detected_map=values.get("save_detected_map", True), crop_input=crop_input,
     )  # fmt: skip
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from ipa_demo.sdapi.errors import ApiError
 from ipa_demo.sdapi.inpaint_area import InpaintArea, crop_box
+from ipa_demo.sdapi.mapping import Mapper
+from ipa_demo.sdapi.models import Img2ImgRequest
+from ipa_demo.settings import Limits
 
 from ..helpers import noise_image
+from .test_routes import b64
 
 
 def mask(size: tuple[int, int], *boxes: tuple[int, int, int, int]) -> Image.Image:
@@ -66,3 +73,28 @@ def test_only_masked_pastes_into_the_init_image_at_its_own_size() -> None:
     assert np.array_equal(result[outside], original[outside]), "outside the box: the init image's own pixels"
     assert (result[30:40, 80:90] == (255, 0, 255)).all(), "inside the mask: the generated image"
     assert area.pairs() == {"Inpaint area": "Only masked", "Masked area padding": "6"}
+
+
+def _job(control: Image.Image, **unit: object) -> Any:
+    init, painted = noise_image(120, 90, seed=2), mask((120, 90), (70, 20, 100, 50))
+    raw = {"prompt": "a cat", "width": 64, "height": 64, "init_images": [b64(init)], "mask": b64(painted),
+           "mask_blur": 0, "inpaint_full_res_padding": 6, "alwayson_scripts": {"controlnet": {"args": [
+               {"enabled": True, "module": "none", "model": "control_v11p_sd15_canny", "image": b64(control),
+                "resize_mode": "Just Resize", **unit}]}}}  # fmt: skip
+    return Mapper(Limits(), 10_000_000).job(Img2ImgRequest.model_validate(raw), raw)
+
+
+def test_only_masked_cuts_a_controlnet_units_image_as_it_cuts_the_init_image() -> None:
+    """As the extension does by default: the unit's image (at the init image's aspect, so "Just Resize" fits)
+    is cut to the box and scaled to the output; ``inpaint_crop_input_image: false`` keeps it whole."""
+    control = noise_image(120, 90, seed=3)
+    job = _job(control)
+    assert job.area.box == (64, 14, 106, 56)
+    expected = control.crop(job.area.box).resize((64, 64), Image.LANCZOS)
+    assert np.array_equal(np.asarray(job.request.control_image), np.asarray(expected))
+    assert job.request.control_image.size == job.request.init_image.size == (64, 64)
+    whole = _job(control, inpaint_crop_input_image=False)
+    assert np.array_equal(np.asarray(whole.request.control_image), np.asarray(control))
+    with pytest.raises(ApiError) as caught:
+        _job(noise_image(64, 64, seed=3))  # "Just Resize" of a square onto the 4:3 init image
+    assert caught.value.field == "alwayson_scripts.controlnet.args[0].image" and "init image" in caught.value.message
