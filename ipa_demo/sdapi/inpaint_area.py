@@ -9,8 +9,8 @@ the init image at its own size, generated at the request's width × height, scal
 pasted into the init image through the blurred mask, so that the answer has the init image's size and,
 outside the box, its very pixels. A ControlNet or T2I-Adapter unit's image is cut the same way (fitted to
 the init image, the box's part at the output size), as the extension does unless the unit says
-``inpaint_crop_input_image: false``; IP-Adapter and reference images are not cut here. A blank mask has no box: A1111 then runs plain img2img, without the
-mask, and so do we.
+``inpaint_crop_input_image: false``; IP-Adapter and reference images are not cut here. A blank mask has
+no box: A1111 then runs plain img2img, without the mask, and so do we.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class Img2ImgRequest(Txt2ImgRequest):
     mask: str | None = None
     inpainting_mask_invert: int = 0
     mask_blur: int = 4
-    inpainting_fill: int = 0  # A1111's default (and webuiapi's): 0 "fill"; 1 "original"; 2 "latent noise"; 3 "latent nothing"
+    inpainting_fill: int = 0  # default 0 "fill" (A1111's, webuiapi's); 1 "original"; 2 latent noise; 3 latent nothing
     inpaint_full_res: bool = True  # A1111's default (and webuiapi's): "Only masked"; false: "Whole picture"
     inpaint_full_res_padding: int = 0
     resize_mode: int = 0
@@ -123,6 +123,7 @@ def refused_fields(body: Mapping[str, Any], has_mask: bool = False) -> None:
         if name in body and not neutral(body[name]):
             raise bad_field(name, f"{reason} (got {body[name]!r})"[:300])
     padding = body.get("inpaint_full_res_padding")
-    if has_mask and padding is not None and (isinstance(padding, bool) or not isinstance(padding, int) or not 0 <= padding <= MAX_PADDING):
+    whole = isinstance(padding, int) and not isinstance(padding, bool)
+    if has_mask and padding is not None and not (whole and 0 <= padding <= MAX_PADDING):
         raise bad_field("inpaint_full_res_padding", f"must be a whole number of pixels from 0 to {MAX_PADDING}, "
                         f"got {padding!r}"[:200])  # fmt: skip

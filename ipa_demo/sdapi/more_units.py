@@ -85,7 +85,8 @@ def further_structure_roles(more: Sequence[Unit]) -> list[tuple[Unit, str]]:
         number = counts[unit.role]  # type: ignore[index]
         counts[unit.role] += 1  # type: ignore[index]
         if unit.role in ("controlnet", "t2i"):
-            found.append((unit, unit_field(unit.role, number, "map" if unit.is_map else "image")))  # type: ignore[arg-type]
+            role = unit_field(unit.role, number, "map" if unit.is_map else "image")  # type: ignore[arg-type]
+            found.append((unit, role))
     return found
 
 

@@ -105,7 +105,7 @@ class SdApi:
                     result = self.engine.generate(
                         settings, request.references, request.init_image, request.control_image,
                         on_step=state.on_step, mask_image=request.mask_image, more=request.more, units=request.units,
-                        **({"latent_fill": job.latent_fill} if job.latent_fill != "original" else {}),
+                        **({"latent_fill": job.latent_fill} if job.latent_fill != "original" else {}),  # as asked
                     )  # fmt: skip
                     if job.area is not None:  # A1111's overlay: the result back over the init image
                         result = replace(result, images=job.area.pasted(result.images))

@@ -5,10 +5,10 @@ control_v11p_sd15_canny [hash], Weight: 1, Resize Mode: Crop and Resize, Thresho
 B: 200, Guidance Start: 0, Guidance End: 1, Control Mode: Balanced"``: items split on ", " and each on
 ": ", so no value holds either. Every unit that acted is written so (ControlNet units, then T2I-Adapter
 units, then IP-Adapter units; the extension runs all three kinds as its units), with what the extension
-ignores beside its own fields: ``Unit: controlnet 2`` (which of our units it is), ``Soft`` (a ControlNet or
-T2I-Adapter unit's soft injection, which its Control Mode names too, but not alone under diffusers' guess mode) and, for IP-Adapter
-units, ``IP Layers``, ``IP Stages``, ``IP Weights``, ``IP Reference Weights``, ``IP Combine`` (the window
-is Guidance Start/End, the fit the Resize Mode). The first units keep their own keys too (``ControlNet:
+ignores beside its own fields: ``Unit: controlnet 2`` (which of our units it is), ``Soft`` (a ControlNet
+or T2I-Adapter unit's soft injection, which its Control Mode names too, but not alone under diffusers'
+guess mode) and, for IP-Adapter units, ``IP Layers``, ``IP Stages``, ``IP Weights``, ``IP Reference
+Weights``, ``IP Combine`` (the window is Guidance Start/End, the fit the Resize Mode). The first units keep their own keys too (``ControlNet:
 canny``, ``IP scale``, ...), which is how they are read back: entries of units 1 (and 2 for IP-Adapter)
 are for A1111, and an entry without ``Unit`` (one A1111 wrote) is not ours to read, as before.
 """
@@ -30,8 +30,12 @@ MAP_MODULES = {"canny": "canny", "depth": "depth_midas", "openpose": "openpose"}
 FITS = {"crop": "Crop and Resize", "pad": "Resize and Fill"}
 # (the request's guess mode, the unit's soft injection) -> the extension's name; guess mode alone is
 # diffusers' (its own factors), the nearest of the extension's modes
-CONTROL_MODES = {(False, False): "Balanced", (False, True): "My prompt is more important",
-                 (True, True): "ControlNet is more important", (True, False): "ControlNet is more important"}  # fmt: skip
+CONTROL_MODES = {
+    (False, False): "Balanced",
+    (False, True): "My prompt is more important",
+    (True, True): "ControlNet is more important",
+    (True, False): "ControlNet is more important",
+}
 MAX_PNG_UNITS = 64  # of each kind; the server's own cap (IPA_MAX_UNITS) is checked where a request runs
 
 

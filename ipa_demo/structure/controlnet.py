@@ -90,7 +90,8 @@ class ControlNetGuidance(Conditioner):
         if layout.guided and not guess_mode:
             image = torch.cat([image] * 2)
         where = region_tensor(region, control_map.width, control_map.height, layout.device) if region is not None else None
-        return cls(model, image, options.scale, options.start, options.end, guess_mode, layout.guided, where, options.soft)
+        return cls(model, image, options.scale, options.start, options.end, guess_mode, layout.guided, where,
+                   options.soft)  # fmt: skip
 
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         # Outside its window diffusers still runs the ControlNet at scale 0, adding zeros; skipping

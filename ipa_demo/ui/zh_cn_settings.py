@@ -54,7 +54,8 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "controlnet_soft": (
         "柔和注入（提示词更重要）",
         "减弱 ControlNet 的浅层块：13 个块中第 i 块乘以 0.825^(12-i)，最深的块保持原权重"
-        "（A1111 的“My prompt is more important”；与猜测模式同开时为“ControlNet is more important”）。",
+        "（A1111 的“My prompt is more important”；"
+        "与猜测模式同开时为“ControlNet is more important”）。",
     ),
     "t2i": ("T2I-Adapter", "用 T2I-Adapter 保持结构：比 ControlNet 更轻，它的特征只计算一次。"),
     "t2i_scale": ("T2I 权重", "T2I-Adapter 保持结构有多严格。"),
