@@ -24,7 +24,7 @@ from .base_models import DEFAULT_KEEP, BaseModels
 from .cache import LRUCache, image_digest
 from .conditioner import BatchLayout, Conditioner, LatentStart
 from .errors import MissingModelError
-from .inpainting import Inpainting, check_inpainting
+from .inpainting import Inpainting, LatentFill, check_inpainting
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
 from .ip_adapter.injection import InjectionRecorder
@@ -323,15 +323,15 @@ class Engine:
         *,
         units: UnitImages = NO_UNIT_IMAGES,  # the images of settings.more_*_units, one entry per unit
         injection_maps: bool = False,
+        latent_fill: LatentFill = "original",  # with a mask: what its latents start from (``inpainting.py``)
     ) -> GenerationResult:
         check_inputs(settings, references, init_image, control_image)
         check_unit_images(settings, units)
         check_more_references(settings, references, more)
         with self.serving(settings):
             check_inpainting(self.models, settings, init_image is not None, mask_image is not None)
-            return self._generate(
-                settings, references, init_image, control_image, on_step, mask_image, more, units, injection_maps
-            )
+            return self._generate(settings, references, init_image, control_image, on_step, mask_image, more, units,
+                                  injection_maps, latent_fill)  # fmt: skip
 
     @contextmanager
     def serving(self, settings: GenerationSettings) -> Iterator[None]:
@@ -349,7 +349,7 @@ class Engine:
     def _generate(
         self, settings: GenerationSettings, references: Sequence[Image.Image], init_image: Image.Image | None,
         control_image: Image.Image | None, on_step: StepCallback | None, mask_image: Image.Image | None,
-        more: MoreReferences, unit_images: UnitImages, injection_maps: bool,
+        more: MoreReferences, unit_images: UnitImages, injection_maps: bool, latent_fill: LatentFill = "original",
     ) -> GenerationResult:  # fmt: skip
         text = encode_text(self.models, self.loras.text_settings(settings))
         latent_size = (settings.height // self.models.vae_scale_factor, settings.width // self.models.vae_scale_factor)
@@ -363,7 +363,7 @@ class Engine:
         reference = self.reference_guidance(settings, references)
         # Order matters: reference-only's extra row must see the others' tokens and residuals.
         conditioners = tuple(item for item in (*prompts, *structure, reference) if item is not None)
-        conditioning = Conditioning(text, conditioners, self._start(settings, init_image, mask_image))
+        conditioning = Conditioning(text, conditioners, self._start(settings, init_image, mask_image, latent_fill))
         with out_of_memory_as_user_error(self.device):
             latents = denoise(self.models, settings, conditioning, on_step)
             pixels = decode(self.models, latents)
@@ -374,16 +374,15 @@ class Engine:
         injection = recorder.maps(steps_to_run(settings, img2img)) if recorder is not None else None
         return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps, injection)
 
-    def _start(
-        self, settings: GenerationSettings, init_image: Image.Image | None, mask_image: Image.Image | None
-    ) -> LatentStart:
+    def _start(self, settings: GenerationSettings, init_image: Image.Image | None, mask_image: Image.Image | None,
+               latent_fill: LatentFill) -> LatentStart:  # fmt: skip
         """Where the latents start: noise, the init image, or the init image within a mask."""
         if init_image is None:
             return FROM_NOISE
         posterior = self.posterior(init_image, settings)
         if mask_image is None:
             return FromImage(posterior, settings.strength)
-        return Inpainting.prepare(self.models, init_image, mask_image, posterior, settings)
+        return Inpainting.prepare(self.models, init_image, mask_image, posterior, settings, latent_fill)
 
     def parameters_text(
         self, settings: GenerationSettings, seed: int, units: Sequence[UnitRequest], used: Sequence[bool], img2img: bool

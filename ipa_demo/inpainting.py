@@ -7,11 +7,21 @@ Two kinds of UNet, as diffusers' ``StableDiffusionInpaintPipeline`` runs them:
   are replaced by the init image's latents noised to the next step's level.
 The random draws (init image sample, noise, masked-image sample) come in diffusers' order, from
 the same generators, so the parity tests can hold the two to the same pixels.
+
+What the masked part starts from (A1111's "Masked content", ``LatentFill``): "original", the init image's
+latents noised like the rest (diffusers' rule); "latent noise", those latents replaced inside the mask by
+the noise drawn for the start before the start is noised (A1111 draws its fill from the image's seed, so
+its fill is that same noise), which gives the masked part more noise than the rest; "latent nothing",
+replaced by zeros, so the masked part starts from noise around a grey. The mask is the latent-size mask the
+steps keep the init image outside of, so outside it nothing changes. At strength 1 the latents start from
+pure noise (diffusers' rule) and no fill changes anything; A1111's own pixel-space "fill" is done before
+the engine (``sdapi/fill.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +39,8 @@ from .structure.control_maps import fit_to_size
 from .unet_call import UNetCall
 
 INPAINTING_CHANNELS = 9
+LatentFill = Literal["original", "latent noise", "latent nothing"]
+LATENT_FILLS: tuple[LatentFill, ...] = ("original", "latent noise", "latent nothing")
 
 
 def is_inpainting_unet(models: StableDiffusionModels) -> bool:
@@ -55,6 +67,7 @@ class Inpainting(LatentStart):
     mask: torch.Tensor  # (1, 1, h, w) of 0 and 1 at latent size; 1: repaint
     with_mask_channels: bool  # an inpainting UNet: the mask and masked latents join its input
     strength: float
+    fill: LatentFill = "original"
 
     @classmethod
     def prepare(
@@ -64,6 +77,7 @@ class Inpainting(LatentStart):
         mask_image: Image.Image,
         init: DiagonalGaussianDistribution,
         settings: GenerationSettings,
+        fill: LatentFill = "original",
     ) -> Inpainting:
         size = (settings.width, settings.height)
         processor = VaeImageProcessor(
@@ -76,7 +90,9 @@ class Inpainting(LatentStart):
             masked = models.vae.encode(masked_pixels).latent_dist
         latent_size = (settings.height // models.vae_scale_factor, settings.width // models.vae_scale_factor)
         mask = F.interpolate(mask, size=latent_size).to(models.device, models.dtype)
-        return cls(init, masked, mask, is_inpainting_unet(models), settings.strength)
+        if fill not in LATENT_FILLS:
+            raise SettingsError("latent_fill", f"must be one of {', '.join(LATENT_FILLS)}, got {fill!r}"[:200])
+        return cls(init, masked, mask, is_inpainting_unet(models), settings.strength, fill)
 
     def timesteps(self, scheduler: SchedulerMixin, steps: int) -> torch.Tensor:
         return tail_timesteps(scheduler, steps, self.strength)
@@ -94,12 +110,15 @@ class Inpainting(LatentStart):
             image_latents = (sampling.latent_scale * self.init.sample(first)).repeat(count, 1, 1, 1)
         shape = (count, self.init.mean.shape[1], *self.mask.shape[-2:])
         noise = sampling.draw(shape)
+        mask = self.mask.repeat(count, 1, 1, 1)
+        if image_latents is not None and self.fill != "original":
+            filler = noise if self.fill == "latent noise" else torch.zeros_like(noise)
+            image_latents = image_latents * (1 - mask) + filler * mask
         if full_strength:
             latents = noise * scheduler.init_noise_sigma  # type: ignore[attr-defined]
         else:
             latents = scheduler.add_noise(image_latents, noise, timesteps[:1].repeat(count))  # type: ignore[attr-defined]
         masked = (sampling.latent_scale * self.masked.sample(first)).repeat(count, 1, 1, 1)
-        mask = self.mask.repeat(count, 1, 1, 1)
         extra = torch.cat([torch.cat([mask] * 2), torch.cat([masked] * 2)] if guided else [mask, masked], dim=1)
         running = RunningInpainting(self.with_mask_channels, extra, mask, image_latents, noise, scheduler, timesteps)
         return latents, (running,)

@@ -12,10 +12,13 @@ are plain ``Key: value`` pairs that every reader of the text (ours, A1111's) rea
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from PIL import Image, ImageFilter
+
+from .structure.control_maps import fit_to_size
 
 Result = TypeVar("Result")
 MASK_BLUR_KEY = "Mask blur"
@@ -46,6 +49,16 @@ def pasted_back(generated: Image.Image, init: Image.Image, mask: Image.Image) ->
     """A1111's overlay: ``generated`` where ``mask`` is white, ``init`` where black, blended between
     (``init`` and ``mask`` fitted to ``generated``'s size as the engine fitted them)."""
     return Image.composite(generated.convert("RGB"), init.convert("RGB"), mask.convert("L"))
+
+
+def pasted_over(images: Sequence[Image.Image], init: Image.Image, mask: Image.Image) -> list[Image.Image]:
+    """Each generated image pasted back over ``init`` through ``mask``, both fitted to the images' size as
+    the engine fitted them (``fit_to_size``)."""
+    if not images:
+        return []
+    size = images[0].size
+    init, mask = fit_to_size(init, *size), fit_to_size(mask, *size)
+    return [pasted_back(image, init, mask) for image in images]
 
 
 def mask_digest(mask: Image.Image) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from ..inpainting import LatentFill
 from ..ip_adapter.inputs import MoreReferences, check_more_references
 from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, check_limits
 from ..mask_note import blurred_mask, mask_pairs
@@ -33,14 +34,16 @@ from ..ui.unit_fields import unit_images
 from .errors import bad_field
 from .fill import masked_fill
 from .images import EncodedImage, decode_all, image_bytes
+from .inpaint_area import InpaintArea
 from .lists import sampler_of
 from .models import Img2ImgRequest, Txt2ImgRequest
-from .more_units import further_structure_images, map_names, more_units, split_units
+from .more_units import further_structure_roles, map_names, more_units, split_units
 from .units import Unit, read_units
 
 CONTROLNET_SCRIPT = "controlnet"
 SHARED = "ControlNet and T2I-Adapter share one control image here"
 REFERENCE_UNITS = 1
+LATENT_FILLS: dict[int, LatentFill] = {2: "latent noise", 3: "latent nothing"}  # A1111's inpainting_fill
 BASE_NAMES = {"guidance": "cfg_scale", "scheduler": "sampler_name", "num_images": "batch_size",
               "strength": "denoising_strength", "init_image": "init_images[0]", "mask_image": "mask"}  # fmt: skip
 
@@ -73,6 +76,8 @@ class ApiJob:
     n_iter: int
     map_names: tuple[str, ...] = ()  # those units' maps as the engine's result names them (``map_names``)
     mask_pairs: dict[str, str] = field(default_factory=dict)  # the PNG text's note of the mask, if any
+    area: InpaintArea | None = None  # with a mask: where it is inpainted, how the result goes back
+    latent_fill: LatentFill = "original"  # ``inpainting_fill`` 2 and 3
 
 
 def _units(body: Mapping[str, Any], limits: Limits) -> list[Unit]:
@@ -110,15 +115,17 @@ def _threshold(value: Any, default: Any) -> Any:
 def _structure_unit(unit: Unit, values: dict[str, Any], names: Names) -> None:
     if unit.role == "controlnet":
         values.update(controlnet=unit.kind, controlnet_scale=unit.weight, controlnet_start=unit.start,
-                      controlnet_end=unit.end, guess_mode=unit.guess_mode)  # fmt: skip
+                      controlnet_end=unit.end, guess_mode=unit.guess_mode, controlnet_soft=unit.soft)  # fmt: skip
         names.fields.update(controlnet=unit.at("model"), controlnet_scale=unit.at("weight"),
                             controlnet_start=unit.at("guidance_start"),
-                            controlnet_end=unit.at("guidance_end"))  # fmt: skip
+                            controlnet_end=unit.at("guidance_end"), controlnet_soft=unit.at("control_mode"),
+                            guess_mode=unit.at("control_mode"))  # fmt: skip
     else:
         if unit.start not in (0, 0.0):
             raise bad_field(unit.at("guidance_start"), "a T2I-Adapter acts from the first step here: send 0")
-        values.update(t2i=unit.kind, t2i_scale=unit.weight, t2i_factor=unit.end)
-        names.fields.update(t2i=unit.at("model"), t2i_scale=unit.at("weight"), t2i_factor=unit.at("guidance_end"))
+        values.update(t2i=unit.kind, t2i_scale=unit.weight, t2i_factor=unit.end, t2i_soft=unit.soft)
+        names.fields.update(t2i=unit.at("model"), t2i_scale=unit.at("weight"), t2i_factor=unit.at("guidance_end"),
+                            t2i_soft=unit.at("control_mode"))  # fmt: skip
     values.update(control_is_map=unit.is_map, canny_low=_threshold(unit.threshold_a, values["canny_low"]),
                   canny_high=_threshold(unit.threshold_b, values["canny_high"]))  # fmt: skip
     names.fields.update(canny_low=unit.at("threshold_a"), canny_high=unit.at("threshold_b"),
@@ -132,14 +139,15 @@ def _reference_unit(unit: Unit, values: dict[str, Any], names: Names) -> None:
                         ref_end=unit.at("guidance_end"), ref_fidelity=unit.at("threshold_a"))  # fmt: skip
 
 
-def _fits(image_field: str, size: tuple[int, int], resize_mode: str, width: int, height: int) -> None:
+def _fits(image_field: str, size: tuple[int, int], resize_mode: str, width: int, height: int,
+          target: str = "output") -> None:  # fmt: skip
     """Only "Crop and Resize" is offered; the other modes give the same picture when the aspects match."""
     if resize_mode != "Crop and Resize" and size[0] * height != size[1] * width:
         raise bad_field(
             image_field,
-            f"is {size[0]}x{size[1]}, another aspect than the {width}x{height} output, and only 'Crop and Resize' "
+            f"is {size[0]}x{size[1]}, another aspect than the {width}x{height} {target}, and only 'Crop and Resize' "
             f"is offered here (got {resize_mode!r}): send resize_mode 'Crop and Resize' (1) or an image of the "
-            "output's aspect",
+            f"{target}'s aspect",
         )
 
 
@@ -171,14 +179,18 @@ class Mapper:
             most = self.limits.max_images
             raise bad_field("n_iter", f"batch_size × n_iter must be 1 to {most} on this server, got {total}")
         encoded += self._img2img_images(body)
-        request = self._request(first, encoded, units, body, names)
+        request, area = self._request(first, encoded, units, body, names)
         with names.translated():  # the last run's seeds may pass the largest seed
             runs = tuple(replace(first, seed=seed + run * body.batch_size) for run in range(body.n_iter))
         maps = tuple(unit for unit in units if unit.role in ("controlnet", "t2i") and unit.save_detected_map)
-        noted = {}
-        if request.mask_image is not None and isinstance(body, Img2ImgRequest):
-            noted = mask_pairs(request.mask_image, body.mask_blur)
-        return ApiJob(runs, request, maps, body.sampler, body.n_iter, map_names(units, maps), noted)
+        if area is None or not isinstance(body, Img2ImgRequest):
+            return ApiJob(runs, request, maps, body.sampler, body.n_iter, map_names(units, maps))
+        assert request.mask_image is not None
+        fill = LATENT_FILLS.get(body.inpainting_fill, "original")
+        noted = {**mask_pairs(request.mask_image, body.mask_blur), **area.pairs()}
+        if fill != "original":
+            noted["Masked content"] = fill
+        return ApiJob(runs, request, maps, body.sampler, body.n_iter, map_names(units, maps), noted, area, fill)
 
     def _unit_settings(self, all_units: list[Unit], values: dict[str, Any], names: Names) -> list[EncodedImage]:
         encoded: list[EncodedImage] = []
@@ -229,26 +241,32 @@ class Mapper:
         return encoded
 
     def _request(self, settings: GenerationSettings, encoded: list[EncodedImage], units: list[Unit],
-                 body: Txt2ImgRequest, names: Names) -> Request:  # fmt: skip
+                 body: Txt2ImgRequest, names: Names) -> tuple[Request, InpaintArea | None]:  # fmt: skip
         decoded = decode_all(encoded, self.limits)
         by_role: dict[str, list[Image.Image]] = {}
         for image, item in zip(decoded, encoded, strict=True):
             by_role.setdefault(item.role, []).append(image)
-        control = next(iter(by_role.get("control_image", ())), None)
         init = next(iter(by_role.get("init_image", ())), None)
-        first, further = split_units(units)
-        for unit in first:
-            if unit.role in ("controlnet", "t2i") and control is not None:
-                _fits(unit.at("image"), control.size, unit.resize_mode, settings.width, settings.height)
-        for unit, image in further_structure_images(further, by_role):
-            _fits(unit.at("image"), image.size, unit.resize_mode, settings.width, settings.height)
-        if isinstance(body, Img2ImgRequest) and init is not None:
+        mask = self._mask(next(iter(by_role.get("mask_image", ())), None), body)
+        size, area = (settings.width, settings.height), None
+        if mask is not None and init is not None and isinstance(body, Img2ImgRequest):
+            area = InpaintArea.of(init, mask, body.inpaint_full_res, body.inpaint_full_res_padding, size)
+            mask = mask if area is not None else None  # "Only masked" with nothing masked: plain img2img
+            answered = init.width * init.height * body.batch_size * body.n_iter
+            if area is not None and area.box is not None and answered > self.limits.max_request_pixels:
+                raise bad_field("inpaint_full_res", f"answers {body.batch_size * body.n_iter} image(s) at the init "
+                                f"image's {init.width}x{init.height}: more than this server's "
+                                f"{self.limits.max_request_pixels} pixels; send false, or fewer images")  # fmt: skip
+        only_masked = area is not None and area.box is not None
+        self._structure_images(units, by_role, area if only_masked else None, size)
+        control = next(iter(by_role.get("control_image", ())), None)
+        if isinstance(body, Img2ImgRequest) and init is not None and not only_masked:
             _fits("init_images[0]", init.size, {0: "Just Resize", 1: "Crop and Resize"}.get(body.resize_mode, "other"),
                   settings.width, settings.height)  # fmt: skip
-        mask = self._mask(next(iter(by_role.get("mask_image", ())), None), body)
-        if mask is not None and init is not None and isinstance(body, Img2ImgRequest) and body.inpainting_fill == 0:
-            size = (settings.width, settings.height)  # filled at the output size, as A1111 fills the resized image
-            init = masked_fill(fit_to_size(init, *size), fit_to_size(mask, *size))
+        if area is not None and isinstance(body, Img2ImgRequest):
+            init, mask = area.engine_images(size)  # "Only masked": the box's part at the output size
+            if body.inpainting_fill == 0:  # filled at the output size, as A1111 fills the resized image
+                init = masked_fill(fit_to_size(init, *size), fit_to_size(mask, *size))
         references = tuple(by_role.get("reference_images", ()))
         more = MoreReferences(reference_masks=tuple(by_role.get("reference_masks", ())),
                               ip2_references=tuple(by_role.get("ip2_reference_images", ())),
@@ -258,7 +276,27 @@ class Mapper:
             check_inputs(settings, references, init, control)
             check_more_references(settings, references, more)
             check_unit_images(settings, units_images)
-        return Request(settings, references, init, control, mask, more, units_images)
+        return Request(settings, references, init, control, mask, more, units_images), area
+
+    @staticmethod
+    def _structure_images(units: list[Unit], by_role: dict[str, list[Image.Image]], area: InpaintArea | None,
+                          size: tuple[int, int]) -> None:  # fmt: skip
+        """Check each ControlNet / T2I unit's image against what it is fitted to (the output, or for "Only
+        masked" the init image), and cut it as the init image is cut where the unit asks (``area``)."""
+        first, further = split_units(units)
+        roles = [(unit, "control_image") for unit in first if unit.role in ("controlnet", "t2i")]
+        roles += further_structure_roles(further)
+        target = size if area is None else area.init.size
+        for unit, role in roles:
+            for image in by_role.get(role, ())[:1]:
+                _fits(unit.at("image"), image.size, unit.resize_mode, *target, "init image" if area else "output")
+        if area is None:
+            return
+        cut = {role for unit, role in roles if unit.crop_input and role != "control_image"}
+        if roles and roles[0][1] == "control_image" and roles[0][0].crop_input:  # shared: the first unit says
+            cut.add("control_image")
+        for role in cut:
+            by_role[role] = [area.cropped(image, size) for image in by_role.get(role, ())]
 
     @staticmethod
     def _mask(mask: Image.Image | None, body: Txt2ImgRequest) -> Image.Image | None:

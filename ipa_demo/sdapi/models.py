@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import bad_field
+from .inpaint_area import MAX_PADDING
 
 FINITE = {"allow_inf_nan": False}
 
@@ -48,7 +49,9 @@ class Img2ImgRequest(Txt2ImgRequest):
     mask: str | None = None
     inpainting_mask_invert: int = 0
     mask_blur: int = 4
-    inpainting_fill: int = 0  # A1111's default (and webuiapi's): 0 "fill"; 1 "original"
+    inpainting_fill: int = 0  # default 0 "fill" (A1111's, webuiapi's); 1 "original"; 2 latent noise; 3 latent nothing
+    inpaint_full_res: bool = True  # A1111's default (and webuiapi's): "Only masked"; false: "Whole picture"
+    inpaint_full_res_padding: int = 0
     resize_mode: int = 0
 
 
@@ -107,9 +110,8 @@ NEUTRAL: dict[str, tuple[Callable[[Any], bool], str]] = {
     "refiner_checkpoint": (_empty, "refiner models are not offered here"),
     "initial_noise_multiplier": (_one, "a noise multiplier is not offered here"),
     "inpainting_fill": (
-        lambda value: value in (None, 0, 1),
-        "0 (fill: the masked area painted with the colours around it) and 1 (original: it starts from the init "
-        "image) are offered here; 2 (latent noise) and 3 (latent nothing) are not",
+        lambda value: value in (None, 0, 1, 2, 3),
+        "must be 0 (fill: the colours around the mask), 1 (original), 2 (latent noise) or 3 (latent nothing)",
     ),
     "image_cfg_scale": (lambda value: True, ""),  # instruct-pix2pix models only; A1111 ignores it for others too
 }
@@ -120,5 +122,8 @@ def refused_fields(body: Mapping[str, Any], has_mask: bool = False) -> None:
     for name, (neutral, reason) in NEUTRAL.items():
         if name in body and not neutral(body[name]):
             raise bad_field(name, f"{reason} (got {body[name]!r})"[:300])
-    if has_mask and body.get("inpaint_full_res") not in (None, False, 0):
-        raise bad_field("inpaint_full_res", "only the whole picture is inpainted here: send false ('Whole picture')")
+    padding = body.get("inpaint_full_res_padding")
+    whole = isinstance(padding, int) and not isinstance(padding, bool)
+    if has_mask and padding is not None and not (whole and 0 <= padding <= MAX_PADDING):
+        raise bad_field("inpaint_full_res_padding", f"must be a whole number of pixels from 0 to {MAX_PADDING}, "
+                        f"got {padding!r}"[:200])  # fmt: skip

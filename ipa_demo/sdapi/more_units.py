@@ -5,7 +5,8 @@ request's control image (``mapping``); every unit after them becomes one further
 up to ``IPA_MAX_UNITS`` of a kind: ``weight``, ``guidance_start``/``guidance_end`` (a T2I unit acts from
 the first step: its ``guidance_end`` is its factor), the model's kind or variant, ``advanced_weighting``
 (IP-Adapter), ``effective_region_mask`` (an IP unit's region for each of its references). Canny thresholds
-and guess mode are one for the request: a further unit that asks for others is refused, naming it.
+and guess mode ("ControlNet is more important") are one for the request: a further unit that asks for
+others is refused, naming it; soft injection (``control_mode`` 1, and 2 for a ControlNet) is each unit's own.
 """
 
 from __future__ import annotations
@@ -59,17 +60,17 @@ def more_units(more: Sequence[Unit], values: dict[str, Any], names: dict[str, st
                 encoded += [region] * len(unit.images)
             names.update({f"{field}.references": unit.at("image"), f"{field}.masks": unit.at("effective_region_mask")})
         else:
-            if unit.guess_mode:
+            if unit.role == "controlnet" and unit.guess_mode != values["guess_mode"]:
                 raise bad_field(unit.at("control_mode"), "'ControlNet is more important' is one switch for the "
-                                "request here: set it on the first ControlNet unit")  # fmt: skip
+                                "request here: every ControlNet unit sends it, or none")  # fmt: skip
             _threshold_kept(unit, values)
             item = {"kind": unit.kind, "scale": unit.weight}
             if unit.role == "controlnet":
-                item.update(start=unit.start, end=unit.end)
+                item.update(start=unit.start, end=unit.end, soft=unit.soft)
             elif unit.start not in (0, 0.0):
                 raise bad_field(unit.at("guidance_start"), "a T2I-Adapter acts from the first step here: send 0")
             else:
-                item["factor"] = unit.end
+                item.update(factor=unit.end, soft=unit.soft)
             part = "map" if unit.is_map else "image"
             encoded += [encode(f"{field}.{part}", image.field, image.text) for image in unit.images]
             names[f"{field}.{part}"] = unit.at("image")
@@ -77,15 +78,15 @@ def more_units(more: Sequence[Unit], values: dict[str, Any], names: dict[str, st
     return encoded
 
 
-def further_structure_images(more: Sequence[Unit], by_role: dict[str, list[Any]]) -> list[tuple[Unit, Any]]:
-    """Each further ControlNet / T2I unit with its decoded image (to check its resize mode)."""
+def further_structure_roles(more: Sequence[Unit]) -> list[tuple[Unit, str]]:
+    """Each further ControlNet / T2I unit with the name its image goes by (``controlnet_unit_2.map``)."""
     found, counts = [], dict(FIRST_MORE)
     for unit in more:
         number = counts[unit.role]  # type: ignore[index]
         counts[unit.role] += 1  # type: ignore[index]
         if unit.role in ("controlnet", "t2i"):
-            field = unit_field(unit.role, number, "map" if unit.is_map else "image")  # type: ignore[arg-type]
-            found += [(unit, image) for image in by_role.get(field, ())[:1]]
+            role = unit_field(unit.role, number, "map" if unit.is_map else "image")  # type: ignore[arg-type]
+            found.append((unit, role))
     return found
 
 

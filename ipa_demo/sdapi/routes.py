@@ -13,6 +13,7 @@ lent only inside Gradio's queued events, so generating routes answer 503 there.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -101,10 +102,14 @@ class SdApi:
                 for number, settings in enumerate(job.runs):
                     state.job_no = number
                     request = job.request
-                    results.append(with_mask_notes(self.engine.generate(
+                    result = self.engine.generate(
                         settings, request.references, request.init_image, request.control_image,
                         on_step=state.on_step, mask_image=request.mask_image, more=request.more, units=request.units,
-                    ), job.mask_pairs))  # fmt: skip
+                        **({"latent_fill": job.latent_fill} if job.latent_fill != "original" else {}),  # as asked
+                    )  # fmt: skip
+                    if job.area is not None:  # A1111's overlay: the result back over the init image
+                        result = replace(result, images=job.area.pasted(result.images))
+                    results.append(with_mask_notes(result, job.mask_pairs))
             except GenerationCancelled:
                 interrupted = True
         return answer(job, results, self.engine, raw, body.send_images, timestamp, interrupted)

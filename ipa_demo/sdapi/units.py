@@ -7,7 +7,11 @@ keys are ignored, as the extension ignores them, and the deprecated aliases (``i
 ``guidance``, ``lowvram``) are read as the fields they stand for. A unit becomes one ``Unit`` of one of
 four roles (IP-Adapter, ControlNet, T2I-Adapter, reference-only) or an error naming its field. What
 a unit may ask for that we do not do is refused, never dropped: another preprocessor or model, an
-inpainting mask, per-block ControlNet weights, "My prompt is more important".
+inpainting mask, per-block ControlNet weights, a control mode we do not run for its kind. A ControlNet's
+``control_mode`` is the extension's: 1 "My prompt is more important" is soft injection (its per-block
+factors on both halves of CFG), 2 "ControlNet is more important" is soft injection on the prompt's half
+only (our guess mode with soft injection). A T2I-Adapter takes 0 and 1 (its own soft factors); 2, which
+the extension runs on the prompt's half only, is refused; IP-Adapter and reference-only units take 0.
 """
 
 from __future__ import annotations
@@ -60,13 +64,15 @@ class Unit:
     weight: float
     start: float
     end: float
-    guess_mode: bool
+    guess_mode: bool  # "ControlNet is more important": the prompt's half of CFG only (with soft)
+    soft: bool  # "My prompt is more important" or the above: the extension's per-block factors
     threshold_a: Any
     threshold_b: Any
     layer_weights: tuple[Any, ...] | None
     region: UnitImage | None
     resize_mode: str
     save_detected_map: bool
+    crop_input: bool = True  # ``inpaint_crop_input_image``: with "Only masked", its image is cropped as the init image
 
     def at(self, name: str) -> str:
         return f"{self.field}.{name}"
@@ -161,19 +167,17 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
         reason = "precomputed IP-Adapter embeddings are not accepted; send the image"
         raise bad_field(f"{where}.ipadapter_input", reason)
     control_mode = _choice(values.get("control_mode", 0), CONTROL_MODES, f"{where}.control_mode")
-    if control_mode == CONTROL_MODES[1] or control_mode == CONTROL_MODES[2] and role != "controlnet":
-        raise bad_field(
-            f"{where}.control_mode",
-            f"{control_mode!r} is not offered for this unit: Balanced is, and for a ControlNet "
-            "'ControlNet is more important' (the ControlNet acts on the prompt's half of the guidance only, "
-            "as diffusers' guess mode)",
-        )
+    offered = {"controlnet": 3, "t2i": 2}.get(role, 1)  # modes 0 to offered - 1
+    if control_mode not in tuple(CONTROL_MODES.values())[:offered]:
+        what = {"t2i": "Balanced (0) or My prompt is more important (1) for a T2I-Adapter"}.get(role, "Balanced (0)")
+        raise bad_field(f"{where}.control_mode", f"{control_mode!r} is not offered for this unit here: send {what}")
     images = _images(values.get("image"), f"{where}.image")
     if len(images) > 1 and role != "ip":
         raise bad_field(f"{where}.image", f"takes one image for this unit, got {len(images)}")
     _flag(values.get("save_detected_map", True), f"{where}.save_detected_map")
     for name in ("pixel_perfect", "low_vram"):
         _flag(values.get(name, False), f"{where}.{name}")
+    crop_input = _flag(values.get("inpaint_crop_input_image", True), f"{where}.inpaint_crop_input_image")
     region = values.get("effective_region_mask")
     if region is not None and role != "ip":
         raise bad_field(f"{where}.effective_region_mask", "regions are offered for IP-Adapter units only")
@@ -182,11 +186,12 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
         index=index, field=where, role=role, kind=kind, is_map=is_map, images=images,
         weight=values.get("weight", 1.0), start=values.get("guidance_start", 0.0),
         end=values.get("guidance_end", 1.0), guess_mode=control_mode == CONTROL_MODES[2],
+        soft=control_mode != CONTROL_MODES[0],
         threshold_a=values.get("threshold_a", -1), threshold_b=values.get("threshold_b", -1),
         layer_weights=_layer_weights(weighting, role, f"{where}.advanced_weighting"),
         region=UnitImage(region, f"{where}.effective_region_mask") if region is not None else None,
         resize_mode=_choice(values.get("resize_mode", 1), RESIZE_MODES, f"{where}.resize_mode", RESIZE_ALIASES),
-        save_detected_map=values.get("save_detected_map", True),
+        save_detected_map=values.get("save_detected_map", True), crop_input=crop_input,
     )  # fmt: skip
 
 

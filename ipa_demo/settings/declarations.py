@@ -150,6 +150,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("guess_mode", ("controlnet", "guess_mode"), "flag", "Guess mode",
             "The ControlNet sees only the prompted half of CFG and guesses the content from the map alone.",
             "checkbox", flag="--guess-mode", png="Guess mode", png_group="controlnet"),
+    Setting("controlnet_soft", ("controlnet", "soft"), "flag", "Soft injection (my prompt is more important)",
+            "Weaken the ControlNet's shallow blocks: block i of 13 is scaled by 0.825^(12-i), the deepest keeps its "
+            "weight (A1111's 'My prompt is more important'; with Guess mode, 'ControlNet is more important').",
+            "checkbox", flag="--controlnet-soft", png="ControlNet soft", png_group="controlnet"),
     Setting("t2i", ("t2i", "kind"), "choice", "T2I-Adapter",
             "Keep the structure with a T2I-Adapter: lighter than ControlNet, its features are computed once.",
             "radio", flag="--t2i", png="T2I-Adapter", png_group="t2i", choices=T2I_KINDS),
@@ -158,6 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("t2i_factor", ("t2i", "factor"), "float", "T2I factor (share of steps)",
             "The first steps that get the T2I features (1: all); later steps refine details freely.", "slider",
             flag="--t2i-factor", png="T2I factor", png_group="t2i", low=0.0, high=1.0, step=0.05),
+    Setting("t2i_soft", ("t2i", "soft"), "flag", "T2I soft injection (my prompt is more important)",
+            "Weaken the T2I-Adapter's shallow features: its four levels are scaled by 0.25, 0.62, 0.825 and 1 "
+            "(A1111's 'My prompt is more important' for a T2I-Adapter).",
+            "checkbox", flag="--t2i-soft", png="T2I soft", png_group="t2i"),
     Setting("strength", ("strength",), "float", "Denoising strength",
             "img2img: how much of the init image is redone (1: all of it, like no init image).", "slider",
             flag="--strength", png="Denoising strength", png_group="img2img", low=0.0, high=1.0, step=0.05,

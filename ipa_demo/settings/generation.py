@@ -126,6 +126,7 @@ class ControlNetSettings:
     start: float = 0.0
     end: float = 1.0
     guess_mode: bool = False  # the ControlNet sees only the conditional half and scales its residuals
+    soft: bool = False  # soft injection: the A1111 extension's per-block factors (structure/controlnet.py)
 
     def __post_init__(self) -> None:
         check_declared(self, "controlnet")
@@ -143,6 +144,7 @@ class T2IAdapterSettings:
     kind: str = "none"
     scale: float = 1.0
     factor: float = 1.0  # fraction of the steps (from the first) that get the features
+    soft: bool = False  # soft injection: the A1111 extension's per-level factors (structure/t2i_adapter.py)
 
     def __post_init__(self) -> None:
         check_declared(self, "t2i")

@@ -5,9 +5,10 @@ control_v11p_sd15_canny [hash], Weight: 1, Resize Mode: Crop and Resize, Thresho
 B: 200, Guidance Start: 0, Guidance End: 1, Control Mode: Balanced"``: items split on ", " and each on
 ": ", so no value holds either. Every unit that acted is written so (ControlNet units, then T2I-Adapter
 units, then IP-Adapter units; the extension runs all three kinds as its units), with what the extension
-ignores beside its own fields: ``Unit: controlnet 2`` (which of our units it is) and, for IP-Adapter
-units, ``IP Layers``, ``IP Stages``, ``IP Weights``, ``IP Reference Weights``, ``IP Combine`` (the window
-is Guidance Start/End, the fit the Resize Mode). The first units keep their own keys too (``ControlNet:
+ignores beside its own fields: ``Unit: controlnet 2`` (which of our units it is), ``Soft`` (a ControlNet
+or T2I-Adapter unit's soft injection, which its Control Mode names too, but not alone under diffusers'
+guess mode) and, for IP-Adapter units, ``IP Layers``, ``IP Stages``, ``IP Weights``, ``IP Reference
+Weights``, ``IP Combine`` (the window is Guidance Start/End, the fit the Resize Mode). The first units keep their own keys too (``ControlNet:
 canny``, ``IP scale``, ...), which is how they are read back: entries of units 1 (and 2 for IP-Adapter)
 are for A1111, and an entry without ``Unit`` (one A1111 wrote) is not ours to read, as before.
 """
@@ -27,6 +28,14 @@ ENTRY = "ControlNet "
 IP_MODULE = "ip-adapter_clip_sd15"
 MAP_MODULES = {"canny": "canny", "depth": "depth_midas", "openpose": "openpose"}
 FITS = {"crop": "Crop and Resize", "pad": "Resize and Fill"}
+# (the request's guess mode, the unit's soft injection) -> the extension's name; guess mode alone is
+# diffusers' (its own factors), the nearest of the extension's modes
+CONTROL_MODES = {
+    (False, False): "Balanced",
+    (False, True): "My prompt is more important",
+    (True, True): "ControlNet is more important",
+    (True, False): "ControlNet is more important",
+}
 MAX_PNG_UNITS = 64  # of each kind; the server's own cap (IPA_MAX_UNITS) is checked where a request runs
 
 
@@ -52,12 +61,11 @@ def _structure_entry(kind: UnitKind, number: int, unit: ControlNetSettings | T2I
         entry.update({"Threshold A": str(settings.canny_low), "Threshold B": str(settings.canny_high)})
     if isinstance(unit, ControlNetSettings):
         entry.update({"Guidance Start": _number(unit.start), "Guidance End": _number(unit.end)})
-        guess = unit.guess_mode
-    else:
-        entry.update({"Guidance Start": "0", "Guidance End": _number(unit.factor)})
-        guess = False
-    entry["Control Mode"] = "ControlNet is more important" if guess else "Balanced"
-    return {**entry, "Unit": f"{kind} {number}"}
+        entry["Control Mode"] = CONTROL_MODES[(settings.guess_mode, unit.soft)]
+        return {**entry, "Unit": f"{kind} {number}", "Soft": str(unit.soft).lower()}  # ours: exact under guess mode
+    entry.update({"Guidance Start": "0", "Guidance End": _number(unit.factor),
+                  "Control Mode": CONTROL_MODES[(False, unit.soft)]})  # fmt: skip
+    return {**entry, "Unit": f"{kind} {number}", "Soft": str(unit.soft).lower()}
 
 
 def _ip_entry(number: int, unit: IPAdapterSettings) -> dict[str, str]:
@@ -105,6 +113,8 @@ def _unit_values(kind: UnitKind, items: Mapping[str, str], where: str) -> dict[s
     values: dict[str, Any] = {"variant" if kind == "ip" else "kind": model.kind}
     if "Weight" in items:
         values["scale"] = items["Weight"]
+    if kind != "ip" and "Soft" in items:
+        values["soft"] = items["Soft"]
     if kind == "t2i":
         if "Guidance End" in items:
             values["factor"] = items["Guidance End"]

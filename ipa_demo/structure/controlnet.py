@@ -6,6 +6,15 @@ tests can hold it to that pipeline. Several units sum their residuals (``UNetCal
 in their order, as diffusers' ``MultiControlNetModel`` does. A unit's region mask multiplies its
 residuals, resized to each feature map (A1111's ``effective_region_mask``): white leaves them as they
 are, black removes them.
+
+Soft injection (``ControlNetSettings.soft``, the extension's "My prompt is more important" and, with
+guess mode, "ControlNet is more important") weakens the shallow blocks: residual ``i`` of the 13 (the 12
+down residuals in order, then the mid block's) is multiplied by ``SOFT_BASE ** (12 - i)``, so the mid
+block keeps its full weight and the first down block gets about a tenth, on both halves of CFG. Under
+guess mode the extension applies these factors in place of diffusers' own guess-mode factors
+(``logspace(-1, 0, 13)``, within 0.6 % of them): a soft unit calls the ControlNet without diffusers'
+``guess_mode`` and scales its residuals itself. A model with fewer residuals (SDXL: 10) takes the first
+factors, as the extension pairs its 13 factors with the residuals it has.
 """
 
 from __future__ import annotations
@@ -38,6 +47,20 @@ def masked(residual: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     return residual * resized.to(residual.dtype)
 
 
+SOFT_BASE = 0.825  # the ControlNet authors' factor, which the A1111 extension uses
+SOFT_DEPTH = 12  # residual i is scaled by SOFT_BASE ** (SOFT_DEPTH - i)
+
+
+def soft_factors(count: int) -> tuple[float, ...]:
+    """The soft-injection factor of each of ``count`` residuals (the down ones in order, the mid one last)."""
+    return tuple(SOFT_BASE ** float(SOFT_DEPTH - index) for index in range(count))
+
+
+def softened(down: list[torch.Tensor], mid: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    factors = soft_factors(len(down) + 1)
+    return [residual * factor for residual, factor in zip(down, factors, strict=False)], mid * factors[len(down)]
+
+
 @dataclass(frozen=True)
 class ControlNetGuidance(Conditioner):
     model: ControlNetModel
@@ -48,6 +71,7 @@ class ControlNetGuidance(Conditioner):
     guess_mode: bool  # one switch for the request: every unit or none
     guided: bool  # classifier-free guidance is on
     region: torch.Tensor | None = None  # (1, 1, h, w) at the output size; None: everywhere
+    soft: bool = False  # soft injection: the extension's per-block factors (``soft_factors``)
 
     @classmethod
     def prepare(
@@ -66,7 +90,8 @@ class ControlNetGuidance(Conditioner):
         if layout.guided and not guess_mode:
             image = torch.cat([image] * 2)
         where = region_tensor(region, control_map.width, control_map.height, layout.device) if region is not None else None
-        return cls(model, image, options.scale, options.start, options.end, guess_mode, layout.guided, where)
+        return cls(model, image, options.scale, options.start, options.end, guess_mode, layout.guided, where,
+                   options.soft)  # fmt: skip
 
     def join(self, call: UNetCall, step: Step) -> UNetCall:
         # Outside its window diffusers still runs the ControlNet at scale 0, adding zeros; skipping
@@ -100,10 +125,12 @@ def controlnet_residuals(
         encoder_hidden_states=text,  # text tokens only: the ControlNet never sees image tokens
         controlnet_cond=guidance.image,
         conditioning_scale=guidance.scale,
-        guess_mode=guidance.guess_mode,
+        guess_mode=guidance.guess_mode and not guidance.soft,  # soft: our factors, not diffusers'
         added_cond_kwargs=None if added is None else dict(added),
         return_dict=False,
     )
+    if guidance.soft:
+        down, mid = softened(list(down), mid)
     if conditional_only:
         down = [torch.cat([torch.zeros_like(residual), residual]) for residual in down]
         mid = torch.cat([torch.zeros_like(mid), mid])

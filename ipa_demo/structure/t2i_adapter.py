@@ -3,6 +3,11 @@
 They go in through ``down_intrablock_additional_residuals``, as in diffusers'
 ``StableDiffusionAdapterPipeline``, which has no IP-Adapter support: the UNet itself accepts
 T2I features, ControlNet residuals and image tokens in one call.
+
+Soft injection (``T2IAdapterSettings.soft``, the A1111 extension's "My prompt is more important" for a
+T2I-Adapter) multiplies the features, shallowest first, by ``SOFT_FACTORS`` on both halves of CFG; an
+adapter with fewer levels takes the first factors, as the extension pairs them (one with more would keep
+its deeper levels whole).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from PIL import Image
 from ..conditioner import BatchLayout, Conditioner, Step
 from ..settings import T2IAdapterSettings
 from ..unet_call import UNetCall
+
+SOFT_FACTORS = (0.25, 0.62, 0.825, 1.0)  # the extension's, one per feature level
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,10 @@ class T2IGuidance(Conditioner):
         pixels = pixels[None, ..., None] if pixels.ndim == 2 else pixels[None]
         tensor = torch.from_numpy(pixels.transpose(0, 3, 1, 2)).to(layout.device, adapter.dtype)
         features = []
-        for feature in adapter(tensor):
-            feature = (feature * options.scale).repeat(layout.num_images, 1, 1, 1)
+        levels = adapter(tensor)
+        factors = (*SOFT_FACTORS, *(1.0,) * len(levels))[: len(levels)] if options.soft else (1.0,) * len(levels)
+        for feature, factor in zip(levels, factors, strict=True):
+            feature = (feature * options.scale * factor).repeat(layout.num_images, 1, 1, 1)
             features.append(torch.cat([feature] * 2) if layout.guided else feature)
         return cls(tuple(features), options.factor)
 

@@ -156,10 +156,10 @@ def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_m
                 with gr.Column():
                     add("control_is_map", "canny_low", "canny_high")
             with gr.Row():
-                add("controlnet", "controlnet_scale", "guess_mode")
+                add("controlnet", "controlnet_scale", "guess_mode", "controlnet_soft")
             fields["controlnet_start"], fields["controlnet_end"] = _window("controlnet", limits, values)
             with gr.Row():
-                add("t2i", "t2i_scale", "t2i_factor")
+                add("t2i", "t2i_scale", "t2i_factor", "t2i_soft")
         sections += [unit_section(kind, limits) for kind in ("controlnet", "t2i")]
         fields.update({UNIT_PARAMS[section.kind]: section.parameter for section in sections})
 

@@ -17,9 +17,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..mask_note import blurred_mask, check_mask_blur, mask_pairs, pasted_back, with_mask_note
+from ..mask_note import blurred_mask, check_mask_blur, mask_pairs, pasted_over, with_mask_note
 from ..settings import SettingsError
-from ..structure.control_maps import fit_to_size
 from ..settings.values import PARAMS
 from .errors import reported_errors, user_error
 from .feedback import Place, in_words
@@ -124,9 +123,7 @@ class Inpainter:
             )
             pairs = mask_pairs(request.mask_image, blur)
             texts = [with_mask_note(text, pairs) for text in result.parameters]
-            size = (request.settings.width, request.settings.height)
-            init, mask = fit_to_size(request.init_image, *size), fit_to_size(request.mask_image, *size)
-            images = [pasted_back(image, init, mask) for image in result.images]
+            images = pasted_over(result.images, request.init_image, request.mask_image)
             paths = [self.handlers.store.save(image, f"inpaint-{seed}", text)
                      for image, seed, text in zip(images, result.seeds, texts)]  # fmt: skip
         for warning in result.warnings:

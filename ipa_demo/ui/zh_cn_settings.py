@@ -51,9 +51,20 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "controlnet_scale": ("ControlNet 权重", "结构保持得有多严格。"),
     **_window("controlnet", "ControlNet "),
     "guess_mode": ("猜测模式", "ControlNet 只作用于带提示词的那一半 CFG，仅凭控制图猜测内容。"),
+    "controlnet_soft": (
+        "柔和注入（提示词更重要）",
+        "减弱 ControlNet 的浅层块：13 个块中第 i 块乘以 0.825^(12-i)，最深的块保持原权重"
+        "（A1111 的“My prompt is more important”；"
+        "与猜测模式同开时为“ControlNet is more important”）。",
+    ),
     "t2i": ("T2I-Adapter", "用 T2I-Adapter 保持结构：比 ControlNet 更轻，它的特征只计算一次。"),
     "t2i_scale": ("T2I 权重", "T2I-Adapter 保持结构有多严格。"),
     "t2i_factor": ("T2I 系数（步数比例）", "前多少比例的步数使用 T2I 特征（1：全部）；之后的步数自由细化细节。"),
+    "t2i_soft": (
+        "T2I 柔和注入（提示词更重要）",
+        "减弱 T2I-Adapter 的浅层特征：四个层级分别乘以 0.25、0.62、0.825 和 1"
+        "（A1111 对 T2I-Adapter 的“My prompt is more important”）。",
+    ),
     "strength": ("重绘幅度", "图生图：初始图重绘多少（1：全部重绘，相当于没有初始图）。"),
     "ref_only": (
         "仅参考（reference-only）模式",

@@ -91,7 +91,7 @@ def test_units_asking_for_what_is_not_here(url: str) -> None:
     detail = refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": five}}}, f"{ARGS}[4]")
     assert "at most 4 ControlNet unit" in detail
     refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(weight=float("nan"))]}}}, f"{ARGS}[0].weight")
-    refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(control_mode=1)]}}}, f"{ARGS}[0].control_mode")
+    refused(url, {**SMALL, "alwayson_scripts": {"controlnet": {"args": [unit(control_mode=5)]}}}, f"{ARGS}[0].control_mode")
     refused(url, {**SMALL, "alwayson_scripts": {"ADetailer": {"args": [True]}}}, "alwayson_scripts.ADetailer")
 
 
@@ -132,3 +132,12 @@ def test_on_zero_gpu_generating_routes_say_why_they_cannot(url: str, monkeypatch
     reply = requests.post(f"{url}sdapi/v1/txt2img", json=SMALL, timeout=60)
     assert reply.status_code == 503 and "ZeroGPU" in reply.json()["detail"]
     assert requests.get(f"{url}sdapi/v1/sd-models", timeout=60).status_code == 200
+
+
+def test_only_masked_answers_within_the_pixel_budget(url: str) -> None:
+    """"Only masked" answers at the init image's size: n images of it must fit ``IPA_MAX_REQUEST_PIXELS``."""
+    init, mask = Image.new("RGB", (3300, 3300), (40, 80, 120)), Image.new("L", (3300, 3300), 0)
+    mask.paste(255, (100, 100, 200, 200))
+    body = {**SMALL, "init_images": [b64(init)], "mask": b64(mask), "inpaint_full_res": True, "batch_size": 8}
+    detail = refused(url, body, "inpaint_full_res", "sdapi/v1/img2img")
+    assert "3300x3300" in detail

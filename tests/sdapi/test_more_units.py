@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,3 +108,31 @@ def test_each_structure_units_map_is_named_as_the_engine_names_it() -> None:
     units = read_units({"args": [cn(), depth, cn(), t2i, t2i]}, ARGS)
     assert map_names(units, units) == ("canny", "controlnet_unit_2-depth", "controlnet_unit_3-canny", "canny",
                                        "t2i_unit_2-canny")  # fmt: skip
+
+
+def test_each_controlnet_unit_has_its_control_mode(url: str, engine: FakeEngine) -> None:
+    depth = {"module": "depth", "model": "control_v11f1p_sd15_depth"}
+    body = {"prompt": "a room", "steps": 2, "width": 64, "height": 64, "seed": 5, "alwayson_scripts": {"controlnet": {
+        "args": [cn(control_mode=1), cn(**depth, control_mode=0), cn(control_mode="My prompt is more important")]}}}
+    reply = requests.post(f"{url}sdapi/v1/txt2img", json=body, timeout=60)
+    assert reply.status_code == 200, reply.text
+    settings, _ = engine.last_units
+    assert settings.controlnet.soft and not settings.guess_mode
+    assert [unit.soft for unit in settings.more_controlnet_units] == [False, True]
+    read = settings_from_parameters(json.loads(reply.json()["info"])["infotexts"][0])
+    assert read.controlnet.soft and read.more_controlnet_units == settings.more_controlnet_units
+
+    body["alwayson_scripts"]["controlnet"]["args"] = [cn(control_mode=2), cn(**depth, control_mode=2)]
+    assert requests.post(f"{url}sdapi/v1/txt2img", json=body, timeout=60).status_code == 200
+    settings, _ = engine.last_units
+    assert settings.guess_mode and settings.controlnet.soft and settings.more_controlnet_units[0].soft
+    assert _refused(url, [cn(control_mode=2), cn(**depth)]).startswith(f"{ARGS}[1].control_mode: ")
+
+    t2i = {"enabled": True, "module": "none", "model": "t2iadapter_canny_sd15v2", "image": b64(image("edges"))}
+    body["alwayson_scripts"]["controlnet"]["args"] = [t2i, {**t2i, "control_mode": 1}]
+    reply = requests.post(f"{url}sdapi/v1/txt2img", json=body, timeout=60)
+    assert reply.status_code == 200, reply.text
+    settings, _ = engine.last_units
+    assert not settings.t2i.soft and settings.more_t2i_units[0].soft
+    read = settings_from_parameters(json.loads(reply.json()["info"])["infotexts"][0])
+    assert read.more_t2i_units == settings.more_t2i_units

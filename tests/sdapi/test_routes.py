@@ -19,6 +19,7 @@ import webuiapi
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from ipa_demo.mask_note import blurred_mask
 from ipa_demo.ui.app import create_app, launch_options
 
 from ..helpers import noise_image
@@ -111,25 +112,49 @@ def test_an_api_image_equals_the_one_generate_makes(url: str, tmp_path) -> None:
     assert through_api.info["parameters"] == through_web.info["parameters"]
 
 
-def test_webuiapi_img2img_with_a_mask_inpaints_as_generate_does(api: webuiapi.WebUIApi, url: str, tmp_path) -> None:
+def test_my_prompt_is_more_important_is_soft_injection_as_generate_runs_it(url: str, tmp_path) -> None:
+    control = noise_image(64, 64, seed=9)
+    control.save(tmp_path / "control.png")
+    unit = {"enabled": True, "module": "none", "model": "control_v11p_sd15_canny", "image": b64(control)}
+    images = {}
+    for mode in (0, 1):
+        payload = {**SMALL, "sampler_name": "Euler a", "alwayson_scripts": {"controlnet": {"args": [{**unit, "control_mode": mode}]}}}
+        reply = post(url, "sdapi/v1/txt2img", payload)
+        assert reply.status_code == 200, reply.text
+        images[mode] = decoded(reply.json()["images"][0])
+    gallery, *_ = Client(url, verbose=False).predict(
+        prompt="a red bicycle", steps=2, width=64, height=64, seed=21, guidance=7.5, scheduler="Euler a", ip_scale=0.0,
+        controlnet="canny", controlnet_soft=True, control_is_map=True,
+        control_image=handle_file(str(tmp_path / "control.png")), api_name="/generate",
+    )  # fmt: skip
+    web = Image.open(gallery[0]["image"])
+    assert np.abs(pixels(images[1]) - pixels(web)).max() <= 1
+    assert "ControlNet soft: True" in images[1].info["parameters"], images[1].info["parameters"]
+    assert np.abs(pixels(images[1]) - pixels(images[0])).max() > 2
+
+
+def test_webuiapi_img2img_with_a_mask_inpaints_as_the_inpaint_tab_does(api: webuiapi.WebUIApi, url: str, tmp_path) -> None:
+    """Both blur the mask, inpaint the whole picture and paste the result back over the init image through
+    the blurred mask, as A1111 does; ``/generate``'s img2img section pastes nothing back."""
     init, mask = noise_image(64, 64, seed=11), Image.new("RGB", (64, 64), "black")
     mask.paste((255, 255, 255), (0, 0, 32, 64))
     init.save(tmp_path / "init.png")
     layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     layer.paste((255, 255, 255, 255), (0, 0, 32, 64))  # the web page's mask: a layer painted where to repaint
     layer.save(tmp_path / "layer.png")
-    result = api.img2img(images=[init], mask_image=mask, mask_blur=0, inpainting_fill=1, inpaint_full_res=False,
+    result = api.img2img(images=[init], mask_image=mask, mask_blur=3, inpainting_fill=1, inpaint_full_res=False,
                          denoising_strength=0.5, prompt="a red bicycle", seed=5, width=64, height=64, cfg_scale=7.5)  # fmt: skip
     assert len(result.images) == 1 and "Denoising strength: 0.5" in result.images[0].info["parameters"]
     gallery, *_ = Client(url, verbose=False).predict(
         prompt="a red bicycle", steps=2, width=64, height=64, seed=5, guidance=7.5, scheduler="Euler a", ip_scale=0.0,
-        strength=0.5, init_image=handle_file(str(tmp_path / "init.png")),
-        mask_image={"background": handle_file(str(tmp_path / "init.png")), "composite": None,
-                    "layers": [handle_file(str(tmp_path / "layer.png"))]}, api_name="/generate",
+        inpaint_strength=0.5, mask_blur=3, inpaint_image={"background": handle_file(str(tmp_path / "init.png")),
+        "composite": None, "layers": [handle_file(str(tmp_path / "layer.png"))]}, api_name="/inpaint",
     )  # fmt: skip
     web = Image.open(gallery[0]["image"])
     assert result.images[0].info["parameters"] == web.info["parameters"]
     assert np.abs(pixels(result.images[0]) - pixels(web)).max() <= 1
+    untouched = np.asarray(blurred_mask(mask, 3).convert("L")) == 0
+    assert untouched[:, 48:].all() and np.array_equal(pixels(result.images[0])[untouched], pixels(init)[untouched])
     inverted = api.img2img(images=[init], mask_image=mask, mask_blur=0, inpainting_fill=1, inpaint_full_res=False,
                            inpainting_mask_invert=1, denoising_strength=0.5, prompt="a red bicycle", seed=5, width=64,
                            height=64, cfg_scale=7.5)  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 
 from ipa_demo.sdapi.errors import ApiError
 from ipa_demo.sdapi.lists import find_model, sampler_of
-from ipa_demo.sdapi.units import read_units
+from ipa_demo.sdapi.units import CONTROL_MODES, read_units
 
 WHERE = "alwayson_scripts.controlnet"
 
@@ -52,10 +52,17 @@ def test_image_forms_and_the_deprecated_names() -> None:
 
 
 def test_control_and_resize_modes() -> None:
-    assert one(module="canny", model="control_v11p_sd15_canny", control_mode="ControlNet is more important").guess_mode
-    assert one(module="canny", model="control_v11p_sd15_canny", control_mode=2).guess_mode
-    assert "Balanced" in refusal(".control_mode", module="canny", model="control_v11p_sd15_canny", control_mode=1)
-    refusal(".control_mode", module="ip-adapter_clip_sd15", model="ip-adapter_sd15", control_mode=2)
+    canny = {"module": "canny", "model": "control_v11p_sd15_canny"}
+    modes = {0: (False, False), 1: (False, True), 2: (True, True)}  # (guess_mode, soft), as the extension's hook
+    for number, name in CONTROL_MODES.items():
+        for given in (number, name):
+            unit = one(**canny, control_mode=given)
+            assert (unit.guess_mode, unit.soft) == modes[number]
+    refusal(".control_mode", module="ip-adapter_clip_sd15", model="ip-adapter_sd15", control_mode=1)
+    t2i = {"module": "canny", "model": "t2iadapter_canny_sd15v2"}
+    assert one(**t2i, control_mode="My prompt is more important").soft and not one(**t2i, control_mode=0).soft
+    assert "T2I-Adapter" in refusal(".control_mode", **t2i, control_mode=2)
+    refusal(".control_mode", **canny, control_mode=3)
     fit = one(module="canny", model="control_v11p_sd15_canny", resize_mode="Inner Fit (Scale to Fit)")
     assert fit.resize_mode == "Crop and Resize"
     refusal(".resize_mode", module="canny", model="control_v11p_sd15_canny", resize_mode=7)
