@@ -15,7 +15,7 @@ its fill is that same noise), which gives the masked part more noise than the re
 replaced by zeros, so the masked part starts from noise around a grey. The mask is the latent-size mask the
 steps keep the init image outside of, so outside it nothing changes. At strength 1 the latents start from
 pure noise (diffusers' rule) and no fill changes anything; A1111's own pixel-space "fill" is done before
-the engine (``sdapi/fill.py``).
+the engine (``masked_fill.py``).
 """
 
 from __future__ import annotations

@@ -32,9 +32,9 @@ from ..structure.control_maps import fit_to_size
 from ..ui.fields import Request
 from ..ui.unit_fields import unit_images
 from .errors import bad_field
-from .fill import masked_fill
+from ..masked_fill import masked_fill
 from .images import EncodedImage, decode_all, image_bytes
-from .inpaint_area import InpaintArea
+from ..inpaint_area import InpaintArea
 from .lists import sampler_of
 from .models import Img2ImgRequest, Txt2ImgRequest
 from .more_units import further_structure_roles, map_names, more_units, split_units

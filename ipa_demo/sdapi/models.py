@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import bad_field
-from .inpaint_area import MAX_PADDING
+from ..inpaint_area import MAX_PADDING
 
 FINITE = {"allow_inf_nan": False}
 

@@ -109,7 +109,7 @@ def add_explainer() -> None:
 INPAINT_INTRO = (
     "**Inpaint**: redo part of a picture and keep the rest. Upload the picture, paint over the part to redo "
     "(white brush), then press Inpaint. The prompt, references and settings on this page apply as for "
-    "Generate. The whole picture is redone at the output size (A1111's “Inpaint area: Whole picture”); "
-    "“Only masked” is not offered here."
+    "Generate. The whole picture is redone at the output size, or with “Only masked” just the part around "
+    "the painting, redone larger and put back (A1111's “Inpaint area”)."
 )
 INPAINT_EDITOR_LABEL = "Picture to inpaint"  # short: it shares the editor's top line with the toolbar

@@ -1,10 +1,13 @@
 """The Inpaint tab's event: the picture and mask painted on its editor, with the page's other settings.
 
-The tab's three inputs stand in for the img2img section's: its editor's background is the init image
+The tab's inputs stand in for the img2img section's: its editor's background is the init image
 and what is painted on it the mask (``init_image`` and ``mask_image`` of the other settings are not
 read), its strength slider is ``strength``; ``mask_blur`` blurs the painted mask as A1111 does
-(``mask_note``), and the result is pasted back over the picture through that soft mask, as A1111
-does. Everything else (prompt, references, ControlNet, sampling) comes from the page's
+(``mask_note``). A1111's "Masked content" says what the masked part starts from ("fill":
+``masked_fill``; "latent noise" / "latent nothing": ``inpainting.LatentFill``) and its "Inpaint area"
+where the engine works (``inpaint_area``: the whole picture, or only the box around the mask, grown by
+the padding, generated at the output size); the result is pasted back over the picture through the
+soft mask, as A1111 does. Everything else (prompt, references, ControlNet, sampling) comes from the page's
 controls as Generate reads them, through the same checks (``Handlers.request_from``). Errors name the
 tab's controls by their labels (``places``). The bar shows the step and the percentage done.
 """
@@ -12,13 +15,17 @@ tab's controls by their labels (``places``). The bar shows the step and the perc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import gradio as gr
 
-from ..mask_note import blurred_mask, check_mask_blur, mask_pairs, pasted_over, with_mask_note
+from ..inpaint_area import MAX_PADDING, InpaintArea
+from ..inpainting import LatentFill
+from ..mask_note import blurred_mask, check_mask_blur, mask_pairs, with_mask_note
+from ..masked_fill import masked_fill
 from ..settings import SettingsError
+from ..structure.control_maps import fit_to_size
 from ..settings.values import PARAMS
 from .errors import reported_errors, user_error
 from .feedback import Place, in_words
@@ -27,7 +34,12 @@ from .handlers import Handlers, follow
 from .outputs import seed_caption, with_warnings
 
 EDITOR, BLUR, STRENGTH = "inpaint_image", "mask_blur", "inpaint_strength"
-TAB_INPUTS = (EDITOR, BLUR, STRENGTH)
+CONTENT, AREA, PADDING = "masked_content", "inpaint_area", "only_masked_padding"
+TAB_INPUTS = (EDITOR, BLUR, STRENGTH, CONTENT, AREA, PADDING)
+MASKED_CONTENTS = ("fill", "original", "latent noise", "latent nothing")  # A1111's choices, in its order
+DEFAULT_CONTENT = "original"
+WHOLE_PICTURE, ONLY_MASKED = "Whole picture", "Only masked"
+DEFAULT_PADDING = 32  # pixels, A1111's
 # The settings the tab's own controls stand for: an error about one of them names the tab's control.
 STANDS_FOR = {"init_image": EDITOR, "mask_image": EDITOR, "strength": STRENGTH}
 INPAINT_OUTPUTS = 3  # gallery, seed used, parameters text
@@ -49,6 +61,53 @@ def _part(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else getattr(value, key, None)
 
 
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return cast(str, value)
+
+
+def _padding(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise SettingsError(PADDING, f"must be a whole number of pixels, got {value!r}")
+    if not 0 <= value <= MAX_PADDING:
+        raise SettingsError(PADDING, f"must be 0 to {MAX_PADDING} pixels, got {value:g}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class InpaintJob:
+    """A checked click: the request (its mask blurred), the blur, what the masked part starts from and
+    where the engine works."""
+
+    request: Request
+    blur: int
+    content: str
+    area: InpaintArea
+
+    def engine_request(self) -> tuple[Request, LatentFill]:
+        """What the engine gets: for "Only masked" the box's part of every picture at the output size, the
+        init image filled for "fill", and the latent fill."""
+        request = self.request
+        size = (request.settings.width, request.settings.height)
+        init, mask = self.area.engine_images(size)
+        if self.content == "fill":  # at the output size, as A1111 fills the resized image
+            init = masked_fill(fit_to_size(init, *size), fit_to_size(mask, *size))
+        control = request.control_image
+        if control is not None:
+            control = self.area.cropped(control, size)
+        units = self.area.cropped_units(request.units, size)
+        fill = cast(LatentFill, self.content if self.content.startswith("latent") else "original")
+        return replace(request, init_image=init, mask_image=mask, control_image=control, units=units), fill
+
+    def pairs(self) -> dict[str, str]:
+        """The PNG text's pairs for the mask and these choices, as A1111 writes them."""
+        pairs = {**mask_pairs(self.request.mask_image, self.blur), **self.area.pairs()}  # type: ignore[arg-type]
+        if self.content != DEFAULT_CONTENT:
+            pairs["Masked content"] = self.content
+        return pairs
+
+
 class Inpainter:
     """Turns the tab's values into a request and runs it, as Generate does; ``places``: every input's label."""
 
@@ -56,12 +115,15 @@ class Inpainter:
         self.handlers = handlers
         self.places = places
 
-    def request(self, values: Mapping[str, Any]) -> tuple[Request, int]:
-        """The checked request (its mask blurred) and the blur, or ``SettingsError`` naming a control."""
+    def request(self, values: Mapping[str, Any]) -> InpaintJob:
+        """The checked click, or ``SettingsError`` naming a control."""
         try:
             blur = check_mask_blur(values.get(BLUR), BLUR)
         except ValueError as error:
             raise SettingsError(BLUR, str(error).removeprefix(f"{BLUR} ")) from None
+        content = _choice(values.get(CONTENT, DEFAULT_CONTENT), CONTENT, MASKED_CONTENTS)
+        only_masked = _choice(values.get(AREA, WHOLE_PICTURE), AREA, (WHOLE_PICTURE, ONLY_MASKED)) == ONLY_MASKED
+        padding = _padding(values.get(PADDING, DEFAULT_PADDING))
         editor = values.get(EDITOR)
         background = _part(editor, "background")
         if not background:
@@ -77,7 +139,13 @@ class Inpainter:
             raise SettingsError(STANDS_FOR.get(error.field, error.field), error.reason) from None
         if request.mask_image is None:
             raise SettingsError(EDITOR, NOTHING_PAINTED)
-        return replace(request, mask_image=blurred_mask(request.mask_image, blur)), blur
+        assert request.init_image is not None
+        mask = blurred_mask(request.mask_image, blur)
+        size = (request.settings.width, request.settings.height)
+        area = InpaintArea.of(request.init_image, mask, only_masked, padding, size)
+        if area is None:  # "Only masked" finds no box only for a blank mask, which is refused above
+            raise SettingsError(EDITOR, NOTHING_PAINTED)
+        return InpaintJob(replace(request, mask_image=mask), blur, content, area)
 
     def check(self, values: dict[str, Any]) -> SettingsError | None:
         try:
@@ -106,24 +174,25 @@ class Inpainter:
     ) -> Iterator[tuple[Any, ...]]:
         with reported_errors("inpainting"):
             try:
-                request, blur = self.request(values)
+                job = self.request(values)
             except SettingsError as error:
                 raise user_error(in_words(error, self.places)[0]) from None
             engine = self.handlers.engine
+            request, latent_fill = job.engine_request()
 
             def task(on_step: Any) -> Any:
                 return engine.generate(
                     request.settings, request.references, request.init_image, request.control_image, on_step=on_step,
-                    mask_image=request.mask_image, more=request.more,
+                    mask_image=request.mask_image, more=request.more, units=request.units, latent_fill=latent_fill,
                 )  # fmt: skip
 
             loaded = self.handlers._loaded  # noqa: SLF001 (the same readout as Generate's)
             result = yield from follow(
                 task, progress, percent_label("Inpainting"), INPAINT_OUTPUTS, gradio_request, loaded=loaded
             )
-            pairs = mask_pairs(request.mask_image, blur)
+            pairs = job.pairs()
             texts = [with_mask_note(text, pairs) for text in result.parameters]
-            images = pasted_over(result.images, request.init_image, request.mask_image)
+            images = job.area.pasted(result.images)
             paths = [self.handlers.store.save(image, f"inpaint-{seed}", text)
                      for image, seed, text in zip(images, result.seeds, texts)]  # fmt: skip
         for warning in result.warnings:

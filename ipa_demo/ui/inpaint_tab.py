@@ -1,8 +1,7 @@
-"""The Inpaint tab: a picture to upload and paint a mask on, its mask blur and strength, and its own button.
+"""The Inpaint tab: a picture to upload and paint a mask on, its mask blur and strength, A1111's
+"Masked content" and "Inpaint area" (with the padding of "Only masked"), and its own button.
 
-The engine inpaints the whole picture at the output size (A1111's "Inpaint area: Whole picture"); A1111's
-"Only masked" (crop around the mask, inpaint it larger, paste it back) is not built, so it is not offered:
-the tab says so. ``wire_inpaint`` gives the button what Generate's has (``feedback``: refusals beside it,
+``wire_inpaint`` gives the button what Generate's has (``feedback``: refusals beside it,
 busy while running, the bar with steps) and two more things. The button is greyed in the browser at the
 click, by an event with no server round trip: before, it stayed clickable for seconds while the server
 read the editor's images for the refusal check. And the bar shows the percentage done.
@@ -14,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..inpaint_area import MAX_PADDING
 from ..mask_note import DEFAULT_MASK_BLUR, MAX_MASK_BLUR
 from ..settings import Limits
 from ..zerogpu import gpu_task
@@ -24,7 +24,21 @@ from .components import HELPER
 from .controls import Controls, control
 from .feedback import QUEUED_HELPER, busy_while_running, enable, error_box, places_of, request_check, scroll_into_view
 from .handlers import Handlers, generate_seconds, optional_images
-from .inpaint_handler import BLUR, EDITOR, INPAINT_OUTPUTS, STRENGTH, Inpainter
+from .inpaint_handler import (
+    AREA,
+    BLUR,
+    CONTENT,
+    DEFAULT_CONTENT,
+    DEFAULT_PADDING,
+    EDITOR,
+    INPAINT_OUTPUTS,
+    MASKED_CONTENTS,
+    ONLY_MASKED,
+    PADDING,
+    STRENGTH,
+    WHOLE_PICTURE,
+    Inpainter,
+)
 
 DEFAULT_STRENGTH = 0.75  # A1111's denoising strength for img2img and inpainting
 # Greys the button at the click, in the browser: a js-only event's returned update sets its props.
@@ -52,6 +66,21 @@ class InpaintTab:
                 info="How much of the painted part is redone (1: all of it, as if from nothing).",
             )  # fmt: skip
         with gr.Row():
+            self.content = uc.radio(
+                list(MASKED_CONTENTS), value=DEFAULT_CONTENT, label="Masked content", elem_id=CONTENT,
+                info="What the painted part starts from: the picture (original), a wash of the colours around it "
+                "(fill), or noise or grey in place of the picture (latent noise, latent nothing).",
+            )  # fmt: skip
+            self.area = uc.radio(
+                [WHOLE_PICTURE, ONLY_MASKED], value=WHOLE_PICTURE, label="Inpaint area", elem_id=AREA,
+                info="Only masked: the part around the painting is cut out, redone at the output size (more "
+                "detail) and put back.",
+            )  # fmt: skip
+            self.padding = uc.slider(
+                0, MAX_PADDING, value=DEFAULT_PADDING, step=4, label="Only masked padding, pixels", elem_id=PADDING,
+                info="How much of the picture around the painting “Only masked” takes along, for context.",
+            )  # fmt: skip
+        with gr.Row():
             self.button = gr.Button("Inpaint", variant="primary", elem_id="inpaint-button")
             self.stop = gr.Button("Stop", variant="stop", elem_id="stop-inpaint")
         self.error = error_box("inpaint-error")
@@ -64,7 +93,8 @@ class InpaintTab:
 
     @property
     def inputs(self) -> dict[str, Any]:
-        return {EDITOR: self.editor, BLUR: self.blur, STRENGTH: self.strength}
+        return {EDITOR: self.editor, BLUR: self.blur, STRENGTH: self.strength, CONTENT: self.content,
+                AREA: self.area, PADDING: self.padding}  # fmt: skip
 
     @property
     def outputs(self) -> list[gr.components.Component]:

@@ -42,8 +42,8 @@ PAGE: dict[str, str] = {
     "Inpaint": "局部重绘",
     explainer.INPAINT_INTRO: (
         "**局部重绘**：重画图片的一部分，其余保持不变。上传图片，用白色画笔涂抹要重画的部分，然后点击“局部重绘”。"
-        "本页的提示词、参考图和设置与“生成”时一样生效。整张图片按输出尺寸重绘（即 A1111 的“重绘区域：整张图片”）；"
-        "这里不提供“仅蒙版区域”。"
+        "本页的提示词、参考图和设置与“生成”时一样生效。整张图片按输出尺寸重绘；选“仅蒙版区域”时只取涂抹处周围的部分，"
+        "放大重绘后再贴回（即 A1111 的“重绘区域”）。"
     ),
     explainer.INPAINT_EDITOR_LABEL: "要重绘的图片",
     "Mask blur": "蒙版模糊",
@@ -52,6 +52,24 @@ PAGE: dict[str, str] = {
     ),
     "How much of the painted part is redone (1: all of it, as if from nothing).": "涂抹部分重绘的程度（1：全部重绘，如同从零生成）。",
     "Inpainted (PNG with settings and mask)": "重绘结果（PNG，含设置和蒙版）",
+    "Masked content": "蒙版区域内容",
+    "What the painted part starts from: the picture (original), a wash of the colours around it "
+    "(fill), or noise or grey in place of the picture (latent noise, latent nothing).": (
+        "涂抹部分从什么开始：原图（original）、周围颜色的晕染（fill），或以噪声、灰色代替原图（latent noise、latent nothing）。"
+    ),
+    "fill": "填充",
+    "original": "原图",
+    "latent noise": "潜空间噪声",
+    "latent nothing": "空白潜空间",
+    "Inpaint area": "重绘区域",
+    "Whole picture": "整张图片",
+    "Only masked": "仅蒙版区域",
+    "Only masked: the part around the painting is cut out, redone at the output size (more "
+    "detail) and put back.": "仅蒙版区域：剪下涂抹处周围的部分，按输出尺寸重绘（细节更多）后贴回。",
+    "Only masked padding, pixels": "仅蒙版区域的外扩像素",
+    "How much of the picture around the painting “Only masked” takes along, for context.": (
+        "“仅蒙版区域”额外带上的涂抹处周围的像素，作为上下文。"
+    ),
     # Compare tab
     "One seed, the same prompt and settings as Generate, the first reference image: reference-only, "
     "img2img and IP-Adapter side by side (and IP-Adapter with ControlNet/T2I when a control image is set).": (

@@ -13,8 +13,8 @@ import webuiapi
 from PIL import Image
 
 from ipa_demo.mask_note import blurred_mask, mask_digest
-from ipa_demo.sdapi.fill import masked_fill
-from ipa_demo.sdapi.inpaint_area import crop_box
+from ipa_demo.masked_fill import masked_fill
+from ipa_demo.inpaint_area import crop_box
 from ipa_demo.ui.app import create_app, launch_options
 
 from ..helpers import noise_image

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ipa_demo.sdapi.errors import ApiError
-from ipa_demo.sdapi.inpaint_area import InpaintArea, crop_box
+from ipa_demo.inpaint_area import InpaintArea, crop_box
 from ipa_demo.sdapi.mapping import Mapper
 from ipa_demo.sdapi.models import Img2ImgRequest
 from ipa_demo.settings import Limits
 
-from ..helpers import noise_image
-from .test_routes import b64
+from .helpers import noise_image
+from .sdapi.test_routes import b64
 
 
 def mask(size: tuple[int, int], *boxes: tuple[int, int, int, int]) -> Image.Image:

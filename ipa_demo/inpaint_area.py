@@ -16,12 +16,13 @@ no box: A1111 then runs plain img2img, without the mask, and so do we.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from ..mask_note import pasted_back, pasted_over
-from ..structure.control_maps import fit_to_size
+from .mask_note import pasted_back, pasted_over
+from .settings.units import StructureImages, UnitImages
+from .structure.control_maps import fit_to_size
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (exclusive), in the init image's pixels
 MAX_PADDING = 256  # pixels: A1111's slider's maximum
@@ -89,6 +90,20 @@ class InpaintArea:
         if self.box is None:
             return image
         return fit_to_size(image, *self.init.size).crop(self.box).resize(size, Image.LANCZOS)
+
+    def cropped_units(self, units: UnitImages, size: tuple[int, int]) -> UnitImages:
+        """Every further ControlNet / T2I-Adapter unit's photo or map (and region mask) cut as ``cropped``
+        cuts one: the extension's default for each unit."""
+        if self.box is None:
+            return units
+
+        def cut(unit: StructureImages) -> StructureImages:
+            parts = {name: getattr(unit, name) for name in ("image", "map", "mask")}
+            return replace(unit, **{name: self.cropped(part, size) for name, part in parts.items() if part is not None})
+
+        controlnet_mask = units.controlnet_mask and self.cropped(units.controlnet_mask, size)
+        return replace(units, controlnet=tuple(map(cut, units.controlnet)), t2i=tuple(map(cut, units.t2i)),
+                       controlnet_mask=controlnet_mask)  # fmt: skip
 
     def pasted(self, images: Sequence[Image.Image]) -> list[Image.Image]:
         """The generated images over the init image, through the blurred mask."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ipa_demo.sdapi.fill import masked_fill
+from ipa_demo.masked_fill import masked_fill
 
-from ..helpers import noise_image
+from .helpers import noise_image
 
 
 def halves(left: tuple[int, int, int], right: tuple[int, int, int], size: int = 64) -> Image.Image:
