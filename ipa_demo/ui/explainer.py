@@ -10,45 +10,37 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..architecture import Architecture, Stage
+from ..architecture import Architecture
 from ..architecture.layers import DEFAULT_ARCHITECTURE
-from ..architecture.stage_roles import Role, layer_span, partner, places, role_of
+from ..architecture.stage_roles import places
+from . import stage_table
+from .stage_table import StageWords
 
-# Role -> (the grid's row title; the diagram's words, "{}" is "going in" or "coming out" on the title).
-ROLE_WORDS: dict[Role, tuple[str, str]] = {
-    "fine": ("Fine detail, {}", "fine detail"),
-    "between": ("Mid detail, {}", "mid detail"),
-    "composition": ("Composition: layout, pose", "**composition**"),
-    "whole": ("Whole picture", "the whole picture"),
-    "style": ("Style: colour, texture", "**style**"),
-}
-GOING = {"down": "going in", "mid": "", "up": "coming out"}
+# Role -> (the grid's row title; the diagram's words), "{}" is "going in" or "coming out" on the title.
+WORDS = StageWords(
+    roles={
+        "fine": ("Fine detail, {}", "fine detail"),
+        "between": ("Mid detail, {}", "mid detail"),
+        "composition": ("Composition: layout, pose", "**composition**"),
+        "whole": ("Whole picture", "the whole picture"),
+        "style": ("Style: colour, texture", "**style**"),
+    },
+    going={"down": "going in", "mid": "", "up": "coming out"},
+    header="| size | going in ↓ (encoder) | coming out ↑ (decoder) |",
+    back_up="↑ and back up",
+    span=" ({})",
+)
+GOING = WORDS.going
 
 
 def stage_title(stage: str, architecture: Architecture = DEFAULT_ARCHITECTURE) -> str:
     """One row title of the layer grid: the role in words, the technical name and size below it."""
-    found = architecture.stage(stage)
-    role = ROLE_WORDS[role_of(architecture, found)][0].format(GOING[found.direction])
-    return f"**{role}**<br><small>{stage} · {architecture.feature_side(found)}²</small>"
-
-
-def _cell(architecture: Architecture, stage: Stage | None) -> str:
-    if stage is None:
-        return ""
-    return f"**{stage.name}** · {ROLE_WORDS[role_of(architecture, stage)][1]} ({layer_span(stage)})"
+    return stage_table.stage_title(WORDS, stage, architecture)
 
 
 def diagram(architecture: Architecture) -> str:
     """The stages as a table: one row per feature map size, encoder left, decoder right."""
-    lines = ["| size | going in ↓ (encoder) | coming out ↑ (decoder) |", "|---|---|---|"]
-    for stage in architecture.stages:
-        side = architecture.feature_side(stage)
-        if stage.direction == "down":
-            mirror = _cell(architecture, partner(architecture, stage))
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} | {mirror} |")
-        elif stage.direction == "mid":
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} → | ↑ and back up |")
-    return "\n".join(lines) + "\n"
+    return stage_table.diagram(WORDS, architecture)
 
 
 INTRO = """\

@@ -5,42 +5,33 @@ Each function mirrors its English twin in ``explainer``; ``zh_cn`` keys the resu
 
 from __future__ import annotations
 
-from ..architecture import Architecture, Stage
+from ..architecture import Architecture
 from ..architecture.layers import DEFAULT_ARCHITECTURE
-from ..architecture.stage_roles import Role, layer_span, partner, places, role_of
+from ..architecture.stage_roles import places
+from . import stage_table
+from .stage_table import StageWords
 
-ROLE_WORDS: dict[Role, tuple[str, str]] = {
-    "fine": ("细节，{}", "精细细节"),
-    "between": ("中等细节，{}", "中等细节"),
-    "composition": ("构图：布局、姿势", "**构图**"),
-    "whole": ("整体画面", "整体画面"),
-    "style": ("风格：色彩、质感", "**风格**"),
-}
-GOING = {"down": "下采样（进入）", "mid": "", "up": "上采样（输出）"}
+WORDS = StageWords(
+    roles={
+        "fine": ("细节，{}", "精细细节"),
+        "between": ("中等细节，{}", "中等细节"),
+        "composition": ("构图：布局、姿势", "**构图**"),
+        "whole": ("整体画面", "整体画面"),
+        "style": ("风格：色彩、质感", "**风格**"),
+    },
+    going={"down": "下采样（进入）", "mid": "", "up": "上采样（输出）"},
+    header="| 尺寸 | 进入 ↓（编码器） | 输出 ↑（解码器） |",
+    back_up="↑ 再放大回去",
+    span="（{}）",
+)
 
 
 def stage_title(stage: str, architecture: Architecture = DEFAULT_ARCHITECTURE) -> str:
-    found = architecture.stage(stage)
-    role = ROLE_WORDS[role_of(architecture, found)][0].format(GOING[found.direction])
-    return f"**{role}**<br><small>{stage} · {architecture.feature_side(found)}²</small>"
-
-
-def _cell(architecture: Architecture, stage: Stage | None) -> str:
-    if stage is None:
-        return ""
-    return f"**{stage.name}** · {ROLE_WORDS[role_of(architecture, stage)][1]}（{layer_span(stage)}）"
+    return stage_table.stage_title(WORDS, stage, architecture)
 
 
 def diagram(architecture: Architecture) -> str:
-    lines = ["| 尺寸 | 进入 ↓（编码器） | 输出 ↑（解码器） |", "|---|---|---|"]
-    for stage in architecture.stages:
-        side = architecture.feature_side(stage)
-        if stage.direction == "down":
-            mirror = _cell(architecture, partner(architecture, stage))
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} | {mirror} |")
-        elif stage.direction == "mid":
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} → | ↑ 再放大回去 |")
-    return "\n".join(lines) + "\n"
+    return stage_table.diagram(WORDS, architecture)
 
 
 def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
