@@ -63,3 +63,8 @@ def base_model_architecture(engine: Any, requested: object) -> Architecture:
         return describe_path(base_models.choice(requested).path)
     except SettingsError:
         return DEFAULT_ARCHITECTURE
+
+
+def base_model_architectures(engine: Any) -> dict[str, Architecture]:
+    """Each of the engine's base models' architecture, by name (the page's layer grid per model)."""
+    return {name: base_model_architecture(engine, name) for name in base_model_names(engine)}

@@ -8,6 +8,8 @@ finding, InstantStyle's; the other stages are described by the scale they work a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import gradio as gr
 
 from ..architecture import Architecture
@@ -29,6 +31,9 @@ WORDS = StageWords(
     header="| size | going in ↓ (encoder) | coming out ↑ (decoder) |",
     back_up="↑ and back up",
     span=" ({})",
+    module="{place} · block {index} ({side}×{side})",
+    places={"down": "Down {block}", "mid": "Mid", "up": "Up {block}"},
+    shapes={"style": " — style", "composition": " — composition"},
 )
 GOING = WORDS.going
 
@@ -42,6 +47,12 @@ def diagram(architecture: Architecture) -> str:
     """The stages as a table: one row per feature map size, encoder left, decoder right."""
     return stage_table.diagram(WORDS, architecture)
 
+
+SDXL_GRID_HINT = (
+    "Where the reference counts on SDXL: its 11 attention modules, one row per stage, in the order the picture "
+    "passes them. The stage sliders are SD 1.5's: weigh SDXL's modules with Per-layer weights (11 numbers, or 70 "
+    "for each transformer block)."
+)
 
 INTRO = """\
 ## ipa_demo — Stable Diffusion 1.5 + IP-Adapter
@@ -93,10 +104,12 @@ follows the reference's look most closely; 0.5 is the A1111 extension's default.
 EXPLAINER = explainer_text(DEFAULT_ARCHITECTURE)
 
 
-def add_explainer() -> None:
-    """The explainer, folded: one click away from the layer grid it explains."""
+def add_explainer(architectures: Sequence[Architecture] = (DEFAULT_ARCHITECTURE,)) -> None:
+    """The explainer, folded: one click away from the layer grid it explains; one table per family the
+    server runs."""
     with gr.Accordion("How IP-Adapter steers: what the layers do", open=False, elem_id="explainer"):
-        gr.Markdown(EXPLAINER)
+        for architecture in architectures:
+            gr.Markdown(EXPLAINER if architecture == DEFAULT_ARCHITECTURE else explainer_text(architecture))
 
 INPAINT_INTRO = (
     "**Inpaint**: redo part of a picture and keep the rest. Upload the picture, paint over the part to redo "

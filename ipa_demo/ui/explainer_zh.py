@@ -23,6 +23,15 @@ WORDS = StageWords(
     header="| 尺寸 | 进入 ↓（编码器） | 输出 ↑（解码器） |",
     back_up="↑ 再放大回去",
     span="（{}）",
+    module="{place} · 模块 {index}（{side}×{side}）",
+    places={"down": "下采样 {block}", "mid": "中间", "up": "上采样 {block}"},
+    shapes={"style": " — 风格", "composition": " — 构图"},
+)
+
+
+SDXL_GRID_HINT = (
+    "在 SDXL 上参考图在哪里起作用：它的 11 个注意力模块，每个阶段一行，按画面经过的顺序排列。阶段滑块是 SD 1.5 的："
+    "请用“逐层权重”给 SDXL 的模块加权（11 个数字，或每个 Transformer 块一个，共 70 个）。"
 )
 
 

@@ -17,6 +17,10 @@ class StageWords:
     header: str  # the table's header row
     back_up: str  # the mid row's right cell
     span: str  # how a stage's layers follow its words: " ({})"
+    # A module of the grid: "{place} · block {index} ({side}×{side})", place by direction ("Down 2", "Mid")
+    module: str
+    places: Mapping[str, str]
+    shapes: Mapping[str, str]  # what InstantStyle found a module shapes, after its label
 
 
 def stage_title(words: StageWords, stage: str, architecture: Architecture) -> str:
@@ -43,3 +47,15 @@ def diagram(words: StageWords, architecture: Architecture) -> str:
         elif stage.direction == "mid":
             lines.append(f"| {side}×{side} | {_cell(words, architecture, stage)} → | {words.back_up} |")
     return "\n".join(lines) + "\n"
+
+
+def module_label(words: StageWords, architecture: Architecture, index: int) -> str:
+    """A grid toggle: ``Down 2 · block 1 (32×32) — composition`` (at the model's default size), with what
+    InstantStyle found the module mostly shapes."""
+    module = architecture.modules[index]
+    stage = architecture.stage(module.stage)
+    place = words.places[stage.direction].format(block=stage.block.rpartition(".")[2])
+    side = architecture.feature_side(stage)
+    label = words.module.format(place=place, index=module.name.rpartition(".")[2], side=side)
+    shape = "style" if index in architecture.style else "composition" if index in architecture.composition else ""
+    return label + words.shapes.get(shape, "")
