@@ -69,6 +69,8 @@ def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
 def explainer_text(architecture: Architecture) -> str:
     count = len(architecture.modules)
     style, composition = architecture.style, architecture.composition
+    weighing = "the sliders weigh a whole stage" if architecture == DEFAULT_ARCHITECTURE else (
+        "Per-layer weights weigh each module (or each transformer block)")  # the stage sliders are SD 1.5's
     return f"""\
 **How IP-Adapter steers.** IP-Adapter reads your reference with a CLIP image encoder and turns it \
 into a few *image tokens*. At every step the UNet, the network that turns noise into a picture, \
@@ -87,8 +89,7 @@ it: InstantStyle (Wang et al., 2024) found that {_stage_at(architecture, composi
 (the reference's look, not its layout); *composition*: {" and ".join(architecture.stages_of(composition))} \
 only (its layout, not its look); \
 *style+composition*: both, InstantStyle's choice. *none*: no layer. Other tools weigh other layers \
-(ComfyUI's SD 1.5 "style transfer", for one): tick the boxes yourself to try them; the sliders \
-weigh a whole stage.
+(ComfyUI's SD 1.5 "style transfer", for one): tick the boxes yourself to try them; {weighing}.
 
 **The other knobs.** *IP start / end*: the part of the run, from 0 (first step) to 1 (last), in \
 which the reference counts. Early steps settle the layout and late steps the detail, so end = 0.6 \

@@ -53,6 +53,7 @@ def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
 def explainer_text(architecture: Architecture) -> str:
     count = len(architecture.modules)
     style, composition = architecture.style, architecture.composition
+    weighing = "滑块给整个阶段加权" if architecture == DEFAULT_ARCHITECTURE else "“逐层权重”给每个模块（或每个 Transformer 块）加权"
     return f"""\
 **IP-Adapter 如何起作用。** IP-Adapter 用 CLIP 图像编码器读取你的参考图，把它变成几个*图像 token*。\
 在每一步中，UNet（把噪声逐步变成图片的网络）会在 {count} 个位置读取提示词（它的交叉注意力层，\
@@ -69,7 +70,7 @@ UNet 在几种尺寸上处理画面：先缩小（左列向下），在最小的
 仅 {" 和 ".join(architecture.stages_of(style))}（取参考图的观感，不取布局）；\
 *构图*：仅 {" 和 ".join(architecture.stages_of(composition))}（取布局，不取观感）；\
 *风格+构图*：两者都用，即 InstantStyle 的选择。*无*：不用任何层。其他工具会给别的层加权\
-（例如 ComfyUI 的 SD 1.5“风格迁移”）：自己勾选这些方框来试；滑块给整个阶段加权。
+（例如 ComfyUI 的 SD 1.5“风格迁移”）：自己勾选这些方框来试；{weighing}。
 
 **其他选项。** *IP-Adapter 开始 / 结束*：参考图起作用的那段过程，0 为第一步，1 为最后一步。\
 前面的步骤确定布局，后面的步骤确定细节，所以结束 = 0.6 会保留参考图的布局和色彩，\
