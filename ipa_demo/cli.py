@@ -216,9 +216,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise SettingsError("--batch-size", f"must be at least 1, got {args.batch_size}")
     request = read_request(args)
-    cells = plan(values_from_settings(request.settings), request.settings.seed, x, y)
+    plan(values_from_settings(request.settings), request.settings.seed, x, y)  # refused before any model loads
     writable_folder(args.out, "--out")
-    result = run(load_engine(args), cells, x, y, request.references, request.init_image, request.control_image,
+    engine = load_engine(args)
+    architecture = engine.models.architecture  # the layer atlas goes over the loaded model's own modules
+    x = parse_axis(args.x, "--x", architecture)
+    y = parse_axis(args.y, "--y", architecture) if args.y else NO_AXIS
+    cells = plan(values_from_settings(request.settings), request.settings.seed, x, y)
+    result = run(engine, cells, x, y, request.references, request.init_image, request.control_image,
                  differences=not args.no_differences, mask_image=request.mask_image,
                  batch_size=args.batch_size, units=request.units)  # fmt: skip
     print(write_sweep(result, args.out))

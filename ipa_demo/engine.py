@@ -28,17 +28,11 @@ from .inpainting import Inpainting, LatentFill, check_inpainting
 from .ip_adapter.conditioner import ImagePrompt
 from .ip_adapter.image_encoder import ImageEncoder
 from .ip_adapter.injection import InjectionRecorder
-from .ip_adapter.inputs import (
-    NO_MORE,
-    MoreReferences,
-    UnitRequest,
-    check_more_references,
-    png_pairs,
-    unit_requests,
-)
+from .ip_adapter.inputs import NO_MORE, MoreReferences, UnitRequest, check_more_references, png_pairs, unit_requests
 from .ip_adapter.units import OutputSize, prepare_unit
 from .ip_adapter.checkpoint_kind import EncoderOutput, check_image_encoder, fit_user_checkpoint
 from .ip_adapter.user_checkpoint import read_user_checkpoint
+from .ip_adapter.model_layers import in_model_terms
 from .ip_adapter.weights import IPAdapterWeights, load_ip_adapter
 from .loop import (
     Conditioning,
@@ -389,7 +383,8 @@ class Engine:
     ) -> str:
         """One image's A1111 ``parameters``: its settings, the units that acted, the models as A1111 names them."""
         _, loras = read_tags(settings.prompt)
-        settings = replace(settings, base_model=self.base_model.name)  # the name of the model that ran
+        # the name of the model that ran, and the units' masks with that model's own length
+        settings = in_model_terms(replace(settings, base_model=self.base_model.name), self.models.architecture)
         return format_parameters(
             settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img,
             extra={**png_pairs(settings, units, used), **self.catalog.ip_png_name(settings.ip.variant, used[0])},

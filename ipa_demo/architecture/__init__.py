@@ -17,10 +17,14 @@ from .unet_config import ArchitectureError, describe, describe_unet
 SD15_CONFIG = Path(__file__).with_name("sd15")
 SDXL_CONFIG = Path(__file__).with_name("sdxl")
 SD15: Architecture = describe_folder(SD15_CONFIG)
+SDXL: Architecture = describe_folder(SDXL_CONFIG)
+KNOWN: tuple[Architecture, ...] = (SD15, SDXL)  # what settings accept before a model is loaded
 
 __all__ = [
+    "KNOWN",
     "SD15",
     "SD15_CONFIG",
+    "SDXL",
     "SDXL_CONFIG",
     "Architecture",
     "ArchitectureError",

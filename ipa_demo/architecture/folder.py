@@ -32,3 +32,4 @@ def describe_folder(folder: Path) -> Architecture:
         vae_scale_factor=2 ** (len(vae["block_out_channels"]) - 1),
         text_encoders=text_encoders(read_config(folder / "model_index.json")),
     )
+

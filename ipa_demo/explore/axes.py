@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..architecture.layers import MASK_PRESETS, NUM_LAYERS, WEIGHT_CURVES
+from ..architecture import Architecture
+from ..architecture.layers import DEFAULT_ARCHITECTURE, MASK_PRESETS, WEIGHT_CURVES
 from ..settings import SettingsError
 from ..settings.declarations import SETTINGS, Setting
 from .unit_axes import unit_axis_values
@@ -63,16 +64,20 @@ def axis_names() -> tuple[str, ...]:
     return (*(name for name, setting in _by_flag().items() if setting.name != "num_images"), *SHORTHANDS)
 
 
-def _mask(bits: set[int]) -> str:
-    return "".join("1" if index in bits else "0" for index in range(NUM_LAYERS))
+def _mask(bits: set[int], count: int) -> str:
+    return "".join("1" if index in bits else "0" for index in range(count))
 
 
-def _layer_axis(spec: str) -> tuple[AxisValue, ...] | None:
-    every = set(range(NUM_LAYERS))
+def _layer_axis(spec: str, architecture: Architecture) -> tuple[AxisValue, ...] | None:
+    """The layer atlas over the model's own attention modules (16 on SD 1.5, 11 on SDXL)."""
+    count = len(architecture.modules)
+    every = set(range(count))
     if spec == EACH:
-        return tuple(AxisValue(f"L{index} alone", {"ip_layers": _mask({index})}) for index in sorted(every))
+        return tuple(AxisValue(f"L{index} alone", {"ip_layers": _mask({index}, count)}) for index in sorted(every))
     if spec == LEAVE_ONE_OUT:
-        return tuple(AxisValue(f"all but L{index}", {"ip_layers": _mask(every - {index})}) for index in sorted(every))
+        return tuple(
+            AxisValue(f"all but L{index}", {"ip_layers": _mask(every - {index}, count)}) for index in sorted(every)
+        )
     return None
 
 
@@ -97,8 +102,9 @@ def _parse_value(setting: Setting, text: str, where: str) -> Any:
     return text
 
 
-def parse_axis(spec: str, where: str) -> Axis:
-    """``name=v1,v2,...`` (a list setting: ``name=v1;v2``); ``where`` names the control or flag in errors."""
+def parse_axis(spec: str, where: str, architecture: Architecture = DEFAULT_ARCHITECTURE) -> Axis:
+    """``name=v1,v2,...`` (a list setting: ``name=v1;v2``); ``where`` names the control or flag in errors;
+    ``architecture``: the base model's, whose modules the layer atlas goes over."""
     if len(spec) > MAX_AXIS_CHARS:
         raise SettingsError(where, f"is {len(spec):,} characters long; an axis may have at most {MAX_AXIS_CHARS:,}")
     name, sep, listed = (part.strip() for part in spec.partition("="))
@@ -109,7 +115,7 @@ def parse_axis(spec: str, where: str) -> Axis:
     texts = [text.strip() for text in listed.split(separator) if text.strip()]
     if not texts:
         raise SettingsError(where, f"{shown(spec)} lists no value")
-    if name == "ip-layers" and (layers := _layer_axis(listed)) is not None:
+    if name == "ip-layers" and (layers := _layer_axis(listed, architecture)) is not None:
         return Axis(name, layers, where)
     if len(set(texts)) != len(texts):
         raise SettingsError(where, f"{shown(spec)} lists a value twice")

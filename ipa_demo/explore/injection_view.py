@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..architecture import Architecture
+from ..architecture import KNOWN, Architecture
 from ..architecture.layers import DEFAULT_ARCHITECTURE
 from .grid import heat_map, labelled_grid
 
@@ -27,9 +27,15 @@ def _resized(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image)
 
 
+def maps_architecture(maps: list[np.ndarray]) -> Architecture:
+    """The model the maps were measured on: one map per attention module, and no two models have as many."""
+    return next((known for known in KNOWN if len(known.modules) == len(maps)), DEFAULT_ARCHITECTURE)
+
+
 def injection_picture(
-    maps: list[np.ndarray], image: Image.Image, index: int, architecture: Architecture = DEFAULT_ARCHITECTURE
+    maps: list[np.ndarray], image: Image.Image, index: int, architecture: Architecture | None = None
 ) -> Image.Image:
+    architecture = architecture or maps_architecture(maps)
     scale = image.width / image.height
     size = (TILE, max(1, round(TILE / scale))) if scale >= 1 else (max(1, round(TILE * scale)), TILE)
     measured = stage_maps(maps, index, architecture)

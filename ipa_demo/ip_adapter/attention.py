@@ -42,6 +42,11 @@ class IPAttention:
     # The batch rows this unit acts on, ``tokens`` holding theirs only (several generations in one
     # call, as a sweep's cells); None: every row.
     rows: torch.Tensor | None = None
+    # λ per transformer block (execution order) when given per block (SDXL's 70); None: each block its module's
+    block_scales: tuple[float, ...] | None = None
+
+    def scale_at(self, layer: int, block: int) -> float:
+        return self.layer_scales[layer] if self.block_scales is None else self.block_scales[block]
 
     def with_rows_in_front(self, selection: slice) -> IPAttention:
         """The same attention for a batch with copies of some of its rows put in front."""
@@ -78,7 +83,7 @@ class CrossAttnProcessor:
         temb: torch.Tensor | None = None,
         ip: ImagePrompts = None,
     ) -> torch.Tensor:
-        acting = [unit for unit in _units(ip) if unit.layer_scales[self.layer_index] != 0.0]
+        acting = [unit for unit in _units(ip) if unit.scale_at(self.layer_index, self.block_index) != 0.0]
         if not acting:  # bit-identical to a UNet without the adapter
             return self._plain(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
         assert encoder_hidden_states is not None
@@ -145,7 +150,7 @@ class CrossAttnProcessor:
         heads: Callable[[torch.Tensor], torch.Tensor],
         merge: Callable[[torch.Tensor], torch.Tensor],
     ) -> torch.Tensor:
-        scale = unit.layer_scales[self.layer_index]
+        scale = unit.scale_at(self.layer_index, self.block_index)
         to_k, to_v = unit.weights.to_k_ip[self.block_index], unit.weights.to_v_ip[self.block_index]
         if unit.regions is None:
             bias = None if unit.token_bias is None else unit.token_bias.to(query.dtype)

@@ -43,6 +43,7 @@ class ImagePrompt(Conditioner):
         regions: Regions | None = None,
         recorder: InjectionRecorder | None = None,
         layer_scales: tuple[float, ...] | None = None,  # λ per module of the running model; None: the settings'
+        block_scales: tuple[float, ...] | None = None,  # λ per transformer block, when given per block
     ) -> ImagePrompt:
         """Project the encodings to image tokens once per generation, not once per step.
 
@@ -61,7 +62,7 @@ class ImagePrompt(Conditioner):
         if regions is not None:
             tokens = tokens.reshape(tokens.shape[0] // slots, slots, per_slot, tokens.shape[2])
             return cls(
-                IPAttention(weights, tokens, scales, regions=regions, recorder=recorder),
+                IPAttention(weights, tokens, scales, regions=regions, recorder=recorder, block_scales=block_scales),
                 settings.start,
                 settings.end,
             )
@@ -69,7 +70,7 @@ class ImagePrompt(Conditioner):
         bias = None
         if slot_weights is not None and len(set(slot_weights)) > 1:  # equal weights: no bias, as diffusers
             bias = torch.tensor(slot_weights, device=tokens.device).log().repeat_interleave(per_slot).view(1, 1, 1, -1)
-        attention = IPAttention(weights, tokens, scales, token_bias=bias, recorder=recorder)
+        attention = IPAttention(weights, tokens, scales, token_bias=bias, recorder=recorder, block_scales=block_scales)
         return cls(attention, settings.start, settings.end)
 
     def for_rows(self, rows: torch.Tensor) -> ImagePrompt:

@@ -46,7 +46,8 @@ class InjectionRecorder:
         self.sums[layer] = self.sums[layer] + norms if layer in self.sums else norms
 
     def maps(self, steps: int) -> list[np.ndarray]:
-        """One (images, h, w) array per layer at its own resolution, averaged over ``steps``."""
+        """One (images, h, w) array per layer at its own resolution, averaged over ``steps`` and over the
+        layer's transformer blocks (SDXL's modules hold 2 or 10; SD 1.5's one), so that layers compare."""
         height, width = self.latent_size
         images = self.rows.stop - self.rows.start
         result = []
@@ -54,5 +55,6 @@ class InjectionRecorder:
             factor = self.architecture.stage(module.stage).downsampling
             shape = (images, shrink(height, factor), shrink(width, factor))
             total = self.sums.get(layer)
-            result.append(np.zeros(shape, np.float32) if total is None else (total / steps).reshape(shape).numpy())
+            mean = None if total is None else (total / (steps * len(module.blocks))).reshape(shape).numpy()
+            result.append(np.zeros(shape, np.float32) if mean is None else mean)
         return result

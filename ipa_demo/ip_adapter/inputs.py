@@ -48,6 +48,7 @@ class UnitRequest:
     references_field: str = "reference_images"
     masks_field: str = "reference_masks"
     png_prefix: str = "IP"
+    settings_field: str = "ip"  # how errors about its settings name it: "ip", "ip2" or a further unit's field
 
     @property
     def masks_key(self) -> str:
@@ -64,13 +65,13 @@ def unit_requests(
     images (``settings.units.check_unit_images`` holds those to one entry per unit)."""
     further = (
         UnitRequest(unit, given.references, given.masks, given.negative, unit_field("ip", number, "references"),
-                    unit_field("ip", number, "masks"), f"IP{number}")
+                    unit_field("ip", number, "masks"), f"IP{number}", unit_field("ip", number))
         for number, (unit, given) in enumerate(zip(settings.more_ip_units, images.ip), start=FIRST_MORE["ip"])
     )  # fmt: skip
     return (
         UnitRequest(settings.ip, tuple(references), more.reference_masks, more.negative_reference),
         UnitRequest(
-            settings.ip2, more.ip2_references, more.ip2_masks, None, "ip2_reference_images", "ip2_masks", "IP2"
+            settings.ip2, more.ip2_references, more.ip2_masks, None, "ip2_reference_images", "ip2_masks", "IP2", "ip2"
         ),
         *further,
     )

@@ -1,44 +1,89 @@
-"""An adapter unit's λ per attention module of the model that runs it.
+"""An adapter unit's λ per attention module (and, given per-block weights, per transformer block) of the
+model that runs it.
 
-Settings are written for SD 1.5's 16 modules by default (the CLI and UI know no model before it loads).
-On another architecture (SDXL: 11 modules) the unit's layer choice is read as what it names: a named
-mask (all, style, composition, style+composition, none) is that preset of the running model, a mask
-or per-layer weights of the model's length are taken as given, and anything else is refused naming
-the flag, never guessed.
+Settings accept a mask or weights of any known model's length (``architecture.lengths``); the running
+model holds them to its own: a mask of its module count, weights of its module count or (SDXL's 70)
+of its transformer block count. A named mask (all, style, composition, style+composition, none) of
+another model is that preset of the running one; anything else of another length is refused naming
+the control, with the counts this model takes, never guessed.
 """
 
 from __future__ import annotations
 
-from ..architecture import Architecture
-from ..architecture.layers import DEFAULT_ARCHITECTURE, MASK_PRESETS, layer_scales, mask_presets
-from ..settings import IPAdapterSettings, SettingsError
+from dataclasses import replace
+from typing import NamedTuple
+
+from ..architecture import KNOWN, Architecture
+from ..architecture.layers import DEFAULT_ARCHITECTURE, STAGE_NAMES, layer_scales, mask_presets
+from ..architecture.lengths import mask_expectation, weights_expectation
+from ..settings import GenerationSettings, IPAdapterSettings, SettingsError
 
 
-def unit_layer_scales(settings: IPAdapterSettings, architecture: Architecture) -> tuple[float, ...]:
-    count = len(architecture.modules)
-    if architecture.family == DEFAULT_ARCHITECTURE.family:
-        if len(settings.mask) != count or settings.layer_weights and len(settings.layer_weights) != count:
-            raise SettingsError("ip_layers", f"{architecture.title} has {count} attention modules: give {count} bits "
-                                f"(--ip-layers) or {count} weights (--ip-weights)")  # fmt: skip
-        return settings.layer_scales
+class UnitScales(NamedTuple):
+    modules: tuple[float, ...]  # λ per attention module, execution order
+    blocks: tuple[float, ...] | None  # λ per transformer block when given per block; None: the module's
+
+
+def unit_layer_scales(settings: IPAdapterSettings, architecture: Architecture, unit: str = "ip") -> UnitScales:
+    """``unit``: how errors name the unit, "ip" / "ip2" (its own fields) or a further unit's field."""
+    modules, blocks = len(architecture.modules), len(architecture.blocks)
     if settings.layer_weights:
-        if len(settings.layer_weights) != count:
-            raise SettingsError("ip_weights", f"needs {count} numbers on {architecture.title} (one per attention "
-                                f"module), got {len(settings.layer_weights)}")  # fmt: skip
-        return layer_scales(settings.scale, settings.layer_weights)
-    mask = _model_mask(settings.mask, architecture)
-    if len(set(settings.stage_weights)) > 1:
-        raise SettingsError("ip_stage_down1", f"per-stage weights name SD 1.5's stages; on {architecture.title} "
-                            f"give per-module weights (--ip-weights, {count} numbers)")  # fmt: skip
-    weight = settings.stage_weights[0]
-    return layer_scales(settings.scale, tuple(weight if bit == "1" else 0.0 for bit in mask))
+        given = len(settings.layer_weights)
+        if given == modules:
+            return UnitScales(layer_scales(settings.scale, settings.layer_weights), None)
+        if given == blocks:
+            per_block = layer_scales(settings.scale, settings.layer_weights)
+            return UnitScales(_per_module(architecture, per_block), per_block)
+        raise _error(unit, "weights", f"{weights_expectation(architecture)}, got {given}")
+    if len(settings.mask) == modules and architecture.family == DEFAULT_ARCHITECTURE.family:
+        return UnitScales(settings.layer_scales, None)  # SD 1.5: the mask × its stage weights
+    mask = _model_mask(settings.mask, architecture, unit)
+    weights = settings.stage_weights
+    for name, weight in zip(STAGE_NAMES, weights, strict=True):
+        if weight != weights[0]:
+            raise SettingsError(f"ip_stage_{name}", f"the stage weights name SD 1.5's stages; on {architecture.title} "
+                                f"give per-layer weights instead ({weights_expectation(architecture)})")  # fmt: skip
+    return UnitScales(layer_scales(settings.scale, tuple(weights[0] if bit == "1" else 0.0 for bit in mask)), None)
 
 
-def _model_mask(mask: str, architecture: Architecture) -> str:
+def _per_module(architecture: Architecture, per_block: tuple[float, ...]) -> tuple[float, ...]:
+    """The largest λ among each module's blocks: whether the module acts at all."""
+    return tuple(max(per_block[index] for index in module.blocks) for module in architecture.modules)
+
+
+def _model_mask(mask: str, architecture: Architecture, unit: str) -> str:
     if len(mask) == len(architecture.modules):
         return mask
-    named = next((name for name, preset in MASK_PRESETS.items() if preset == mask), None)
+    owner = next((known for known in KNOWN if len(known.modules) == len(mask)), None)
+    named = next((name for name, preset in mask_presets(owner).items() if preset == mask), None) if owner else None
     if named is None:
-        raise SettingsError("ip_layers", f"has {len(mask)} bits, but {architecture.title} has "
-                            f"{len(architecture.modules)} attention modules ({', '.join(architecture.module_names)})")  # fmt: skip
+        whose = f" ({owner.title}'s; only its named masks carry over)" if owner else ""
+        raise _error(unit, "layers", f"{mask_expectation(architecture)}, got {len(mask)}{whose}")
     return mask_presets(architecture)[named]
+
+
+def _error(unit: str, part: str, reason: str) -> SettingsError:
+    if unit in ("ip", "ip2"):
+        return SettingsError(f"{unit}_{part}", reason)
+    return SettingsError(unit, f"{part}: {reason}")
+
+
+def unit_in_model_terms(settings: IPAdapterSettings, architecture: Architecture) -> IPAdapterSettings:
+    """The unit with another model's named mask as the running model's bits (what its PNG says); as it
+    was where that cannot be (a unit that did not act, or stage weights only SD 1.5 reads)."""
+    if len(settings.mask) == len(architecture.modules) or len(set(settings.stage_weights)) > 1:
+        return settings
+    try:
+        return replace(settings, mask=_model_mask(settings.mask, architecture, "ip"))
+    except SettingsError:
+        return settings
+
+
+def in_model_terms(settings: GenerationSettings, architecture: Architecture) -> GenerationSettings:
+    """Every adapter unit of a request in the running model's terms (``unit_in_model_terms``)."""
+    return replace(
+        settings,
+        ip=unit_in_model_terms(settings.ip, architecture),
+        ip2=unit_in_model_terms(settings.ip2, architecture),
+        more_ip_units=tuple(unit_in_model_terms(unit, architecture) for unit in settings.more_ip_units),
+    )

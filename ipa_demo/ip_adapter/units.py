@@ -57,6 +57,7 @@ def prepare_unit(
     kept = [index for index, weight in enumerate(reference_weights) if weight > 0.0]
     if not settings.is_active or not kept:
         return None
+    scales = unit_layer_scales(settings, output.architecture, unit.settings_field)  # refused before any encoding
     hidden_states = weights.uses_hidden_states
     encodings = [encoder.encode_one(references[index], settings.fit, hidden_states) for index in kept]
     unconditional = encoder.negative(encodings[0], hidden_states, settings.fit, negative)
@@ -74,5 +75,5 @@ def prepare_unit(
     return ImagePrompt.prepare(
         weights, positive, unconditional, settings, num_images=layout.num_images, guided=layout.guided,
         slot_weights=None if regions is not None else slot_weights, regions=regions, recorder=recorder,
-        layer_scales=unit_layer_scales(settings, output.architecture),
+        layer_scales=scales.modules, block_scales=scales.blocks,
     )  # fmt: skip

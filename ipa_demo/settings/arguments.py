@@ -51,10 +51,10 @@ def _argument(setting: Setting, default: Any) -> dict[str, Any]:
         options["type"] = int
     elif setting.kind == "choice":
         options["choices"] = setting.choices
-    elif setting.kind == "floats" and setting.count is None:  # one flag per item, e.g. per reference
+    elif setting.kind == "floats" and not setting.counts:  # one flag per item, e.g. per reference
         return {**options, "action": "append", "type": float, "default": None, "metavar": "W"}
     elif setting.kind == "floats":
-        options["metavar"] = "W0,...,W" + str(setting.count - 1)
+        options["metavar"] = "W0,...,WN"
     return {**options, "default": default}
 
 

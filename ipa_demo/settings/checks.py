@@ -57,10 +57,12 @@ def check_flag(value: object, field_name: str) -> None:
     require(isinstance(value, bool), field_name, f"must be true or false, got {shown(value)}")
 
 
-def check_floats(value: object, field_name: str, low: float, high: float, count: int | None) -> None:
-    """A tuple of numbers, each in range; empty (not given), or exactly ``count`` long when that is set."""
+def check_floats(value: object, field_name: str, low: float, high: float, counts: tuple[int, ...] = (), expected: str = "") -> None:
+    """A tuple of numbers, each in range; empty (not given), or one of ``counts`` long when those are set
+    (``expected`` says them in words)."""
     require(isinstance(value, tuple), field_name, f"must be a list of numbers, got {shown(value)}")
-    if count is not None and value:
-        require(len(value) == count, field_name, f"needs {count} numbers, got {len(value)}")  # type: ignore[arg-type]
+    if counts and value:
+        wanted = expected or " or ".join(str(count) for count in counts) + " numbers"
+        require(len(value) in counts, field_name, f"needs {wanted}, got {len(value)}")  # type: ignore[arg-type]
     for item in value:  # type: ignore[union-attr]
         check_float(item, field_name, low, high)

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from ..architecture.layers import CURVE_FORMULAS, DEFAULT_ARCHITECTURE, NUM_LAYERS, STAGE_NAMES
+from ..architecture.lengths import WEIGHT_COUNTS, known_mask_lengths, known_weight_counts
 from ..architecture.stage_roles import Role, role_of
 from ..models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
 from ..models.catalog_sdxl import SDXL_IP_ADAPTERS
@@ -56,7 +57,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     ui_limit: str | None = None  # the Limits field that caps the UI's slider on this server
     ui_low: float | None = None  # where the slider starts when ``low`` itself is refused (strength 0)
-    count: int | None = None  # "floats": exactly this many when given (None: any number, a repeatable flag)
+    counts: tuple[int, ...] = ()  # "floats": one of these many when given (none: any number, a repeatable flag)
 
     @property
     def section(self) -> str:
@@ -118,8 +119,8 @@ SETTINGS: tuple[Setting, ...] = (
             "How strongly the reference image steers: 0 ignores it, 1 is the paper's default, above 1 copies more.",
             "slider", flag="--ip-scale", png="IP scale", png_group="ip", low=0.0, high=MAX_IP_SCALE, step=0.05),
     Setting("ip_layers", ("ip", "mask"), "mask", "Layer mask",
-            f"Which layers get the reference, as the grid above ticks them: one 0 or 1 per layer, {NUM_LAYERS} in all, "
-            f"from the UNet's input to its output ({STAGE_NAMES[0]} … {STAGE_NAMES[-1]}); 1: the reference acts there.",
+            "Which layers get the reference, as the grid above ticks them: one 0 or 1 per attention module, from the "
+            f"UNet's input to its output ({known_mask_lengths()}); 1: the reference acts there.",
             "textbox", flag="--ip-layers", png="IP layers", png_group="ip"),
     *(_stage_weight(index, stage) for index, stage in enumerate(STAGE_NAMES)),
     *_window("ip", "ip", "IP-Adapter", "ip", "ip"),
@@ -207,11 +208,11 @@ SETTINGS: tuple[Setting, ...] = (
 _CURVES_HELP = "; ".join(f"{name}: {formula}" for name, formula in CURVE_FORMULAS.items())
 SETTINGS += (
     Setting("ip_weights", ("ip", "layer_weights"), "floats", "Per-layer weights",
-            f"{NUM_LAYERS} weights (0–3), one per cross-attention layer from the UNet's input to its output, "
-            "each multiplying λ there; empty: taken from the layer mask × stage weights, which these override. "
-            f"Curves over x = layer / {NUM_LAYERS - 1}: {_CURVES_HELP}.",
+            "Weights (0–3), one per attention module from the UNet's input to its output, each multiplying λ there "
+            f"({known_weight_counts()}: 70 is one per transformer block, for experts); empty: taken from the layer "
+            f"mask × stage weights, which these override. Curves over x = layer / (layers − 1): {_CURVES_HELP}.",
             "textbox", flag="--ip-weights", png="IP weights", png_group="ip", low=0.0, high=MAX_IP_SCALE,
-            count=NUM_LAYERS),
+            counts=WEIGHT_COUNTS),
     Setting("reference_weights", ("ip", "reference_weights"), "floats", "Reference weights",
             "One weight (0–3) per reference image, in their order; empty: 1 each. 0 leaves a reference out. "
             "Averaged: the weighted mean of their encodings; side by side: a reference of weight w counts as "
@@ -231,12 +232,14 @@ SETTINGS += (
             "Which IP-Adapter the second unit uses (see Variant); both may be the same.", "dropdown",
             flag="--ip2-variant", png="IP2-Adapter", png_group="ip2", choices=IP_VARIANTS),
     Setting("ip2_layers", ("ip2", "mask"), "mask", "Layer mask (second adapter)",
-            f"Which layers get the second adapter's references: one 0 or 1 per layer, {NUM_LAYERS} in all, as in Layer mask.",
+            f"Which layers get the second adapter's references: one 0 or 1 per attention module ({known_mask_lengths()}), "
+            "as in Layer mask.",
             "textbox", flag="--ip2-layers", png="IP2 layers", png_group="ip2"),
     Setting("ip2_weights", ("ip2", "layer_weights"), "floats", "Per-layer weights (second adapter)",
-            f"{NUM_LAYERS} weights (0–3) overriding the second adapter's layer mask; empty: from the mask.",
+            f"Weights (0–3) overriding the second adapter's layer mask ({known_weight_counts()}), as in Per-layer "
+            "weights; empty: from the mask.",
             "textbox", flag="--ip2-weights", png="IP2 weights", png_group="ip2", low=0.0, high=MAX_IP_SCALE,
-            count=NUM_LAYERS),
+            counts=WEIGHT_COUNTS),
     *_window("ip2", "ip2", "Second adapter", "ip2", "ip2"),
 )  # fmt: skip
 

@@ -22,6 +22,7 @@ from ..architecture.layers import (
     layer_scales,
     weights_from_mask,
 )
+from ..architecture.lengths import MASK_LENGTHS, WEIGHT_COUNTS, known_mask_lengths, known_weight_counts
 from ..schedulers import DEFAULT_SCHEDULER
 from .checks import (
     SettingsError,
@@ -32,6 +33,7 @@ from .checks import (
     check_int,
     check_text,
     require,
+    shown,
 )
 from .declarations import SETTINGS, Setting, label_of
 
@@ -49,12 +51,13 @@ def _check(setting: Setting, value: object) -> None:
     elif setting.kind == "flag":
         check_flag(value, name)
     elif setting.kind == "floats":
-        check_floats(value, name, setting.low, setting.high, setting.count)  # type: ignore[arg-type]
-    else:  # mask
+        expected = known_weight_counts("numbers") if setting.counts == WEIGHT_COUNTS else ""
+        check_floats(value, name, setting.low, setting.high, setting.counts, expected)  # type: ignore[arg-type]
+    else:  # mask: one bit per attention module of some model (``architecture.lengths``)
         require(
-            isinstance(value, str) and len(value) == NUM_LAYERS and set(value) <= {"0", "1"},
+            isinstance(value, str) and len(value) in MASK_LENGTHS and set(value) <= {"0", "1"},
             name,
-            f"must be {NUM_LAYERS} characters of 0 and 1, got {value!r}",
+            f"must be one 0 or 1 per attention module ({known_mask_lengths()}), got {shown(value)}",
         )
 
 
@@ -67,6 +70,13 @@ def check_declared(settings: object, section: str) -> None:
         for part in setting.path[1:] if section else setting.path:
             value = value[part] if isinstance(part, int) else getattr(value, part)  # type: ignore[index]
         _check(setting, value)
+
+
+def _check_one_stage_weight(stage_weights: tuple[float, ...], bits: int) -> None:
+    for name, weight in zip(STAGE_NAMES, stage_weights, strict=True):
+        require(weight == stage_weights[0], f"ip_stage_{name}",
+                f"names an SD 1.5 stage, but the layer mask has {bits} bits (another model's attention modules): "
+                f"give every stage the same weight, or {label_of('ip_weights').lower()} instead")  # fmt: skip
 
 
 def _check_window(start: float, end: float, prefix: str) -> None:
@@ -96,11 +106,19 @@ class IPAdapterSettings:
         )
         check_declared(self, "ip")
         _check_window(self.start, self.end, "ip")
+        if len(self.mask) != NUM_LAYERS and not self.layer_weights:
+            _check_one_stage_weight(self.stage_weights, len(self.mask))
 
     @property
     def weights(self) -> tuple[float, ...]:
-        """The per-layer weights: as given, or filled from the mask and stage weights (shorthands)."""
-        return self.layer_weights or weights_from_mask(self.mask, self.stage_weights)
+        """The per-layer weights: as given, or filled from the mask and stage weights (shorthands).
+
+        The stage weights name SD 1.5's stages: another model's mask (SDXL's 11 bits) takes one weight for all."""
+        if self.layer_weights:
+            return self.layer_weights
+        if len(self.mask) == NUM_LAYERS:
+            return weights_from_mask(self.mask, self.stage_weights)
+        return tuple(self.stage_weights[0] if bit == "1" else 0.0 for bit in self.mask)
 
     @property
     def layer_scales(self) -> tuple[float, ...]:

@@ -91,7 +91,7 @@ def _setting_value(spec: UnitKey, value: Any) -> Any:
     kind, key = spec.setting.kind, spec.key
     if kind == "floats":
         items = value if isinstance(value, list) else [value]
-        if spec.setting.count is not None or len(items) == 1 and isinstance(items[0], str):
+        if spec.setting.counts or len(items) == 1 and isinstance(items[0], str):
             return floats(items[0] if len(items) == 1 else items, key)  # "1, 0.5" or [1, 0.5]
         return floats([_text_or(item, float) for item in items], key)
     value = _one(value, key)

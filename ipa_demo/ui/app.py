@@ -27,7 +27,7 @@ from ..settings import Limits, SettingsError
 from ..settings.megabytes import megabytes
 from ..zerogpu import gpu_task
 from .api import accept_plain_files, whole_numbers_only
-from .base_model import base_model_names
+from .base_model import base_model_architectures, base_model_names
 from .controls import HELPER, Controls, build_controls
 from .editors import guard_editors
 from .examples import add_examples
@@ -215,7 +215,7 @@ def create_app(
             with gr.Column(scale=6, min_width=420, elem_id="results"), gr.Tabs(overflow_behavior="wrap"):  # a phone shows every tab
                 outputs = Outputs(limits)
             settings = gr.Column(scale=5, min_width=420, elem_id="settings")
-        controls = build_controls(limits, first, settings, base_model_names(engine))
+        controls = build_controls(limits, first, settings, base_model_names(engine), base_model_architectures(engine))
         if with_examples:  # after the controls it fills, below the references
             with first:
                 add_examples(controls)

@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..architecture import Architecture
+from ..architecture.model_path import describe_path
+from ..architecture.layers import DEFAULT_ARCHITECTURE
 from ..models_used import lora_notes, models_used
+from ..settings import SettingsError
 from ..settings.parameters import ParsedParameters
 
 
@@ -47,3 +51,20 @@ def models_of_png(engine: Any, text: str | ParsedParameters) -> tuple[str | None
     elif name is not None and len(base_models.names) > 1:
         notes.insert(0, f"base model set to {name}, for your requests only")
     return name, notes
+
+
+def base_model_architecture(engine: Any, requested: object) -> Architecture:
+    """The architecture of the base model a request names, from its configs (no model loads); the default
+    for an engine without a choice, or a name the request checks refuse anyway."""
+    base_models = getattr(engine, "base_models", None)
+    if base_models is None or not isinstance(requested, str):
+        return DEFAULT_ARCHITECTURE
+    try:
+        return describe_path(base_models.choice(requested).path)
+    except SettingsError:
+        return DEFAULT_ARCHITECTURE
+
+
+def base_model_architectures(engine: Any) -> dict[str, Architecture]:
+    """Each of the engine's base models' architecture, by name (the page's layer grid per model)."""
+    return {name: base_model_architecture(engine, name) for name in base_model_names(engine)}

@@ -6,14 +6,16 @@ own private helper events: the layer toggles, the mask text and the preset stay 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
-from ..architecture.layers import MASK_PRESETS, STAGE_NAMES, STAGES
+from ..architecture import Architecture
+from ..architecture.layers import DEFAULT_ARCHITECTURE, MASK_PRESETS, STAGE_NAMES, STAGES
+from ..architecture.lengths import MASK_LENGTHS
 from ..settings import Limits
 from ..settings.declarations import BY_NAME
 from ..settings.unit_names import UNIT_PARAMS
@@ -23,6 +25,7 @@ from .base_model import picker_choices
 from .components import HELPER
 from .explainer import add_explainer, stage_title
 from .fields import bits_from_mask, mask_from_bits, preset_of
+from .layer_grid import FamilyGrid, family_grid, preset_mask, wire_families
 from .reference_controls import reference_options
 from .unit_controls import UnitSection, unit_section
 
@@ -70,41 +73,57 @@ def _window(prefix: str, limits: Limits, values: dict[str, Any]) -> tuple[gr.Sli
     return first, last
 
 
-def _layer_grid(limits: Limits, values: dict[str, Any]) -> tuple[dict[str, gr.Slider], list[gr.Checkbox]]:
-    """One row per stage, from the UNet's input to its output: a toggle per layer, then the stage weight."""
+def _layer_grid(
+    limits: Limits, values: dict[str, Any], families: Sequence[Architecture]
+) -> tuple[dict[str, gr.Slider], list[gr.Checkbox], Any, list[FamilyGrid]]:
+    """One row per stage, from the UNet's input to its output: a toggle per layer, then the stage weight;
+    SD 1.5's, and a grid of each other family the server runs (``layer_grid``), the first family's shown."""
     weights: dict[str, gr.Slider] = {}
     toggles: list[gr.Checkbox] = []
     bits = bits_from_mask(values["ip_layers"]) or []
     with gr.Column(elem_id="layer-grid"):
-        add_explainer()
-        gr.Markdown(
-            "Where the reference counts: one row per stage of the UNet, in the order the picture passes "
-            "them. Tick the layers that get the reference; the slider weighs the whole stage.",
-            elem_classes=["grid-hint"],
-        )
-        for stage in STAGE_NAMES:
-            with gr.Row(equal_height=True, elem_classes=["stage-row"]):
-                gr.Markdown(stage_title(stage), elem_classes=["stage-title"], min_width=90)
-                with gr.Row(elem_classes=["stage-toggles"]):
-                    for index in STAGES[stage]:
-                        toggles.append(
-                            gr.Checkbox(
-                                value=bits[index],
-                                label=f"L{index}",
-                                elem_id=f"layer-{index}",
-                                container=False,
-                                min_width=56,
+        add_explainer(families)
+        with gr.Column(visible=families[0] == DEFAULT_ARCHITECTURE) as sd15:
+            gr.Markdown(
+                "Where the reference counts: one row per stage of the UNet, in the order the picture passes "
+                "them. Tick the layers that get the reference; the slider weighs the whole stage.",
+                elem_classes=["grid-hint"],
+            )
+            for stage in STAGE_NAMES:
+                with gr.Row(equal_height=True, elem_classes=["stage-row"]):
+                    gr.Markdown(stage_title(stage), elem_classes=["stage-title"], min_width=90)
+                    with gr.Row(elem_classes=["stage-toggles"]):
+                        for index in STAGES[stage]:
+                            toggles.append(
+                                gr.Checkbox(
+                                    value=bits[index],
+                                    label=f"L{index}",
+                                    elem_id=f"layer-{index}",
+                                    container=False,
+                                    min_width=56,
+                                )
                             )
-                        )
-                name = f"ip_stage_{stage}"
-                weights[name] = control(name, limits, values[name], show_label=False, info=None, min_width=160)
-    return weights, toggles
+                    name = f"ip_stage_{stage}"
+                    weights[name] = control(name, limits, values[name], show_label=False, info=None, min_width=160)
+        others = [family_grid(family, values["ip_layers"], index == 0)
+                  for index, family in enumerate(families) if family != DEFAULT_ARCHITECTURE]  # fmt: skip
+    return weights, toggles, sd15, others
 
 
-def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_models: Sequence[str] = ()) -> Controls:
+def build_controls(
+    limits: Limits,
+    first: gr.Column,
+    settings: gr.Column,
+    base_models: Sequence[str] = (),
+    architectures: Mapping[str, Architecture] | None = None,
+) -> Controls:
     """The prompt and references into ``first``, every other setting into ``settings`` (both already placed);
-    ``base_models``: the engine's, by name; the picker shows when there are several."""
+    ``base_models``: the engine's, by name; the picker shows when there are several; ``architectures``:
+    each one's (the layer grid shows the selected model's modules; default: SD 1.5 for all)."""
     values = default_values()
+    architectures = {name: architectures[name] for name in base_models} if architectures else {}
+    families = list({architecture.family: architecture for architecture in architectures.values()}.values())
+    families = families or [DEFAULT_ARCHITECTURE]
     fields: dict[str, Any] = {}
 
     def add(*names: str, **overrides: Any) -> None:
@@ -140,10 +159,11 @@ def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_m
                 label="Layer preset",
                 elem_id="ip_preset",
             )
-            weights, toggles = _layer_grid(limits, values)
+            weights, toggles, sd15_grid, other_grids = _layer_grid(limits, values, families)
             fields.update(weights)
             add("ip_layers", max_lines=1)
             mask = fields["ip_layers"]
+            fit_note = gr.Markdown("", elem_id="layer-fit-note")  # what the selected model cannot take
 
         reference_options(add, fields)
         sections = [unit_section("ip", limits)]
@@ -198,7 +218,9 @@ def build_controls(limits: Limits, first: gr.Column, settings: gr.Column, base_m
             png_text = gr.Textbox(label="Parameters found", lines=3, interactive=False, elem_id="png-text")
 
     controls = Controls({name: fields[name] for name in PARAMS}, mask, toggles, preset, png_file, png_text, sections)
-    _wire_mask(controls)
+    _wire_mask(controls, architectures)
+    if other_grids:
+        wire_families(other_grids, sd15_grid, fields, fit_note, architectures)
     random_seed.click(lambda: -1, outputs=fields["seed"], **HELPER)
     return controls
 
@@ -220,8 +242,9 @@ def inpainting_mask_editor(init_image: gr.Image) -> gr.ImageEditor:
     return editor
 
 
-def _wire_mask(controls: Controls) -> None:
-    """Toggles write the mask text; the text (from any source) redraws toggles and preset."""
+def _wire_mask(controls: Controls, architectures: Mapping[str, Architecture]) -> None:
+    """Toggles write the mask text; the text (from any source) redraws toggles and preset; a preset is the
+    selected base model's (its own length)."""
     mask, toggles = controls.mask, controls.layer_toggles
 
     def from_toggles(*bits: bool) -> str:
@@ -229,14 +252,15 @@ def _wire_mask(controls: Controls) -> None:
 
     def to_toggles(text: str) -> list[Any]:
         bits = bits_from_mask(text)
-        if bits is None:
-            return [gr.skip()] * (len(toggles) + 1)
-        return [*bits, preset_of(text) or CUSTOM_PRESET]
+        known = isinstance(text, str) and len(text) in MASK_LENGTHS and not set(text) - {"0", "1"}
+        preset = (preset_of(text) or CUSTOM_PRESET) if known else gr.skip()
+        return [*(bits or [gr.skip()] * len(toggles)), preset]
 
-    def from_preset(name: str) -> Any:
-        return MASK_PRESETS.get(name, gr.skip())
+    def from_preset(name: str, base_model: str) -> Any:
+        return preset_mask(name, base_model, architectures) or gr.skip()
 
     for toggle in toggles:
         toggle.input(from_toggles, inputs=toggles, outputs=mask, **HELPER)
     mask.change(to_toggles, inputs=mask, outputs=[*toggles, controls.preset], **HELPER)
-    controls.preset.input(from_preset, inputs=controls.preset, outputs=mask, **HELPER)
+    preset_inputs = [controls.preset, controls.fields["base_model"]]
+    controls.preset.input(from_preset, inputs=preset_inputs, outputs=mask, **HELPER)

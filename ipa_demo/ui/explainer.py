@@ -8,48 +8,51 @@ finding, InstantStyle's; the other stages are described by the scale they work a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import gradio as gr
 
-from ..architecture import Architecture, Stage
+from ..architecture import Architecture
 from ..architecture.layers import DEFAULT_ARCHITECTURE
-from ..architecture.stage_roles import Role, layer_span, partner, places, role_of
+from ..architecture.stage_roles import places
+from . import stage_table
+from .stage_table import StageWords
 
-# Role -> (the grid's row title; the diagram's words, "{}" is "going in" or "coming out" on the title).
-ROLE_WORDS: dict[Role, tuple[str, str]] = {
-    "fine": ("Fine detail, {}", "fine detail"),
-    "between": ("Mid detail, {}", "mid detail"),
-    "composition": ("Composition: layout, pose", "**composition**"),
-    "whole": ("Whole picture", "the whole picture"),
-    "style": ("Style: colour, texture", "**style**"),
-}
-GOING = {"down": "going in", "mid": "", "up": "coming out"}
+# Role -> (the grid's row title; the diagram's words), "{}" is "going in" or "coming out" on the title.
+WORDS = StageWords(
+    roles={
+        "fine": ("Fine detail, {}", "fine detail"),
+        "between": ("Mid detail, {}", "mid detail"),
+        "composition": ("Composition: layout, pose", "**composition**"),
+        "whole": ("Whole picture", "the whole picture"),
+        "style": ("Style: colour, texture", "**style**"),
+    },
+    going={"down": "going in", "mid": "", "up": "coming out"},
+    header="| size | going in ↓ (encoder) | coming out ↑ (decoder) |",
+    back_up="↑ and back up",
+    span=" ({})",
+    module="{place} · block {index} ({side}×{side})",
+    places={"down": "Down {block}", "mid": "Mid", "up": "Up {block}"},
+    shapes={"style": " — style", "composition": " — composition"},
+)
+GOING = WORDS.going
 
 
 def stage_title(stage: str, architecture: Architecture = DEFAULT_ARCHITECTURE) -> str:
     """One row title of the layer grid: the role in words, the technical name and size below it."""
-    found = architecture.stage(stage)
-    role = ROLE_WORDS[role_of(architecture, found)][0].format(GOING[found.direction])
-    return f"**{role}**<br><small>{stage} · {architecture.feature_side(found)}²</small>"
-
-
-def _cell(architecture: Architecture, stage: Stage | None) -> str:
-    if stage is None:
-        return ""
-    return f"**{stage.name}** · {ROLE_WORDS[role_of(architecture, stage)][1]} ({layer_span(stage)})"
+    return stage_table.stage_title(WORDS, stage, architecture)
 
 
 def diagram(architecture: Architecture) -> str:
     """The stages as a table: one row per feature map size, encoder left, decoder right."""
-    lines = ["| size | going in ↓ (encoder) | coming out ↑ (decoder) |", "|---|---|---|"]
-    for stage in architecture.stages:
-        side = architecture.feature_side(stage)
-        if stage.direction == "down":
-            mirror = _cell(architecture, partner(architecture, stage))
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} | {mirror} |")
-        elif stage.direction == "mid":
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} → | ↑ and back up |")
-    return "\n".join(lines) + "\n"
+    return stage_table.diagram(WORDS, architecture)
 
+
+SDXL_GRID_HINT = (
+    "Where the reference counts on SDXL: its 11 attention modules, one row per stage, in the order the picture "
+    "passes them. The stage sliders are SD 1.5's: weigh SDXL's modules with Per-layer weights (11 numbers, or 70 "
+    "for each transformer block)."
+)
 
 INTRO = """\
 ## ipa_demo — Stable Diffusion 1.5 + IP-Adapter
@@ -66,6 +69,8 @@ def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
 def explainer_text(architecture: Architecture) -> str:
     count = len(architecture.modules)
     style, composition = architecture.style, architecture.composition
+    weighing = "the sliders weigh a whole stage" if architecture == DEFAULT_ARCHITECTURE else (
+        "Per-layer weights weigh each module (or each transformer block)")  # the stage sliders are SD 1.5's
     return f"""\
 **How IP-Adapter steers.** IP-Adapter reads your reference with a CLIP image encoder and turns it \
 into a few *image tokens*. At every step the UNet, the network that turns noise into a picture, \
@@ -84,8 +89,7 @@ it: InstantStyle (Wang et al., 2024) found that {_stage_at(architecture, composi
 (the reference's look, not its layout); *composition*: {" and ".join(architecture.stages_of(composition))} \
 only (its layout, not its look); \
 *style+composition*: both, InstantStyle's choice. *none*: no layer. Other tools weigh other layers \
-(ComfyUI's SD 1.5 "style transfer", for one): tick the boxes yourself to try them; the sliders \
-weigh a whole stage.
+(ComfyUI's SD 1.5 "style transfer", for one): tick the boxes yourself to try them; {weighing}.
 
 **The other knobs.** *IP start / end*: the part of the run, from 0 (first step) to 1 (last), in \
 which the reference counts. Early steps settle the layout and late steps the detail, so end = 0.6 \
@@ -101,10 +105,12 @@ follows the reference's look most closely; 0.5 is the A1111 extension's default.
 EXPLAINER = explainer_text(DEFAULT_ARCHITECTURE)
 
 
-def add_explainer() -> None:
-    """The explainer, folded: one click away from the layer grid it explains."""
+def add_explainer(architectures: Sequence[Architecture] = (DEFAULT_ARCHITECTURE,)) -> None:
+    """The explainer, folded: one click away from the layer grid it explains; one table per family the
+    server runs."""
     with gr.Accordion("How IP-Adapter steers: what the layers do", open=False, elem_id="explainer"):
-        gr.Markdown(EXPLAINER)
+        for architecture in architectures:
+            gr.Markdown(EXPLAINER if architecture == DEFAULT_ARCHITECTURE else explainer_text(architecture))
 
 INPAINT_INTRO = (
     "**Inpaint**: redo part of a picture and keep the rest. Upload the picture, paint over the part to redo "

@@ -5,42 +5,42 @@ Each function mirrors its English twin in ``explainer``; ``zh_cn`` keys the resu
 
 from __future__ import annotations
 
-from ..architecture import Architecture, Stage
+from ..architecture import Architecture
 from ..architecture.layers import DEFAULT_ARCHITECTURE
-from ..architecture.stage_roles import Role, layer_span, partner, places, role_of
+from ..architecture.stage_roles import places
+from . import stage_table
+from .stage_table import StageWords
 
-ROLE_WORDS: dict[Role, tuple[str, str]] = {
-    "fine": ("细节，{}", "精细细节"),
-    "between": ("中等细节，{}", "中等细节"),
-    "composition": ("构图：布局、姿势", "**构图**"),
-    "whole": ("整体画面", "整体画面"),
-    "style": ("风格：色彩、质感", "**风格**"),
-}
-GOING = {"down": "下采样（进入）", "mid": "", "up": "上采样（输出）"}
+WORDS = StageWords(
+    roles={
+        "fine": ("细节，{}", "精细细节"),
+        "between": ("中等细节，{}", "中等细节"),
+        "composition": ("构图：布局、姿势", "**构图**"),
+        "whole": ("整体画面", "整体画面"),
+        "style": ("风格：色彩、质感", "**风格**"),
+    },
+    going={"down": "下采样（进入）", "mid": "", "up": "上采样（输出）"},
+    header="| 尺寸 | 进入 ↓（编码器） | 输出 ↑（解码器） |",
+    back_up="↑ 再放大回去",
+    span="（{}）",
+    module="{place} · 模块 {index}（{side}×{side}）",
+    places={"down": "下采样 {block}", "mid": "中间", "up": "上采样 {block}"},
+    shapes={"style": " — 风格", "composition": " — 构图"},
+)
+
+
+SDXL_GRID_HINT = (
+    "在 SDXL 上参考图在哪里起作用：它的 11 个注意力模块，每个阶段一行，按画面经过的顺序排列。阶段滑块是 SD 1.5 的："
+    "请用“逐层权重”给 SDXL 的模块加权（11 个数字，或每个 Transformer 块一个，共 70 个）。"
+)
 
 
 def stage_title(stage: str, architecture: Architecture = DEFAULT_ARCHITECTURE) -> str:
-    found = architecture.stage(stage)
-    role = ROLE_WORDS[role_of(architecture, found)][0].format(GOING[found.direction])
-    return f"**{role}**<br><small>{stage} · {architecture.feature_side(found)}²</small>"
-
-
-def _cell(architecture: Architecture, stage: Stage | None) -> str:
-    if stage is None:
-        return ""
-    return f"**{stage.name}** · {ROLE_WORDS[role_of(architecture, stage)][1]}（{layer_span(stage)}）"
+    return stage_table.stage_title(WORDS, stage, architecture)
 
 
 def diagram(architecture: Architecture) -> str:
-    lines = ["| 尺寸 | 进入 ↓（编码器） | 输出 ↑（解码器） |", "|---|---|---|"]
-    for stage in architecture.stages:
-        side = architecture.feature_side(stage)
-        if stage.direction == "down":
-            mirror = _cell(architecture, partner(architecture, stage))
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} | {mirror} |")
-        elif stage.direction == "mid":
-            lines.append(f"| {side}×{side} | {_cell(architecture, stage)} → | ↑ 再放大回去 |")
-    return "\n".join(lines) + "\n"
+    return stage_table.diagram(WORDS, architecture)
 
 
 def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
@@ -53,6 +53,7 @@ def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
 def explainer_text(architecture: Architecture) -> str:
     count = len(architecture.modules)
     style, composition = architecture.style, architecture.composition
+    weighing = "滑块给整个阶段加权" if architecture == DEFAULT_ARCHITECTURE else "“逐层权重”给每个模块（或每个 Transformer 块）加权"
     return f"""\
 **IP-Adapter 如何起作用。** IP-Adapter 用 CLIP 图像编码器读取你的参考图，把它变成几个*图像 token*。\
 在每一步中，UNet（把噪声逐步变成图片的网络）会在 {count} 个位置读取提示词（它的交叉注意力层，\
@@ -69,7 +70,7 @@ UNet 在几种尺寸上处理画面：先缩小（左列向下），在最小的
 仅 {" 和 ".join(architecture.stages_of(style))}（取参考图的观感，不取布局）；\
 *构图*：仅 {" 和 ".join(architecture.stages_of(composition))}（取布局，不取观感）；\
 *风格+构图*：两者都用，即 InstantStyle 的选择。*无*：不用任何层。其他工具会给别的层加权\
-（例如 ComfyUI 的 SD 1.5“风格迁移”）：自己勾选这些方框来试；滑块给整个阶段加权。
+（例如 ComfyUI 的 SD 1.5“风格迁移”）：自己勾选这些方框来试；{weighing}。
 
 **其他选项。** *IP-Adapter 开始 / 结束*：参考图起作用的那段过程，0 为第一步，1 为最后一步。\
 前面的步骤确定布局，后面的步骤确定细节，所以结束 = 0.6 会保留参考图的布局和色彩，\

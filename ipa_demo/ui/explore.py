@@ -13,6 +13,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from ..architecture import Architecture
+from ..architecture.layers import DEFAULT_ARCHITECTURE
 from ..explore.axes import NO_AXIS, Axis, parse_axis
 from ..explore.injection_view import injection_picture
 from ..explore.report import write_sweep
@@ -21,7 +23,7 @@ from ..settings import GenerationSettings, SettingsError, check_inputs, check_li
 from ..settings.units import check_unit_images
 from ..settings.values import PARAMS, values_from_settings
 from .axis_picker import axis_picker
-from .base_model import check_base_model
+from .base_model import base_model_architecture, check_base_model
 from .errors import log, reported_errors
 from .feedback import error_box
 from .fields import Request
@@ -95,12 +97,12 @@ def _headers(x: Axis, y: Axis) -> list[str]:
             "time (s)"]  # fmt: skip
 
 
-def _axes(x_axis: Any, y_axis: Any) -> tuple[Axis, Axis]:
+def _axes(x_axis: Any, y_axis: Any, architecture: Architecture = DEFAULT_ARCHITECTURE) -> tuple[Axis, Axis]:
     for name, text in (("x_axis", x_axis), ("y_axis", y_axis)):
         if text is not None and not isinstance(text, str):
             raise SettingsError(name, "must be text such as ip-scale=0,0.5,1")
-    x = parse_axis(x_axis or "", "x_axis")
-    y = parse_axis(y_axis, "y_axis") if y_axis and y_axis.strip() else NO_AXIS
+    x = parse_axis(x_axis or "", "x_axis", architecture)
+    y = parse_axis(y_axis, "y_axis", architecture) if y_axis and y_axis.strip() else NO_AXIS
     return x, y
 
 
@@ -122,7 +124,8 @@ class Sweeper:
         self.handlers = handlers
 
     def _cells(self, values: dict[str, Any], seed: int | None = None) -> tuple[Request, Axis, Axis, list[Any]]:
-        x, y = _axes(values.pop("x_axis", None), values.pop("y_axis", None))
+        architecture = base_model_architecture(self.handlers.engine, values.get("base_model", ""))
+        x, y = _axes(values.pop("x_axis", None), values.pop("y_axis", None), architecture)  # the atlas: its modules
         limits = self.handlers.limits
         count = len(x.values) * len(y.values)  # before any cell is planned: a long axis costs nothing
         if count > limits.max_sweep_cells:

@@ -16,7 +16,8 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
-from ..architecture.layers import MASK_PRESETS, NUM_LAYERS
+from ..architecture import KNOWN
+from ..architecture.layers import NUM_LAYERS, mask_presets
 from ..cache import LRUCache
 from ..images import ImageInputError, load_image, load_mask, load_painted_layer, max_aspect_ratio, max_pixels
 from ..input_budget import check_budget, decode_slot, read_header
@@ -170,5 +171,6 @@ def bits_from_mask(mask: str) -> list[bool] | None:
 
 
 def preset_of(mask: str) -> str | None:
-    """The preset's name when a mask is exactly one of them."""
-    return next((name for name, bits in MASK_PRESETS.items() if bits == mask), None)
+    """The preset's name when a mask is exactly one of them, of any model (SD 1.5's 16 bits, SDXL's 11)."""
+    presets = (mask_presets(architecture) for architecture in KNOWN)
+    return next((name for table in presets for name, bits in table.items() if bits == mask), None)

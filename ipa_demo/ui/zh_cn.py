@@ -10,10 +10,12 @@ from __future__ import annotations
 import inspect
 import re
 
+from ..architecture import SDXL
 from ..architecture.layers import STAGE_NAMES
 from ..settings.declarations import SETTINGS
 from ..settings.unit_names import UNIT_WORDS
 from . import explainer, explainer_zh
+from .stage_table import module_label
 from .zh_cn_settings import SETTINGS_ZH
 
 PAGE: dict[str, str] = {
@@ -310,7 +312,17 @@ def _units() -> dict[str, str]:
 
 def _explainer() -> dict[str, str]:
     titles = {explainer.stage_title(stage): explainer_zh.stage_title(stage) for stage in STAGE_NAMES}
-    return {explainer.EXPLAINER: explainer_zh.EXPLAINER, **titles}
+    return {explainer.EXPLAINER: explainer_zh.EXPLAINER, **titles, **_sdxl_grid()}
+
+
+def _sdxl_grid() -> dict[str, str]:
+    """SDXL's grid and explainer (shown when the server runs an SDXL model)."""
+    labels = {module_label(explainer.WORDS, SDXL, index): module_label(explainer_zh.WORDS, SDXL, index)
+              for index in range(len(SDXL.modules))}  # fmt: skip
+    titles = {explainer.stage_title(stage, SDXL): explainer_zh.stage_title(stage, SDXL) for stage in SDXL.stage_names}
+    texts = {explainer.SDXL_GRID_HINT: explainer_zh.SDXL_GRID_HINT,
+             explainer.explainer_text(SDXL): explainer_zh.explainer_text(SDXL)}  # fmt: skip
+    return {**texts, **labels, **titles}
 
 
 # Gradio strips a Markdown's indentation and its ends (inspect.cleandoc) before sending it: so do the keys.

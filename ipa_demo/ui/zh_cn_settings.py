@@ -7,7 +7,7 @@ Keyed by name so that a new setting in ``settings/declarations.py`` without its 
 
 from __future__ import annotations
 
-from ..architecture.layers import NUM_LAYERS, STAGE_NAMES
+from ..architecture.layers import STAGE_NAMES
 
 
 def _window(name: str, what: str) -> dict[str, tuple[str, str]]:
@@ -30,8 +30,8 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     ),
     "ip_layers": (
         "层蒙版",
-        f"哪些层使用参考图，与上方网格的勾选一致：每层一个 0 或 1，共 {NUM_LAYERS} 个，"
-        f"从 UNet 的输入到输出（{STAGE_NAMES[0]} … {STAGE_NAMES[-1]}）；1：参考图在该层起作用。",
+        "哪些层使用参考图，与上方网格的勾选一致：每个注意力模块一个 0 或 1，从 UNet 的输入到输出"
+        "（SD 1.5 上 16 个，SDXL 上 11 个）；1：参考图在该层起作用。",
     ),
     **_STAGE_WEIGHTS,
     **_window("ip", "IP-Adapter "),
@@ -83,9 +83,10 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "seed": ("随机种子（-1：随机）", "相同的种子和设置会得到相同的图片。"),
     "ip_weights": (
         "逐层权重",
-        f"{NUM_LAYERS} 个权重（0–3），从 UNet 的输入到输出每个交叉注意力层一个，各自乘以该层的 λ；"
-        "留空：取自层蒙版 × 阶段权重，填写后会覆盖它们。曲线以 x = 层号 / 15 计算：渐强：x²；渐弱：(1 − x)²；"
-        "中间弱：(2x − 1)²；中间强：1 − (2x − 1)²。",
+        "权重（0–3），从 UNet 的输入到输出每个注意力模块一个，各自乘以该处的 λ"
+        "（SD 1.5 上 16 个，SDXL 上 11 个或 70 个：70 个即每个 Transformer 块一个，供高级用户）；"
+        "留空：取自层蒙版 × 阶段权重，填写后会覆盖它们。曲线以 x = 层号 / (层数 − 1) 计算："
+        "渐强：x²；渐弱：(1 − x)²；中间弱：(2x − 1)²；中间强：1 − (2x − 1)²。",
     ),
     "reference_weights": (
         "参考图权重",
@@ -101,11 +102,13 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "ip2_variant": ("模型版本（第二个适配器）", "第二个单元使用哪种 IP-Adapter（见“模型版本”）；两者可以相同。"),
     "ip2_layers": (
         "层蒙版（第二个适配器）",
-        f"哪些层使用第二个适配器的参考图：每层一个 0 或 1，共 {NUM_LAYERS} 个，与“层蒙版”相同。",
+        "哪些层使用第二个适配器的参考图：每个注意力模块一个 0 或 1"
+        "（SD 1.5 上 16 个，SDXL 上 11 个），与“层蒙版”相同。",
     ),
     "ip2_weights": (
         "逐层权重（第二个适配器）",
-        f"{NUM_LAYERS} 个权重（0–3），覆盖第二个适配器的层蒙版；留空：取自蒙版。",
+        "权重（0–3），覆盖第二个适配器的层蒙版（SD 1.5 上 16 个，SDXL 上 11 个或 70 个），"
+        "与“逐层权重”相同；留空：取自蒙版。",
     ),
     **_window("ip2", "第二个适配器"),
     "base_model": ("基础模型", "这次请求使用的 SD1.5 模型。"),

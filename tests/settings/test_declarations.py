@@ -44,7 +44,7 @@ def probe(setting: Setting) -> Any:
     low, high = setting.low, setting.high
     assert low is not None and high is not None
     if setting.kind == "floats":  # a list: a count of them when the count is fixed, else two
-        return tuple(round(low + (high - low) * (index % 4 + 1) / 5, 2) for index in range(setting.count or 2))
+        return tuple(round(low + (high - low) * (index % 4 + 1) / 5, 2) for index in range(setting.counts[0] if setting.counts else 2))
     if setting.kind == "int":
         step = int(setting.step or 1)
         return int(low + step * math.ceil((high - low) / step / 3)) if default != int(low) + step else int(low)
@@ -70,7 +70,7 @@ def argv_for(settings: GenerationSettings, tmp_path: Path) -> list[str]:
             argv += ["--control-map" if value else "--control-image", str(tmp_path / "map.png")]
         elif setting.kind == "flag":
             argv += [setting.flag] * bool(value)
-        elif setting.kind == "floats" and setting.count is None:  # repeatable: one flag per item
+        elif setting.kind == "floats" and not setting.counts:  # repeatable: one flag per item
             for item in value.split(","):
                 argv += [setting.flag, item.strip()]
         else:

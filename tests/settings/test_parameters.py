@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ipa_demo.architecture.layers import NUM_LAYERS
+from ipa_demo.architecture.lengths import MASK_LENGTHS
 from ipa_demo.settings import GenerationSettings, SettingsError
 from ipa_demo.settings.declarations import SETTINGS, Setting
 from ipa_demo.settings.parameters import format_parameters, settings_from_parameters
@@ -43,15 +43,16 @@ def value_of(setting: Setting) -> st.SearchStrategy[Any]:
     if setting.kind == "choice":
         return st.sampled_from([choice for choice in setting.choices if choice not in INACTIVE])
     if setting.kind == "mask":
-        return st.text("01", min_size=NUM_LAYERS, max_size=NUM_LAYERS)
+        return st.sampled_from(MASK_LENGTHS).flatmap(lambda length: st.text("01", min_size=length, max_size=length))
     assert setting.low is not None and setting.high is not None
     if setting.kind == "int":
         step = int(setting.step or 1)
         return st.integers(0, int(setting.high - setting.low) // step).map(lambda n: int(setting.low) + n * step)
     numbers = thousandths(setting.low, setting.high)
     if setting.kind == "floats":
-        size = {"min_size": setting.count, "max_size": setting.count} if setting.count else {"max_size": 4}
-        return st.lists(numbers, **size).map(tuple)
+        if setting.counts:  # any model's count: SD 1.5's 16, SDXL's 11 or 70
+            return st.sampled_from(setting.counts).flatmap(lambda n: st.lists(numbers, min_size=n, max_size=n).map(tuple))
+        return st.lists(numbers, max_size=4).map(tuple)
     if setting.name in ACTING:
         return thousandths(0.001, setting.high)
     return numbers

@@ -83,7 +83,7 @@ def test_cli_weights_and_curves() -> None:
     assert cli_settings("--ip-weights", ",".join(map(str, WEIGHTS))).ip.layer_weights == WEIGHTS
     assert cli_settings("--ip-curve", "ease out").ip.layer_weights == WEIGHT_CURVES["ease out"]
     assert cli_settings("--ip-preset", "style").ip.layer_weights == ()
-    assert cli_error("--ip-weights", "1,2") == "--ip-weights: needs 16 numbers, got 2"
+    assert cli_error("--ip-weights", "1,2") == "--ip-weights: needs 16 numbers on SD 1.5, 11 or 70 on SDXL, got 2"
     with pytest.raises(SystemExit):
         cli_settings("--ip-weights", "1," * 15 + "1", "--ip-curve", "ease in")
 
@@ -296,7 +296,7 @@ def test_cli_second_unit_flags() -> None:
     assert cli_settings().ip2.scale == 0.0 and not cli_settings().ip2.is_active
     window = cli_error("--ip2-start", "0.8", "--ip2-end", "0.5")
     assert window == "--ip2-end: must not be before Second adapter start (0.8)"
-    assert cli_error("--ip2-weights", "1") == "--ip2-weights: needs 16 numbers, got 1"
+    assert cli_error("--ip2-weights", "1") == "--ip2-weights: needs 16 numbers on SD 1.5, 11 or 70 on SDXL, got 1"
 
 
 def test_second_unit_needs_its_references_and_one_mask_each(tiny_models_dir: Path, tmp_path: Path, capsys) -> None:

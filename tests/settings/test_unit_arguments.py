@@ -95,11 +95,11 @@ def test_curves_and_stage_weights_and_per_layer_weights(files: dict[str, Path]) 
         (["--t2i-unit", "kind=canny;map=a.png;mask=b.png"], "--t2i-unit 1: mask: no such key"),
         (["--ip-unit", "scale=0.5"], "--ip-unit 1: reference: this IP-Adapter unit needs a reference image"),
         (["--ip-unit", "reference=a.png;variant=huge"], "--ip-unit 1: variant: must be one of"),
-        (["--ip-unit", "reference=a.png;layers=11"], "--ip-unit 1: layers: must be 16 characters"),
+        (["--ip-unit", "reference=a.png;layers=11"], "--ip-unit 1: layers: must be one 0 or 1 per attention module (16 on SD 1.5, 11 on SDXL)"),
         (["--ip-unit", "reference=a.png;preset=wild"], "--ip-unit 1: preset: must be one of"),
         (["--ip-unit", "reference=a.png;preset=style;layers=" + "1" * 16], "--ip-unit 1: layers: give it or its named"),
         (["--ip-unit", "reference=a.png;reference-weight=4"], "--ip-unit 1: reference-weight: must be between 0 and 3"),
-        (["--ip-unit", "reference=a.png;weights=1,2"], "--ip-unit 1: weights: needs 16 numbers, got 2"),
+        (["--ip-unit", "reference=a.png;weights=1,2"], "--ip-unit 1: weights: needs 16 numbers on SD 1.5, 11 or 70 on SDXL, got 2"),
     ],
 )  # fmt: skip
 def test_errors_name_the_flag_its_occurrence_and_the_key(files, flags: list[str], message: str) -> None:

@@ -90,7 +90,7 @@ def test_a_text_without_units_reads_as_before_and_the_extensions_own_entries_are
          "scale: must be between 0 and 2, got 3"),
         ("Module: canny, Model: t2iadapter_canny_sd15v2, Unit: controlnet 2", "controlnet_unit_2", "Model: "),
         ("Module: canny, Model: control_v11p_sd15_canny, Unit: controlnet 3", "controlnet_units", "numbered [3]"),
-        ("Module: ip, Model: ip-adapter_sd15, IP Layers: 0101, Unit: ip 3", "ip_unit_3", "layers: must be 16"),
+        ("Module: ip, Model: ip-adapter_sd15, IP Layers: 0101, Unit: ip 3", "ip_unit_3", "layers: must be one 0 or 1 per attention module (16 on SD 1.5, 11 on SDXL)"),
         ("Module: ip, Model: ip-adapter_sd15, IP Stages: top=2, Unit: ip 3", "ip_unit_3", "stage-top: no such key"),
     ],
 )  # fmt: skip

@@ -47,6 +47,7 @@ NAMES = {
     "PNDM", "base", "light", "plus", "face", "full", "mid", "token", "zip", "json", "sweep", "InstantStyle",
     "Wang", "Ye", "et", "al", "ComfyUI", "A1111", "AUTOMATIC1111", "WebUI", "diffusers", "reference-only",
     "cpu", "IP-Adapter", "T2I-Adapter", "CLIP-I", "Canny", "CSV", "TSV",
+    "SDXL", "Transformer",  # a model family, and the block kind Chinese SD users name in English
     "average", "concat", "all", "style", "composition", "each",  # API values, quoted after their Chinese
 }
 NAME_PATTERNS = re.compile(

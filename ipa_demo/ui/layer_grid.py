@@ -1,0 +1,134 @@
+"""The layer grid of each base model family the server runs, and what switching the base model does to it.
+
+SD 1.5's grid (16 toggles in 7 stage rows, with the stage sliders) is ``controls._layer_grid``; a server
+with SDXL base models also gets SDXL's: its 11 attention modules in 5 stage rows, each toggle named by
+where it sits and what InstantStyle found it mostly shapes (``stage_table.module_label``). The page shows
+the grid of the selected base model. Both grids write the one mask text, in their own length; switching
+the model never rewrites what was typed: a mask or weights that the new model cannot take get a note
+beside the mask, saying so (a named mask, such as *style*, carries over as that model's preset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ..architecture import KNOWN, Architecture
+from ..architecture.layers import DEFAULT_ARCHITECTURE, mask_presets
+from ..architecture.lengths import weights_expectation
+from ..settings import SettingsError
+from ..settings.values import floats
+from . import explainer
+from .components import HELPER
+from .stage_table import module_label
+from .translation import wants_chinese
+
+@dataclass
+class FamilyGrid:
+    architecture: Architecture
+    column: Any  # gr.Column, shown while a model of this family is selected
+    toggles: list[gr.Checkbox]
+
+
+def model_mask(mask: str, architecture: Architecture) -> str | None:
+    """The bits a mask text stands for on ``architecture``: its own length as given, another model's named
+    mask as this model's preset (what the engine runs), else None."""
+    if not isinstance(mask, str) or set(mask) - {"0", "1"}:
+        return None
+    if len(mask) == len(architecture.modules):
+        return mask
+    for known in KNOWN:
+        named = next((name for name, bits in mask_presets(known).items() if bits == mask), None)
+        if named is not None:
+            return mask_presets(architecture)[named]
+    return None
+
+
+def family_grid(architecture: Architecture, mask: str, visible: bool) -> FamilyGrid:
+    """A grid of another family than SD 1.5: toggles per module in stage rows, no stage sliders."""
+    bits = model_mask(mask, architecture) or "0" * len(architecture.modules)
+    toggles: list[gr.Checkbox] = []
+    with gr.Column(visible=visible, elem_id=f"layer-grid-{architecture.family}") as column:
+        gr.Markdown(explainer.SDXL_GRID_HINT, elem_classes=["grid-hint"])
+        for stage in architecture.stages:
+            with gr.Row(equal_height=True, elem_classes=["stage-row"]):
+                gr.Markdown(explainer.stage_title(stage.name, architecture), elem_classes=["stage-title"], min_width=90)
+                with gr.Row(elem_classes=["stage-toggles"]):
+                    for index in stage.modules:
+                        toggles.append(gr.Checkbox(
+                            value=bits[index] == "1", label=module_label(explainer.WORDS, architecture, index),
+                            elem_id=f"{architecture.family}-layer-{index}", container=False, min_width=56,
+                        ))  # fmt: skip
+    return FamilyGrid(architecture, column, toggles)
+
+
+def fit_note(architecture: Architecture, mask: str, weights: str, chinese: bool = False) -> str:
+    """What the selected model cannot take of the typed mask and weights, in words ("" when it takes both)."""
+    notes = []
+    count = len(architecture.modules)
+    if isinstance(mask, str) and mask and model_mask(mask, architecture) is None:
+        notes.append(
+            f"层蒙版有 {len(mask)} 位，{architecture.title} 需要 {count} 位（每个注意力模块一位）：请勾选网格或选择预设。"
+            if chinese else f"The layer mask has {len(mask)} bits; {architecture.title} takes {count} (one per "
+            "attention module): tick the grid or pick a preset."
+        )  # fmt: skip
+    try:
+        given = len(floats(weights, "ip_weights"))
+    except SettingsError:
+        given = 0
+    if given and given not in (count, len(architecture.blocks)):
+        blocks = len(architecture.blocks)
+        per_block = f"或 {blocks} 个（每个 Transformer 块一个）" if blocks != count else ""
+        notes.append(
+            f"逐层权重有 {given} 个数字，{architecture.title} 需要 {count} 个（每个注意力模块一个）{per_block}。"
+            if chinese else f"The per-layer weights have {given} numbers; {weights_expectation(architecture)}."
+        )  # fmt: skip
+    return " ".join(f"⚠ {note}" for note in notes)
+
+
+def wire_families(
+    grids: list[FamilyGrid],
+    sd15_column: Any,
+    fields: Mapping[str, Any],
+    note: gr.Markdown,
+    architectures: Mapping[str, Architecture],
+) -> None:
+    """Toggles write the mask; the mask redraws the toggles; the base model picks the grid and the note."""
+    mask, weights, base_model = fields["ip_layers"], fields["ip_weights"], fields["base_model"]
+
+    def architecture_of(name: str) -> Architecture:
+        return architectures.get(name) or next(iter(architectures.values()), DEFAULT_ARCHITECTURE)
+
+    for grid in grids:
+        toggles = grid.toggles
+
+        def from_toggles(*bits: bool) -> str:
+            return "".join("1" if bit else "0" for bit in bits)
+
+        def to_toggles(text: str, grid: FamilyGrid = grid) -> list[Any]:
+            bits = model_mask(text, grid.architecture)
+            return [gr.skip()] * len(grid.toggles) if bits is None else [bit == "1" for bit in bits]
+
+        for toggle in toggles:
+            toggle.input(from_toggles, inputs=toggles, outputs=mask, **HELPER)
+        mask.change(to_toggles, inputs=mask, outputs=toggles, **HELPER)
+
+    def shown(name: str, text: str, typed: str, gradio_request: gr.Request | None = None) -> list[Any]:
+        family = architecture_of(name).family
+        columns = [gr.Column(visible=family == DEFAULT_ARCHITECTURE.family)]
+        columns += [gr.Column(visible=grid.architecture.family == family) for grid in grids]
+        return [*columns, fit_note(architecture_of(name), text, typed, wants_chinese(gradio_request))]
+
+    outputs = [sd15_column, *(grid.column for grid in grids), note]
+    gr.on([base_model.change, mask.change, weights.change], shown, inputs=[base_model, mask, weights],
+          outputs=outputs, **HELPER)  # fmt: skip
+
+
+def preset_mask(name: str, base_model: str, architectures: Mapping[str, Architecture]) -> str | None:
+    """A preset's bits for the selected base model (its own length)."""
+    architecture = architectures.get(base_model) or next(iter(architectures.values()), DEFAULT_ARCHITECTURE)
+    return mask_presets(architecture).get(name)
+
