@@ -33,6 +33,7 @@ from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 from ipa_demo.settings.parameters import format_parameters
 from ipa_demo.settings.values import PARAMS
 from ipa_demo.ui.app import create_app
+from ipa_demo.ui.inpaint_handler import TAB_INPUTS
 
 from ..helpers import noise_image
 
@@ -153,7 +154,7 @@ def test_only_the_five_gpu_events_are_public(client: Client) -> None:
     assert set(api["named_endpoints"]) == {"/generate", "/inpaint", "/compare", "/sweep", "/injection_maps"}
     assert not api["unnamed_endpoints"], "helper events must stay private"
     for name, endpoint in api["named_endpoints"].items():
-        axes = {"/sweep": ["x_axis", "y_axis"], "/inpaint": ["inpaint_image", "mask_blur", "inpaint_strength"]}.get(name, [])
+        axes = {"/sweep": ["x_axis", "y_axis"], "/inpaint": list(TAB_INPUTS)}.get(name, [])
         assert [parameter["parameter_name"] for parameter in endpoint["parameters"]] == [*PARAMS, *axes]
 
 
