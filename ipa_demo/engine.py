@@ -395,6 +395,6 @@ class Engine:
         return format_parameters(
             settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img,
             extra={**png_pairs(settings, units, used), **self.catalog.ip_png_name(settings.ip.variant, used[0])},
-            model_hash=self.base_model.hash, vae=self.vae.name if self.vae is not None else None,
+            model_hash=self.base_model.hash, vae=self.models.vae_name,
             lora_hashes={use.name: self.loras.hash(use.name) for use in loras},
         )  # fmt: skip

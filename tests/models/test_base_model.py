@@ -98,7 +98,7 @@ def test_a_vae_folder_that_is_the_models_own_changes_nothing(engine: Engine, tin
 @pytest.mark.parametrize(
     ("keys", "found"),
     [
-        ({"conditioner.embedders.1.model.ln_final.weight": (4,)}, "an SDXL checkpoint"),
+        ({"conditioner.embedders.1.model.ln_final.weight": (4,)}, "an SDXL checkpoint without the UNet"),
         ({"cond_stage_model.model.ln_final.weight": (4,), "model.diffusion_model.input_blocks.0.0.weight": (8, 4, 3, 3)},
          "an SD2.x checkpoint"),
         ({"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": (2, 8)}, "a LoRA"),
@@ -112,7 +112,7 @@ def test_a_file_that_is_not_sd15_is_refused_naming_what_it_is(
 ) -> None:
     path = tmp_path / "model.safetensors"
     save_file({key: torch.zeros(shape) for key, shape in keys.items()}, str(path))
-    with pytest.raises(ModelLoadError, match=f"is not an SD1.5 checkpoint: it looks like {found}"):
+    with pytest.raises(ModelLoadError, match=f"--base-model {path} is not an SD 1.5 or SDXL checkpoint: it looks like {found}"):
         Engine(ModelSources(tiny_models_dir), base_model=str(path))
 
 
