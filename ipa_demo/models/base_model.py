@@ -133,6 +133,10 @@ def load_base_model(
         config_folder = sources.resolve(SDXL_BASE if info.family == "sdxl" else SD15)
         parts = load_single_file(base.path, info, config_folder, dtype)
         models = load_stable_diffusion(config_folder, device, dtype, parts=parts)
+    elif is_unet_only(base.path):
+        family = check_supported(base)
+        config_folder = sources.resolve(SDXL_BASE if family == "sdxl" else SD15)
+        models = load_stable_diffusion(config_folder, device, dtype, unet_folder=base.path / "unet")
     else:
         config_folder = base.path
         check_supported(base)
@@ -150,17 +154,25 @@ def automatic_vae(family: str, dtype: torch.dtype, sources: ModelSources) -> Mod
     return None if path is None else ModelChoice(SDXL_VAE_FP16_FIX.repo_id, path, SDXL_VAE_FP16_FIX.repo_name)
 
 
-def check_supported(base: ModelChoice) -> None:
-    """Refuse, before any weight loads, a folder whose UNet is of a family this app cannot run."""
+def check_supported(base: ModelChoice) -> str | None:
+    """Refuse, before any weight loads, a folder whose UNet is of a family this app cannot run;
+    the family it can (None: no UNet config, which loading then names)."""
     config = base.path / "unet" / "config.json"
     if not config.is_file():
-        return  # loading names what is missing
+        return None
     architecture = describe_unet(read_config(config))
     if architecture.family not in SUPPORTED_FAMILIES:
         raise ModelLoadError(
             f"base model {base.requested or base.name}: an {architecture.title} model, which this app cannot "
             f"run; give an SD 1.5 or SDXL model"
         )
+    return architecture.family
+
+
+def is_unet_only(folder: Path) -> bool:
+    """A repo fetched for its UNet alone (the catalog's SDXL inpainting model: its other parts are SDXL
+    base's), so the rest comes from the catalog's base model of the UNet's family."""
+    return (folder / "unet" / "config.json").is_file() and not (folder / "model_index.json").is_file()
 
 
 def load_vae(vae: ModelChoice, config_folder: Path, dtype: torch.dtype) -> AutoencoderKL:

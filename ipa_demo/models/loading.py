@@ -90,10 +90,15 @@ def _diffusers_weights(folder: Path) -> dict[str, Any]:
 
 
 def load_stable_diffusion(
-    path: Path, device: torch.device | str, dtype: torch.dtype, parts: SingleFileParts | None = None
+    path: Path,
+    device: torch.device | str,
+    dtype: torch.dtype,
+    parts: SingleFileParts | None = None,
+    unet_folder: Path | None = None,
 ) -> StableDiffusionModels:
-    """A diffusers folder; with ``parts`` (read from a single file) only its tokenizer(s) and scheduler.
-    A folder with a second text encoder (SDXL) loads both through ``SDXLTextEncoders``."""
+    """A diffusers folder; with ``parts`` (read from a single file) only its tokenizer(s) and scheduler;
+    with ``unet_folder``, that UNet in place of the folder's own. A folder with a second text encoder
+    (SDXL) loads both through ``SDXLTextEncoders``."""
     two_encoders = None
     try:
         if parts is None and (path / "text_encoder_2").is_dir():
@@ -103,8 +108,9 @@ def load_stable_diffusion(
         if parts is not None:
             unet, vae, text_encoder = parts.unet, parts.vae, parts.text_encoder
         else:
+            unet_path = unet_folder or path / "unet"
             unet = UNet2DConditionModel.from_pretrained(
-                path / "unet", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "unet")
+                unet_path, torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(unet_path)
             )
             vae = AutoencoderKL.from_pretrained(
                 path / "vae", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "vae")
