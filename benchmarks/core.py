@@ -60,7 +60,8 @@ def main() -> None:
         sdxl = sdxl_rows(models, engine.device, engine.dtype, None, args.steps, reference)
         if isinstance(sdxl, SDXLRows):
             lines = [
-                f"Machine: {machine_line()}. Models: {source}, SDXL base. {sdxl.size}x{sdxl.size} (the model's own "
+                f"Machine: {machine_line()}. Models: {args.models or 'the tiny twin of'} SDXL base. "
+                f"{sdxl.size}x{sdxl.size} (the model's own "
                 f"size), {args.steps} steps, DPM++ 2M Karras, CFG 7.5, batch 1, against `StableDiffusionXLPipeline` "
                 f"(IP-Adapter: ip-adapter_sdxl, scale 0.7), median of {args.repeats} interleaved runs.",
                 "",
