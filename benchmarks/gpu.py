@@ -1,12 +1,13 @@
 """Speed and peak memory of every mode on a GPU box, against diffusers' stock pipelines in the same run.
 
-    python -m benchmarks.gpu [--models DIR] [--size 512] [--steps 30] [--repeats 3]
+    python -m benchmarks.gpu [--models DIR] [--size 512] [--steps 30] [--repeats 3] [--sdxl-size 1024]
 
 With --models pointing at real weights it times them; without, the tiny random set (CI smoke-tests
 it on the CPU at a small size). fp16 on CUDA, fp32 on the CPU, for ours and diffusers' alike.
 Modes with no stock pipeline (IP + T2I, reference-only, which diffusers has only as a community
 pipeline fetched at run time, and our comparison) are timed for us alone. Writes the "gpu" section
-of BENCHMARKS.md when run on CUDA (a CPU run prints only, unless --write-cpu).
+of BENCHMARKS.md when run on CUDA (a CPU run prints only, unless --write-cpu). With SDXL base in the
+models folder, its rows run at its own size (1024x1024) with the same steps (``sdxl.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.helpers import noise_image
 from tests.reference_pipelines import ReferencePipeline
 
 from .report import interleaved_medians, machine_line, models_and_engine, publish
+from .sdxl import SDXLRows, sdxl_rows
 
 Run = Callable[[], object]
 
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sdxl-size", type=int, help="SDXL rows' size (default: the model's own, 1024 on SDXL base)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--write-cpu", action="store_true", help="write BENCHMARKS.md even without CUDA")
     args = parser.parse_args(argv)
@@ -110,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
             None,
         ),
     }
+    sdxl = sdxl_rows(models, device, dtype, args.sdxl_size, args.steps, reference)
+    if isinstance(sdxl, SDXLRows):
+        modes |= sdxl.modes
     runs: dict[tuple[str, str], Run] = {}
     for mode, (ours, theirs) in modes.items():
         runs[(mode, "ours")] = synchronised(ours, device)
@@ -138,6 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{times[('comparison (3 methods)', 'ours')] / times[('the 3 as separate calls (exact ref)', 'ours')]:.3f}. "
         "8-cell λ sweep (cells batched 8 to a UNet call) ÷ the 8 cells as generate calls: "
         f"{times[('8-cell λ sweep, batched', 'ours')] / times[('the 8 cells as generate calls', 'ours')]:.3f}.",
+        "",
+        f"SDXL rows: SDXL base at {sdxl.size}x{sdxl.size}, {args.steps} steps, against `StableDiffusionXLPipeline` "
+        "(float16: both decode with madebyollin/sdxl-vae-fp16-fix where it is in the models folder; IP-Adapter: "
+        "ip-adapter_sdxl, scale 0.7)." if isinstance(sdxl, SDXLRows) else sdxl,
     ]
     if device.type != "cuda" and not args.write_cpu:
         args.no_write = True

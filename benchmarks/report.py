@@ -56,9 +56,13 @@ def write_section(name: str, markdown: str) -> None:
     BENCHMARKS_MD.write_text(text)
 
 
-def parse_arguments(doc: str, *, size: int, repeats: int, steps: int | None = None) -> argparse.Namespace:
+def parse_arguments(
+    doc: str, *, size: int, repeats: int, steps: int | None = None, families: tuple[str, ...] = ()
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--models", type=Path, help="a models folder (default: a fresh tiny random set)")
+    if families:
+        parser.add_argument("--family", choices=families, action="append", help="time only these (default: all)")
     parser.add_argument("--size", type=int, default=size)
     if steps is not None:
         parser.add_argument("--steps", type=int, default=steps)

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 
 import torch
 
+from .architecture import Architecture
 from .models.base_model import ModelChoice, resolve_base_model
 from .models.loading import StableDiffusionModels
 from .models.sources import ModelSources
 from .models_used import ModelsUsed, is_model
 from .runtime import ModelOffload
 from .settings import SettingsError
+from .zerogpu import on_zero_gpu, record_served_architectures
 
 DEFAULT_KEEP = 2  # two SD1.5 models: ~4 GB in fp16, ~8 GB in fp32
 
@@ -142,6 +144,25 @@ class BaseModels:
             self.keep = max(self.keep, len(self.choices))
         for name in self.choices:
             self.get(name)
+        if on_zero_gpu():  # what ZeroGPU's duration functions size each request by
+            record_served_architectures(self.architectures())
+
+    def architectures(self) -> dict[str, Architecture]:
+        """The loaded models' architectures by every name a request may give ("": the default)."""
+        default = self.get(self.default.name).models.architecture
+        with self._lock:
+            loaded = list(self._loaded.values())
+        names = ((base, name) for base in loaded for name in (base.choice.requested, base.choice.name))
+        return {name: base.models.architecture for base, name in names} | {"": default}
+
+    def one_per_family(self) -> tuple[str, ...]:
+        """A loaded base model of each architecture family among the loaded ones, the default's first."""
+        with self._lock:
+            loaded = sorted(self._loaded.values(), key=lambda base: base.choice.name != self.default.name)
+        families: dict[str, str] = {}
+        for base in loaded:
+            families.setdefault(base.models.architecture.family, base.choice.name)
+        return tuple(families.values())
 
     @contextmanager
     def serving(self, requested: str) -> Iterator[LoadedBase]:

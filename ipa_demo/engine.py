@@ -178,13 +178,16 @@ class Engine:
         inside a task spends the task's GPU time on loading (and what a task builds may not outlive it).
         """
         self.base_models.preload()
-        catalog = self.catalog  # the default base model's family
-        for variant in catalog.ip_adapters:
-            self.ip_adapter(variant)
-            self.image_encoder_for(variant)
-        for table, label, load in (("controlnets", "controlnet", load_controlnet), ("t2i_adapters", "t2i", load_t2i_adapter)):
-            for kind in getattr(catalog, table):
-                self._structure_model(table, label, kind, load)
+        for name in self.base_models.one_per_family():  # SDXL's adapters and ControlNets too, if served
+            with self.base_models.serving(name):
+                catalog = self.catalog
+                for variant in catalog.ip_adapters:
+                    self.ip_adapter(variant)
+                    self.image_encoder_for(variant)
+                structure = (("controlnets", "controlnet", load_controlnet), ("t2i_adapters", "t2i", load_t2i_adapter))
+                for table, label, load in structure:
+                    for kind in getattr(catalog, table):
+                        self._structure_model(table, label, kind, load)
         self._depth_estimator()
         try:  # poses from photos are optional: without the weights, a pose request says what to download
             self._pose_estimator()
@@ -237,10 +240,7 @@ class Engine:
 
     def _depth_estimator(self) -> Estimator:
         spec = DEPTH_ESTIMATORS[self.depth_model]
-
-        def load() -> Estimator:
-            return load_depth_estimator(self.sources.resolve(spec), self.device)
-
+        load = lambda: load_depth_estimator(self.sources.resolve(spec), self.device)  # noqa: E731
         return self._once(f"depth:{self.depth_model}", load)
 
     def control_map(
@@ -388,6 +388,6 @@ class Engine:
         return format_parameters(
             settings, seed, ip_used=used[0], ip2_used=used[1], img2img=img2img,
             extra={**png_pairs(settings, units, used), **self.catalog.ip_png_name(settings.ip.variant, used[0])},
-            model_hash=self.base_model.hash, vae=self.vae.name if self.vae is not None else None,
+            model_hash=self.base_model.hash, vae=self.models.vae_name,
             lora_hashes={use.name: self.loras.hash(use.name) for use in loras},
         )  # fmt: skip

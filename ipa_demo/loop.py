@@ -8,7 +8,6 @@ seeded ``seed, seed+1, ...`` make each image of a batch reproducible on its own.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import threading
 from collections.abc import Callable, Mapping
@@ -17,13 +16,12 @@ from functools import partial
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKL
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .conditioner import Conditioner, LatentStart, Sampling, Step
-from .models.loading import StableDiffusionModels
+from .models.loading import StableDiffusionModels, needs_upcast  # noqa: F401  (needs_upcast: its old home)
 from .schedulers import make_scheduler
 from .sdxl.text import SizeConditioning
 from .settings import GenerationSettings
@@ -182,17 +180,8 @@ def denoise(
 
 @torch.no_grad()
 def decode(models: StableDiffusionModels, latents: torch.Tensor) -> np.ndarray:
-    """Latents -> float images in [0, 1], (n, h, w, 3); a float16 VAE that overflows decodes a float32 copy."""
+    """Latents -> float images in [0, 1], (n, h, w, 3)."""
     latents = latents / models.vae.config.scaling_factor
-    if needs_upcast(models.vae):
-        vae = copy.deepcopy(models.vae).to(torch.float32)  # a copy: other requests share the model
-        pixels = vae.decode(latents.float(), return_dict=False)[0]
-    else:
-        pixels = models.vae.decode(latents, return_dict=False)[0]
+    vae = models.decoding_vae()  # an overflowing float16 VAE's float32 copy, made once per loaded model
+    pixels = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
     return models.image_processor.postprocess(pixels, output_type="np", do_denormalize=[True] * len(pixels))
-
-
-def needs_upcast(vae: AutoencoderKL) -> bool:
-    """A float16 VAE whose config says it overflows there (SDXL base's); ``madebyollin/sdxl-vae-fp16-fix``
-    says it does not, and decodes in float16 as it is."""
-    return vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .architecture import SD15
+from .architecture import SD15, Architecture
 
 if TYPE_CHECKING:
     from .settings import GenerationSettings
@@ -33,13 +33,16 @@ GPU_MEMORY_GB_PER_S = 1597 / 2
 H100_DENSE_FP16_TFLOPS = 989.5
 MEASURED_SIZE = SD15.default_size  # the figures below are SD 1.5's, at its default 512x512
 H100_EAGER_STEPS_PER_SECOND = 54
-UNET_STEP_TFLOP = 1.6  # two 803 GFLOP UNet passes (CFG), 512x512
-VAE_DECODE_TFLOP = 2.5  # one 512x512 image
+UNET_STEP_TFLOP = 1.6  # two 803 GFLOP SD 1.5 UNet passes (CFG), 512x512
+VAE_DECODE_TFLOP = 2.5  # one 512x512 image (SD 1.5 and SDXL share the VAE's layout)
 ACHIEVED_TFLOPS = (
     UNET_STEP_TFLOP * H100_EAGER_STEPS_PER_SECOND * GPU_DENSE_FP16_TFLOPS / H100_DENSE_FP16_TFLOPS
 )  # about 22 TFLOP/s
-STEP_SECONDS = UNET_STEP_TFLOP / ACHIEVED_TFLOPS  # one denoising step, one 512x512 image, with CFG: ~0.073
+STEP_SECONDS = UNET_STEP_TFLOP / ACHIEVED_TFLOPS  # one SD 1.5 step, one 512x512 image, with CFG: ~0.073
 DECODE_SECONDS = VAE_DECODE_TFLOP / ACHIEVED_TFLOPS  # VAE decode of one 512x512 image: ~0.11
+# Other models' steps scale STEP_SECONDS by their UNet's FLOPs, counted from the architecture
+# description (``unet_pass_flop``): SDXL at 1024x1024 costs ~9.4 SD 1.5 steps at 512x512.
+TEXT_TOKENS = 77
 # Once per task: moving the preloaded weights to the GPU (about 5.5 GB in fp16 with every model, under
 # a second over PCIe), the text and CLIP image encodings (tens of ms), PNG encoding, and the slack of
 # a fresh CUDA context (kernel selection on first use).
@@ -68,18 +71,47 @@ def gpu_task(duration: Callable[..., int]) -> Callable[[Handler], Handler]:
     return spaces.GPU(duration=duration)  # type: ignore[no-any-return]
 
 
-def estimate_gpu_seconds(settings: GenerationSettings, methods: int = 1) -> int:
-    """GPU seconds to ask ZeroGPU for: ``methods`` generations of ``settings`` (a comparison runs
-    one per method chosen), from the steps, the size, the number of images and the methods on.
+def unet_pass_flop(architecture: Architecture, height: int, width: int) -> float:
+    """The multiply-adds (x2) of one UNet pass over one image, counted from the architecture's
+    attention modules: each transformer block's projections, feed-forward (GEGLU, 4x) and attention
+    over its stage's h/8 x w/8 / downsampling tokens, plus each module's projections in and out and the
+    ResNet beside it. Blocks without attention are not counted: on SD 1.5 this gives 0.62 of the
+    published 0.80 TFLOP at 512x512, on SDXL 5.8 TFLOP at 1024x1024; the time per FLOP is taken from
+    SD 1.5's measured steps, so SD 1.5 at 512x512 costs exactly its measurement."""
+    total = 0.0
+    for module in architecture.modules:
+        stage = architecture.stage(module.stage)
+        tokens = architecture.feature_side(stage, height) * architecture.feature_side(stage, width)
+        channels, text = stage.channels, architecture.cross_attention_dim
+        total += 2 * tokens * channels**2 * (2 + 18)  # proj_in, proj_out; two 3x3 convolutions
+        block = 2 * tokens * channels**2 * (4 + 2 + 12)  # q, k, v, out; cross q, out; GEGLU's 8C and 4C
+        block += 2 * 2 * tokens * channels * (tokens + TEXT_TOKENS)  # scores and values, self and cross
+        block += 2 * 2 * TEXT_TOKENS * text * channels  # cross-attention's keys and values of the text
+        total += len(module.blocks) * block
+    return total
 
-    The UNet's cost grows a bit faster than the pixel count (self-attention over h/8 x w/8 tokens),
-    hence the exponent. img2img runs fewer steps than ``steps``; the estimate does not count on it.
+
+def step_seconds(architecture: Architecture, height: int, width: int) -> float:
+    """One denoising step with CFG for one image: SD 1.5's measured step, scaled by the UNet's FLOPs."""
+    reference = unet_pass_flop(SD15, MEASURED_SIZE, MEASURED_SIZE)
+    return STEP_SECONDS * unet_pass_flop(architecture, height, width) / reference
+
+
+def estimate_gpu_seconds(
+    settings: GenerationSettings, methods: int = 1, architecture: Architecture | None = None
+) -> int:
+    """GPU seconds to ask ZeroGPU for: ``methods`` generations of ``settings`` (a comparison runs
+    one per method chosen) on a base model of ``architecture`` (None: the one the server serves under
+    ``settings.base_model``, ``served_architecture``), from the steps, the size, the number of images
+    and the methods on. img2img runs fewer steps than ``steps``; the estimate does not count on it.
     """
     if methods < 1:
         raise ValueError(f"methods must be at least 1, got {methods}")
+    architecture = architecture or served_architecture(settings.base_model)
     pixels = settings.width * settings.height / MEASURED_SIZE**2
     guidance = 1.0 if settings.guidance > 1.0 else 0.5  # as pipeline.uses_guidance: no CFG halves the batch
-    step = STEP_SECONDS * pixels**1.25 * settings.num_images * guidance * _step_cost(settings)
+    unet = step_seconds(architecture, settings.height, settings.width)
+    step = unet * settings.num_images * guidance * _step_cost(settings)
     decode = DECODE_SECONDS * pixels * settings.num_images
     structure_units = (*settings.controlnet_units, *settings.t2i_units)
     preprocess = PREPROCESS_SECONDS * sum(unit.is_active for unit in structure_units)  # one map per unit
@@ -94,3 +126,21 @@ def _step_cost(settings: GenerationSettings) -> float:
     if settings.reference_only.is_active:
         cost += REFERENCE_FAST_COST if settings.reference_only.fast else REFERENCE_COST
     return cost
+
+
+# The architecture of each base model a ZeroGPU server serves, by the names requests give ("" is the
+# default), recorded once at start-up by ``Engine.preload`` (ZeroGPU's duration functions get only
+# a handler's arguments, not the engine). Unrecorded (not on ZeroGPU): SD 1.5's.
+_served: dict[str, Architecture] = {}
+
+
+def record_served_architectures(architectures: dict[str, Architecture]) -> None:
+    _served.clear()
+    _served.update(architectures)
+
+
+def served_architecture(base_model: str) -> Architecture:
+    """The recorded architecture of ``base_model``; an unknown name gets the costliest one (err long)."""
+    if base_model in _served:
+        return _served[base_model]
+    return max(_served.values(), key=lambda served: len(served.blocks), default=SD15)

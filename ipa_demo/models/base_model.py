@@ -3,8 +3,8 @@
 ``--base-model`` / ``IPA_BASE_MODEL`` and ``--vae`` / ``IPA_VAE`` name them; unset, the catalog's
 SD1.5 and its own VAE load as before. A Hub id resolves under the models folder by its repo name
 (as the catalog's repos do), else through the Hub cache, downloading the diffusers folders only
-when the Hub is reachable. Single files are configured from the catalog's SD1.5 folder, so they
-load offline.
+when the Hub is reachable. Single files are configured from the catalog's folder of their family
+(SD1.5's, or SDXL base's), told from the file's keys, so they load offline.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from ..errors import MissingModelError, ModelLoadError
 from .catalog import SD15
 from .download import HubError, hub_is_offline
 from .loading import StableDiffusionModels, load_stable_diffusion, weights_variant
-from .single_file import file_hash, file_sha256, load_sd15_single_file, load_vae_single_file
+from .catalog_sdxl import SDXL_BASE, SDXL_VAE_FP16_FIX
+from .fp16_vae import automatic_vae_path
+from .single_file import file_hash, file_sha256, inspect_checkpoint, load_single_file, load_vae_single_file
 from .sources import ModelSources
 
 DEFAULT_MODEL_NAME = SD15.repo_name
@@ -125,31 +127,52 @@ def load_base_model(
     device: torch.device | str,
     dtype: torch.dtype,
 ) -> StableDiffusionModels:
-    """The models of ``base``, with ``vae`` in place of its own when given."""
+    """The models of ``base``, with ``vae`` in place of its own when given (SDXL in float16: the fp16 fix)."""
     if base.is_file:
-        config_folder = sources.resolve(SD15)
-        parts = load_sd15_single_file(base.path, config_folder, dtype)
+        info = inspect_checkpoint(base.path)
+        config_folder = sources.resolve(SDXL_BASE if info.family == "sdxl" else SD15)
+        parts = load_single_file(base.path, info, config_folder, dtype)
         models = load_stable_diffusion(config_folder, device, dtype, parts=parts)
+    elif is_unet_only(base.path):
+        family = check_supported(base)
+        config_folder = sources.resolve(SDXL_BASE if family == "sdxl" else SD15)
+        models = load_stable_diffusion(config_folder, device, dtype, unet_folder=base.path / "unet")
     else:
         config_folder = base.path
         check_supported(base)
         models = load_stable_diffusion(base.path, device, dtype)
     if vae is None:
+        vae = automatic_vae(models.architecture.family, dtype, sources)
+    if vae is None:
         return models
-    return models.with_vae(load_vae(vae, config_folder, dtype).to(device).eval().requires_grad_(False))
+    return models.with_vae(load_vae(vae, config_folder, dtype).to(device).eval().requires_grad_(False), vae.name)
 
 
-def check_supported(base: ModelChoice) -> None:
-    """Refuse, before any weight loads, a folder whose UNet is of a family this app cannot run."""
+def automatic_vae(family: str, dtype: torch.dtype, sources: ModelSources) -> ModelChoice | None:
+    """The VAE a model of ``family`` runs with in ``dtype`` when the user names none (``fp16_vae``)."""
+    path = automatic_vae_path(family, dtype, sources)
+    return None if path is None else ModelChoice(SDXL_VAE_FP16_FIX.repo_id, path, SDXL_VAE_FP16_FIX.repo_name)
+
+
+def check_supported(base: ModelChoice) -> str | None:
+    """Refuse, before any weight loads, a folder whose UNet is of a family this app cannot run;
+    the family it can (None: no UNet config, which loading then names)."""
     config = base.path / "unet" / "config.json"
     if not config.is_file():
-        return  # loading names what is missing
+        return None
     architecture = describe_unet(read_config(config))
     if architecture.family not in SUPPORTED_FAMILIES:
         raise ModelLoadError(
             f"base model {base.requested or base.name}: an {architecture.title} model, which this app cannot "
             f"run; give an SD 1.5 or SDXL model"
         )
+    return architecture.family
+
+
+def is_unet_only(folder: Path) -> bool:
+    """A repo fetched for its UNet alone (the catalog's SDXL inpainting model: its other parts are SDXL
+    base's), so the rest comes from the catalog's base model of the UNet's family."""
+    return (folder / "unet" / "config.json").is_file() and not (folder / "model_index.json").is_file()
 
 
 def load_vae(vae: ModelChoice, config_folder: Path, dtype: torch.dtype) -> AutoencoderKL:

@@ -26,7 +26,9 @@ SDXL_BASE = ModelSpec(
     ),
     description="Stable Diffusion XL base 1.0",
 )
-# The 9-channel inpainting UNet; the rest of that repo is SDXL base's text encoders and VAE.
+# The 9-channel inpainting UNet; the rest of that repo is SDXL base's text encoders and VAE, so a
+# models folder holds its unet/ alone and the engine takes the other parts from SDXL base
+# (``base_model.is_unet_only``).
 SDXL_INPAINTING_UNET = ModelSpec(
     key="sdxl-inpainting-unet",
     repo_id="diffusers/stable-diffusion-xl-1.0-inpainting-0.1",

@@ -58,7 +58,7 @@ def _resnet(source: str, target: str, table: dict[str, str]) -> dict[str, str]:
 
 
 def unet_names(unet: UNet2DConditionModel) -> dict[str, str]:
-    """diffusers module prefix -> LDM module prefix, for an SD1.x UNet of any widths."""
+    """diffusers module prefix -> LDM module prefix, for an SD1.x or SDXL UNet of any widths."""
     config = unet.config
     per_block = config.layers_per_block
     names = {
@@ -68,6 +68,8 @@ def unet_names(unet: UNet2DConditionModel) -> dict[str, str]:
         "conv_norm_out.": "out.0.",
         "conv_out.": "out.2.",
     }
+    if getattr(unet, "add_embedding", None) is not None:  # SDXL's pooled text + time ids embedding
+        names |= {"add_embedding.linear_1.": "label_emb.0.0.", "add_embedding.linear_2.": "label_emb.0.2."}
     for block_index, block in enumerate(unet.down_blocks):
         for layer in range(per_block):
             slot = (per_block + 1) * block_index + layer + 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +36,10 @@ class StableDiffusionModels:
     device: torch.device  # kept here: asking a module walks all its parameters
     dtype: torch.dtype
     two_encoders: SDXLTextEncoders | None = None  # SDXL: both encoders (the first is ``text_encoder``)
+    vae_name: str | None = None  # the VAE in place of the model's own, as the PNG's ``VAE`` names it
+    # The float32 copy of an overflowing float16 VAE, made on first decode; it goes with these models.
+    _float32_vae: list[AutoencoderKL] = field(default_factory=list, init=False, repr=False, compare=False)
+    _float32_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -45,8 +51,26 @@ class StableDiffusionModels:
         encoders = ("text_encoder",) if self.two_encoders is None else ("text_encoder", "text_encoder_2")
         return describe(self.unet.config, self.vae_scale_factor, encoders)
 
-    def with_vae(self, vae: AutoencoderKL) -> StableDiffusionModels:
-        return replace(self, vae=vae, image_processor=VaeImageProcessor(vae_scale_factor=vae_scale_factor(vae)))
+    def with_vae(self, vae: AutoencoderKL, name: str | None = None) -> StableDiffusionModels:
+        return replace(
+            self, vae=vae, image_processor=VaeImageProcessor(vae_scale_factor=vae_scale_factor(vae)), vae_name=name
+        )
+
+    def decoding_vae(self) -> AutoencoderKL:
+        """The VAE to decode with: a float16 VAE whose config says it overflows there (``force_upcast``,
+        SDXL base's) decodes through a float32 copy, made once for these models and freed with them."""
+        if not needs_upcast(self.vae):
+            return self.vae
+        with self._float32_lock:
+            if not self._float32_vae:  # a copy: the float16 model stays as requests share it
+                self._float32_vae.append(copy.deepcopy(self.vae).to(torch.float32))
+            return self._float32_vae[0]
+
+
+def needs_upcast(vae: AutoencoderKL) -> bool:
+    """A float16 VAE whose config says it overflows there (SDXL base's); ``madebyollin/sdxl-vae-fp16-fix``
+    says it does not, and decodes in float16 as it is."""
+    return vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))
 
 
 def vae_scale_factor(vae: AutoencoderKL) -> int:
@@ -66,19 +90,27 @@ def _diffusers_weights(folder: Path) -> dict[str, Any]:
 
 
 def load_stable_diffusion(
-    path: Path, device: torch.device | str, dtype: torch.dtype, parts: SingleFileParts | None = None
+    path: Path,
+    device: torch.device | str,
+    dtype: torch.dtype,
+    parts: SingleFileParts | None = None,
+    unet_folder: Path | None = None,
 ) -> StableDiffusionModels:
-    """A diffusers folder; with ``parts`` (read from a single file) only its tokenizer and scheduler.
-    A folder with a second text encoder (SDXL) loads both through ``SDXLTextEncoders``."""
+    """A diffusers folder; with ``parts`` (read from a single file) only its tokenizer(s) and scheduler;
+    with ``unet_folder``, that UNet in place of the folder's own. A folder with a second text encoder
+    (SDXL) loads both through ``SDXLTextEncoders``."""
     two_encoders = None
     try:
         if parts is None and (path / "text_encoder_2").is_dir():
             two_encoders = SDXLTextEncoders.from_folder(path, dtype)
+        if parts is not None and parts.text_encoder_2 is not None:
+            two_encoders = SDXLTextEncoders.from_folder(path, dtype, (parts.text_encoder, parts.text_encoder_2))
         if parts is not None:
             unet, vae, text_encoder = parts.unet, parts.vae, parts.text_encoder
         else:
+            unet_path = unet_folder or path / "unet"
             unet = UNet2DConditionModel.from_pretrained(
-                path / "unet", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "unet")
+                unet_path, torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(unet_path)
             )
             vae = AutoencoderKL.from_pretrained(
                 path / "vae", torch_dtype=dtype, use_safetensors=True, **_diffusers_weights(path / "vae")

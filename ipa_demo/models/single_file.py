@@ -1,8 +1,10 @@
-"""One-file SD1.5 checkpoints and VAEs (the original LDM layout), read with diffusers' single-file loader.
+"""One-file SD1.5 and SDXL checkpoints and VAEs (the original LDM layout), read with diffusers'
+single-file loader.
 
-diffusers can fetch the configs such a file needs from the Hub; we hand it our own SD1.5 folder
-instead (``config=``), so loading works offline. Before loading, the file's keys say what it is:
-anything but an SD1.x checkpoint is refused with a message naming what was found.
+diffusers can fetch the configs such a file needs from the Hub; we hand it our own folder of the
+file's family instead (``config=``), so loading works offline. Before loading, the file's keys say
+what it is: an SD1.x checkpoint (``cond_stage_model.transformer.*``), an SDXL one (CLIP-L and OpenCLIP
+bigG under ``conditioner.embedders.0/1``); anything else is refused with a message naming what was found.
 """
 
 from __future__ import annotations
@@ -17,18 +19,22 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
 from safetensors import safe_open
 from safetensors.torch import load_file
-from transformers import CLIPTextModel
+from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
 from ..errors import ModelLoadError
 
-UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
-UNET_CROSS = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"
+UNET_PREFIX = "model.diffusion_model."
+UNET_IN = UNET_PREFIX + "input_blocks.0.0.weight"
 SD1_TEXT = "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight"
+SDXL_TEXTS = (  # both of SDXL base's encoders; the refiner has only the second, under embedders.0
+    "conditioner.embedders.0.transformer.text_model.embeddings.position_embedding.weight",
+    "conditioner.embedders.1.model.positional_embedding",
+)
 VAE_KEYS = ("first_stage_model.encoder.conv_in.weight", "encoder.conv_in.weight")
 
 # What a key prefix says a file is, for files that are not SD1.x checkpoints (first match wins).
 _OTHER_KINDS: tuple[tuple[str, str], ...] = (
-    ("conditioner.embedders.", "an SDXL checkpoint (conditioner.embedders.* keys)"),
+    ("conditioner.embedders.0.model.", "an SDXL refiner checkpoint (conditioner.embedders.0.model.* keys)"),
     ("cond_stage_model.model.", "an SD2.x checkpoint (OpenCLIP text encoder, cond_stage_model.model.* keys)"),
     ("model.diffusion_model.joint_blocks.", "an SD3 checkpoint (joint_blocks)"),
     ("model.diffusion_model.double_blocks.", "a FLUX checkpoint (double_blocks)"),
@@ -44,6 +50,7 @@ _OTHER_KINDS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class CheckpointInfo:
+    family: str  # "sd15" or "sdxl", as ``Architecture.family``
     in_channels: int  # 4, or 9 for an inpainting UNet
     cross_attention_dim: int
 
@@ -100,7 +107,20 @@ def _keys_and_shapes(path: Path, wanted: tuple[str, ...]) -> tuple[list[str], di
     return keys, shapes
 
 
+_SDXL_PARTS = {
+    "the UNet (model.diffusion_model.*)": UNET_IN,
+    "CLIP-L (conditioner.embedders.0.transformer.*)": SDXL_TEXTS[0],
+    "OpenCLIP bigG (conditioner.embedders.1.model.*)": SDXL_TEXTS[1],
+}
+
+
 def _what_else(keys: list[str]) -> str:
+    if any(key.startswith("conditioner.embedders.") for key in keys) and not any(
+        key.startswith("conditioner.embedders.0.model.") for key in keys  # the refiner's, below
+    ):
+        present = set(keys)
+        missing = [part for part, key in _SDXL_PARTS.items() if key not in present]
+        return f"an SDXL checkpoint without {' and '.join(missing)}"
     for prefix, description in _OTHER_KINDS:
         if any(key.startswith(prefix) for key in keys):
             return description
@@ -110,17 +130,25 @@ def _what_else(keys: list[str]) -> str:
     return f"an unknown layout ({len(keys)} tensors, e.g. {sample})"
 
 
-def inspect_sd15_checkpoint(path: Path) -> CheckpointInfo:
-    """What the loader needs to know, after making sure the file is an SD1.x checkpoint."""
-    keys, shapes = _keys_and_shapes(path, (UNET_IN, UNET_CROSS))
-    if UNET_IN not in shapes or SD1_TEXT not in keys:
-        raise ModelLoadError(f"{path} is not an SD1.5 checkpoint: it looks like {_what_else(keys)}")
+def inspect_checkpoint(path: Path) -> CheckpointInfo:
+    """What the loader needs to know, after making sure the file is an SD1.x or SDXL checkpoint."""
+    keys, _ = _keys_and_shapes(path, ())
+    cross_key = next((key for key in keys if key.startswith(UNET_PREFIX) and key.endswith("attn2.to_k.weight")), "")
+    _, shapes = _keys_and_shapes(path, (UNET_IN, cross_key))  # every text attention reads the same width
+    present = set(keys)
+    family = "sd15" if SD1_TEXT in present else "sdxl" if all(key in present for key in SDXL_TEXTS) else None
+    if UNET_IN not in shapes or family is None:
+        raise ModelLoadError(
+            f"--base-model {path} is not an SD 1.5 or SDXL checkpoint: it looks like {_what_else(keys)}"
+        )
     in_channels = shapes[UNET_IN][1]
     if in_channels not in (4, 9):
         kind = "an instruct-pix2pix UNet" if in_channels == 8 else f"a UNet with {in_channels} input channels"
-        raise ModelLoadError(f"{path} holds {kind}; SD1.5 text-to-image (4) and inpainting (9) UNets are supported")
-    cross = shapes[UNET_CROSS][1] if UNET_CROSS in shapes else -1
-    return CheckpointInfo(in_channels, cross)
+        raise ModelLoadError(
+            f"--base-model {path} holds {kind}; text-to-image (4) and inpainting (9) UNets are supported"
+        )
+    cross = shapes[cross_key][1] if cross_key in shapes else -1
+    return CheckpointInfo(family, in_channels, cross)
 
 
 @dataclass(frozen=True)
@@ -128,16 +156,23 @@ class SingleFileParts:
     unet: UNet2DConditionModel
     vae: AutoencoderKL
     text_encoder: CLIPTextModel
+    text_encoder_2: CLIPTextModelWithProjection | None = None  # SDXL's second encoder
 
 
-def load_sd15_single_file(path: Path, config_folder: Path, dtype: torch.dtype) -> SingleFileParts:
-    """UNet, VAE and text encoder from one SD1.x file, configured from our SD1.5 folder."""
-    info = inspect_sd15_checkpoint(path)
+_TITLES = {"sd15": "SD1.5", "sdxl": "SDXL"}
+
+
+def load_single_file(
+    path: Path, info: CheckpointInfo, config_folder: Path, dtype: torch.dtype
+) -> SingleFileParts:
+    """UNet, VAE and text encoder(s) from one checkpoint (``inspect_checkpoint``), configured from a
+    folder of its family: SD 1.5's, or SDXL's with its second text encoder."""
+    title = _TITLES[info.family]
     expected = UNet2DConditionModel.load_config(config_folder / "unet")["cross_attention_dim"]
     if info.cross_attention_dim != expected:
         raise ModelLoadError(
-            f"{path}: its UNet attends to text of width {info.cross_attention_dim}, SD1.5's to {expected}: "
-            "not an SD1.5 checkpoint"
+            f"--base-model {path}: its UNet attends to text of width {info.cross_attention_dim}, {title}'s to "
+            f"{expected}: not an {title} checkpoint"
         )
     config = {"config": str(config_folder), "local_files_only": True, "torch_dtype": dtype}
     try:
@@ -149,9 +184,14 @@ def load_sd15_single_file(path: Path, config_folder: Path, dtype: torch.dtype) -
         text_encoder = create_diffusers_clip_model_from_ldm(
             CLIPTextModel, checkpoint, subfolder="text_encoder", **config
         )
+        text_encoder_2 = None
+        if info.family == "sdxl":
+            text_encoder_2 = create_diffusers_clip_model_from_ldm(
+                CLIPTextModelWithProjection, checkpoint, subfolder="text_encoder_2", **config
+            )
     except Exception as error:
-        raise ModelLoadError(f"cannot load the SD1.5 checkpoint {path}: {error}") from None
-    return SingleFileParts(unet, vae, text_encoder)
+        raise ModelLoadError(f"--base-model: cannot load the {title} checkpoint {path}: {error}") from None
+    return SingleFileParts(unet, vae, text_encoder, text_encoder_2)
 
 
 def load_vae_single_file(path: Path, config_folder: Path, dtype: torch.dtype) -> AutoencoderKL:

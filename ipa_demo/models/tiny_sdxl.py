@@ -20,6 +20,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 
 from ..architecture import SDXL_CONFIG, read_config, unet_config
 from .sources import ModelSources
+from .tiny_sdxl_file import write_sdxl_single_file
 from .tiny_response import denoising_skip, focused_self_attention
 from .tiny_sdxl_ip import write_sdxl_ip_adapters
 from .tiny_sdxl_structure import write_sdxl_structure
@@ -28,19 +29,24 @@ SDXL_BASE_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 FOLDER = SDXL_BASE_REPO.split("/")[-1]  # a models folder holds each repo under its name (ModelSpec.repo_name)
 UNET_CHANNELS = (8, 8, 8)
 VAE_CHANNELS = (8, 8, 16, 16)  # four levels: the VAE shrinks by 8, as SDXL's does
-TEXT_HIDDEN = 16  # each encoder's width; the UNet reads both side by side (768 + 1280 = 2048 on SDXL)
+TEXT_HIDDEN = 16  # the first encoder's width and the pooled projection's (768 and 1280 on SDXL)
+# The second encoder is wider, as SDXL's (1280); the UNet reads both side by side (768 + 1280 = 2048).
+# Widths that differ also let diffusers' single-file loader tell the two encoders apart, as it does SDXL's.
+TEXT_HIDDEN_2 = 24
 TIME_EMBED = 8  # per time id (256 on SDXL)
 TIME_IDS = 6  # original size, crop top-left, target size
 SAMPLE_SIZE = 8  # latents: 64 px
 
 
 def write_sdxl_set(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -> Path:
-    """The SDXL family's twins (``write_tiny_models`` calls this): the base, then what builds on its UNet."""
+    """The SDXL family's twins (``write_tiny_models`` calls this): the base, what builds on its UNet, and
+    the base as one single file."""
     folder = write_sdxl_base(models_dir, sd15, seed)
     unet = UNet2DConditionModel.from_pretrained(folder / "unet")
     sources = ModelSources(models_dir)
     write_sdxl_ip_adapters(sources, unet, seed)
     write_sdxl_structure(sources, folder, unet, seed)
+    write_sdxl_single_file(models_dir, folder)
     return folder
 
 
@@ -63,7 +69,7 @@ def write_sdxl_base(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -
         "block_out_channels": UNET_CHANNELS,
         "norm_num_groups": 4,
         "attention_head_dim": 2,  # heads per block, as on SD 1.5's config (5, 10, 20 on SDXL's)
-        "cross_attention_dim": 2 * TEXT_HIDDEN,
+        "cross_attention_dim": TEXT_HIDDEN + TEXT_HIDDEN_2,
         "addition_time_embed_dim": TIME_EMBED,
         "projection_class_embeddings_input_dim": TEXT_HIDDEN + TIME_IDS * TIME_EMBED,
         "sample_size": SAMPLE_SIZE,
@@ -80,10 +86,11 @@ def write_sdxl_base(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -
 
 
 def _text_config(vocab: dict[str, int], projection: bool) -> CLIPTextConfig:
+    hidden = TEXT_HIDDEN_2 if projection else TEXT_HIDDEN
     return CLIPTextConfig(
         vocab_size=len(vocab),
-        hidden_size=TEXT_HIDDEN,
-        intermediate_size=4 * TEXT_HIDDEN,
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
         projection_dim=TEXT_HIDDEN,
         num_hidden_layers=2,
         num_attention_heads=2,

@@ -57,20 +57,28 @@ class SDXLTextEncoders:
     force_zeros_for_empty_prompt: bool
 
     @classmethod
-    def from_folder(cls, folder: Path, dtype: torch.dtype = torch.float32) -> SDXLTextEncoders:
-        """An SDXL diffusers folder's two tokenizers and encoders, and its empty-prompt rule."""
+    def from_folder(
+        cls,
+        folder: Path,
+        dtype: torch.dtype = torch.float32,
+        encoders: tuple[CLIPTextModel, CLIPTextModelWithProjection] | None = None,
+    ) -> SDXLTextEncoders:
+        """An SDXL diffusers folder's two tokenizers and encoders, and its empty-prompt rule;
+        ``encoders`` given (read from a single file), the folder's own are not loaded."""
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+        if encoders is None:
+            encoders = (
+                CLIPTextModel.from_pretrained(folder / "text_encoder", **_weights(folder / "text_encoder", dtype)),
+                CLIPTextModelWithProjection.from_pretrained(
+                    folder / "text_encoder_2", **_weights(folder / "text_encoder_2", dtype)
+                ),
+            )
         return cls(
             tokenizers=(
                 CLIPTokenizer.from_pretrained(folder / "tokenizer"),
                 CLIPTokenizer.from_pretrained(folder / "tokenizer_2"),
             ),
-            encoders=(
-                CLIPTextModel.from_pretrained(folder / "text_encoder", **_weights(folder / "text_encoder", dtype)).eval(),
-                CLIPTextModelWithProjection.from_pretrained(
-                    folder / "text_encoder_2", **_weights(folder / "text_encoder_2", dtype)
-                ).eval(),
-            ),
+            encoders=(encoders[0].eval(), encoders[1].eval()),
             force_zeros_for_empty_prompt=bool(index.get("force_zeros_for_empty_prompt", True)),
         )
 

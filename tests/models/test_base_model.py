@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,15 +10,19 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline
+from PIL import Image, ImageDraw
 from safetensors.torch import load_file, save_file
 
 from ipa_demo.engine import Engine
 from ipa_demo.errors import MissingModelError, ModelLoadError
+from ipa_demo.models.catalog import SD15
+from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_INPAINTING_UNET
 from ipa_demo.models.single_file import short_hash
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.models.tiny_user import SINGLE_FILE, VAE_FILE
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
 
+from ..helpers import noise_image
 from ..reference_pipelines import ReferencePipeline
 
 TOLERANCE = 1e-4
@@ -98,7 +103,7 @@ def test_a_vae_folder_that_is_the_models_own_changes_nothing(engine: Engine, tin
 @pytest.mark.parametrize(
     ("keys", "found"),
     [
-        ({"conditioner.embedders.1.model.ln_final.weight": (4,)}, "an SDXL checkpoint"),
+        ({"conditioner.embedders.1.model.ln_final.weight": (4,)}, "an SDXL checkpoint without the UNet"),
         ({"cond_stage_model.model.ln_final.weight": (4,), "model.diffusion_model.input_blocks.0.0.weight": (8, 4, 3, 3)},
          "an SD2.x checkpoint"),
         ({"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": (2, 8)}, "a LoRA"),
@@ -112,7 +117,7 @@ def test_a_file_that_is_not_sd15_is_refused_naming_what_it_is(
 ) -> None:
     path = tmp_path / "model.safetensors"
     save_file({key: torch.zeros(shape) for key, shape in keys.items()}, str(path))
-    with pytest.raises(ModelLoadError, match=f"is not an SD1.5 checkpoint: it looks like {found}"):
+    with pytest.raises(ModelLoadError, match=f"--base-model {path} is not an SD 1.5 or SDXL checkpoint: it looks like {found}"):
         Engine(ModelSources(tiny_models_dir), base_model=str(path))
 
 
@@ -232,3 +237,23 @@ def test_download_fetches_a_users_repo_into_the_models_folder_layout(
     monkeypatch.setattr(base_model, "hub_is_offline", lambda: True)
     assert main(["download", str(tmp_path / "models"), "--vae", "someone/vae"]) == 2
     assert "someone/vae: HF_HUB_OFFLINE is set" in capsys.readouterr().err
+
+
+def test_the_sdxl_inpainting_download_is_what_the_engine_loads(tmp_path: Path, tiny_models_dir: Path) -> None:
+    """``download --only sdxl-inpainting-unet`` fetches that repo's unet/ alone (the rest of the repo is SDXL
+    base's); a models folder with just those files runs it, with SDXL base's other parts, as the whole folder."""
+    spec = SDXL_INPAINTING_UNET
+    for other in (SD15, SDXL_BASE):
+        (tmp_path / other.repo_name).symlink_to(tiny_models_dir / other.repo_name)
+    for name in spec.files:  # what the download writes, taken from the tiny twin's whole folder
+        (tmp_path / spec.repo_name / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tiny_models_dir / spec.repo_name / name, tmp_path / spec.repo_name / name)
+    assert not (tmp_path / spec.repo_name / "model_index.json").exists()
+    image, mask = noise_image(64, 64, seed=9), Image.new("L", (64, 64))
+    ImageDraw.Draw(mask).rectangle((8, 20, 40, 60), fill=255)
+    settings = replace(SETTINGS, guidance=6.0, strength=1.0, steps=3, scheduler="Euler")
+    downloaded = Engine(ModelSources(tmp_path), base_model=spec.repo_id)
+    assert downloaded.models.unet.config.in_channels == 9 and downloaded.models.architecture.family == "sdxl"
+    whole = Engine(ModelSources(tiny_models_dir), base_model=spec.repo_id)
+    ours = downloaded.generate(settings, init_image=image, mask_image=mask).pixels
+    assert np.abs(ours - whole.generate(settings, init_image=image, mask_image=mask).pixels).max() == 0.0

@@ -14,6 +14,7 @@ from ipa_demo import engine as engine_module
 from ipa_demo.compare import compare
 from ipa_demo.engine import Engine
 from ipa_demo.models.catalog import CONTROLNETS, IP_ADAPTERS, T2I_ADAPTERS
+from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_CONTROLNETS, SDXL_IP_ADAPTERS, SDXL_T2I_ADAPTERS
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import (
     ControlNetSettings,
@@ -140,3 +141,28 @@ def test_app_passes_the_depth_model_from_flag_or_environment(monkeypatch: pytest
     assert run_app(monkeypatch, "--depth-model", "depth-anything-v2-small").kwargs["depth_model"] == (
         "depth-anything-v2-small"
     )
+
+
+def test_preload_covers_each_family_the_server_was_started_with(tiny_models_dir: Path, loader_calls) -> None:
+    """An SDXL base model among the server's: its adapters, ViT-bigG, ControlNets and T2I-Adapters load at
+    start too, and an SDXL request with all of them on loads nothing."""
+    engine = Engine(ModelSources(tiny_models_dir), base_model_options=[SDXL_BASE.repo_id])
+    engine.preload()
+    sdxl = {
+        "image_encoder:image_encoder_sdxl",
+        *(f"sdxl:ip:{variant}" for variant in SDXL_IP_ADAPTERS),
+        *(f"sdxl:controlnet:{kind}" for kind in SDXL_CONTROLNETS),
+        *(f"sdxl:t2i:{kind}" for kind in SDXL_T2I_ADAPTERS),
+    }
+    assert set(engine.loaded) == EVERY_MODEL | sdxl and engine.base_models.loads == 2
+    loader_calls.clear()
+    request = replace(SMALL, base_model=SDXL_BASE.repo_name, ip=IPAdapterSettings(scale=0.6, variant="plus"),
+                      controlnet=ControlNetSettings(kind="canny"), t2i=T2IAdapterSettings(kind="depth"))  # fmt: skip
+    engine.generate(request, [noise_image(64, 64, seed=2)], control_image=noise_image(64, 64, seed=3))
+    assert loader_calls == [] and engine.loads == len(EVERY_MODEL | sdxl) and engine.base_models.loads == 2
+
+
+def test_preload_of_an_sd15_server_loads_no_sdxl_model(tiny_models_dir: Path) -> None:
+    engine = Engine(ModelSources(tiny_models_dir))
+    engine.preload()
+    assert not any("sdxl" in key for key in engine.loaded)

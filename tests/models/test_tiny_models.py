@@ -70,8 +70,8 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(models_dir: Pa
     # the SDXL base twin's UNet, VAE and two text encoders, 4 also under their fp16 name (tiny_sdxl.py); its
     # ViT-bigG image encoder and four IP-Adapters (tiny_sdxl_ip.py); three ControlNets and three T2I-Adapters,
     # 4 also under fp16 names, the fp16-fix VAE, the inpainting folder's UNet (and its fp16 name) and the
-    # three files it links from the base (tiny_sdxl_structure.py)
-    assert len(reference) == 22 + 6 + 4 + (4 + 5) + (6 + 4 + 1 + 2 + 3)
+    # three files it links from the base (tiny_sdxl_structure.py); the SDXL base as one file (tiny_sdxl_file.py)
+    assert len(reference) == 22 + 6 + 4 + (4 + 5) + (6 + 4 + 1 + 2 + 3) + 1
     assert _weights(write_tiny_models(tmp_path / "again")) == reference
     other = _weights(write_tiny_models(tmp_path / "other", seed=1))
     assert other.keys() == reference.keys()

@@ -43,7 +43,8 @@ def _theirs(pipe: StableDiffusionXLPipeline, negative: str | None, guided: bool,
 def test_guided_rows_equal_diffusers(encoders, pipe, ours: str, theirs: str | None, n: int) -> None:
     text = encoders.encode("a photo of a cat", ours, guided=True, num_images=n)
     embeddings, pooled = _theirs(pipe, theirs, True, n)
-    assert text.embeddings.shape == (2 * n, 77, 32) and text.pooled.shape == (2 * n, 16)
+    width = pipe.text_encoder.config.hidden_size + pipe.text_encoder_2.config.hidden_size  # side by side
+    assert text.embeddings.shape == (2 * n, 77, width) and text.pooled.shape == (2 * n, 16)
     torch.testing.assert_close(text.embeddings, embeddings, rtol=0, atol=1e-6)
     torch.testing.assert_close(text.pooled, pooled, rtol=0, atol=1e-6)
 
