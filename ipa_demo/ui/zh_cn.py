@@ -136,6 +136,8 @@ PAGE: dict[str, str] = {
     "weak middle": "中间弱",
     "strong middle": "中间强",
     "From mask and stages": "按蒙版和阶段填入",
+    "From the layer preset": "按层预设填入",
+    "Per-layer weights grid": "逐层权重表",
     "Clear": "清空",
     "**Several references**": "**多张参考图**",
     "average": "平均",
@@ -274,6 +276,9 @@ _UNIT_PARTS = {
     "kind": "类型", "image": "图像", "the image is already a map": "图像已是控制图",
     "region mask (white: acts)": "区域蒙版（白色处生效）", "scale": "强度", "start": "开始", "end": "结束",
     "factor": "作用步数比例", "reference image(s)": "参考图", "variant": "版本", "layers": "作用层", "λ": "λ",
+    "weight curve": "权重曲线", "per-layer weights": "逐层权重", "per-layer weights grid": "逐层权重表",
+    "several references": "多张参考图", "reference weights": "参考图权重", "region masks": "区域蒙版",
+    "draw a mask": "画蒙版", "negative reference image": "反向参考图",
 }  # fmt: skip
 
 
