@@ -18,7 +18,7 @@ import gradio as gr
 
 from ..settings import Limits
 from ..settings.declarations import BY_NAME, COMBINE_MODES, CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS
-from ..settings.unit_keys import MASK_PRESETS, STAGE_NAMES
+from ..settings.unit_keys import MAP_KEY, MASK_PRESETS, STAGE_NAMES
 from ..settings.unit_names import UNIT_PARAMS, UNIT_WORDS
 from ..settings.units import FIRST_MORE, UnitKind
 from ..settings.values import default_values, floats_text
@@ -141,6 +141,8 @@ def form_values(form: UnitForm, values: Sequence[Any]) -> dict[str, Any]:
     unit = {key: value for key, value in given.items() if key != "mask"}
     if image:
         unit["map" if is_map else "image"] = _file(image)
+    elif is_map:  # no picture yet (a PNG's unit): the form still says that it takes a ready map
+        unit[MAP_KEY] = True
     if given.get("mask"):
         unit["mask"] = _file(given["mask"])
     return unit
@@ -161,7 +163,7 @@ def values_of_unit(form: UnitForm, unit: dict[str, Any]) -> list[Any]:
                 unit.get("start", 0.0), unit.get("end", 1.0), texts[0], unit.get("combine", COMBINE_MODES[0]),
                 texts[1], masks or None, _path(unit.get("negative"))]  # fmt: skip
     image = _path(unit.get("map")) or _path(unit.get("image"))
-    values = [unit.get("kind", "none"), image, bool(unit.get("map"))]
+    values = [unit.get("kind", "none"), image, bool(unit.get("map")) or unit.get(MAP_KEY) is True]
     if form.kind == "controlnet":
         values.append(_path(unit.get("mask")))
     defaults = {"scale": 1.0, "start": 0.0, "end": 1.0, "factor": 1.0}

@@ -63,7 +63,7 @@ def test_adding_a_controlnet_unit_on_the_page(page: Any, tmp_path: Path) -> None
     page.wait_for_selector("#output-gallery img")
     parameters = page.locator("#parameters textarea").input_value()
     assert "Weight: 0.55" in parameters and "Unit: controlnet 2" in parameters, parameters
-    assert "Module: canny, Model: control_v11p_sd15_canny" in parameters
+    assert "Module: none, Model: control_v11p_sd15_canny" in parameters  # a ready map: no preprocessor
 
 
 # A further IP-Adapter unit's fields, by the role that names them to assistive technology (a slider's and a

@@ -47,7 +47,8 @@ def test_the_shown_forms_become_the_parameter_files_as_gradio_file_values() -> N
     ]  # fmt: skip
     values = {**values_from_settings(GenerationSettings(prompt="")), "controlnet_units": units}
     settings = settings_from_values(values, 0)
-    assert settings.more_controlnet_units == (ControlNetSettings("depth", 0.7, 0.0, 0.8), ControlNetSettings("canny", 0.5, 0.1, 1.0))
+    assert settings.more_controlnet_units == (ControlNetSettings("depth", 0.7, 0.0, 0.8),
+                                              ControlNetSettings("canny", 0.5, 0.1, 1.0, is_map=True))  # fmt: skip
 
 
 UNTOUCHED_IP_FORM = [None, "base", "all", 0.7, 0.0, 1.0, "", "average", "", None, None]
@@ -136,3 +137,14 @@ def test_every_field_of_a_further_ip_unit_reaches_the_engine(tmp_path: Path) -> 
     assert [image.getpixel((0, 0)) for image in given.references] == [(200, 150, 120), (20, 40, 200)]
     assert [(mask.getpixel((0, 0)), mask.getpixel((63, 0))) for mask in given.masks] == [(255, 255), (0, 255)]
     assert given.negative is not None and given.negative.getpixel((0, 0)) == (0, 90, 0)
+
+
+def test_a_pngs_ready_map_unit_ticks_the_forms_map_box_and_keeps_it() -> None:
+    section = _sections()["controlnet"]
+    settings = GenerationSettings(prompt="", more_controlnet_units=(ControlNetSettings("depth", 0.4, is_map=True),))
+    restored = section.restore(values_from_settings(settings)["controlnet_units"])
+    values = restored[1 + len(section.forms) + 2 :][:7]
+    assert values == ["depth", None, True, None, 0.4, 0.0, 1.0]
+    units = section.assemble(1, *values, *[None] * 14)
+    read = settings_from_values({**values_from_settings(GenerationSettings(prompt="")), "controlnet_units": units}, 0)
+    assert read.more_controlnet_units == settings.more_controlnet_units
