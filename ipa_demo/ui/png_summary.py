@@ -7,6 +7,7 @@ the settings the text gave (by the page's labels, shortly), before the text itse
 
 from __future__ import annotations
 
+from ..mask_note import MASK_BLUR_KEY
 from ..settings.declarations import PACKED_KEYS, SETTINGS
 from ..settings.parameters import ParsedParameters
 from .feedback import short_name
@@ -29,6 +30,8 @@ def came_back(parsed: ParsedParameters, chinese: bool = False) -> list[str]:
         for setting in SETTINGS
         if given.get(setting.name) or (setting.png or packed.get(setting.name)) in parsed.pairs
     ]
+    if MASK_BLUR_KEY in parsed.pairs:  # the Inpaint tab's own control, not a setting of the request
+        labels.append(label_in(MASK_BLUR_KEY, chinese))
     return list(dict.fromkeys(short_name(label) for label in labels))
 
 
