@@ -11,7 +11,7 @@ from ..mask_note import MASK_BLUR_KEY
 from ..settings.declarations import PACKED_KEYS, SETTINGS
 from ..settings.parameters import ParsedParameters
 from .feedback import short_name
-from .translation import label_in
+from .translation import label_in, localized
 
 NOT_IN_A_PNG = (
     "Reference images are not stored in a PNG (nor the init, control or negative reference image): "
@@ -40,6 +40,7 @@ def summary(parsed: ParsedParameters, text: str, notes: list[str], chinese: bool
     found = came_back(parsed, chinese)
     if chinese:
         lines = [f"已载入 {len(found)} 项设置：{'、'.join(found)}。", NOT_IN_A_PNG_ZH]
+        lines += [f"注意：{localized(note, chinese)}。" for note in notes]
     else:
-        lines = [f"Loaded {len(found)} settings: {', '.join(found)}.", NOT_IN_A_PNG]
-    return "\n".join([*lines, *(f"Note: {note}." for note in notes), "", text])
+        lines = [f"Loaded {len(found)} settings: {', '.join(found)}.", NOT_IN_A_PNG, *(f"Note: {note}." for note in notes)]
+    return "\n".join([*lines, "", text])
