@@ -68,7 +68,7 @@ from .runtime import (
 )
 from .settings import ControlNetSettings, GenerationSettings, SettingsError, check_inputs
 from .settings.parameters import format_parameters
-from .settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images
+from .settings.units import NO_UNIT_IMAGES, UnitImages, check_unit_images, maps_as_given
 from .shared_use import SharedUse
 from .starts import FROM_NOISE, FromImage
 from .structure.control_maps import ControlMapMaker, Estimator, MapRequest, fit_to_size
@@ -364,7 +364,8 @@ class Engine:
         images = self.models.image_processor.numpy_to_pil(pixels)
         used = [prompt is not None for prompt in prompts]
         img2img = init_image is not None
-        parameters = [self.parameters_text(settings, seed, units, used, img2img) for seed in settings.image_seeds]
+        as_run = maps_as_given(settings, unit_images)  # the PNG says which further units got a ready map
+        parameters = [self.parameters_text(as_run, seed, units, used, img2img) for seed in settings.image_seeds]
         injection = recorder.maps(steps_to_run(settings, img2img)) if recorder is not None else None
         return GenerationResult(images, pixels, settings.image_seeds, parameters, text.warnings, maps, injection)
 

@@ -12,7 +12,7 @@ are plain ``Key: value`` pairs that every reader of the text (ours, A1111's) rea
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -35,6 +35,18 @@ def check_mask_blur(value: object, name: str) -> int:
     if not 0 <= value <= MAX_MASK_BLUR:
         raise ValueError(f"{name} must be 0 to {MAX_MASK_BLUR} pixels, got {value:g}")
     return int(value)
+
+
+def mask_blur_of(pairs: Mapping[str, str]) -> int | None:
+    """A text's ``Mask blur`` (an inpainting run's), None when it has none; ``ValueError`` when not 0 to 64."""
+    text = pairs.get(MASK_BLUR_KEY)
+    if text is None:
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{MASK_BLUR_KEY} must be a whole number of pixels, got {text[:40]!r}") from None
+    return check_mask_blur(value, MASK_BLUR_KEY)
 
 
 def blurred_mask(mask: Image.Image, blur: int) -> Image.Image:

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ipa_demo.mask_note import blurred_mask, check_mask_blur, mask_digest, mask_pairs, pasted_back, with_mask_note
+from ipa_demo.mask_note import (
+    blurred_mask,
+    check_mask_blur,
+    mask_blur_of,
+    mask_digest,
+    mask_pairs,
+    pasted_back,
+    with_mask_note,
+)
 from ipa_demo.settings.parameters import parse_parameters
 
 
@@ -47,3 +55,11 @@ def test_a_blur_out_of_range_is_refused_by_name(value: object) -> None:
     with pytest.raises(ValueError, match="^Mask blur "):
         check_mask_blur(value, "Mask blur")
     assert check_mask_blur(64.0, "Mask blur") == 64
+
+
+def test_a_texts_mask_blur_reads_back_and_a_bad_one_is_refused_by_name() -> None:
+    assert mask_blur_of(parse_parameters("a cat\nSteps: 2, Mask blur: 9, Mask digest: 0123456789ab").pairs) == 9
+    assert mask_blur_of(parse_parameters("a cat\nSteps: 2").pairs) is None  # not an inpainting's text
+    for bad, reason in (("99", "must be 0 to 64 pixels, got 99"), ("soft", "must be a whole number of pixels")):
+        with pytest.raises(ValueError, match=f"Mask blur {reason}"):
+            mask_blur_of({"Mask blur": bad})

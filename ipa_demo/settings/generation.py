@@ -145,6 +145,7 @@ class ControlNetSettings:
     end: float = 1.0
     guess_mode: bool = False  # the ControlNet sees only the conditional half and scales its residuals
     soft: bool = False  # soft injection: the A1111 extension's per-block factors (structure/controlnet.py)
+    is_map: bool = False  # a further unit's picture is a ready map (Module: none); the first unit's: control_is_map
 
     def __post_init__(self) -> None:
         check_declared(self, "controlnet")
@@ -163,6 +164,7 @@ class T2IAdapterSettings:
     scale: float = 1.0
     factor: float = 1.0  # fraction of the steps (from the first) that get the features
     soft: bool = False  # soft injection: the A1111 extension's per-level factors (structure/t2i_adapter.py)
+    is_map: bool = False  # a further unit's picture is a ready map (Module: none); the first unit's: control_is_map
 
     def __post_init__(self) -> None:
         check_declared(self, "t2i")
@@ -243,6 +245,9 @@ class GenerationSettings:
         for number, unit in enumerate(self.more_controlnet_units, start=2):
             require(not unit.guess_mode, f"controlnet_unit_{number}",
                     f"guess_mode: one switch for the request: set it with {label_of('guess_mode')}")  # fmt: skip
+        for section in ("controlnet", "t2i"):
+            require(not getattr(self, section).is_map, section,
+                    f"is_map is for further units; the first unit's control image is a map with {label_of('control_is_map')}")  # fmt: skip
         check_declared(self, "")
         for name in ("width", "height"):
             value = getattr(self, name)

@@ -8,9 +8,11 @@ units, then IP-Adapter units; the extension runs all three kinds as its units), 
 ignores beside its own fields: ``Unit: controlnet 2`` (which of our units it is), ``Soft`` (a ControlNet
 or T2I-Adapter unit's soft injection, which its Control Mode names too, but not alone under diffusers'
 guess mode) and, for IP-Adapter units, ``IP Layers``, ``IP Stages``, ``IP Weights``, ``IP Reference
-Weights``, ``IP Combine`` (the window is Guidance Start/End, the fit the Resize Mode). The first units keep their own keys too (``ControlNet:
-canny``, ``IP scale``, ...), which is how they are read back: entries of units 1 (and 2 for IP-Adapter)
-are for A1111, and an entry without ``Unit`` (one A1111 wrote) is not ours to read, as before.
+Weights``, ``IP Combine`` (the window is Guidance Start/End, the fit the Resize Mode). A structure unit
+given a ready map is ``Module: none``, as the extension writes a unit without preprocessor, and reads
+back as a map (``is-map``). The first units keep their own keys too (``ControlNet: canny``, ``IP scale``,
+...), which is how they are read back: entries of units 1 (and 2 for IP-Adapter) are for A1111, and an
+entry without ``Unit`` (one A1111 wrote) is not ours to read, as before.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from ..models.control_names import control_model, model_by_title
 from .checks import SettingsError, shown
 from .generation import ControlNetSettings, GenerationSettings, IPAdapterSettings, T2IAdapterSettings
-from .unit_keys import STAGE_NAMES, read_unit
+from .unit_keys import MAP_KEY, STAGE_NAMES, read_unit
 from .units import FIRST_MORE, UnitKind
 
 ENTRY = "ControlNet "
@@ -50,7 +52,7 @@ def _numbers(values: tuple[float, ...]) -> str:
 
 def _structure_entry(kind: UnitKind, number: int, unit: ControlNetSettings | T2IAdapterSettings,
                      settings: GenerationSettings) -> dict[str, str]:  # fmt: skip
-    is_map = settings.control_is_map and number == 1
+    is_map = settings.control_is_map if number == 1 else unit.is_map
     entry = {
         "Module": "none" if is_map else MAP_MODULES.get(unit.kind, unit.kind),
         "Model": control_model(kind, unit.kind).title if unit.kind != "none" else "None",
@@ -111,6 +113,8 @@ def _unit_values(kind: UnitKind, items: Mapping[str, str], where: str) -> dict[s
     if model is None or model.role != kind:
         raise SettingsError(where, f"Model: {shown(items.get('Model', ''))} is not a {kind} model this app has")
     values: dict[str, Any] = {"variant" if kind == "ip" else "kind": model.kind}
+    if kind != "ip" and items.get("Module") == "none":  # the extension's word for a ready map
+        values[MAP_KEY] = "true"
     if "Weight" in items:
         values["scale"] = items["Weight"]
     if kind != "ip" and "Soft" in items:

@@ -4,8 +4,8 @@ the API's ``{"kind": "depth", "scale": 0.7, "image": <file>}``, a sweep axis, a 
 Derived from the declarations: each declared setting of the first unit of a kind with a CLI flag is a
 key, named like the flag without its prefix (``--controlnet-scale`` -> ``scale``, ``--controlnet`` ->
 ``kind``, ``--reference-weight`` -> ``reference-weight``), checked as the first unit's setting is. The
-named shorthands (``preset``, ``curve``) and the unit's images (``reference``, ``image``, ``map``, ...)
-complete them. A value is text (the command line, a PNG) or JSON (the API); a key given more than once
+named shorthands (``preset``, ``curve``), a structure unit's ``is-map`` and the unit's images
+(``reference``, ``image``, ``map``, ...) complete them. A value is text (the command line, a PNG) or JSON (the API); a key given more than once
 is a list, which only list-valued keys take. Guess mode is one switch for the request, so no unit key.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Literal
 from ..architecture.layers import MASK_PRESETS, WEIGHT_CURVES
 from ..architecture.layers import STAGE_NAMES as STAGE_NAMES
 from .checks import SettingsError, shown
-from .declarations import SETTINGS, Setting
+from .declarations import BY_NAME, SETTINGS, Setting
 from .units import UNIT_KINDS, UnitKind, make_unit, unit_field
 from .coerce import flag, floats, number, whole
 
@@ -31,6 +31,9 @@ IMAGE_KEYS: dict[UnitKind, dict[str, ImageCount]] = {
     "t2i": {"image": "one", "map": "one"},
 }
 SHORTHAND_KEYS = {"preset": ("layers", MASK_PRESETS), "curve": ("weights", WEIGHT_CURVES)}  # IP units only
+# A structure unit's picture is a ready map: said by giving it as ``map``, or by this key where no picture
+# travels (a PNG's ``Module: none``, the page's form before its image comes back).
+MAP_KEY = "is-map"
 NOT_PER_UNIT = ("guess_mode",)
 
 
@@ -65,7 +68,7 @@ UNIT_KEYS: dict[UnitKind, dict[str, UnitKey]] = {kind: _keys(kind) for kind in U
 
 
 def known_keys(kind: UnitKind) -> tuple[str, ...]:
-    shorthands = tuple(SHORTHAND_KEYS) if kind == "ip" else ()
+    shorthands = tuple(SHORTHAND_KEYS) if kind == "ip" else (MAP_KEY,)
     return (*UNIT_KEYS[kind], *shorthands, *IMAGE_KEYS[kind])
 
 
@@ -117,6 +120,9 @@ def _attributes(kind: UnitKind, values: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if key in IMAGE_KEYS[kind]:
             continue
+        if kind != "ip" and key == MAP_KEY:
+            attributes["is_map"] = _setting_value(UnitKey(key, BY_NAME["control_is_map"], "is_map"), value)
+            continue
         if kind == "ip" and key in SHORTHAND_KEYS:
             key, value = _shorthand(key, value)
             if key in values:
@@ -166,6 +172,10 @@ def read_unit(kind: UnitKind, number_: int, values: Mapping[str, Any]) -> tuple[
             raise SettingsError("kind", f"say which {kind} model the unit uses, e.g. kind=canny")
         attributes = _attributes(kind, values)
         images = _images(kind, values)
+        if kind != "ip":
+            if attributes.get("is_map") and "image" in images:
+                raise SettingsError(MAP_KEY, "a ready map goes under map, not image (image is preprocessed)")
+            attributes["is_map"] = attributes.get("is_map", False) or "map" in images
     except SettingsError as error:
         raise SettingsError(field, f"{error.field}: {error.reason}") from None
     try:
@@ -183,4 +193,6 @@ def unit_values(kind: UnitKind, unit: Any) -> dict[str, Any]:
     for key, spec in UNIT_KEYS[kind].items():
         value = getattr(unit, spec.attribute)
         values[key] = value[spec.index] if spec.index is not None else (list(value) if isinstance(value, tuple) else value)
+    if getattr(unit, "is_map", False):
+        values[MAP_KEY] = True
     return values

@@ -11,7 +11,7 @@ reason with the key at fault (``controlnet_unit_2: scale: must be between 0 and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from PIL import Image
@@ -122,3 +122,14 @@ def check_unit_images(settings: GenerationSettings, images: UnitImages) -> None:
     for kind, units, given in more:
         for number, (unit, unit_images) in enumerate(zip(units, given), start=FIRST_MORE[kind]):  # type: ignore[index]
             _check_structure(kind, number, unit.is_active, unit_images)  # type: ignore[arg-type]
+
+
+def maps_as_given(settings: GenerationSettings, images: UnitImages) -> GenerationSettings:
+    """``settings`` with each further structure unit's ``is_map`` as its images say: what ran, for the PNG
+    (a caller may give a map without setting ``is_map``; the images decide how a unit's picture is used)."""
+    more = {
+        f"more_{kind}_units": tuple(replace(unit, is_map=given.map is not None) for unit, given in zip(units, given_images))
+        for kind, units, given_images in (("controlnet", settings.more_controlnet_units, images.controlnet),
+                                          ("t2i", settings.more_t2i_units, images.t2i))
+    }  # fmt: skip
+    return replace(settings, **more)  # type: ignore[arg-type]

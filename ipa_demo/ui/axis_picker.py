@@ -1,7 +1,8 @@
 """Explore's axes picked by the page's own words: a dropdown of settings (by their labels), then values.
 
 The sweep's API parameters stay ``x_axis`` / ``y_axis`` in the command line's syntax (``ip-scale=0,0.5,1``);
-the pickers write that text, and text typed or sent in that syntax shows in the pickers. Every setting
+the pickers write that text (a choice typed as the Chinese page names it, in English), and text typed or
+sent in that syntax shows in the pickers. Every setting
 with a command-line flag can be an axis (``explore.axes.axis_names``), plus the named layer presets and
 weight curves.
 """
@@ -12,10 +13,17 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from ..architecture.layers import MASK_PRESETS, WEIGHT_CURVES
 from ..explore.axes import axis_names
 from ..settings.declarations import SETTINGS
 from .components import HELPER
+from .zh_cn import ZH_CN
 
+# Per axis of named choices, the names as the Chinese page shows them -> the names the sweep reads (the API
+# stays English).
+_CHOICES = {**{setting.flag.removeprefix("--"): setting.choices for setting in SETTINGS if setting.flag and setting.choices},
+            "ip-preset": tuple(MASK_PRESETS), "ip-curve": tuple(WEIGHT_CURVES)}  # fmt: skip
+ENGLISH_NAMES = {axis: {ZH_CN[name]: name for name in names if name in ZH_CN} for axis, names in _CHOICES.items()}
 # The shorthand axes' names on the page (the settings' own labels name the rest).
 SHORTHAND_LABELS = {"ip-preset": "Layer preset", "ip-curve": "Per-layer weight curve"}
 NO_AXIS_LABEL = "(none)"
@@ -32,11 +40,20 @@ def axis_choices() -> list[tuple[str, str]]:
     return [(SHORTHAND_LABELS.get(name) or labels[name], name) for name in axis_names()]
 
 
+def english_values(name: str, values: str) -> str:
+    """The values as the sweep reads them: a choice typed as the Chinese page shows it (风格) in English (style)."""
+    names = ENGLISH_NAMES.get(name)
+    if not names:
+        return values
+    items = values.replace("，", ", ").split(",")
+    return ",".join(item.replace(item.strip(), names[item.strip()]) if item.strip() in names else item for item in items)
+
+
 def axis_text(name: str | None, values: str | None) -> str:
     """The axis in the command line's syntax; no setting picked: empty (no axis)."""
     if not name:
         return ""
-    return f"{name}={(values or '').strip()}"
+    return f"{name}={english_values(name, (values or '').strip())}"
 
 
 def picked(text: str | None) -> tuple[str, str] | None:

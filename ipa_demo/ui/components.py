@@ -17,6 +17,9 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
+from ..settings import Limits
+from ..settings.declarations import BY_NAME
+
 Input = TypeVar("Input", bound=gr.components.Component)
 # The options of the controls' own helper events: private, instant, silent.
 HELPER: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
@@ -49,3 +52,22 @@ def dropdown(*args: Any, **kwargs: Any) -> gr.Dropdown:
 
 def image(*args: Any, **kwargs: Any) -> gr.Image:
     return lenient(gr.Image(*args, **kwargs))
+
+
+def control(name: str, limits: Limits, value: Any, **overrides: Any) -> Any:
+    """The component of a declared setting: its kind, label, help, range (capped by ``limits``) or choices, and value."""
+    setting = BY_NAME[name]
+    options: dict[str, Any] = {"label": setting.label, "info": setting.help, "elem_id": name, **overrides}
+    if setting.control == "slider":
+        low = setting.ui_low if setting.ui_low is not None else setting.low
+        high = getattr(limits, setting.ui_limit) if setting.ui_limit else setting.high
+        return slider(low, high, value=value, step=setting.step, **options)
+    if setting.control in ("radio", "dropdown"):
+        make = radio if setting.control == "radio" else dropdown
+        choices = options.pop("choices", list(setting.choices))  # the server's own (base models)
+        return make(choices, value=value, **options)
+    if setting.control == "checkbox":
+        return gr.Checkbox(value=value, **options)
+    if setting.control == "number":
+        return gr.Number(value=value, precision=0, **options)
+    return gr.Textbox(value, **options)

@@ -17,12 +17,11 @@ from ..architecture import Architecture
 from ..architecture.layers import DEFAULT_ARCHITECTURE, MASK_PRESETS, STAGE_NAMES, STAGES
 from ..architecture.lengths import MASK_LENGTHS
 from ..settings import Limits
-from ..settings.declarations import BY_NAME
 from ..settings.unit_names import UNIT_PARAMS
 from ..settings.values import PARAMS, default_values
 from . import components as uc
 from .base_model import picker_choices
-from .components import HELPER
+from .components import HELPER, control
 from .explainer import add_explainer, stage_title
 from .fields import bits_from_mask, mask_from_bits, preset_of
 from .layer_grid import FamilyGrid, family_grid, preset_mask, wire_families
@@ -45,25 +44,6 @@ class Controls:
     @property
     def components(self) -> list[Any]:
         return [self.fields[name] for name in PARAMS]
-
-
-def control(name: str, limits: Limits, value: Any, **overrides: Any) -> Any:
-    """The component of a declared setting: its kind, label, help, range or choices, and value."""
-    setting = BY_NAME[name]
-    options: dict[str, Any] = {"label": setting.label, "info": setting.help, "elem_id": name, **overrides}
-    if setting.control == "slider":
-        low = setting.ui_low if setting.ui_low is not None else setting.low
-        high = getattr(limits, setting.ui_limit) if setting.ui_limit else setting.high
-        return uc.slider(low, high, value=value, step=setting.step, **options)
-    if setting.control in ("radio", "dropdown"):
-        make = uc.radio if setting.control == "radio" else uc.dropdown
-        choices = options.pop("choices", list(setting.choices))  # the server's own (base models)
-        return make(choices, value=value, **options)
-    if setting.control == "checkbox":
-        return gr.Checkbox(value=value, **options)
-    if setting.control == "number":
-        return gr.Number(value=value, precision=0, **options)
-    return gr.Textbox(value, **options)
 
 
 def _window(prefix: str, limits: Limits, values: dict[str, Any]) -> tuple[gr.Slider, gr.Slider]:

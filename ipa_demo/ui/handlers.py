@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from ..compare import compare
 from ..ip_adapter.inputs import masks_from_pairs
 from ..loop import StepCallback
-from ..mask_note import mask_pairs, with_mask_notes
+from ..mask_note import mask_blur_of, mask_pairs, with_mask_notes
 from ..metadata import read_png_parameters
 from ..settings import GenerationSettings, Limits, SettingsError
 from ..settings.declarations import IMAGE_PARAMS
@@ -299,31 +299,38 @@ class Handlers:
     # -- helper events (private) --
 
     def load_png(self, path: str | None, gradio_request: gr.Request | None = None) -> list[Any]:
-        """Every control from a PNG's ``parameters`` text; the images stay as they are. The summary above
-        the text is in the page's language (``gradio_request``)."""
+        """Every control from a PNG's ``parameters`` text, then the summary (in the page's language:
+        ``gradio_request``) and the Inpaint tab's mask blur; the images stay as they are."""
         if not path:
-            return [gr.skip()] * (len(PARAMS) + 1)
+            return [gr.skip()] * (len(PARAMS) + 2)
+        chinese = wants_chinese(gradio_request)
+
+        def refused(message: str) -> gr.Error:  # a toast in the page's language
+            return user_error(localized(message, chinese))
+
         with reported_errors("reading the PNG's settings"):
             try:
                 text = read_png_parameters(Path(path))
             except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-                raise user_error(f"{Path(path).name} is not a PNG this app can read.") from None
+                raise refused(f"{Path(path).name} is not a PNG this app can read.") from None
             if not text:
-                raise user_error(f"{Path(path).name} carries no generation parameters.")
+                raise refused(f"{Path(path).name} carries no generation parameters.")
             try:
                 parsed = parse_parameters(text)  # once: linear, and refused unread when too long
                 values = values_from_settings(settings_from_parameters(parsed))
+                blur = mask_blur_of(parsed.pairs)  # the Inpaint tab's, when the PNG is an inpainting's
                 # The masks travel in the text; the other images do not, and stay as they are.
                 for name, key in MASK_KEYS.items():
                     values[name] = list(masks_from_pairs(parsed.pairs, key, name, self.limits)) or None
             except (SettingsError, ValueError, StopIteration, KeyError) as error:
-                raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
+                raise refused(f"The parameters in {Path(path).name} cannot be used: {error}") from None
             # This page's picker only: the PNG's model when the app has it, else the page's own choice.
             base_model, notes = models_of_png(self.engine, parsed)
             values["base_model"] = base_model if base_model is not None else gr.skip()
-        shown = summary(parsed, text, notes, wants_chinese(gradio_request))
+        shown = summary(parsed, text, notes, chinese)
         kept = set(KEPT_ON_LOAD) - set(MASK_KEYS)
-        return [gr.skip() if name in kept else values[name] for name in PARAMS] + [shown]
+        restored = [gr.skip() if name in kept else values[name] for name in PARAMS]
+        return [*restored, shown, gr.skip() if blur is None else blur]
 
     def settings_of_selected(
         self, gallery: Sequence[Any] | None, selected: int | None, gradio_request: gr.Request | None = None
@@ -340,7 +347,7 @@ class Handlers:
             try:
                 return settings_from_parameters(text).seed
             except (SettingsError, ValueError) as error:
-                raise user_error(f"The parameters in {Path(path).name} cannot be used: {error}") from None
+                raise refused(f"The parameters in {Path(path).name} cannot be used: {error}") from None
 
     @staticmethod
     def use_as_reference(

@@ -7,10 +7,11 @@ the settings the text gave (by the page's labels, shortly), before the text itse
 
 from __future__ import annotations
 
+from ..mask_note import MASK_BLUR_KEY
 from ..settings.declarations import PACKED_KEYS, SETTINGS
 from ..settings.parameters import ParsedParameters
 from .feedback import short_name
-from .translation import label_in
+from .translation import label_in, localized
 
 NOT_IN_A_PNG = (
     "Reference images are not stored in a PNG (nor the init, control or negative reference image): "
@@ -29,6 +30,8 @@ def came_back(parsed: ParsedParameters, chinese: bool = False) -> list[str]:
         for setting in SETTINGS
         if given.get(setting.name) or (setting.png or packed.get(setting.name)) in parsed.pairs
     ]
+    if MASK_BLUR_KEY in parsed.pairs:  # the Inpaint tab's own control, not a setting of the request
+        labels.append(label_in(MASK_BLUR_KEY, chinese))
     return list(dict.fromkeys(short_name(label) for label in labels))
 
 
@@ -37,6 +40,7 @@ def summary(parsed: ParsedParameters, text: str, notes: list[str], chinese: bool
     found = came_back(parsed, chinese)
     if chinese:
         lines = [f"已载入 {len(found)} 项设置：{'、'.join(found)}。", NOT_IN_A_PNG_ZH]
+        lines += [f"注意：{localized(note, chinese)}。" for note in notes]
     else:
-        lines = [f"Loaded {len(found)} settings: {', '.join(found)}.", NOT_IN_A_PNG]
-    return "\n".join([*lines, *(f"Note: {note}." for note in notes), "", text])
+        lines = [f"Loaded {len(found)} settings: {', '.join(found)}.", NOT_IN_A_PNG, *(f"Note: {note}." for note in notes)]
+    return "\n".join([*lines, "", text])

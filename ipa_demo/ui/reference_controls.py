@@ -2,13 +2,15 @@
 
 Per-layer weights (a grid, one per layer, filled from a curve or from the layer mask and stage weights);
 how several references combine and their weights; region masks (uploaded or drawn); the negative
-reference image; a second adapter unit.
-``add`` is ``build_controls``' own: it makes a declared setting's control and records it by name.
+reference image; a second adapter unit. ``unit_options`` builds them for any IP-Adapter unit: the first
+one here (``add`` is ``build_controls``' own: it makes a declared setting's control and records it by
+name), the further ones in their forms (``unit_controls``), named after their unit (``Naming``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -33,6 +35,7 @@ from .helper_errors import helper_box, said_beside_only
 WEIGHT_HEADERS = [f"L{index} {STAGE_OF_LAYER[index]}" for index in range(NUM_LAYERS)]
 NO_CURVE = "—"
 ADD_MASK = "Add the drawing as the next mask"
+DRAW_MASK = "Draw a mask (paint white where the reference acts)"
 
 
 def shown_weights(text: str, mask: str, *stage_weights: float) -> list[list[float]] | Any:
@@ -59,32 +62,81 @@ def weights_from_grid(table: Any) -> str | Any:
         return gr.skip()
 
 
-def _layer_weights(add: Callable[..., None], fields: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Naming:
+    """How one unit's option controls are labelled and found: the first unit keeps its own labels and ids;
+    a further unit's are its name and a part (``IP-Adapter unit 3: region masks``, ``ip-unit-3-masks``)."""
+
+    unit: str = ""  # "IP-Adapter unit 3"; empty for the first unit
+    prefix: str = ""  # the elem_id prefix of a further unit, "ip-unit-3"
+
+    def label(self, first: str, part: str) -> str:
+        return f"{self.unit}: {part}" if self.unit else first
+
+    def id(self, first: str, part: str) -> str:
+        return f"{self.prefix}-{part}" if self.prefix else first
+
+    def named(self, first_id: str, part: str, label: str) -> dict[str, Any]:
+        """A declared control's overrides: none for the first unit (its declaration's label and id)."""
+        return {"label": f"{self.unit}: {label}", "elem_id": f"{self.prefix}-{part}"} if self.unit else {}
+
+
+FIRST_UNIT = Naming()
+Make = Callable[..., Any]  # (a declared setting's name, **overrides) -> its control, made where it is called
+# The shorthands' values -> the layer mask and stage weights they stand for (None: not readable now).
+Shorthands = Callable[..., "tuple[str, tuple[float, ...]] | None"]
+
+
+@dataclass
+class ReferenceOptions:
+    """One unit's controls beyond references, variant, λ, layers and window."""
+
+    weights: gr.Textbox  # per-layer weights as text
+    combine: gr.Radio
+    reference_weights: gr.Textbox
+    masks: gr.Gallery
+    negative: gr.Image
+
+
+def _first_unit_shorthands(mask: str, *stage_weights: float) -> tuple[str, tuple[float, ...]]:
+    return mask, tuple(stage_weights)
+
+
+def layer_weights(make: Make, naming: Naming, shorthands: list[Any], meaning: Shorthands = _first_unit_shorthands,
+                  fill_label: str = "From mask and stages") -> gr.Textbox:  # fmt: skip
+    """The per-layer weights: a curve, a fill from the unit's shorthands (``meaning`` reads them), a clear, the
+    grid and its text; returns the text (the setting ``ip_weights``)."""
     gr.Markdown("**Per-layer weights**: one number per layer (0–3), multiplying λ; empty: the mask × stage weights.")
     with gr.Row(equal_height=True):
-        curve = uc.dropdown([NO_CURVE, *WEIGHT_CURVES], value=NO_CURVE, label="Curve", elem_id="ip_curve", scale=2)
-        fill = gr.Button("From mask and stages", size="sm", elem_id="ip-weights-fill", scale=1)
-        clear = gr.Button("Clear", size="sm", elem_id="ip-weights-clear", scale=1)
-    shorthands = [fields["ip_layers"], *(fields[f"ip_stage_{stage}"] for stage in STAGE_NAMES)]
+        curve = uc.dropdown([NO_CURVE, *WEIGHT_CURVES], value=NO_CURVE, label=naming.label("Curve", "weight curve"),
+                            elem_id=naming.id("ip_curve", "curve"), scale=2)  # fmt: skip
+        fill = gr.Button(fill_label, size="sm", elem_id=naming.id("ip-weights-fill", "weights-fill"), scale=1)
+        clear = gr.Button("Clear", size="sm", elem_id=naming.id("ip-weights-clear", "weights-clear"), scale=1)
+
+    def shown(text: str, *values: Any) -> list[list[float]] | Any:
+        read = meaning(*values)
+        return gr.skip() if read is None else shown_weights(text, read[0], *read[1])
+
     grid = gr.Dataframe(
-        shown_weights("", *(control.value for control in shorthands)),
+        shown("", *(control.value for control in shorthands)),
         headers=WEIGHT_HEADERS, datatype="number", row_count=1, column_count=NUM_LAYERS, interactive=True,
-        type="array", elem_id="ip-weights-grid", show_label=False,
+        type="array", elem_id=naming.id("ip-weights-grid", "weights-grid"), show_label=False,
+        label=naming.label("Per-layer weights grid", "per-layer weights grid"),
     )  # fmt: skip
-    add("ip_weights", max_lines=1)
-    text = fields["ip_weights"]
+    text = make("ip_weights", max_lines=1, **naming.named("ip_weights", "weights", "per-layer weights"))
 
     grid.input(weights_from_grid, inputs=grid, outputs=text, **HELPER)
     for source in (text, *shorthands):
-        source.change(shown_weights, inputs=[text, *shorthands], outputs=grid, **HELPER)
+        source.change(shown, inputs=[text, *shorthands], outputs=grid, **HELPER)
     curve.input(lambda name: floats_text(WEIGHT_CURVES.get(name, ())) or gr.skip(), curve, text, **HELPER)
 
-    def from_shorthands(mask: str, *stage_weights: float) -> str | Any:
-        row = shown_weights("", mask, *stage_weights)
+    def from_shorthands(*values: Any) -> str | Any:
+        row = shown("", *values)
         return floats_text(tuple(row[0])) if isinstance(row, list) else row
 
     fill.click(from_shorthands, inputs=shorthands, outputs=text, **HELPER)
     clear.click(lambda: "", outputs=text, **HELPER)
+    return text
 
 
 def drawn_mask(drawing: Any) -> Image.Image | None:
@@ -126,40 +178,66 @@ def _second_unit(add: Callable[..., None], fields: dict[str, Any]) -> None:
     add("ip2_weights", max_lines=1)
 
 
-def _regions(fields: dict[str, Any]) -> None:
+def several_references(make: Make, naming: Naming) -> tuple[gr.Radio, gr.Textbox]:
+    gr.Markdown("**Several references**")
+    with gr.Row():
+        combine = make("ip_combine", **naming.named("ip_combine", "combine", "several references"))
+        weights = make("reference_weights", max_lines=1, placeholder="1, 0.5, …",
+                       **naming.named("reference_weights", "reference-weights", "reference weights"))  # fmt: skip
+    return combine, weights
+
+
+def regions(naming: Naming) -> gr.Gallery:
+    """One region mask per reference: uploaded, or drawn and added; returns the masks' gallery."""
     gr.Markdown(
         "**Regions**: one mask per reference, in their order (white: where it acts). With masks each "
         "reference attends on its own, and its weight above multiplies λ."
     )
     with gr.Row():
-        fields["reference_masks"] = gr.Gallery(
-            label="Region masks", type="filepath", interactive=True, columns=4, height=150, object_fit="contain",
-            elem_id="reference_masks",
+        masks = gr.Gallery(
+            label=naming.label("Region masks", "region masks"), type="filepath", interactive=True, columns=4,
+            height=150, object_fit="contain", elem_id=naming.id("reference_masks", "masks"),
         )  # fmt: skip
         with gr.Column():
             editor = gr.ImageEditor(
-                label="Draw a mask (paint white where the reference acts)", type="pil", image_mode="RGBA",
-                height=220, canvas_size=(DEFAULT_ARCHITECTURE.default_size,) * 2, elem_id="mask-editor",
+                label=naming.label(DRAW_MASK, "draw a mask"), type="pil", image_mode="RGBA",
+                height=220, canvas_size=(DEFAULT_ARCHITECTURE.default_size,) * 2,
+                elem_id=naming.id("mask-editor", "mask-editor"),
                 brush=gr.Brush(colors=["#ffffff", "#000000"], default_color="#ffffff"),
             )  # fmt: skip
-            add_mask = gr.Button(ADD_MASK, size="sm", elem_id="add-mask")
-            refused = helper_box("add-mask-error")
-    masks = fields["reference_masks"]
+            add_mask = gr.Button(ADD_MASK, size="sm", elem_id=naming.id("add-mask", "add-mask"))
+            refused = helper_box(naming.id("add-mask-error", "add-mask-error"))
     add_mask.click(said_beside_only(append_drawn_mask, ADD_MASK, 1), inputs=[editor, masks], outputs=[masks, refused],
                    **HELPER)  # fmt: skip
+    return masks
+
+
+def negative_reference(naming: Naming) -> gr.Image:
+    return uc.image(
+        label=naming.label("Negative reference image: the picture is steered away from it", "negative reference image"),
+        type="filepath", image_mode=None, height=160, elem_id=naming.id("negative_reference", "negative"),
+    )  # fmt: skip
+
+
+def unit_options(make: Make, naming: Naming, shorthands: list[Any], meaning: Shorthands = _first_unit_shorthands,
+                 fill_label: str = "From mask and stages") -> ReferenceOptions:  # fmt: skip
+    """Everything of an IP-Adapter unit beyond its references, variant, λ, layers and window, in the page's order."""
+    weights = layer_weights(make, naming, shorthands, meaning, fill_label)
+    combine, reference_weights = several_references(make, naming)
+    masks = regions(naming)
+    return ReferenceOptions(weights, combine, reference_weights, masks, negative_reference(naming))
 
 
 def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
+    """The first unit's options (recorded in ``fields`` by API parameter) and the second adapter."""
+
+    def make(name: str, **overrides: Any) -> Any:
+        add(name, **overrides)
+        return fields[name]
+
     title = "More reference options: per-layer weights, several references, regions, negative image, second adapter"
     with gr.Accordion(title, open=False, elem_id="reference-options"):
-        _layer_weights(add, fields)
-        gr.Markdown("**Several references**")
-        with gr.Row():
-            add("ip_combine")
-            add("reference_weights", max_lines=1, placeholder="1, 0.5, …")
-        _regions(fields)
-        fields["negative_reference"] = uc.image(
-            label="Negative reference image: the picture is steered away from it",
-            type="filepath", image_mode=None, height=160, elem_id="negative_reference",
-        )  # fmt: skip
+        shorthands = [fields["ip_layers"], *(fields[f"ip_stage_{stage}"] for stage in STAGE_NAMES)]
+        options = unit_options(make, FIRST_UNIT, shorthands)
+        fields["reference_masks"], fields["negative_reference"] = options.masks, options.negative
         _second_unit(add, fields)

@@ -30,14 +30,15 @@ CHINESE = "zh-CN"
 RUNNING_ON = "Running on:"  # a Markdown that starts with a key and goes on with what the server says
 _PREFIXES = (RUNNING_ON,)
 I18N = gr.I18n(en={text: text for text in ZH_CN}, **{CHINESE: {**ZH_CN, **GRADIO_ZH}})
-# Where Gradio leaves text as sent (a table's headers, the examples' names), this script puts in the Chinese,
-# whenever it appears, once the page shows Generate's Chinese (so it follows the language Gradio chose).
+# Where Gradio leaves text as sent (a table's headers, the examples' names, a toast's title), this script puts
+# in the Chinese, whenever it appears, once the page shows Generate's Chinese (so it follows the language Gradio
+# chose).
 CELLS_SCRIPT = f"""() => {{
   const cells = {json.dumps(CELLS, ensure_ascii=False)};
   const chosen = () => document.getElementById('generate-button')?.textContent.trim() === {json.dumps(ZH_CN["Generate"], ensure_ascii=False)};
   const swap = () => {{
     if (!chosen()) return;
-    for (const root of document.querySelectorAll('#examples, #compare-table, #sweep-table')) {{
+    for (const root of document.querySelectorAll('#examples, #compare-table, #sweep-table, .toast-title')) {{
       const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
       for (let node = walker.nextNode(); node; node = walker.nextNode()) {{
         const text = node.textContent.trim();

@@ -1,7 +1,8 @@
 """The page's further units: one closed section per kind, an "Add unit" button, a few controls per unit.
 
 The first unit of each kind keeps its place above; these are the units after it, as many as this server
-takes (``IPA_MAX_UNITS``). Each section holds the kind's API parameter (``controlnet_units``, a hidden JSON
+takes (``IPA_MAX_UNITS``). An IP-Adapter unit's form has all that the first unit's has, built by the same
+code (``reference_controls.unit_options``): per-layer weights, several references, regions, negative image. Each section holds the kind's API parameter (``controlnet_units``, a hidden JSON
 input that ``gradio_client`` callers fill directly) and the unit forms the page shows; whenever a form
 changes, its values are written into that parameter, files as Gradio's own file values. A PNG's units
 come back the other way: the parameter is written, then the forms from it.
@@ -16,13 +17,15 @@ from typing import Any
 import gradio as gr
 
 from ..settings import Limits
-from ..settings.declarations import BY_NAME, CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS
-from ..settings.unit_keys import MASK_PRESETS
+from ..settings.declarations import BY_NAME, COMBINE_MODES, CONTROLNET_KINDS, IP_VARIANTS, T2I_KINDS
+from ..settings.unit_keys import MAP_KEY, MASK_PRESETS, STAGE_NAMES
 from ..settings.unit_names import UNIT_PARAMS, UNIT_WORDS
 from ..settings.units import FIRST_MORE, UnitKind
+from ..settings.values import default_values, floats_text
 from . import components as uc
 from .components import HELPER
 from .payloads import META, OWN_CHECK
+from .reference_controls import Naming, unit_options
 from .unit_payloads import checked_units, units_input
 
 # What each unit form shows, by unit key: the first unit's setting it follows (label, range, help).
@@ -79,8 +82,19 @@ def _structure_form(kind: UnitKind, number: int) -> UnitForm:
     return UnitForm(kind, number, group, keys, inputs)
 
 
-def _ip_form(number: int) -> UnitForm:
+IP_KEYS = ("reference", "variant", "preset", "scale", "start", "end", "weights", "combine", "reference-weight", "mask",
+           "negative")  # fmt: skip
+IP_TEXT_KEYS = ("weights", "reference-weight")  # lists typed as "1, 0.5"; empty: not given
+
+
+def _preset_meaning(preset: str) -> tuple[str, tuple[float, ...]] | None:
+    """What a further unit's layer preset stands for (it has no stage weights: 1 each)."""
+    return (MASK_PRESETS[preset], (1.0,) * len(STAGE_NAMES)) if preset in MASK_PRESETS else None
+
+
+def _ip_form(number: int, limits: Limits) -> UnitForm:
     label = f"IP-Adapter unit {number}"
+    naming = Naming(label, f"ip-unit-{number}")
     with gr.Group(visible=False) as group:
         gr.Markdown(f"**{label}**")
         inputs: list[Any] = [gr.Gallery(label=f"{label}: reference image(s)", type="filepath", interactive=True,
@@ -97,33 +111,59 @@ def _ip_form(number: int) -> UnitForm:
                 inputs.append(uc.slider(setting.low, setting.high, value=value, step=setting.step,
                                         label=f"{label}: {'λ' if key == 'scale' else key}",
                                         elem_id=_elem_id("ip", number, key)))  # fmt: skip
-    return UnitForm("ip", number, group, ("reference", "variant", "preset", "scale", "start", "end"), inputs)
+
+        def make(name: str, **overrides: Any) -> Any:
+            return uc.control(name, limits, default_values()[name], **overrides)
+
+        options = unit_options(make, naming, [inputs[2]], _preset_meaning, "From the layer preset")
+        inputs += [options.weights, options.combine, options.reference_weights, options.masks, options.negative]
+    return UnitForm("ip", number, group, IP_KEYS, inputs)
+
+
+def _gallery_files(items: Any) -> list[dict[str, Any]]:
+    files = [_file(item[0] if isinstance(item, (list, tuple)) else item) for item in items or ()]
+    return [item for item in files if item]
 
 
 def form_values(form: UnitForm, values: Sequence[Any]) -> dict[str, Any]:
     """The unit a form's values stand for, as the API takes it."""
     given = dict(zip(form.keys, values, strict=True))
     if form.kind == "ip":
-        references = [_file(item[0] if isinstance(item, (list, tuple)) else item) for item in given.pop("reference") or ()]
-        return {**given, "reference": [item for item in references if item]}
+        unit = {key: value for key, value in given.items() if key not in ("mask", "negative", *IP_TEXT_KEYS)}
+        unit.update({key: given[key] for key in IP_TEXT_KEYS if str(given[key] or "").strip()})
+        unit["reference"] = _gallery_files(given["reference"])
+        if masks := _gallery_files(given["mask"]):
+            unit["mask"] = masks
+        if given["negative"]:
+            unit["negative"] = _file(given["negative"])
+        return unit
     image, is_map = given.pop("image"), given.pop("is_map")
     unit = {key: value for key, value in given.items() if key != "mask"}
     if image:
         unit["map" if is_map else "image"] = _file(image)
+    elif is_map:  # no picture yet (a PNG's unit): the form still says that it takes a ready map
+        unit[MAP_KEY] = True
     if given.get("mask"):
         unit["mask"] = _file(given["mask"])
     return unit
+
+
+def _as_text(value: Any) -> str:
+    """A list key's value as its text box shows it ("1, 0.5"); text as it came."""
+    return floats_text(tuple(value)) if isinstance(value, (list, tuple)) else str(value or "")
 
 
 def values_of_unit(form: UnitForm, unit: dict[str, Any]) -> list[Any]:
     """A form's values for a unit of the parameter (a PNG's units come without images)."""
     if form.kind == "ip":
         preset = next((name for name, bits in MASK_PRESETS.items() if bits == unit.get("layers")), "all")
-        references = [_path(item) for item in unit.get("reference") or () if _path(item)]
-        return [references or None, unit.get("variant", IP_VARIANTS[0]), preset,
-                unit.get("scale", 0.7), unit.get("start", 0.0), unit.get("end", 1.0)]  # fmt: skip
+        references, masks = ([_path(item) for item in unit.get(key) or () if _path(item)] for key in ("reference", "mask"))
+        texts = [_as_text(unit.get(key)) for key in IP_TEXT_KEYS]
+        return [references or None, unit.get("variant", IP_VARIANTS[0]), preset, unit.get("scale", 0.7),
+                unit.get("start", 0.0), unit.get("end", 1.0), texts[0], unit.get("combine", COMBINE_MODES[0]),
+                texts[1], masks or None, _path(unit.get("negative"))]  # fmt: skip
     image = _path(unit.get("map")) or _path(unit.get("image"))
-    values = [unit.get("kind", "none"), image, bool(unit.get("map"))]
+    values = [unit.get("kind", "none"), image, bool(unit.get("map")) or unit.get(MAP_KEY) is True]
     if form.kind == "controlnet":
         values.append(_path(unit.get("mask")))
     defaults = {"scale": 1.0, "start": 0.0, "end": 1.0, "factor": 1.0}
@@ -174,7 +214,7 @@ def unit_section(kind: UnitKind, limits: Limits) -> UnitSection:
         parameter = units_input(kind)
         setattr(parameter, OWN_CHECK, lambda payload, check_file: checked_units(kind, payload, check_file))
         count = gr.State(0)
-        forms = [(_ip_form if kind == "ip" else lambda number: _structure_form(kind, number))(FIRST_MORE[kind] + index)
+        forms = [_ip_form(FIRST_MORE[kind] + index, limits) if kind == "ip" else _structure_form(kind, FIRST_MORE[kind] + index)
                  for index in range(slots)]  # fmt: skip
         with gr.Row():
             add = gr.Button(f"Add another {word} unit", size="sm", interactive=slots > 0, elem_id=f"add-{kind}-unit")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 
 from ..architecture import SDXL
 from ..architecture.layers import STAGE_NAMES
@@ -114,7 +115,7 @@ PAGE: dict[str, str] = {
     "(none)": "（无）",
     "Per-layer weight curve": "逐层权重曲线",
     "Separated by commas: numbers, or names as the setting's own control shows them (Layer preset: all, style, composition); Layer mask also takes each (each layer alone) or leave-one-out.": (
-        "用逗号分隔：数字，或名称的英文写法（层预设：all、style、composition）；"
+        "用逗号分隔：数字，或设置自身控件上显示的名称（层预设：全部、风格、构图；英文名称也可以）；"
         "层蒙版还可以填 each（每层单独）或 leave-one-out（每次去掉一层）。"
     ),
     'What the sweep runs: the two above as text, with command-line names (NAME=V1,V2,...); you may type it here.': (
@@ -156,6 +157,8 @@ PAGE: dict[str, str] = {
     "weak middle": "中间弱",
     "strong middle": "中间强",
     "From mask and stages": "按蒙版和阶段填入",
+    "From the layer preset": "按层预设填入",
+    "Per-layer weights grid": "逐层权重表",
     "Clear": "清空",
     "**Several references**": "**多张参考图**",
     "average": "平均",
@@ -205,6 +208,10 @@ CELLS: dict[str, str] = {
     "seconds": "秒",
     "change vs λ=0": "与 λ=0 的变化",
     "time (s)": "用时（秒）",
+    # a toast's title: Gradio 6.31 shows its kind, capitalised, whatever title the server gives
+    "Error": "错误",
+    "Warning": "警告",
+    "Info": "提示",
 }
 
 # Gradio's own words that its zh-CN lacks (the image editor's), under Gradio's keys.
@@ -237,7 +244,13 @@ GRADIO_ZH: dict[str, str] = {
 
 PROGRESS_ZH = {"steps": "步"}  # the bar's unit
 
-MESSAGES: list[tuple[re.Pattern[str], str]] = [
+def _label(english: str) -> str:
+    """A control's label inside a reason, as the Chinese page names it (the table is complete when this runs)."""
+    return ZH_CN.get(english, english)
+
+
+# A replacement is a template, or a function of the match where a label inside the reason needs its Chinese.
+MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         (r"\*\*Not started\.\*\*", "**未开始。**"),
@@ -263,6 +276,34 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r": IP-Adapter is off \(λ 0, no layer or an empty window\): nothing to map$",
          "：IP-Adapter 已关闭（λ 为 0、没有层或作用区间为空）：没有可显示的注入图"),
         (r" is not an image", "不是图片"),
+        (r": must be finite, got (.+)$", r"：须为有限数，当前为 \1"),
+        (r": must be one of (.+), got (.+)$", r"：须为 \1 之一，当前为 \2"),
+        (r": must be true or false, got (.+)$", r"：须为 true 或 false，当前为 \1"),
+        (r": must be a list of numbers, got (.+)$", r"：须为数字列表，当前为 \1"),
+        (r": needs (\d+) numbers, got (\d+)$", r"：需要 \1 个数，当前为 \2 个"),
+        (r": must not be before (.+) \(([^()]+)\)$", lambda found: f"：不能早于“{_label(found[1])}”（{found[2]}）"),
+        (r": must not be below (.+) \(([^()]+)\)$", lambda found: f"：不能低于“{_label(found[1])}”（{found[2]}）"),
+        (r": must be above 0 \(0 would run no denoising step\)$", "：须大于 0（为 0 时不会运行任何去噪步）"),
+        (r": needs one weight per reference image \((\d+)\), got (\d+)$", r"：每张参考图需要一个权重（共 \1 张），当前为 \2 个"),
+        (r": needs one mask per reference \((\d+)\), got (\d+)$", r"：每张参考图需要一个蒙版（共 \1 张），当前为 \2 个"),
+        (r": at most (\d+) units of a kind on this server \(IPA_MAX_UNITS\), got (\d+)$",
+         r"：本服务器每种单元最多 \1 个（IPA_MAX_UNITS），当前为 \2 个"),
+        (r": at most (\d+) reference images on this server, got (\d+)$", r"：本服务器最多 \1 张参考图，当前为 \2 张"),
+        (r": at most (\d+) input images per request on this server, got (\d+)$",
+         r"：本服务器每个请求最多 \1 张输入图片，当前为 \2 张"),
+        (r": is missing$", "：缺少此项"),
+        (r": this IP-Adapter unit needs a reference image$", "：这个 IP-Adapter 单元需要一张参考图"),
+        (r": this unit needs a control image or a map$", "：这个单元需要一张控制图（照片或现成的图）"),
+        (r": give an image or a map, not both$", "：照片和现成的图只能给一个"),
+        (r":? must be 0 to (\d+) pixels, got (.+)$", r"：须为 0 到 \1 像素，当前为 \2"),
+        (r":? must be a whole number of pixels, got (.+)$", r"：须为整数像素，当前为 \1"),
+        (r"\bMask blur：", "蒙版模糊："),
+        (r"nothing is painted yet: paint over the part of the picture to redo", "还没有涂抹：请涂抹图片中要重绘的部分"),
+        (r"upload the picture to inpaint first", "请先上传要重绘的图片"),
+        (r"\b(IP-Adapter|ControlNet|T2I-Adapter) unit (\d+)", r"\1 单元 \2"),
+        *((rf"单元 (\d+) {key}\b", rf"单元 \1 {said}") for key, said in (
+            ("image", "图像"), ("map", "现成的图"), ("masks", "区域蒙版"), ("mask", "区域蒙版"), ("references", "参考图"),
+            ("reference", "参考图"), ("negative", "反向参考图"))),  # a unit's image keys
         (r"Generate an image first\.", "请先生成一张图片。"),
         # the progress bar (``runner.Readout``, ``explore.sweep.progress_label``)
         (r"^Denoising · ", "去噪 · "),
@@ -276,6 +317,14 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"会载入它们；已载入：）", "会载入它们）"),
         (r" s in all$", " 秒（总计）"),
         (r"Draw a mask first: paint white where the reference should act\.", "请先画蒙版：在参考图起作用的地方涂白。"),
+        # "Load settings from a PNG": its refusals, and the notes on the models a PNG names (``base_model``)
+        (r"^(.+) is not a PNG this app can read\.$", r"\1 不是本应用能读取的 PNG。"),
+        (r"^(.+) carries no generation parameters\.$", r"\1 不含生成参数。"),
+        (r"^The parameters in (.+?) cannot be used: ", r"\1 中的参数无法使用："),
+        (r"^the image was made with (.+), which is not configured here$", r"这张图片是用 \1 生成的，本服务器没有配置它"),
+        (r"^base model set to (.+), for your requests only$", r"底模已设为 \1，只影响你自己的请求"),
+        (r"^LoRA (.+) is not loaded here$", r"本服务器没有载入 LoRA \1"),
+        (r"^LoRA (.+) here has hash (\S+), the image's had (\S+)$", r"这里的 LoRA \1 的哈希为 \2，图片所用的为 \3"),
     )
 ]
 
@@ -294,6 +343,9 @@ _UNIT_PARTS = {
     "kind": "类型", "image": "图像", "the image is already a map": "图像已是控制图",
     "region mask (white: acts)": "区域蒙版（白色处生效）", "scale": "强度", "start": "开始", "end": "结束",
     "factor": "作用步数比例", "reference image(s)": "参考图", "variant": "版本", "layers": "作用层", "λ": "λ",
+    "weight curve": "权重曲线", "per-layer weights": "逐层权重", "per-layer weights grid": "逐层权重表",
+    "several references": "多张参考图", "reference weights": "参考图权重", "region masks": "区域蒙版",
+    "draw a mask": "画蒙版", "negative reference image": "反向参考图",
 }  # fmt: skip
 
 

@@ -76,6 +76,20 @@ def test_a_control_map_is_module_none_and_carries_no_thresholds() -> None:
     assert settings_from_parameters(format_parameters(mapped, 7, ip_used=False, img2img=False)).more_ip_units == SEVERAL.more_ip_units
 
 
+def test_a_further_units_ready_map_is_module_none_and_reads_back_as_a_map() -> None:
+    """As the extension writes a unit that got no preprocessor; the photo's units keep their module."""
+    mapped = replace(SEVERAL, more_controlnet_units=(ControlNetSettings("canny", 0.7, is_map=True), SEVERAL.more_controlnet_units[1]),
+                     more_t2i_units=(T2IAdapterSettings("depth", 0.8, 0.5, is_map=True), SEVERAL.more_t2i_units[1]))  # fmt: skip
+    text = format_parameters(mapped, 7, ip_used=False, img2img=False)
+    pairs = parse_parameters(text).pairs
+    entries = {fields["unit"]: fields for fields in (_extension_reads(pairs[f"ControlNet {index}"]) for index in range(6))}
+    assert entries["controlnet 2"]["module"] == "none" and "threshold_a" not in entries["controlnet 2"]
+    assert (entries["controlnet 3"]["module"], entries["t2i 2"]["module"], entries["t2i 3"]["module"]) == ("openpose", "none", "openpose")
+    assert entries["controlnet 1"]["module"] == "canny"  # the first unit's photo: control_is_map is off
+    read = settings_from_parameters(text)
+    assert (read.more_controlnet_units, read.more_t2i_units) == (mapped.more_controlnet_units, mapped.more_t2i_units)
+
+
 def test_a_text_without_units_reads_as_before_and_the_extensions_own_entries_are_not_ours() -> None:
     old = "a cat\nNegative prompt: \nSteps: 20, Seed: 3, ControlNet: canny, ControlNet scale: 0.5"
     a1111 = old + ', ControlNet 0: "Module: lineart, Model: control_v11p_sd15_lineart [5c23b17d], Weight: 1"'
@@ -130,6 +144,8 @@ def any_unit(draw: st.DrawFn, kind: str) -> Any:
             attributes[spec.attribute] = value
     if kind == "ip":
         attributes["stage_weights"] = tuple(stages)
+    else:
+        attributes["is_map"] = draw(st.booleans())
     if "start" in attributes:
         attributes["start"], attributes["end"] = sorted((attributes["start"], attributes["end"]))
     return make_unit(kind, 9, attributes)  # type: ignore[arg-type]

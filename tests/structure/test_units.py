@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PIL import Image
 from ipa_demo.engine import Engine
 from ipa_demo.ip_adapter.inputs import MoreReferences
 from ipa_demo.settings import ControlNetSettings, GenerationSettings, IPAdapterSettings, SettingsError, T2IAdapterSettings
+from ipa_demo.settings.parameters import settings_from_parameters
 from ipa_demo.settings.units import IPUnitImages, StructureImages, UnitImages
 
 from ..helpers import noise_image
@@ -170,6 +172,10 @@ def test_further_maps_come_back_under_their_units_names(engine: Engine) -> None:
     result = engine.generate(settings, control_image=edges(), units=UnitImages(controlnet=(StructureImages(map=depth_ramp()),)))
     assert set(result.control_maps) == {"canny", "controlnet_unit_2-canny"}
     assert np.array_equal(np.asarray(result.control_maps["controlnet_unit_2-canny"]), np.asarray(depth_ramp()))
+    # The PNG says what ran: the first unit's photo went through canny, unit 2's map through nothing.
+    modules = re.findall(r"Module: (\w+), Model: control_v11p_sd15_canny", result.parameters[0])
+    assert modules == ["canny", "none"], result.parameters[0]
+    assert settings_from_parameters(result.parameters[0]).more_controlnet_units == (ControlNetSettings("canny", is_map=True),)
 
 
 def test_the_engine_refuses_further_units_without_their_images_before_running(engine: Engine) -> None:

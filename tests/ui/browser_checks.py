@@ -1,11 +1,50 @@
-"""What the browser test measures on the page: toasts, what is in view, progress, whole images."""
+"""What the browser test measures on the page: toasts, what is in view, progress, whole images; and the
+set-up the walks share (a module's browser, a page opened and ready, axe-core's verdict)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+DESKTOP = {"width": 1366, "height": 768}
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+OPEN_EVERY_ACCORDION = "document.querySelectorAll('button.label-wrap:not(.open)').forEach(b => b.click())"
+
+
+@contextmanager
+def launched_chromium(executable: Path, args: Sequence[str]) -> Iterator[Browser]:
+    """One browser for a module's walks (a module fixture yields it)."""
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(executable), args=list(args))
+        yield browser
+        browser.close()
+
+
+def opened_page(browser: Browser, url: str, viewport: dict[str, int], *, timeout_ms: int, accordions: bool = False) -> Page:
+    """A new page at ``url``, once Generate shows; ``accordions``: with every accordion open."""
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(timeout_ms)
+    page.goto(url)
+    page.wait_for_selector("#generate-button")
+    if accordions:
+        for _ in range(3):  # nested ones show once their parent is open
+            page.evaluate(OPEN_EVERY_ACCORDION)
+            page.wait_for_timeout(300)
+    return page
+
+
+def serious(results: dict[str, Any]) -> list[str]:
+    """axe-core's serious and critical violations, each with the first places it found."""
+    return [
+        f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes'][:3]]}"
+        for violation in results["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
 
 # Samples every 100 ms, in the page, whether for every one of ``patterns`` a visible element under
 # ``root`` shows text matching it (the smallest such element, so a visible container does not count for

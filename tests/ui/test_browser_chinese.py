@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from ipa_demo.metadata import save_png
 from ipa_demo.ui.app import create_app, launch_options
 
 from .test_app import served
@@ -22,7 +24,7 @@ from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright
 from .test_ui import FakeEngine
 
 DESKTOP = {"width": 1366, "height": 768}
-TABS = ("generate", "compare", "explore")
+TABS = ("generate", "inpaint", "compare", "explore")
 OPEN_EVERY_ACCORDION = "document.querySelectorAll('button.label-wrap:not(.open)').forEach(b => b.click())"
 # Every visible text node, and the placeholders; hidden ones (a closed tab, display: none) are not read.
 VISIBLE_TEXTS = """() => {
@@ -49,6 +51,7 @@ NAMES = {
     "cpu", "IP-Adapter", "T2I-Adapter", "CLIP-I", "Canny", "CSV", "TSV",
     "SDXL", "Transformer",  # a model family, and the block kind Chinese SD users name in English
     "average", "concat", "all", "style", "composition", "each",  # API values, quoted after their Chinese
+    "LoRA",
 }
 NAME_PATTERNS = re.compile(
     r"(?:down|up)\d|(?:down|up)_blocks\.\d|L\d+|[a-z]+\+[a-z]+|[a-z0-9]+(?:-[a-z0-9]+)+|--[a-z0-9-]+|[\w.-]+\.(?:png|json|zip|safetensors)"
@@ -56,8 +59,22 @@ NAME_PATTERNS = re.compile(
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.+-]*[A-Za-z0-9]")
 
 
+class OneBaseModel:
+    """An engine's base models as the PNG loader asks them: one, which no PNG of these tests names."""
+
+    names = ("stable-diffusion-v1-5",)
+
+    def matching(self, used: Any) -> None:
+        return None
+
+    def check(self, name: str) -> None:
+        return None
+
+
 class DescribedEngine(FakeEngine):
     description = "cpu"
+    base_models = OneBaseModel()  # so that a loaded PNG's notes on its models show
+    loras = type("NoLoras", (), {"paths": {}})()
 
 
 def english_words(text: str) -> list[str]:
@@ -144,5 +161,33 @@ def test_a_refusal_beside_generate_is_chinese(browser: Any, app_url: str) -> Non
         note = page.locator("#steps .validation-error")  # the note beside the control, too
         playwright.expect(note).to_contain_text("本服务器最多 150")
         shot(page, "zh-refusal")
+    finally:
+        page.close()
+
+
+def test_the_png_loaders_toast_and_notes_are_chinese(browser: Any, app_url: str, tmp_path: Path) -> None:
+    page = open_page(browser, app_url, DESKTOP, "zh-CN")
+    try:
+        plain = tmp_path / "plain.png"
+        Image.new("RGB", (8, 8)).save(plain)
+        page.locator("#png-file input[type=file]").set_input_files(str(plain))
+        toast = page.locator(".toast-body").first
+        playwright.expect(toast).to_contain_text("不含生成参数")
+        said = toast.inner_text()
+        assert not english_words(said.replace("plain.png", "")), said
+        shot(page, "zh-png-toast")
+        page.close()
+        page = open_page(browser, app_url, DESKTOP, "zh-CN")  # a fresh loader: the refused file stays in the old one
+        text = 'a cat <lora:ink-wash:1>\nNegative prompt: \nSteps: 2, Seed: 1, Model: dreamshaper-8, Mask blur: 6'
+        made = save_png(Image.new("RGB", (8, 8)), tmp_path / "made.png", text)
+        page.locator("#png-file input[type=file]").set_input_files(str(made))
+        box = page.locator("#png-text textarea")
+        playwright.expect(box).to_have_value(re.compile("注意"))
+        head = box.input_value().split("\n\n")[0]  # the summary and its notes, before the PNG's own text
+        assert "蒙版模糊" in head and "dreamshaper-8" in head and "ink-wash" in head, head
+        assert not english_words(head), head
+        page.get_by_role("tab", name="局部重绘").click()  # the Inpaint tab's Mask blur came back too
+        playwright.expect(page.locator("#mask_blur input[type=number]")).to_have_value("6")
+        shot(page, "zh-png-notes")
     finally:
         page.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,13 @@ from .test_app import launched_app
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
 from .test_browser_inpainting import downloaded
 
+from .browser_checks import DESKTOP, WCAG_AA, launched_chromium, opened_page, serious  # noqa: E402 (needs playwright)
+
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
 expect = playwright.expect
 
-DESKTOP = {"width": 1366, "height": 768}
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+open_page = partial(opened_page, timeout_ms=TIMEOUT_MS)
 SIZE, STEPS, SEED = 256, 90, 2727
 BUSY_WITHIN_MS = 300
 # Clicks the button, then samples every 100 ms until the parameters box names the run's seed (or 3 minutes):
@@ -80,18 +82,8 @@ def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def browser(app_url: str) -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_chromium(CHROMIUM, CHROMIUM_ARGS) as launched:
         yield launched
-        launched.close()
-
-
-def open_page(browser: Any, url: str, viewport: dict[str, int]) -> Any:
-    page = browser.new_page(viewport=viewport)
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_selector("#generate-button")
-    return page
 
 
 def paint_a_band(page: Any, picture: Path) -> None:
@@ -177,9 +169,7 @@ def test_axe_finds_no_serious_violation_on_the_inpaint_tab(browser: Any, app_url
     page = open_page(browser, app_url + ("?__theme=dark" if theme == "dark" else ""), WIDTHS[width])
     page.get_by_role("tab", name="Inpaint").click()
     page.wait_for_timeout(300)
-    results = axe_module.Axe().run(page, context="#results", options=WCAG_AA).response
-    found = [f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes'][:3]]}"
-             for violation in results["violations"] if violation["impact"] in ("serious", "critical")]  # fmt: skip
+    found = serious(axe_module.Axe().run(page, context="#results", options=WCAG_AA).response)
     page.locator("#inpaint_image").scroll_into_view_if_needed()
     covered = page.evaluate(_LABEL_UNDER_TOOLBAR, "#inpaint_image")
     page.screenshot(path=str(screenshot_folder(tmp_path) / f"inpaint-tab-{width}-{theme}.png"))

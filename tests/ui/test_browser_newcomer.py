@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,23 @@ import pytest
 from .test_app import launched_app
 from .test_browser import ASSETS, CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
 
-from .browser_checks import cut_or_covered, in_viewport, progress_samples, share_during_run  # noqa: E402 (needs playwright)
+from .browser_checks import (  # noqa: E402 (needs playwright)
+    DESKTOP,
+    WCAG_AA,
+    cut_or_covered,
+    in_viewport,
+    launched_chromium,
+    opened_page,
+    progress_samples,
+    serious,
+    share_during_run,
+)
 
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
 expect = playwright.expect
 
-DESKTOP = {"width": 1366, "height": 768}
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-OPEN_EVERY_ACCORDION = "document.querySelectorAll('button.label-wrap:not(.open)').forEach(b => b.click())"
+open_page = partial(opened_page, timeout_ms=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -43,30 +52,8 @@ def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def browser(app_url: str) -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_chromium(CHROMIUM, CHROMIUM_ARGS) as launched:
         yield launched
-        launched.close()
-
-
-def open_page(browser: Any, url: str, viewport: dict[str, int], *, accordions: bool = False) -> Any:
-    page = browser.new_page(viewport=viewport)
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_selector("#generate-button")
-    if accordions:
-        for _ in range(3):  # nested ones show once their parent is open
-            page.evaluate(OPEN_EVERY_ACCORDION)
-            page.wait_for_timeout(300)
-    return page
-
-
-def serious(results: dict[str, Any]) -> list[str]:
-    return [
-        f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes'][:3]]}"
-        for violation in results["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

@@ -10,9 +10,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from ipa_demo.architecture.layers import WEIGHT_CURVES
+from ipa_demo.settings.values import floats_text
+
 from .test_app import launched_app
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright, set_slider
 
+from .browser_checks import WCAG_AA, serious  # noqa: E402 (needs playwright)
+
+axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
 expect = playwright.expect
 
 
@@ -58,4 +64,32 @@ def test_adding_a_controlnet_unit_on_the_page(page: Any, tmp_path: Path) -> None
     page.wait_for_selector("#output-gallery img")
     parameters = page.locator("#parameters textarea").input_value()
     assert "Weight: 0.55" in parameters and "Unit: controlnet 2" in parameters, parameters
-    assert "Module: canny, Model: control_v11p_sd15_canny" in parameters
+    assert "Module: none, Model: control_v11p_sd15_canny" in parameters  # a ready map: no preprocessor
+
+
+# A further IP-Adapter unit's fields, by the role that names them to assistive technology (a slider's and a
+# number box's names start "range slider for"/"number input for"), and the upload areas by their visible label.
+IP_UNIT_NAMED = {"combobox": ("variant", "weight curve"), "slider": ("λ", "start", "end"),
+                 "textbox": ("per-layer weights", "reference weights"), "grid": ("per-layer weights grid",)}  # fmt: skip
+IP_UNIT_LABELLED = ("reference image(s)", "layers", "several references", "region masks", "draw a mask",
+                    "negative reference image")  # fmt: skip
+
+
+def test_opening_an_ip_unit_shows_what_the_first_unit_has_with_accessible_names(page: Any) -> None:
+    page.get_by_text("More IP-Adapter units", exact=True).click()
+    unit = "IP-Adapter unit 3"
+    expect(page.get_by_role("textbox", name=f"{unit}: per-layer weights")).to_be_hidden()
+    page.locator("#add-ip-unit").click()
+    for role, parts in IP_UNIT_NAMED.items():
+        for part in parts:
+            expect(page.get_by_role(role, name=f"{unit}: {part}")).to_be_visible()
+    for part in IP_UNIT_LABELLED:
+        expect(page.get_by_text(f"{unit}: {part}", exact=True)).to_be_visible()
+    for button in ("weights-fill", "weights-clear", "add-mask"):
+        expect(page.locator(f"#ip-unit-3-{button}")).to_be_visible()
+    page.get_by_role("combobox", name=f"{unit}: weight curve").click()  # the curve fills the weights, as the first unit's
+    page.get_by_role("option", name="ease in").click()
+    expect(page.get_by_role("textbox", name=f"{unit}: per-layer weights")).to_have_value(floats_text(WEIGHT_CURVES["ease in"]))
+    found = serious(axe_module.Axe().run(page, context="#settings", options=WCAG_AA).response)
+    assert not found, found
+    expect(page.locator("#ip-unit-4-weights")).to_be_hidden()  # one form per click

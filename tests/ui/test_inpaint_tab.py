@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -20,13 +21,11 @@ from ipa_demo.engine import Engine
 from ipa_demo.inpaint_area import InpaintArea
 from ipa_demo.mask_note import mask_digest
 from ipa_demo.masked_fill import masked_fill
-from ipa_demo.metadata import read_png_parameters
+from ipa_demo.metadata import read_png_parameters, save_png
 from ipa_demo.settings import GenerationSettings, Limits
 from ipa_demo.settings.parameters import settings_from_parameters
 from ipa_demo.ui.app import create_app
-from ipa_demo.ui.handlers import Handlers
 from ipa_demo.ui.inpaint_handler import percent_label
-from ipa_demo.ui.outputs import OutputStore
 
 from ..helpers import noise_image
 from .test_app import served, small
@@ -82,15 +81,25 @@ def test_inpaint_is_the_engines_inpainting_pasted_back_through_the_blurred_mask(
     assert settings_from_parameters(saved).strength == 0.9  # the added pairs read back
 
 
-def test_a_png_with_the_mask_note_loads_its_settings(
-    client: Client, engine: Engine, picture: tuple[Image.Image, dict[str, object]], tmp_path: Path
+def test_a_png_with_the_mask_note_loads_its_settings_and_the_tabs_mask_blur(
+    client: Client, engine: Engine, picture: tuple[Image.Image, dict[str, object]]
 ) -> None:
+    """"Load settings from a PNG" (and "Load its settings") set the Inpaint tab's Mask blur from the text."""
     _, editor = picture
-    gallery, _, _ = client.predict(**small(steps=2, seed=5), inpaint_image=editor, mask_blur=4, inpaint_strength=0.5,
+    gallery, _, _ = client.predict(**small(steps=2, seed=5), inpaint_image=editor, mask_blur=9, inpaint_strength=0.5,
                                    api_name="/inpaint")  # fmt: skip
-    handlers = Handlers(engine, OutputStore(tmp_path), Limits())
-    loaded = handlers.load_png(gallery[0]["image"])
-    assert "Mask blur: 4" in loaded[-1] and "Mask digest: " in loaded[-1]
+    demo = create_app(engine, with_examples=False)
+    for api_name, arguments in (("load_png", (gallery[0]["image"],)), ("settings_of_selected", ([gallery[0]["image"]], 0))):
+        event = next(fn for fn in demo.fns.values() if fn.api_name == api_name)
+        answer = event.fn(*arguments)
+        answer = next(answer) if api_name == "settings_of_selected" else answer  # a queued helper: one yield
+        loaded = dict(zip((block.elem_id for block in event.outputs), answer, strict=True))
+        assert "Mask blur: 9" in loaded["png-text"] and "Mask digest: " in loaded["png-text"]
+        assert loaded["mask_blur"] == 9, api_name
+    plain = Path(gallery[0]["image"]).with_name("plain.png")  # a Generate PNG has no mask blur: the tab keeps its own
+    save_png(Image.open(gallery[0]["image"]), plain, "a cat\nNegative prompt: \nSteps: 2, Seed: 3, Size: 64x64")
+    event = next(fn for fn in demo.fns.values() if fn.api_name == "load_png")
+    assert event.fn(str(plain))[-1] == gr.skip()
 
 
 @pytest.mark.parametrize(

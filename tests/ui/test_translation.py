@@ -99,8 +99,9 @@ def test_a_refusal_beside_the_button_in_chinese() -> None:
 def test_each_message_pattern_says_it_in_chinese() -> None:
     from ipa_demo.ui.zh_cn import MESSAGES
 
-    for pattern, replacement in MESSAGES:
-        assert HAN.search(replacement), pattern.pattern
+    for pattern, replacement in MESSAGES:  # a function replacement is given a match of two groups
+        said = replacement if isinstance(replacement, str) else replacement(re.fullmatch(r"(\w+) (\w+)", "Steps 3"))
+        assert HAN.search(said), pattern.pattern
 
 
 def test_the_note_beside_a_control_is_chinese_for_the_page_and_english_for_an_api_caller(tmp_path) -> None:
@@ -129,3 +130,50 @@ def test_the_progress_bar_in_chinese() -> None:
     assert localized(readout.preparing(), chinese=True).startswith("准备中：")
     assert not re.search(r"[A-Za-z]{3,}", localized(readout.preparing(), chinese=True))
     assert localized(readout.step(3, 20), chinese=False) == readout.step(3, 20)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "chinese"),
+    [
+        ({"ip_start": 0.6, "ip_end": 0.4}, "不能早于"),
+        ({"canny_low": 200, "canny_high": 100, "controlnet": "canny"}, "不能低于"),
+        ({"ip_scale": 0.5, "reference_weights": "1, 0.5"}, "每张参考图需要一个权重"),
+        ({"ip_weights": "1, 2"}, "需要 16 个数"),
+        ({"controlnet_units": [{"kind": "depth", "scale": 0.5}]}, "ControlNet 单元 2 图像：这个单元需要一张控制图"),
+        ({"ip_units": [{"scale": 0.5}]}, "这个 IP-Adapter 单元需要一张参考图"),
+    ],
+)  # fmt: skip
+def test_refusals_that_had_no_chinese_phrase_now_have_one(tmp_path, reference_path, overrides, chinese) -> None:
+    from ipa_demo.settings import Limits
+    from ipa_demo.ui.handlers import Handlers
+    from ipa_demo.ui.outputs import OutputStore
+
+    from .test_ui import tiny_request
+
+    handlers = Handlers(FakeEngine(), OutputStore(tmp_path), Limits())  # type: ignore[arg-type]
+    values = tiny_request(reference_images=[(reference_path, None)], **overrides)
+    request = gr.Request(headers={"accept-language": "zh-CN,zh;q=0.9"})
+    notes = [item["message"] for item in handlers.validate_generate(request, **values) if not item["is_valid"]]
+    assert len(notes) == 1 and chinese in notes[0], notes
+    assert not re.search(r"\b(?!IP\b|ControlNet\b|Adapter\b|Canny\b)[A-Za-z]{3,}", notes[0]), notes[0]
+    english = [item["message"] for item in handlers.validate_generate(None, **values) if not item["is_valid"]]
+    assert not HAN.search(english[0]), english  # an API caller's stays English
+
+
+@pytest.fixture
+def reference_path(tmp_path) -> str:
+    from PIL import Image
+
+    path = tmp_path / "reference.png"
+    Image.new("RGB", (64, 64), "blue").save(path)
+    return str(path)
+
+
+def test_explore_takes_a_choice_as_the_chinese_page_names_it() -> None:
+    from ipa_demo.explore.axes import parse_axis
+    from ipa_demo.ui.axis_picker import axis_text
+
+    axis = parse_axis(axis_text("ip-preset", "全部，风格, composition"), "x_axis")
+    assert [value.label for value in axis.values] == ["all", "style", "composition"]
+    assert parse_axis(axis_text("ip-fit", "裁剪, 填充"), "x_axis").values[1].changes == {"ip_fit": "pad"}
+    assert axis_text("prompt", "全部, a cat") == "prompt=全部, a cat"  # free text stays as typed
