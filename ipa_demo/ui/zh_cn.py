@@ -281,6 +281,8 @@ MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
         (r": must be true or false, got (.+)$", r"：须为 true 或 false，当前为 \1"),
         (r": must be a list of numbers, got (.+)$", r"：须为数字列表，当前为 \1"),
         (r": needs (\d+) numbers, got (\d+)$", r"：需要 \1 个数，当前为 \2 个"),
+        (r": needs (\d+) numbers on SD 1\.5, (\d+) or (\d+) on SDXL, got (\d+)$",
+         r"：SD 1.5 需要 \1 个数，SDXL 需要 \2 或 \3 个，当前为 \4 个"),
         (r": must not be before (.+) \(([^()]+)\)$", lambda found: f"：不能早于“{_label(found[1])}”（{found[2]}）"),
         (r": must not be below (.+) \(([^()]+)\)$", lambda found: f"：不能低于“{_label(found[1])}”（{found[2]}）"),
         (r": must be above 0 \(0 would run no denoising step\)$", "：须大于 0（为 0 时不会运行任何去噪步）"),

@@ -22,7 +22,7 @@ from ipa_demo.inpaint_area import InpaintArea
 from ipa_demo.mask_note import mask_digest
 from ipa_demo.masked_fill import masked_fill
 from ipa_demo.metadata import read_png_parameters, save_png
-from ipa_demo.settings import GenerationSettings, Limits
+from ipa_demo.settings import GenerationSettings
 from ipa_demo.settings.parameters import settings_from_parameters
 from ipa_demo.ui.app import create_app
 from ipa_demo.ui.inpaint_handler import percent_label
