@@ -58,7 +58,7 @@ PAGE: dict[str, str] = {
     "Masked content": "蒙版区域内容",
     "What the painted part starts from: the picture (original), a wash of the colours around it "
     "(fill), or noise or grey in place of the picture (latent noise, latent nothing).": (
-        "涂抹部分从什么开始：原图（original）、周围颜色的晕染（fill），或以噪声、灰色代替原图（latent noise、latent nothing）。"
+        "涂抹部分从什么开始：原图、周围颜色的晕染（填充），或以噪声、灰色代替原图。"
     ),
     "fill": "填充",
     "original": "原图",

@@ -54,8 +54,7 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "controlnet_soft": (
         "柔和注入（提示词更重要）",
         "减弱 ControlNet 的浅层块：13 个块中第 i 块乘以 0.825^(12-i)，最深的块保持原权重"
-        "（A1111 的“My prompt is more important”；"
-        "与猜测模式同开时为“ControlNet is more important”）。",
+        "（A1111 控制模式的“更偏向提示词”；与猜测模式同开时为“更偏向 ControlNet”）。",
     ),
     "t2i": ("T2I-Adapter", "用 T2I-Adapter 保持结构：比 ControlNet 更轻，它的特征只计算一次。"),
     "t2i_scale": ("T2I 权重", "T2I-Adapter 保持结构有多严格。"),
@@ -63,7 +62,7 @@ SETTINGS_ZH: dict[str, tuple[str, str]] = {
     "t2i_soft": (
         "T2I 柔和注入（提示词更重要）",
         "减弱 T2I-Adapter 的浅层特征：四个层级分别乘以 0.25、0.62、0.825 和 1"
-        "（A1111 对 T2I-Adapter 的“My prompt is more important”）。",
+        "（A1111 对 T2I-Adapter 的“更偏向提示词”）。",
     ),
     "strength": ("重绘幅度", "图生图：初始图重绘多少（1：全部重绘，相当于没有初始图）。"),
     "ref_only": (

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from ipa_demo.metadata import save_png
+from ipa_demo.settings import SettingsError
 from ipa_demo.ui.app import create_app, launch_options
 
 from .test_app import served
@@ -69,6 +70,9 @@ class OneBaseModel:
 
     def check(self, name: str) -> None:
         return None
+
+    def choice(self, name: str) -> Any:  # no folder to read a layout from: the page shows SD 1.5's grid
+        raise SettingsError("base_model", "this fake has no model folders")
 
 
 class DescribedEngine(FakeEngine):
