@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..architecture.layers import NUM_LAYERS
+from ..architecture.lengths import MASK_LENGTHS, known_mask_lengths
 from .errors import bad_field
 from .lists import ControlModel, find_model
 
@@ -184,7 +184,8 @@ def _unit(index: int, where: str, values: Mapping[str, Any]) -> Unit:
     weighting = values.get("advanced_weighting")
     return Unit(
         index=index, field=where, role=role, kind=kind, is_map=is_map, images=images,
-        weight=values.get("weight", 1.0), start=values.get("guidance_start", 0.0),
+        weight=1.0 if weighting is not None and role == "ip" else values.get("weight", 1.0),
+        start=values.get("guidance_start", 0.0),
         end=values.get("guidance_end", 1.0), guess_mode=control_mode == CONTROL_MODES[2],
         soft=control_mode != CONTROL_MODES[0],
         threshold_a=values.get("threshold_a", -1), threshold_b=values.get("threshold_b", -1),
@@ -218,14 +219,15 @@ def _images(value: Any, field: str) -> tuple[UnitImage, ...]:
 
 
 def _layer_weights(value: Any, role: Role, field: str) -> tuple[Any, ...] | None:
-    """The extension's 16 SD 1.5 IP weights (input blocks, output blocks, then the middle block) in our
-    execution order (down, mid, up)."""
+    """The extension's IP weights: one per attention module in the order the UNet calls them (its
+    ``transformer_index``: input blocks, the middle block, output blocks), which is ours. They stand in
+    for the unit's ``weight`` (the extension then ignores it, and so do we: λ is 1 and these multiply it)."""
     if value is None:
         return None
     if role != "ip":
-        raise bad_field(field, "per-block weights are offered for IP-Adapter units only (16 on SD 1.5)")
-    if not isinstance(value, list) or len(value) != NUM_LAYERS:
+        raise bad_field(field, "per-block weights are offered for IP-Adapter units only")
+    if not isinstance(value, list) or len(value) not in MASK_LENGTHS:
         count = len(value) if isinstance(value, list) else value
-        reason = f"needs {NUM_LAYERS} numbers on SD 1.5 (6 input blocks, 9 output, 1 middle), got {count!r}"
+        reason = f"needs one number per attention module ({known_mask_lengths()}), got {count!r}"
         raise bad_field(field, reason[:200])
-    return (*value[:6], value[15], *value[6:15])
+    return tuple(value)

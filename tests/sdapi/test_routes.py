@@ -219,8 +219,9 @@ def test_extension_documentation_payloads(url: str) -> None:
     text = json.loads(reply.json()["info"])["infotexts"][0]
     assert "ControlNet: canny" in text and "ControlNet window: 0-0.9" in text, "guidance: the old name of guidance_end"
     assert "Reference-only: attn+adain" in text and "Ref fidelity: 0.3" in text
-    assert "IP scale: 0.6" in text and "Sampler: Euler," in text, "A1111's default sampler"
-    assert 'IP weights: "1, 1, 1, 1, 1, 1, 0.5, 1' in text, "the middle block's weight moves to the execution order"
+    assert "Sampler: Euler," in text, "A1111's default sampler"
+    assert "IP scale: 1," in text, "the extension's advanced weighting stands in for the unit's weight"
+    assert 'IP weights: "1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.5"' in text, "in the UNet's call order"
 
 
 def test_detect_makes_the_map_a_canny_unit_gets(api: webuiapi.WebUIApi, url: str) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from ipa_demo.architecture import SDXL
 from ipa_demo.sdapi.errors import ApiError
 from ipa_demo.sdapi.lists import find_model, sampler_of
 from ipa_demo.sdapi.units import CONTROL_MODES, read_units
@@ -77,15 +78,23 @@ def test_what_is_refused_names_its_field() -> None:
     refusal(".image.mask", module="canny", model="control_v11p_sd15_canny", image={"image": "AAAA", "mask": "BBBB"})
     refusal(".image", module="canny", model="control_v11p_sd15_canny", image=["AAAA", "BBBB", "CCCC"])
     refusal(".advanced_weighting", module="canny", model="control_v11p_sd15_canny", advanced_weighting=[1.0] * 13)
-    refusal(".advanced_weighting", module="ip-adapter_clip_sd15", model="ip-adapter_sd15", advanced_weighting=[1.0] * 11)
+    refusal(".advanced_weighting", module="ip-adapter_clip_sd15", model="ip-adapter_sd15", advanced_weighting=[1.0] * 12)
     refusal(".effective_region_mask", module="canny", model="control_v11p_sd15_canny", effective_region_mask="AAAA")
     refusal(".enabled", enabled="yes")
 
 
-def test_advanced_weighting_moves_the_middle_block_into_execution_order() -> None:
-    weights = [float(index) for index in range(16)]  # the extension: 6 input blocks, 9 output, the middle last
-    unit = one(module="ip-adapter_clip_sd15", model="ip-adapter_sd15", advanced_weighting=weights)
-    assert unit.layer_weights == (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 15.0, *map(float, range(6, 15)))
+def test_advanced_weighting_is_in_call_order_and_stands_in_for_the_weight() -> None:
+    """The extension keys its IP weights by ``transformer_index``, the order the UNet calls its attention
+    modules (input, middle, output: ours), and uses them instead of the unit's ``weight``."""
+    weights = [float(index) / 10 for index in range(16)]
+    unit = one(module="ip-adapter_clip_sd15", model="ip-adapter_sd15", weight=0.6, advanced_weighting=weights)
+    assert unit.layer_weights == tuple(weights) and unit.weight == 1.0
+    sdxl = one(module="ip-adapter-auto", model="ip-adapter_sdxl_vit-h", advanced_weighting=[0.0] * 6 + [1.0] + [0.0] * 4)
+    assert sdxl.layer_weights == (0.0,) * 6 + (1.0,) + (0.0,) * 4
+    # The extension's (and ComfyUI's) SDXL "style transfer" weights index 6 and "composition" index 3:
+    # in call order those are InstantStyle's blocks, our SDXL presets.
+    assert (SDXL.style, SDXL.composition) == ((6,), (3,))
+    assert one(module="ip-adapter_clip_sd15", model="ip-adapter_sd15", weight=0.6).weight == 0.6
 
 
 def test_model_names_and_samplers() -> None:
