@@ -113,12 +113,12 @@ def layer_weights(make: Make, naming: Naming, shorthands: list[Any], meaning: Sh
         fill = gr.Button(fill_label, size="sm", elem_id=naming.id("ip-weights-fill", "weights-fill"), scale=1)
         clear = gr.Button("Clear", size="sm", elem_id=naming.id("ip-weights-clear", "weights-clear"), scale=1)
 
-    def shown(text: str, *values: Any) -> list[list[float]] | Any:
+    def weights_shown(text: str, *values: Any) -> list[list[float]] | Any:
         read = meaning(*values)
         return gr.skip() if read is None else shown_weights(text, read[0], *read[1])
 
     grid = gr.Dataframe(
-        shown("", *(control.value for control in shorthands)),
+        weights_shown("", *(control.value for control in shorthands)),
         headers=WEIGHT_HEADERS, datatype="number", row_count=1, column_count=NUM_LAYERS, interactive=True,
         type="array", elem_id=naming.id("ip-weights-grid", "weights-grid"), show_label=False,
         label=naming.label("Per-layer weights grid", "per-layer weights grid"),
@@ -127,11 +127,11 @@ def layer_weights(make: Make, naming: Naming, shorthands: list[Any], meaning: Sh
 
     grid.input(weights_from_grid, inputs=grid, outputs=text, **HELPER)
     for source in (text, *shorthands):
-        source.change(shown, inputs=[text, *shorthands], outputs=grid, **HELPER)
+        source.change(weights_shown, inputs=[text, *shorthands], outputs=grid, **HELPER)
     curve.input(lambda name: floats_text(WEIGHT_CURVES.get(name, ())) or gr.skip(), curve, text, **HELPER)
 
     def from_shorthands(*values: Any) -> str | Any:
-        row = shown("", *values)
+        row = weights_shown("", *values)
         return floats_text(tuple(row[0])) if isinstance(row, list) else row
 
     fill.click(from_shorthands, inputs=shorthands, outputs=text, **HELPER)

@@ -87,14 +87,14 @@ def test_the_page_loading_a_png_sets_its_model_for_that_page_only_and_says_what_
     result = user_engine.generate(SETTINGS)
     png = save_png(result.images[0], tmp_path / "made.png", result.parameters[0])
     handlers = Handlers(two_models, OutputStore(tmp_path / "out"), Limits())
-    *values, shown = handlers.load_png(str(png))
+    *values, shown, _blur = handlers.load_png(str(png))
     assert values[PARAMS.index("base_model")] == "tiny-sd15"
     notes = ("Note: base model set to tiny-sd15, for your requests only.", "Note: LoRA tiny-lora is not loaded here.")
     assert all(note in shown.splitlines() for note in notes), shown
     assert two_models.base_model.name == "stable-diffusion-v1-5", "nothing switched for anyone else"
     other = tmp_path / "other.png"
     save_png(result.images[0], other, result.parameters[0].replace("Model hash: ", "Model hash: 0"))
-    *values, shown = handlers.load_png(str(other))
+    *values, shown, _blur = handlers.load_png(str(other))
     assert isinstance(values[PARAMS.index("base_model")], type(gr.skip()))  # the page keeps its own choice
     assert "Note: the image was made with tiny-sd15, which is not configured here." in shown
 
