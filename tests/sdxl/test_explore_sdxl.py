@@ -24,7 +24,9 @@ from ipa_demo.ui.base_model import base_model_architecture
 
 from ..helpers import noise_image
 
-BASE = GenerationSettings(prompt="a house", seed=5, width=64, height=64, steps=2, scheduler="Euler",
+# One step: a batch rounds differently from a single run (float32 kernels of another batch size), and the
+# tiny SDXL twin (its second text encoder widened for the single-file loader) grows that to 3e-3 in two.
+BASE = GenerationSettings(prompt="a house", seed=5, width=64, height=64, steps=1, scheduler="Euler",
                           ip=IPAdapterSettings(scale=0.8))  # fmt: skip
 
 
