@@ -104,8 +104,16 @@ def served(demo: gr.Blocks, **options: object) -> Iterator[str]:
 
     ``options`` go to ``demo.launch``, such as ``ipa_demo.ui.launch_options()`` as app.py passes them.
     """
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **options)
+    for attempt in range(2):
+        port = free_port()
+        try:
+            demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **options)
+            break
+        except ValueError as error:  # Gradio's start-up probe ("localhost is not accessible") gives up on a
+            # single 3 s timeout, which a loaded CI machine met once; a second try on a fresh port, then fail.
+            demo.close()
+            if attempt or "localhost is not accessible" not in str(error):
+                raise
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
