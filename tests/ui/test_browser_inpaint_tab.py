@@ -89,8 +89,9 @@ def browser(app_url: str) -> Iterator[Any]:
 def paint_a_band(page: Any, picture: Path) -> None:
     """Upload the picture into the tab's editor, then one zigzag stroke down the canvas's middle."""
     page.locator("#inpaint_image input[type=file]").set_input_files(str(picture))
-    page.wait_for_timeout(3000)  # a stroke within ~1 s of the upload, on two busy cores, may land before the
-    # editor holds the picture, and the click then sends no background ("upload the picture first")
+    page.wait_for_timeout(8000)  # a stroke within ~3 s of the upload, on two busy cores, may land before the
+    # editor holds the picture, and the click then sends no background ("upload the picture first"); the
+    # picture stays in the browser until the click, so there is no request to wait for
     editor = page.locator("#inpaint_image")
     expect(editor.get_by_role("button", name="Clear canvas")).to_be_enabled()
     box = editor.locator(".pixi-target canvas").bounding_box()

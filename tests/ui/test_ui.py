@@ -299,7 +299,8 @@ def test_concurrent_sessions_never_see_each_others_settings(engine, tmp_path: Pa
 
     probe = ProbeEngine(engine)
     with served(create_app(probe, concurrency=4, with_examples=False)) as url:
-        clients = [Client(url, verbose=False) for _ in requests]  # one browser session each
+        # One browser session each; a minute per read, as four runs at once on two busy cores took over 5 s.
+        clients = [Client(url, verbose=False, httpx_kwargs={"timeout": 60}) for _ in requests]
         jobs = [client.submit(**request, api_name="/generate") for client, request in zip(clients, requests)]
         together = [pixels(job.result(timeout=120)) for job in jobs]
         assert probe.most_active >= 2, "the four requests should have run at the same time"
