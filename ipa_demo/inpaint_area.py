@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from .mask_note import pasted_back, pasted_over
+from .masked_fill import masked_fill
 from .settings.units import StructureImages, UnitImages
 from .structure.control_maps import fit_to_size
 
@@ -83,6 +84,14 @@ class InpaintArea:
             return self.init, self.mask
         return (self.init.convert("RGB").crop(self.box).resize(size, Image.LANCZOS),
                 self.mask.convert("RGB").crop(self.box).resize(size, Image.LANCZOS))  # fmt: skip
+
+    def engine_start(self, size: tuple[int, int], fill: bool) -> tuple[Image.Image, Image.Image]:
+        """``engine_images``, with the masked part washed over by the colours around it for A1111's "fill"
+        (``inpainting_fill`` 0), at the output size, as A1111 fills the resized image."""
+        init, mask = self.engine_images(size)
+        if fill:
+            init = masked_fill(fit_to_size(init, *size), fit_to_size(mask, *size))
+        return init, mask
 
     def cropped(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
         """A unit's image as the extension crops it for "Only masked": fitted to the init image, the box's

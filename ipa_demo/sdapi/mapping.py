@@ -28,11 +28,9 @@ from ..settings import GenerationSettings, Limits, SettingsError, check_inputs, 
 from ..mask_note import blurred_mask, mask_pairs
 from ..settings.values import resolve_seed, settings_from_values, values_from_settings
 from ..settings.units import check_unit_images
-from ..structure.control_maps import fit_to_size
 from ..ui.fields import Request
 from ..ui.unit_fields import unit_images
 from .errors import bad_field
-from ..masked_fill import masked_fill
 from .images import EncodedImage, decode_all, image_bytes
 from ..inpaint_area import InpaintArea
 from .lists import sampler_of
@@ -264,9 +262,7 @@ class Mapper:
             _fits("init_images[0]", init.size, {0: "Just Resize", 1: "Crop and Resize"}.get(body.resize_mode, "other"),
                   settings.width, settings.height)  # fmt: skip
         if area is not None and isinstance(body, Img2ImgRequest):
-            init, mask = area.engine_images(size)  # "Only masked": the box's part at the output size
-            if body.inpainting_fill == 0:  # filled at the output size, as A1111 fills the resized image
-                init = masked_fill(fit_to_size(init, *size), fit_to_size(mask, *size))
+            init, mask = area.engine_start(size, fill=body.inpainting_fill == 0)  # "Only masked": the box's part
         references = tuple(by_role.get("reference_images", ()))
         more = MoreReferences(reference_masks=tuple(by_role.get("reference_masks", ())),
                               ip2_references=tuple(by_role.get("ip2_reference_images", ())),

@@ -23,9 +23,7 @@ import gradio as gr
 from ..inpaint_area import MAX_PADDING, InpaintArea
 from ..inpainting import LatentFill
 from ..mask_note import blurred_mask, check_mask_blur, mask_pairs, with_mask_note
-from ..masked_fill import masked_fill
 from ..settings import SettingsError
-from ..structure.control_maps import fit_to_size
 from ..settings.values import PARAMS
 from .errors import reported_errors, user_error
 from .feedback import Place, in_words
@@ -90,9 +88,7 @@ class InpaintJob:
         init image filled for "fill", and the latent fill."""
         request = self.request
         size = (request.settings.width, request.settings.height)
-        init, mask = self.area.engine_images(size)
-        if self.content == "fill":  # at the output size, as A1111 fills the resized image
-            init = masked_fill(fit_to_size(init, *size), fit_to_size(mask, *size))
+        init, mask = self.area.engine_start(size, fill=self.content == "fill")
         control = request.control_image
         if control is not None:
             control = self.area.cropped(control, size)
