@@ -78,7 +78,7 @@ def app_url(tiny_models_dir: Path, other_model: Path) -> Iterator[str]:
 
 def api_names(url: str) -> list[str]:
     """/generate's parameters, in order (also the order of the controls "Load settings from a PNG" sets)."""
-    parameters = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"]["/generate"]["parameters"]
+    parameters = httpx.get(f"{url}gradio_api/info", timeout=60).json()["named_endpoints"]["/generate"]["parameters"]
     return [parameter["parameter_name"] for parameter in parameters]
 
 
@@ -94,12 +94,12 @@ def generate_data(url: str, **values: Any) -> list[Any]:
 
 def generated(url: str, data: list[Any]) -> np.ndarray:
     """The first image /generate returns for ``data``, as 8-bit pixels."""
-    response = httpx.post(f"{url}gradio_api/call/generate", json={"data": data})
+    response = httpx.post(f"{url}gradio_api/call/generate", timeout=60, json={"data": data})
     assert response.status_code == 200, response.text
     stream = httpx.get(f"{url}gradio_api/call/generate/{response.json()['event_id']}", timeout=120).text
     assert "event: complete" in stream, stream
     outputs = json.loads(stream.split("event: complete\ndata:", 1)[1].strip().splitlines()[0])
-    image = httpx.get(outputs[0][0]["image"]["url"]).content
+    image = httpx.get(outputs[0][0]["image"]["url"], timeout=60).content
     return np.asarray(Image.open(io.BytesIO(image)).convert("RGB"), dtype=np.int16)
 
 
@@ -209,7 +209,7 @@ def test_a_png_with_an_unknown_model_hash_does_not_hash_the_models_again(
 
 def test_an_unknown_base_model_is_refused_naming_the_parameter(app_url: str) -> None:
     data = generate_data(app_url, base_model="/etc/passwd")
-    response = httpx.post(f"{app_url}gradio_api/call/generate", json={"data": data})
+    response = httpx.post(f"{app_url}gradio_api/call/generate", timeout=60, json={"data": data})
     assert response.status_code == 422, response.text
     refused = {item["parameter_name"]: item["message"] for item in response.json()["detail"] if not item["is_valid"]}
     assert refused == {"base_model": f"must be one of this server's base models: stable-diffusion-v1-5, {OTHER}"}
@@ -232,7 +232,7 @@ def test_the_a1111_api_override_picks_the_model_for_that_request_only(
         image = Image.open(io.BytesIO(base64.b64decode(response.json()["images"][0])))
         return np.asarray(image.convert("RGB"), dtype=np.int16)
 
-    listed = httpx.get(f"{app_url}sdapi/v1/sd-models").json()
+    listed = httpx.get(f"{app_url}sdapi/v1/sd-models", timeout=60).json()
     assert [model["model_name"] for model in listed] == ["stable-diffusion-v1-5", OTHER]
     # As A1111 lists a checkpoint: "name [first 10 hex of its SHA-256]", and the whole digest; a folder has none.
     whole = hashlib.sha256(other_model.read_bytes()).hexdigest()

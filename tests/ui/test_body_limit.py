@@ -76,13 +76,14 @@ def test_the_served_app_refuses_a_huge_json_body_over_raw_http_and_carries_on() 
     with served(create_app(NoEngine(), with_examples=False), **launch_options()) as url:
         padding = "x" * (2 * 1024 * 1024)
         body = json.dumps({"data": [padding], "fn_index": 0, "session_hash": "s", "event_data": None})
-        refused = httpx.post(f"{url}gradio_api/queue/join", content=body, headers={"content-type": "application/json"})
+        refused = httpx.post(f"{url}gradio_api/queue/join",
+                             timeout=60, content=body, headers={"content-type": "application/json"})
         assert refused.status_code == 413 and "too large" in refused.text
 
         def chunks():
             for _ in range(4):
                 yield padding.encode()[: 512 * 1024]
 
-        streamed = httpx.post(f"{url}gradio_api/queue/join", content=chunks())  # no content-length: chunked
+        streamed = httpx.post(f"{url}gradio_api/queue/join", timeout=60, content=chunks())  # no content-length: chunked
         assert streamed.status_code == 413
-        assert httpx.get(f"{url}config").status_code == 200
+        assert httpx.get(f"{url}config", timeout=60).status_code == 200

@@ -68,13 +68,13 @@ def blob_request(url: str, component_id: int, index: int, as_json: bool = False)
               "id": uuid.uuid4().hex, "type": "layer", "index": str(index)}  # fmt: skip
     if as_json:
         body = {**fields, "component_id": component_id, "data": {"id": fields["id"], "type": "layer", "index": index}}
-        return httpx.post(f"{url}gradio_api/component_server", json=body)
-    return httpx.post(f"{url}gradio_api/component_server", data=fields, files={"file": ("blob", b"x")})
+        return httpx.post(f"{url}gradio_api/component_server", timeout=60, json=body)
+    return httpx.post(f"{url}gradio_api/component_server", timeout=60, data=fields, files={"file": ("blob", b"x")})
 
 
 def test_no_editor_keeps_a_blob_sent_to_accept_blobs(app: tuple[gr.Blocks, str]) -> None:
     demo, url = app
-    config_editors = [c["id"] for c in httpx.get(f"{url}config").json()["components"] if c["type"] == "imageeditor"]
+    config_editors = [c["id"] for c in httpx.get(f"{url}config", timeout=60).json()["components"] if c["type"] == "imageeditor"]
     assert sorted(config_editors) == sorted(editor._id for editor in editors(demo).values())
     for component_id in config_editors:
         for as_json in (False, True):
@@ -91,7 +91,7 @@ def editor_value(layers: list[dict[str, Any]], composite: dict[str, Any] | None 
 
 def drawn_masks(url: str, value: dict[str, Any]) -> httpx.Response:
     """The unqueued helper behind "Add the drawing as the next mask"."""
-    config = httpx.get(f"{url}config").json()
+    config = httpx.get(f"{url}config", timeout=60).json()
     fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "append_drawn_mask")
     body = {"data": [value, None], "fn_index": fn_index, "session_hash": uuid.uuid4().hex}
     return httpx.post(f"{url}gradio_api/run/predict", json=body, timeout=60)
@@ -99,7 +99,8 @@ def drawn_masks(url: str, value: dict[str, Any]) -> httpx.Response:
 
 def generate(url: str, **overrides: Any) -> httpx.Response:
     body = json.dumps({"data": [request(**overrides)[name] for name in PARAMS]})
-    return httpx.post(f"{url}gradio_api/call/generate", content=body, headers={"content-type": "application/json"})
+    return httpx.post(f"{url}gradio_api/call/generate",
+                      timeout=60, content=body, headers={"content-type": "application/json"})
 
 
 def test_too_many_layers_are_refused_by_name_before_any_is_decoded(app, files, decoded) -> None:

@@ -111,7 +111,8 @@ def call_raw(url: str, **overrides: Any) -> httpx.Response:
     """POST /generate as plain JSON, which gradio_client cannot send (NaN) or would upload (local paths)."""
     values = {**default_values(), **small(), **overrides}
     body = json.dumps({"data": [values[name] for name in PARAMS]})  # NaN and Infinity are written as such
-    return httpx.post(f"{url}gradio_api/call/generate", content=body, headers={"content-type": "application/json"})
+    return httpx.post(f"{url}gradio_api/call/generate",
+                      timeout=60, content=body, headers={"content-type": "application/json"})
 
 
 # -- 1. the bad-input corpus and bad values, through the API --
@@ -380,7 +381,7 @@ def test_an_upload_over_the_limit_is_refused_by_client_and_server(app_url, clien
     with pytest.raises(ValueError, match=rf"exceeds the maximum file size of {UPLOAD_LIMIT_MB * 1024 * 1024} bytes"):
         generate(client, **small(init_image=handle_file(str(big))))
     with big.open("rb") as file:  # a caller that skips the client's check
-        response = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("huge.png", file)})
+        response = httpx.post(f"{app_url}gradio_api/upload", timeout=60, files={"files": ("huge.png", file)})
     assert response.status_code == 413 and "maximum allowed size" in response.text
     still_serves(client)
 
@@ -401,7 +402,7 @@ def test_server_files_cannot_be_read_through_the_api(app_url, client, tiny_model
     assert Image.open(gallery[0]["image"]).format == "PNG", "outputs are served (the client downloaded this one)"
     model_file = next(tiny_models_dir.rglob("*.safetensors"))
     for path in ("/etc/passwd", "../../../../etc/passwd", "%2Fetc%2Fpasswd", str(ROOT / "app.py"), str(model_file)):
-        response = httpx.get(f"{app_url}gradio_api/file={path}")
+        response = httpx.get(f"{app_url}gradio_api/file={path}", timeout=60)
         assert response.status_code in (403, 404) and b"root:" not in response.content, path
     passwd = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}
     internal = {"path": f"{app_url}gradio_api/file=/etc/passwd", "meta": {"_type": "gradio.FileData"}}

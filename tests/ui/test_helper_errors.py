@@ -64,7 +64,7 @@ def url() -> Iterator[str]:
 
 def test_the_unqueued_add_mask_event_shows_its_refusal(url: str) -> None:
     """Before, the event failed with a bare error that Gradio 6.31 shows nowhere; now it answers the box."""
-    config = httpx.get(f"{url}config").json()
+    config = httpx.get(f"{url}config", timeout=60).json()
     dependency = next(d for d in config["dependencies"] if d.get("api_name") == "append_drawn_mask")
     body = {"data": [None, None], "fn_index": dependency["id"], "session_hash": uuid.uuid4().hex}
     response = httpx.post(f"{url}gradio_api/run/predict", json=body, timeout=60)
@@ -74,7 +74,7 @@ def test_the_unqueued_add_mask_event_shows_its_refusal(url: str) -> None:
 
 
 def test_a_png_upload_first_clears_the_old_parameters(url: str) -> None:
-    config = httpx.get(f"{url}config").json()
+    config = httpx.get(f"{url}config", timeout=60).json()
     ids = {component["props"].get("elem_id"): component["id"] for component in config["components"]}
     uploads = [d for d in config["dependencies"] if [ids["png-file"], "upload"] in d["targets"]]
     assert len(uploads) == 1 and uploads[0]["outputs"] == [ids["png-text"]] and uploads[0]["js"] is None

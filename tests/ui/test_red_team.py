@@ -71,7 +71,7 @@ def shapes(kind: str, path: str) -> dict[str, Any]:
 
 
 def events(url: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    config = httpx.get(f"{url}config").json()
+    config = httpx.get(f"{url}config", timeout=60).json()
     components = {component["id"]: component for component in config["components"]}
     return [(event, [components[index] for index in event["inputs"]]) for event in config["dependencies"]]
 
@@ -148,7 +148,8 @@ def test_the_refusal_names_the_input(app_url: str, targets: dict[str, Path]) -> 
 
 
 def assert_still_serves(url: str) -> None:
-    response = httpx.post(f"{url}gradio_api/call/generate", json={"data": raw_request(url, **small(seed=3))})
+    response = httpx.post(f"{url}gradio_api/call/generate",
+                          timeout=60, json={"data": raw_request(url, **small(seed=3))})
     assert response.status_code == 200, response.text
     event_id = response.json()["event_id"]
     result = httpx.get(f"{url}gradio_api/call/generate/{event_id}", timeout=60).text
@@ -158,7 +159,7 @@ def assert_still_serves(url: str) -> None:
 def raw_request(url: str, **values: Any) -> list[Any]:
     """/generate's data list: each control's default, then ``values`` by API parameter name."""
     event, inputs = next((e, i) for e, i in events(url) if e.get("api_name") == "generate")
-    api = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"]["/generate"]["parameters"]
+    api = httpx.get(f"{url}gradio_api/info", timeout=60).json()["named_endpoints"]["/generate"]["parameters"]
     names = [parameter["parameter_name"] for parameter in api]
     data = default_data(inputs)
     for name, value in values.items():

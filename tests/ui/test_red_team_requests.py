@@ -163,7 +163,7 @@ def succeeded(answer: str) -> bool:
 
 def valid_data(url: str, event: dict[str, Any], inputs: list[dict[str, Any]], **values: Any) -> list[Any]:
     """A request each GPU event would run: the defaults, a small image, ``values`` by API parameter name."""
-    info = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"][f"/{event['api_name']}"]["parameters"]
+    info = httpx.get(f"{url}gradio_api/info", timeout=60).json()["named_endpoints"][f"/{event['api_name']}"]["parameters"]
     names = [parameter["parameter_name"] for parameter in info]
     data = default_data(inputs)
     for name, value in {**small(), **values}.items():

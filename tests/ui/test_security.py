@@ -30,14 +30,15 @@ BUDGET = Limits(max_references=3, max_input_images=4, max_request_pixels=3 * 100
 
 def upload(url: str, path: Path) -> dict[str, Any]:
     with path.open("rb") as file:
-        response = httpx.post(f"{url}gradio_api/upload", files={"files": (path.name, file)})
+        response = httpx.post(f"{url}gradio_api/upload", timeout=60, files={"files": (path.name, file)})
     response.raise_for_status()
     return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": path.name}
 
 
 def post(url: str, body: str | dict[str, Any]) -> httpx.Response:
     content = body if isinstance(body, str) else json.dumps({"data": [body[name] for name in PARAMS]})
-    return httpx.post(f"{url}gradio_api/call/generate", content=content, headers={"content-type": "application/json"})
+    return httpx.post(f"{url}gradio_api/call/generate",
+                      timeout=60, content=content, headers={"content-type": "application/json"})
 
 
 def request(**overrides: Any) -> dict[str, Any]:
@@ -163,9 +164,10 @@ def test_text_that_is_not_unicode_is_refused_by_name(url: str, name: str) -> Non
 
 def post_event(url: str, name: str, **overrides: Any) -> httpx.Response:
     """A raw /gradio_api/call/``name``, its data in the order /gradio_api/info lists the parameters."""
-    info = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"][f"/{name}"]["parameters"]
+    info = httpx.get(f"{url}gradio_api/info", timeout=60).json()["named_endpoints"][f"/{name}"]["parameters"]
     values = {"x_axis": "seed=1,2", "y_axis": "", **request(**overrides)}
-    return httpx.post(f"{url}gradio_api/call/{name}", json={"data": [values[p["parameter_name"]] for p in info]})
+    return httpx.post(f"{url}gradio_api/call/{name}",
+                      timeout=60, json={"data": [values[p["parameter_name"]] for p in info]})
 
 
 @pytest.mark.parametrize(
@@ -247,10 +249,10 @@ def test_a_foreign_host_header_is_refused(url: str) -> None:
     for host in ("evil.example", "evil.example:7860", "127.0.0.1.evil.example", "localhost.evil.example",
                  "evil.example@localhost", f"evil.example@localhost:{port}", f"evil.example@127.0.0.1:{port}",
                  f"localhost:{port}/path", "localhost#evil", "localhost:port", "[::1", ""):  # fmt: skip
-        response = httpx.get(f"{url}config", headers={"host": host})
+        response = httpx.get(f"{url}config", timeout=60, headers={"host": host})
         assert response.status_code == 400 and "IPA_ALLOWED_HOSTS" in response.text, host
     for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
-        assert httpx.get(f"{url}config", headers={"host": host}).status_code == 200, host
+        assert httpx.get(f"{url}config", timeout=60, headers={"host": host}).status_code == 200, host
     serves(url)
 
 
@@ -258,13 +260,13 @@ def test_no_credentialed_cors_for_foreign_origins(url: str) -> None:
     own = url.rstrip("/")
     for origin in ("http://localhost:3000", "https://evil.example", "null"):
         for response in (
-            httpx.get(f"{url}config", headers={"origin": origin}),
+            httpx.get(f"{url}config", timeout=60, headers={"origin": origin}),
             httpx.options(f"{url}gradio_api/call/generate",
                           headers={"origin": origin, "access-control-request-method": "POST"}),  # fmt: skip
         ):
             assert "access-control-allow-origin" not in response.headers, origin
             assert "access-control-allow-credentials" not in response.headers, origin
-    response = httpx.get(f"{url}config", headers={"origin": own})
+    response = httpx.get(f"{url}config", timeout=60, headers={"origin": own})
     assert response.headers["access-control-allow-origin"] == own  # the page's own requests still work
 
 
@@ -286,6 +288,7 @@ def test_a_configured_host_and_origin_are_served(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("IPA_ALLOWED_HOSTS", "studio.example.org")
     monkeypatch.setenv("IPA_ALLOWED_ORIGINS", "https://studio.example.org")
     with served(create_app(FakeEngine(), with_examples=False), **launch_options()) as address:  # type: ignore[arg-type]
-        response = httpx.get(f"{address}config", headers={"host": "studio.example.org", "origin": "https://studio.example.org"})
+        response = httpx.get(f"{address}config",
+                             timeout=60, headers={"host": "studio.example.org", "origin": "https://studio.example.org"})
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == "https://studio.example.org"

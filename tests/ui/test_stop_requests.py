@@ -17,13 +17,15 @@ from .test_ui import wait_for
 
 def call(url: str, seed: int) -> str:
     body = json.dumps({"data": [request(seed=seed)[name] for name in PARAMS]})
-    response = httpx.post(f"{url}gradio_api/call/generate", content=body, headers={"content-type": "application/json"})
+    response = httpx.post(f"{url}gradio_api/call/generate",
+                          timeout=60, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 200, response.text
     return response.json()["event_id"]
 
 
 def cancel(url: str, session: str, event_id: str) -> httpx.Response:
-    return httpx.post(f"{url}gradio_api/cancel", json={"session_hash": session, "fn_index": 0, "event_id": event_id})
+    return httpx.post(f"{url}gradio_api/cancel",
+                      timeout=60, json={"session_hash": session, "fn_index": 0, "event_id": event_id})
 
 
 def test_another_session_cannot_cancel_an_event_by_its_id() -> None:

@@ -28,7 +28,7 @@ def url(engine: Engine) -> Iterator[str]:
 def sweep_data(url: str, **values: Any) -> list[Any]:
     """/sweep's data list as the page sends it: each control's value, then ``values`` by API name."""
     _, inputs = next((e, i) for e, i in events(url) if e.get("api_name") == "sweep")
-    parameters = httpx.get(f"{url}gradio_api/info").json()["named_endpoints"]["/sweep"]["parameters"]
+    parameters = httpx.get(f"{url}gradio_api/info", timeout=60).json()["named_endpoints"]["/sweep"]["parameters"]
     names = [parameter["parameter_name"] for parameter in parameters]
     data = default_data(inputs)
     for name, value in {**small(), **values}.items():

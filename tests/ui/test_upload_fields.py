@@ -43,32 +43,34 @@ def chunks(total: int, size: int = 256 * 1024) -> Iterator[bytes]:
 
 @pytest.mark.parametrize("route", ["run/upload", "call/upload"])
 def test_an_event_route_named_upload_keeps_the_body_limit(url: str, route: str) -> None:
-    response = httpx.post(f"{url}gradio_api/{route}", content=chunks(8 * MEGABYTE),
+    response = httpx.post(f"{url}gradio_api/{route}", timeout=60, content=chunks(8 * MEGABYTE),
                           headers={"content-type": "application/json"})  # fmt: skip
     assert response.status_code == 413 and "too large" in response.text
-    assert httpx.get(f"{url}config").status_code == 200
+    assert httpx.get(f"{url}config", timeout=60).status_code == 200
 
 
 def test_a_large_non_file_field_of_an_upload_is_refused_while_it_arrives(url: str) -> None:
     fields: Any = {"note": "x" * (4 * MEGABYTE)}
-    response = httpx.post(f"{url}gradio_api/upload", data=fields, files={"files": ("a.png", png())})
+    response = httpx.post(f"{url}gradio_api/upload", timeout=60, data=fields, files={"files": ("a.png", png())})
     assert response.status_code == 413, response.text
     assert f"other fields may hold {MAX_FIELD_BYTES} bytes together" in response.text
 
 
 def test_fields_are_counted_together_and_files_are_not_counted(url: str) -> None:
     half = "x" * (MAX_FIELD_BYTES // 2 + 1)
-    two_fields = httpx.post(f"{url}gradio_api/upload", data={"a": half, "b": half}, files={"files": ("a.png", png())})
+    two_fields = httpx.post(f"{url}gradio_api/upload",
+                            timeout=60, data={"a": half, "b": half}, files={"files": ("a.png", png())})
     assert two_fields.status_code == 413
     big_file = png() + b"\0" * (2 * MEGABYTE)  # a file part of any size up to IPA_MAX_UPLOAD_MB
-    response = httpx.post(f"{url}gradio_api/upload", data={"note": "small"}, files={"files": ("a.png", big_file)})
+    response = httpx.post(f"{url}gradio_api/upload",
+                          timeout=60, data={"note": "small"}, files={"files": ("a.png", big_file)})
     assert response.status_code == 200 and len(response.json()) == 1
 
 
 def test_a_refused_upload_leaves_no_file_behind(url: str) -> None:
     marker = uuid.uuid4().hex.encode()
     body = [("files", ("first.png", png() + marker)), ("files", ("second.png", png() + marker))]
-    response = httpx.post(f"{url}gradio_api/upload", files=body, data={"note": "x" * (2 * MEGABYTE)})
+    response = httpx.post(f"{url}gradio_api/upload", timeout=60, files=body, data={"note": "x" * (2 * MEGABYTE)})
     assert response.status_code == 413
     left = [name for folder, _, names in os.walk(get_upload_folder()) for name in names
             if marker in (Path(folder) / name).read_bytes()]  # fmt: skip
@@ -94,7 +96,7 @@ def test_a_second_content_type_does_not_hide_the_fields(url: str) -> None:
             + b"x" * (2 * MEGABYTE) + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
     headers = [("content-type", f"multipart/form-data; boundary={boundary}"),
                ("content-type", f"multipart/form-data; boundary={other}")]  # fmt: skip
-    assert httpx.post(f"{url}gradio_api/upload", content=body, headers=headers).status_code == 413
+    assert httpx.post(f"{url}gradio_api/upload", timeout=60, content=body, headers=headers).status_code == 413
 
 
 @pytest.mark.parametrize(("disposition", "status"), [('form-data; name="files"', 400), ('form-data; name="files"; filename=""', 200)])
@@ -104,8 +106,8 @@ def test_a_files_part_without_a_file_name_is_refused_in_words(url: str, disposit
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: image/png\r\n\r\n").encode()
     body += png() + f"\r\n--{boundary}--\r\n".encode()
-    response = httpx.post(f"{url}gradio_api/upload", content=body,
+    response = httpx.post(f"{url}gradio_api/upload", timeout=60, content=body,
                           headers={"content-type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
     assert response.status_code == status, response.text
     assert ("must be a file, with a filename" in response.text) == (status == 400)
-    assert httpx.get(f"{url}config").status_code == 200
+    assert httpx.get(f"{url}config", timeout=60).status_code == 200
