@@ -2,7 +2,7 @@
 
 A1111 offers two inpaint areas. "Whole picture" (``inpaint_full_res: false``): the init image and the
 mask are fitted to the output size, the whole picture is generated, and the result is pasted back over
-the fitted init image through the blurred mask (``mask_note.pasted_over``, as the Inpaint tab does).
+the fitted init image through the blurred mask doubled, as A1111 pastes it (``mask_note.pasted_over``).
 "Only masked" (``inpaint_full_res: true``, webuiapi's default): the blurred mask's bounding box, grown by
 ``inpaint_full_res_padding`` pixels and then to the output's aspect ratio (``crop_box``), is cut out of
 the init image at its own size, generated at the request's width × height, scaled back to the box and
@@ -115,7 +115,8 @@ class InpaintArea:
                        controlnet_mask=controlnet_mask)  # fmt: skip
 
     def pasted(self, images: Sequence[Image.Image]) -> list[Image.Image]:
-        """The generated images over the init image, through the blurred mask."""
+        """The generated images over the init image: through the blurred mask doubled for the whole picture,
+        through the blurred mask itself for "Only masked", as A1111 pastes each."""
         if self.box is None:
             return pasted_over(images, self.init, self.mask)
         left, top, right, bottom = self.box

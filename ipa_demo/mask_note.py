@@ -3,8 +3,10 @@
 A1111 blurs the mask by ``mask_blur`` pixels (a Gaussian of that radius) before inpainting and writes
 ``Mask blur: 4`` in the text. The engine reads the blurred mask as diffusers' inpainting pipeline does,
 binarized at half grey (the blur only rounds its corners there); the soft edge acts afterwards, as in
-A1111, when the result is pasted back over the init image through the blurred mask (``pasted_back``):
-outside the mask the picture is the init image's own pixels, and the seam fades. ``Mask digest`` is ours: which mask was used, as the first 12 hex digits of a SHA-256 over its
+A1111, when the result is pasted back over the init image (``pasted_back``): outside the mask the picture
+is the init image's own pixels, and the seam fades. For "Whole picture" A1111 pastes through the blurred
+mask doubled and clipped at white (``overlay_mask``): where the engine repainted (grey at least half
+white) nothing of the old picture shows through, and the fade lies outside that. ``Mask digest`` is ours: which mask was used, as the first 12 hex digits of a SHA-256 over its
 size and its 8-bit grey pixels, after blur and inversion, exactly as the engine got it. Both pairs
 are plain ``Key: value`` pairs that every reader of the text (ours, A1111's) reads or skips.
 """
@@ -23,6 +25,7 @@ from .structure.control_maps import fit_to_size
 Result = TypeVar("Result")
 MASK_BLUR_KEY = "Mask blur"
 MASK_DIGEST_KEY = "Mask digest"
+DOUBLED_CLIPPED = [min(2 * grey, 255) for grey in range(256)]
 MAX_MASK_BLUR = 64  # pixels: A1111's slider's maximum
 DEFAULT_MASK_BLUR = 4  # A1111's default
 DIGEST_DIGITS = 12
@@ -63,14 +66,20 @@ def pasted_back(generated: Image.Image, init: Image.Image, mask: Image.Image) ->
     return Image.composite(generated.convert("RGB"), init.convert("RGB"), mask.convert("L"))
 
 
+def overlay_mask(mask: Image.Image) -> Image.Image:
+    """A1111's overlay mask for "Whole picture": the blurred ``mask``'s grey doubled, clipped at white."""
+    return mask.convert("L").point(DOUBLED_CLIPPED)
+
+
 def pasted_over(images: Sequence[Image.Image], init: Image.Image, mask: Image.Image) -> list[Image.Image]:
-    """Each generated image pasted back over ``init`` through ``mask``, both fitted to the images' size as
-    the engine fitted them (``fit_to_size``)."""
+    """Each generated image pasted back over ``init`` as A1111 pastes "Whole picture": ``init`` and the
+    blurred ``mask`` fitted to the images' size as the engine fitted them (``fit_to_size``), then through
+    ``overlay_mask``."""
     if not images:
         return []
     size = images[0].size
-    init, mask = fit_to_size(init, *size), fit_to_size(mask, *size)
-    return [pasted_back(image, init, mask) for image in images]
+    init, overlay = fit_to_size(init, *size), overlay_mask(fit_to_size(mask, *size))
+    return [pasted_back(image, init, overlay) for image in images]
 
 
 def mask_digest(mask: Image.Image) -> str:

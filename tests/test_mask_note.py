@@ -13,9 +13,11 @@ from ipa_demo.mask_note import (
     mask_digest,
     mask_pairs,
     pasted_back,
+    pasted_over,
     with_mask_note,
 )
 from ipa_demo.settings.parameters import parse_parameters
+from .helpers import noise_image
 
 
 def square(size: int = 32) -> Image.Image:
@@ -63,3 +65,16 @@ def test_a_texts_mask_blur_reads_back_and_a_bad_one_is_refused_by_name() -> None
     for bad, reason in (("99", "must be 0 to 64 pixels, got 99"), ("soft", "must be a whole number of pixels")):
         with pytest.raises(ValueError, match=f"Mask blur {reason}"):
             mask_blur_of({"Mask blur": bad})
+
+
+def test_the_whole_picture_is_pasted_through_the_blurred_mask_doubled_as_a1111_pastes_it() -> None:
+    """A1111: overlay = clip(2 × blurred mask), the init image over the generated one with alpha 1 − overlay."""
+    soft = blurred_mask(square(), 3)
+    generated, init = noise_image(32, 32, seed=1), noise_image(32, 32, seed=2)
+    overlay = np.minimum(2 * np.asarray(soft.convert("L"), dtype=float), 255)[..., None] / 255
+    expected = np.asarray(generated, dtype=float) * overlay + np.asarray(init, dtype=float) * (1 - overlay)
+    pasted = np.asarray(pasted_over([generated], init, soft)[0], dtype=float)
+    assert np.abs(pasted - expected).max() <= 1  # Pillow's 8-bit blend
+    repainted = np.asarray(soft.convert("L")) >= 128  # where the engine's binarized mask repaints
+    assert 0 < (repainted & (np.asarray(soft.convert("L")) < 255)).sum(), "the blur's inner half is tested"
+    assert np.array_equal(pasted[repainted], np.asarray(generated, dtype=float)[repainted]), "no old picture there"
