@@ -21,6 +21,10 @@ class ModelLoadError(RuntimeError):
     """A model folder exists but cannot be loaded; the message names it."""
 
 
+class VAELoadError(ModelLoadError):
+    """A VAE (``--vae``, not the base model's own) that cannot be loaded; the message names it."""
+
+
 class CheckpointError(RuntimeError):
     """An IP-Adapter file that cannot be used with this UNet; the message names the file."""
 

@@ -18,7 +18,7 @@ import torch
 from diffusers import AutoencoderKL
 
 from ..architecture import describe_unet, read_config
-from ..errors import MissingModelError, ModelLoadError
+from ..errors import MissingModelError, ModelLoadError, VAELoadError
 from .catalog import SD15
 from .download import HubError, hub_is_offline
 from .loading import StableDiffusionModels, load_stable_diffusion, weights_variant
@@ -187,4 +187,4 @@ def load_vae(vae: ModelChoice, config_folder: Path, dtype: torch.dtype) -> Autoe
             variant=weights_variant(folder, "diffusion_pytorch_model.safetensors"),
         )
     except Exception as error:
-        raise ModelLoadError(f"cannot load the VAE from {folder}: {error}") from None
+        raise VAELoadError(f"cannot load the VAE from {folder}: {error}") from None

@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, VAELoadError
 
 UNET_PREFIX = "model.diffusion_model."
 UNET_IN = UNET_PREFIX + "input_blocks.0.0.weight"
@@ -197,10 +197,10 @@ def load_single_file(
 def load_vae_single_file(path: Path, config_folder: Path, dtype: torch.dtype) -> AutoencoderKL:
     keys, _ = _keys_and_shapes(path, ())
     if not any(key in keys for key in VAE_KEYS):
-        raise ModelLoadError(f"{path} is not a VAE: it looks like {_what_else(keys)}")
+        raise VAELoadError(f"{path} is not a VAE: it looks like {_what_else(keys)}")
     try:
         return AutoencoderKL.from_single_file(
             str(path), config=str(config_folder), subfolder="vae", local_files_only=True, torch_dtype=dtype
         )
     except Exception as error:
-        raise ModelLoadError(f"cannot load the VAE {path}: {error}") from None
+        raise VAELoadError(f"cannot load the VAE {path}: {error}") from None

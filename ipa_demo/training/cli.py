@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..models.user_flags import BASE_MODEL_ENV, default_base_model
+from ..models.user_flags import BASE_MODEL_ENV, add_vae_argument, default_base_model
 from .options import MIXED_PRECISION, VARIANTS, TrainOptions
 
 
@@ -25,6 +25,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-model",
                         help="the model to train for, SD 1.5 or SDXL (told from its UNet): a Hub id, a diffusers folder "
                              f"or one .safetensors checkpoint (default: ${BASE_MODEL_ENV}, else SD 1.5)")  # fmt: skip
+    add_vae_argument(parser)
     parser.add_argument("--variant", "--ip-variant", dest="variant", choices=VARIANTS,
                         help="adapter to train from scratch: base or plus; on SDXL base reads the ViT-bigG encoder, "
                              "vit-h and plus ViT-H (default: base, or that of --init-from)")  # fmt: skip
@@ -68,6 +69,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         data_root=args.data_root,
         models=args.models,
         base_model=default_base_model(args.base_model or ""),
+        vae=args.vae,
         variant=args.variant,
         init_from=args.init_from,
         resolution=args.resolution,

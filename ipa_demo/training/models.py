@@ -1,4 +1,5 @@
-"""What a training run loads: the base model (``--base-model``: SD 1.5 or SDXL, told from its UNet), the
+"""What a training run loads: the base model (``--base-model``: SD 1.5 or SDXL, told from its UNet; a
+diffusers folder, a Hub id or a single ``.safetensors``), its VAE or ``--vae``'s, the
 image encoder the chosen variant reads, and the adapter, fresh or from ``--init-from``.
 
 Nothing here is SD 1.5's own: the layers, the text width, the encoders and the default resolution come
@@ -15,7 +16,7 @@ import torch
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from ..architecture import Architecture
-from ..errors import CheckpointError, MissingModelError, ModelLoadError
+from ..errors import CheckpointError, MissingModelError, ModelLoadError, VAELoadError
 from ..ip_adapter.checkpoint_kind import (
     CheckpointKind,
     EncoderOutput,
@@ -24,7 +25,7 @@ from ..ip_adapter.checkpoint_kind import (
     known_architectures,
 )
 from ..ip_adapter.weights import IPAdapterWeights, read_checkpoint
-from ..models.base_model import load_base_model, resolve_base_model
+from ..models.base_model import load_base_model, resolve_base_model, resolve_vae
 from ..models.catalog import ModelSpec
 from ..models.catalog_sdxl import SDXL_IMAGE_ENCODER
 from ..models.families import catalog_for
@@ -51,12 +52,7 @@ class TrainingModels:
 
 def load_training_models(options: TrainOptions, device: torch.device, dtype: torch.dtype) -> TrainingModels:
     sources = ModelSources.from_env(options.models)
-    try:
-        models = load_base_model(resolve_base_model(options.base_model, sources), None, sources, device, dtype)
-    except (MissingModelError, ModelLoadError) as error:
-        if options.base_model is None:  # the catalog's SD 1.5: the message says what to download
-            raise
-        raise SettingsError("--base-model", str(error)) from None
+    models = _base_models(options, sources, device, dtype)
     prepare_unet(models.unet)
     architecture = models.architecture
     kind = _init_kind(options.init_from, architecture, sources) if options.init_from is not None else None
@@ -79,6 +75,29 @@ def load_training_models(options: TrainOptions, device: torch.device, dtype: tor
         adapter = new_adapter(models.unet, variant, vision.projection_dim, vision.hidden_size)
     resolution = options.resolution or architecture.default_size
     return TrainingModels(models, image_encoder, adapter.train().requires_grad_(True), variant, resolution)
+
+
+def _base_models(options: TrainOptions, sources: ModelSources, device: torch.device,
+                 dtype: torch.dtype) -> StableDiffusionModels:  # fmt: skip
+    """``--base-model`` with ``--vae`` (or its own VAE), a failure refused naming the flag at fault."""
+    try:
+        vae = resolve_vae(options.vae, sources)
+    except (MissingModelError, ModelLoadError) as error:
+        raise SettingsError("--vae", str(error)) from None
+    try:
+        base = resolve_base_model(options.base_model, sources)
+    except (MissingModelError, ModelLoadError) as error:
+        if options.base_model is None:  # the catalog's SD 1.5: the message says what to download
+            raise
+        raise SettingsError("--base-model", str(error)) from None
+    try:
+        models = load_base_model(base, vae, sources, device, dtype)
+    except (MissingModelError, ModelLoadError) as error:
+        flag = "--vae" if vae is not None and isinstance(error, VAELoadError) else "--base-model"
+        if flag == "--base-model" and options.base_model is None:
+            raise
+        raise SettingsError(flag, str(error)) from None
+    return models
 
 
 def _encoder_spec(architecture: Architecture, variant: str) -> ModelSpec:

@@ -33,6 +33,7 @@ class TrainOptions:
     data_root: Path | None = None  # the folder a JSON list's image_file paths are relative to
     models: str | None = None
     base_model: str | None = None  # Hub id, diffusers folder or .safetensors; None: the catalog's SD 1.5
+    vae: str | None = None  # Hub id, folder or .safetensors; None: the base model's (SDXL in float16: the fp16 fix)
     variant: str | None = None  # None: base, or whatever --init-from holds
     init_from: Path | None = None
     resolution: int | None = None  # None: the size the base model was trained at (512 SD 1.5, 1024 SDXL)

@@ -10,6 +10,7 @@ import pytest
 from ipa_demo.cli import build_parser, main
 from ipa_demo.models.catalog import IP_ADAPTERS
 from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_IP_ADAPTERS
+from ipa_demo.models.tiny_user import LORA_FILE
 
 from ..clean_exit import assert_exits_cleanly
 from ..training_sets import captioned_folder
@@ -44,6 +45,14 @@ SDXL_BASE_FILE = f"{SDXL_IP_ADAPTERS['base'].repo_name}/{SDXL_IP_ADAPTERS['base'
             "error: --base-model: base model nobody/no-model: expected the folder",
         ),
         (
+            ["--data", "{tmp}/d", "--models", "{models}", "--vae", "{tmp}/no-vae.safetensors"],
+            "error: --vae: VAE '{tmp}/no-vae.safetensors' is neither an existing file",
+        ),
+        (
+            ["--data", "{tmp}/d", "--models", "{models}", "--vae", "{models}/" + LORA_FILE],
+            "error: --vae: {models}/" + LORA_FILE + " is not a VAE",
+        ),
+        (
             ["--data", "{tmp}/d", "--models", "{models}", "--base-model", SDXL, "--init-from", "{models}/" + SD15_BASE_FILE],
             "error: --init-from: {models}/" + SD15_BASE_FILE + " is an IP-Adapter for SD 1.5, but the base model is SDXL",
         ),
@@ -62,7 +71,7 @@ def test_bad_input_is_one_error_line(
     args = [flag.format(tmp=tmp_path, models=tiny_models_dir) for flag in flags]
     assert main(["train", *args, "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
-    assert error.startswith(message.format(models=tiny_models_dir)) and error.count("\n") == 1, error
+    assert error.startswith(message.format(models=tiny_models_dir, tmp=tmp_path)) and error.count("\n") == 1, error
 
 
 def test_the_readme_train_commands_use_real_flags() -> None:
