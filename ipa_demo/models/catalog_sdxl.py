@@ -1,9 +1,11 @@
 """The SDXL family's catalog entries (issue 25), beside ``catalog.py``'s SD 1.5 ones and in the same form.
 
 ``specs.ALL_SPECS`` holds them beside SD 1.5's: ``download`` without ``--only`` and the Space's preload
-fetch them too (~20 GB). Each file below is on its repo's main
-branch (checked against the listings; what is absent is in ``catalog.KNOWN_MISSING``), fp16 files
-where the repo publishes them.
+fetch them too (~20 GB). Each file below was checked against stored copies of its repo's Hub listing
+(``docs/catalog-check.md``: the page and commit for each; no machine here reaches the live Hub), and is
+the fp16 file where the repo publishes one; what people expect but is absent is in
+``catalog.KNOWN_MISSING``. ``h94/IP-Adapter``'s ``sdxl_models/`` files were seen in the commit that added
+them, not in a stored listing of main.
 """
 
 from __future__ import annotations
