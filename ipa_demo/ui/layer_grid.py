@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from ..architecture import KNOWN, Architecture
-from ..architecture.layers import DEFAULT_ARCHITECTURE, mask_presets
+from ..architecture.layers import DEFAULT_ARCHITECTURE, mask_presets, model_weights
 from ..architecture.lengths import weights_expectation
 from ..settings import SettingsError
 from ..settings.values import floats
@@ -76,10 +76,11 @@ def fit_note(architecture: Architecture, mask: str, weights: str, chinese: bool 
             "attention module): tick the grid or pick a preset."
         )  # fmt: skip
     try:
-        given = len(floats(weights, "ip_weights"))
+        typed = floats(weights, "ip_weights")
     except SettingsError:
-        given = 0
-    if given and given not in (count, len(architecture.blocks)):
+        typed = ()
+    given = len(typed)
+    if given and model_weights(typed, architecture) is None:  # a named curve carries over, as the engine runs it
         blocks = len(architecture.blocks)
         per_block = f"或 {blocks} 个（每个 Transformer 块一个）" if blocks != count else ""
         notes.append(

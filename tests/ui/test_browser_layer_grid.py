@@ -48,3 +48,26 @@ def test_switching_to_sdxl_shows_its_grid_and_keeps_the_typed_mask(page: Any) ->
     page.locator("#sdxl-layer-6 input").check()  # and the style module
     expect(mask).to_have_value("00010010000")
     expect(page.locator("#ip_preset input[value='style+composition']")).to_be_checked()
+
+
+def _choose(page: Any, control: str, option: str) -> None:
+    page.locator(f"#{control} input").click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_the_weights_grid_and_its_curves_follow_the_chosen_model(page: Any) -> None:
+    """SDXL's grid has its 11 modules as columns; a curve fills SDXL's 11 weights; back on SD 1.5, 16 columns."""
+    options = page.locator("#reference-options")
+    if not options.locator("#ip-weights-grid").is_visible():
+        options.locator("button.label-wrap").first.click()
+    headers = page.locator("#ip-weights-grid thead th")
+    _choose(page, "base_model", "sdxl-model")
+    expect(headers).to_have_count(11)
+    expect(headers.nth(4)).to_have_attribute("title", "L4 mid")
+    _choose(page, "ip_curve", "strong middle")
+    expect(page.locator("#ip_weights input")).to_have_value("0, 0.36, 0.64, 0.84, 0.96, 1, 0.96, 0.84, 0.64, 0.36, 0")
+    expect(page.locator("#layer-fit-note")).not_to_contain_text("per-layer weights")
+    _choose(page, "base_model", "sd15-model")
+    expect(headers).to_have_count(16)  # the typed SDXL curve is that curve on SD 1.5: shown, not refused
+    expect(page.locator("#layer-fit-note")).not_to_contain_text("per-layer weights")
+    expect(page.locator("#ip_weights input")).to_have_value("0, 0.36, 0.64, 0.84, 0.96, 1, 0.96, 0.84, 0.64, 0.36, 0")
