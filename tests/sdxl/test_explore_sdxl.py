@@ -90,5 +90,5 @@ def test_the_page_reads_each_base_models_architecture_from_its_configs(tiny_mode
     engine = SimpleNamespace(base_models=SimpleNamespace(choice=lambda name: choices[name]))
     assert base_model_architecture(engine, "sdxl").module_names == SDXL.module_names
     assert base_model_architecture(engine, "config") == SDXL
-    assert base_model_architecture(engine, "file") == SD15
+    assert base_model_architecture(engine, "file") == SD15  # no such file: the default
     assert base_model_architecture(object(), "anything") == SD15

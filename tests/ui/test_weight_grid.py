@@ -4,6 +4,7 @@ curves over the chosen model's modules; typed weights are shown as the engine ru
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -11,13 +12,17 @@ import pytest
 
 from ipa_demo.architecture import SD15, SDXL
 from ipa_demo.architecture.layers import WEIGHT_CURVES, mask_presets, weight_curves
+from ipa_demo.models.tiny_sdxl_file import SDXL_SINGLE_FILE
+from ipa_demo.models.tiny_user import SINGLE_FILE
 from ipa_demo.settings import Limits
 from ipa_demo.settings.values import floats_text
 from ipa_demo.ui.app import create_app
+from ipa_demo.ui.base_model import base_model_architecture
 from ipa_demo.ui.layer_grid import fit_note
 from ipa_demo.ui.weight_grid import grid_row, weight_headers
 
 from .test_layer_grid import two_family_engine
+from .test_ui import FakeEngine
 
 SDXL_HEADERS = ["L0 down1", "L1 down1", "L2 down2", "L3 down2", "L4 mid", "L5 up0", "L6 up0", "L7 up0", "L8 up1",
                 "L9 up1", "L10 up1"]  # fmt: skip
@@ -79,3 +84,20 @@ def test_a_named_curve_of_the_other_model_gets_no_note() -> None:
     assert fit_note(SDXL, "1" * 11, floats_text(WEIGHT_CURVES["weak middle"])) == ""
     assert fit_note(SD15, "1" * 16, floats_text(weight_curves(SDXL)["weak middle"])) == ""
     assert fit_note(SDXL, "1" * 11, ", ".join(["1"] * 16)).startswith("⚠ The per-layer weights have 16 numbers")
+
+
+def test_a_single_sdxl_file_gets_sdxls_grids_on_the_page_and_in_explore(tiny_models_dir) -> None:
+    """The page and Explore tell a single file's family from its tensor names, as the engine does."""
+    paths = {"sd15-file": tiny_models_dir / SINGLE_FILE, "sdxl-file": tiny_models_dir / SDXL_SINGLE_FILE}
+    engine = FakeEngine()
+    engine.base_models = SimpleNamespace(  # type: ignore[attr-defined]
+        names=("sd15-file", "sdxl-file"), choice=lambda name: SimpleNamespace(path=paths[name or "sd15-file"]),
+        check=lambda name: None,
+    )  # fmt: skip
+    assert base_model_architecture(engine, "sdxl-file") == SDXL  # what Explore's layer atlas goes over
+    assert base_model_architecture(engine, "sd15-file") == SD15
+    demo = create_app(engine, limits=Limits(), with_examples=False)
+    by_id = _by_id(demo)
+    assert "layer-grid-sdxl" in by_id and "sdxl-layer-10" in by_id  # the SDXL layer grid is there for the file
+    update = _event(demo, by_id["base_model"], by_id["ip-weights-grid"])("", "1" * 16, *([1.0] * 7), "sdxl-file")
+    assert update.headers == SDXL_HEADERS
