@@ -119,7 +119,8 @@ def every_unit_note(architecture: Architecture, first: tuple[Any, Any], second: 
             label = f"IP-Adapter 单元 {number}" if chinese else f"IP-Adapter unit {number}"
             named.append((label, unit.get("layers", ""), unit.get("weights", "")))
     for label, mask, weights in named:
-        notes += [f"{label}{'：' if chinese else ': '}{note}" for note in _unit_notes(architecture, mask, weights, chinese)]
+        colon = "：" if chinese else ": "
+        notes += [f"{label}{colon}{note}" for note in _unit_notes(architecture, mask, weights, chinese)]
     return " ".join(f"⚠ {note}" for note in notes)
 
 
@@ -156,8 +157,8 @@ def wire_families(
         columns = [gr.Column(visible=family == DEFAULT_ARCHITECTURE.family)]
         columns += [gr.Column(visible=grid.architecture.family == family) for grid in grids]
         second = (second_scale, second_mask, second_weights)
-        note_text = every_unit_note(architecture_of(name), (text, typed), second, further, wants_chinese(gradio_request))
-        return [*columns, note_text]
+        chinese = wants_chinese(gradio_request)
+        return [*columns, every_unit_note(architecture_of(name), (text, typed), second, further, chinese)]
 
     outputs = [sd15_column, *(grid.column for grid in grids), note]
     others = [fields[name] for name in ("ip2_scale", "ip2_layers", "ip2_weights", UNIT_PARAMS["ip"])]

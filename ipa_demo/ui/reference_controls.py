@@ -24,7 +24,6 @@ from .errors import user_error
 from .helper_errors import helper_box, said_beside_only
 from .weight_grid import ModelChoice, curve_text, grid_row, weight_headers
 
-WEIGHT_HEADERS = weight_headers(DEFAULT_ARCHITECTURE)
 NO_CURVE = "—"
 ADD_MASK = "Add the drawing as the next mask"
 DRAW_MASK = "Draw a mask (paint white where the reference acts)"
@@ -86,7 +85,8 @@ def _first_unit_shorthands(mask: str, *stage_weights: float) -> tuple[str, tuple
 
 
 def layer_weights(make: Make, naming: Naming, shorthands: list[Any], meaning: Shorthands = _first_unit_shorthands,
-                  fill_label: str = "From mask and stages", model: ModelChoice | None = None) -> gr.Textbox:  # fmt: skip
+                  fill_label: str = "From mask and stages",
+                  model: ModelChoice | None = None) -> gr.Textbox:  # fmt: skip
     """The per-layer weights: a curve, a fill from the unit's shorthands (``meaning`` reads them), a clear, the
     grid and its text; returns the text (the setting ``ip_weights``). With ``model`` (the base-model picker) the
     grid and the curves are the chosen model's modules; without, SD 1.5's."""
@@ -225,7 +225,8 @@ def negative_reference(naming: Naming) -> gr.Image:
 
 
 def unit_options(make: Make, naming: Naming, shorthands: list[Any], meaning: Shorthands = _first_unit_shorthands,
-                 fill_label: str = "From mask and stages", model: ModelChoice | None = None) -> ReferenceOptions:  # fmt: skip
+                 fill_label: str = "From mask and stages",
+                 model: ModelChoice | None = None) -> ReferenceOptions:  # fmt: skip
     """Everything of an IP-Adapter unit beyond its references, variant, λ, layers and window, in the page's order."""
     weights = layer_weights(make, naming, shorthands, meaning, fill_label, model)
     combine, reference_weights = several_references(make, naming)

@@ -216,7 +216,8 @@ def unit_section(kind: UnitKind, limits: Limits, model: ModelChoice | None = Non
         parameter = units_input(kind)
         setattr(parameter, OWN_CHECK, lambda payload, check_file: checked_units(kind, payload, check_file))
         count = gr.State(0)
-        forms = [_ip_form(FIRST_MORE[kind] + index, limits, model) if kind == "ip" else _structure_form(kind, FIRST_MORE[kind] + index)
+        forms = [_ip_form(FIRST_MORE[kind] + index, limits, model) if kind == "ip"
+                 else _structure_form(kind, FIRST_MORE[kind] + index)
                  for index in range(slots)]  # fmt: skip
         with gr.Row():
             add = gr.Button(f"Add another {word} unit", size="sm", interactive=slots > 0, elem_id=f"add-{kind}-unit")

@@ -211,7 +211,8 @@ def test_the_png_writes_sdxls_own_lengths_and_reads_them_back(engine, reference)
 
 
 def _cli_unit(*flags: str) -> IPAdapterSettings:
-    args = build_parser().parse_args(["generate", "--prompt", PROMPT, "--ip-variant", "base", "--ip-scale", "0.8", *flags])
+    flags = ("--ip-variant", "base", "--ip-scale", "0.8", *flags)
+    args = build_parser().parse_args(["generate", "--prompt", PROMPT, *flags])
     return settings_from_args(args).ip
 
 

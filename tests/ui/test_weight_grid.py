@@ -64,7 +64,9 @@ def test_the_grid_starts_with_the_default_models_modules(first: str, architectur
         assert by_id[grid].value["data"] == [[1.0] * len(architecture.modules)]  # "all" × 1
 
 
-@pytest.mark.parametrize(("grid", "curve"), [("ip-weights-grid", "ip_curve"), ("ip-unit-3-weights-grid", "ip-unit-3-curve")])
+@pytest.mark.parametrize(
+    ("grid", "curve"), [("ip-weights-grid", "ip_curve"), ("ip-unit-3-weights-grid", "ip-unit-3-curve")]
+)
 def test_choosing_a_model_switches_the_grid_and_the_curves(grid: str, curve: str) -> None:
     demo = create_app(two_family_engine("sd15-model"), limits=Limits(), with_examples=False)
     by_id = _by_id(demo)
