@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import MappingProxyType
 
-from . import SD15, Architecture
+from . import KNOWN, SD15, Architecture
 
 DEFAULT_ARCHITECTURE = SD15
 
@@ -41,7 +41,7 @@ def mask_presets(architecture: Architecture) -> MappingProxyType[str, str]:
     )
 
 
-# Curves over the layers in execution order; the UI and the CLI's --ip-curve fill the per-layer
+# Curves over the attention modules in execution order; the UI and the CLI's --ip-curve fill the per-layer
 # weights with them. Rounded to 0.01 so that they read well in the weight grid.
 CURVE_FORMULAS: MappingProxyType[str, str] = MappingProxyType(
     {
@@ -60,7 +60,9 @@ _CURVES: dict[str, Callable[[float], float]] = {
 
 
 def weight_curves(architecture: Architecture) -> MappingProxyType[str, tuple[float, ...]]:
-    """A weight per layer from each formula over x = index / (layers − 1): 0 at the UNet's input, 1 at its output."""
+    """A weight per attention module from each formula over x = index / (modules − 1), the module's place in
+    execution order: 0 at the UNet's input (its first down module), 1 at its output (its last up module).
+    SD 1.5 has 16 modules (x steps by 1/15), SDXL 11 (x steps by 1/10, whatever a module's block count)."""
     last = len(architecture.modules) - 1
     return MappingProxyType(
         {
@@ -68,6 +70,25 @@ def weight_curves(architecture: Architecture) -> MappingProxyType[str, tuple[flo
             for name, formula in _CURVES.items()
         }
     )
+
+
+def curve_name(weights: tuple[float, ...]) -> str | None:
+    """The named curve that ``weights`` are on one of the known architectures, if any."""
+    for known in KNOWN:
+        found = next((name for name, curve in weight_curves(known).items() if curve == tuple(weights)), None)
+        if found is not None:
+            return found
+    return None
+
+
+def model_weights(weights: tuple[float, ...], architecture: Architecture) -> tuple[float, ...] | None:
+    """Per-layer weights in ``architecture``'s terms: its own lengths (one per module, or one per transformer
+    block) as given; another model's named curve as this model's curve (a curve carries over by its name, as
+    a named mask does); else None."""
+    if len(weights) in (len(architecture.modules), len(architecture.blocks)):
+        return tuple(weights)
+    name = curve_name(weights)
+    return None if name is None else weight_curves(architecture)[name]
 
 
 CROSS_ATTENTION_LAYERS: tuple[str, ...] = DEFAULT_ARCHITECTURE.module_names

@@ -4,8 +4,9 @@ model that runs it.
 Settings accept a mask or weights of any known model's length (``architecture.lengths``); the running
 model holds them to its own: a mask of its module count, weights of its module count or (SDXL's 70)
 of its transformer block count. A named mask (all, style, composition, style+composition, none) of
-another model is that preset of the running one; anything else of another length is refused naming
-the control, with the counts this model takes, never guessed.
+another model is that preset of the running one, and another model's named weight curve (``--ip-curve``)
+that curve over the running one's modules; anything else of another length is refused naming the
+control, with the counts this model takes, never guessed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from ..architecture import KNOWN, Architecture
-from ..architecture.layers import DEFAULT_ARCHITECTURE, STAGE_NAMES, layer_scales, mask_presets
+from ..architecture.layers import DEFAULT_ARCHITECTURE, STAGE_NAMES, layer_scales, mask_presets, model_weights
 from ..architecture.lengths import mask_expectation, weights_expectation
 from ..settings import GenerationSettings, IPAdapterSettings, SettingsError
 
@@ -28,13 +29,16 @@ def unit_layer_scales(settings: IPAdapterSettings, architecture: Architecture, u
     """``unit``: how errors name the unit, "ip" / "ip2" (its own fields) or a further unit's field."""
     modules, blocks = len(architecture.modules), len(architecture.blocks)
     if settings.layer_weights:
-        given = len(settings.layer_weights)
-        if given == modules:
-            return UnitScales(layer_scales(settings.scale, settings.layer_weights), None)
-        if given == blocks:
-            per_block = layer_scales(settings.scale, settings.layer_weights)
-            return UnitScales(_per_module(architecture, per_block), per_block)
-        raise _error(unit, "weights", f"{weights_expectation(architecture)}, got {given}")
+        weights = model_weights(settings.layer_weights, architecture)
+        if weights is None:
+            given = len(settings.layer_weights)
+            whose = next((f" ({known.title}'s; only its named curves carry over)" for known in KNOWN
+                          if given in (len(known.modules), len(known.blocks))), "")  # fmt: skip
+            raise _error(unit, "weights", f"{weights_expectation(architecture)}, got {given}{whose}")
+        if len(weights) == modules:
+            return UnitScales(layer_scales(settings.scale, weights), None)
+        per_block = layer_scales(settings.scale, weights)
+        return UnitScales(_per_module(architecture, per_block), per_block)
     if len(settings.mask) == modules and architecture.family == DEFAULT_ARCHITECTURE.family:
         return UnitScales(settings.layer_scales, None)  # SD 1.5: the mask × its stage weights
     mask = _model_mask(settings.mask, architecture, unit)
@@ -69,8 +73,12 @@ def _error(unit: str, part: str, reason: str) -> SettingsError:
 
 
 def unit_in_model_terms(settings: IPAdapterSettings, architecture: Architecture) -> IPAdapterSettings:
-    """The unit with another model's named mask as the running model's bits (what its PNG says); as it
-    was where that cannot be (a unit that did not act, or stage weights only SD 1.5 reads)."""
+    """The unit with another model's named mask as the running model's bits and another model's named curve
+    as the running model's weights (what its PNG says); each as it was where that cannot be (a unit that did
+    not act, or stage weights only SD 1.5 reads)."""
+    if settings.layer_weights:
+        weights = model_weights(settings.layer_weights, architecture)
+        settings = settings if weights is None else replace(settings, layer_weights=weights)
     if len(settings.mask) == len(architecture.modules) or len(set(settings.stage_weights)) > 1:
         return settings
     try:

@@ -21,15 +21,11 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
+from ..architecture.checkpoint_keys import SDXL_TEXTS, family_of_keys
 from ..errors import ModelLoadError, VAELoadError
 
 UNET_PREFIX = "model.diffusion_model."
 UNET_IN = UNET_PREFIX + "input_blocks.0.0.weight"
-SD1_TEXT = "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight"
-SDXL_TEXTS = (  # both of SDXL base's encoders; the refiner has only the second, under embedders.0
-    "conditioner.embedders.0.transformer.text_model.embeddings.position_embedding.weight",
-    "conditioner.embedders.1.model.positional_embedding",
-)
 VAE_KEYS = ("first_stage_model.encoder.conv_in.weight", "encoder.conv_in.weight")
 
 # What a key prefix says a file is, for files that are not SD1.x checkpoints (first match wins).
@@ -135,8 +131,7 @@ def inspect_checkpoint(path: Path) -> CheckpointInfo:
     keys, _ = _keys_and_shapes(path, ())
     cross_key = next((key for key in keys if key.startswith(UNET_PREFIX) and key.endswith("attn2.to_k.weight")), "")
     _, shapes = _keys_and_shapes(path, (UNET_IN, cross_key))  # every text attention reads the same width
-    present = set(keys)
-    family = "sd15" if SD1_TEXT in present else "sdxl" if all(key in present for key in SDXL_TEXTS) else None
+    family = family_of_keys(keys)
     if UNET_IN not in shapes or family is None:
         raise ModelLoadError(
             f"--base-model {path} is not an SD 1.5 or SDXL checkpoint: it looks like {_what_else(keys)}"

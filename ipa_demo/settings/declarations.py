@@ -210,7 +210,8 @@ SETTINGS += (
     Setting("ip_weights", ("ip", "layer_weights"), "floats", "Per-layer weights",
             "Weights (0–3), one per attention module from the UNet's input to its output, each multiplying λ there "
             f"({known_weight_counts()}: 70 is one per transformer block, for experts); empty: taken from the layer "
-            f"mask × stage weights, which these override. Curves over x = layer / (layers − 1): {_CURVES_HELP}.",
+            f"mask × stage weights, which these override. Curves over x = module / (modules − 1), execution order: "
+            f"{_CURVES_HELP}.",
             "textbox", flag="--ip-weights", png="IP weights", png_group="ip", low=0.0, high=MAX_IP_SCALE,
             counts=WEIGHT_COUNTS),
     Setting("reference_weights", ("ip", "reference_weights"), "floats", "Reference weights",

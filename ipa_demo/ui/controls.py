@@ -27,6 +27,7 @@ from .fields import bits_from_mask, mask_from_bits, preset_of
 from .layer_grid import FamilyGrid, family_grid, preset_mask, wire_families
 from .reference_controls import reference_options
 from .unit_controls import UnitSection, unit_section
+from .weight_grid import ModelChoice
 
 CUSTOM_PRESET = "custom"
 
@@ -145,8 +146,9 @@ def build_controls(
             mask = fields["ip_layers"]
             fit_note = gr.Markdown("", elem_id="layer-fit-note")  # what the selected model cannot take
 
-        reference_options(add, fields)
-        sections = [unit_section("ip", limits)]
+        model = ModelChoice(fields["base_model"], architectures)
+        reference_options(add, fields, model)
+        sections = [unit_section("ip", limits, model)]
 
         with gr.Accordion("Structure: ControlNet / T2I-Adapter", open=False):
             with gr.Row():

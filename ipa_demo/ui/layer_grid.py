@@ -4,8 +4,9 @@ SD 1.5's grid (16 toggles in 7 stage rows, with the stage sliders) is ``controls
 with SDXL base models also gets SDXL's: its 11 attention modules in 5 stage rows, each toggle named by
 where it sits and what InstantStyle found it mostly shapes (``stage_table.module_label``). The page shows
 the grid of the selected base model. Both grids write the one mask text, in their own length; switching
-the model never rewrites what was typed: a mask or weights that the new model cannot take get a note
-beside the mask, saying so (a named mask, such as *style*, carries over as that model's preset).
+the model never rewrites what was typed: a mask or weights that the new model cannot take, of any IP-Adapter
+unit that would act (the first, the second adapter, the further units), get a note beside the mask, saying so
+and naming the unit (a named mask, such as *style*, carries over as that model's preset; a named curve too).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 import gradio as gr
 
 from ..architecture import KNOWN, Architecture
-from ..architecture.layers import DEFAULT_ARCHITECTURE, mask_presets
+from ..architecture.layers import DEFAULT_ARCHITECTURE, mask_presets, model_weights
 from ..architecture.lengths import weights_expectation
 from ..settings import SettingsError
-from ..settings.values import floats
+from ..settings.unit_names import UNIT_PARAMS
+from ..settings.units import FIRST_MORE
+from ..settings.values import floats, floats_text
 from . import explainer
 from .components import HELPER
 from .stage_table import module_label
@@ -67,7 +70,11 @@ def family_grid(architecture: Architecture, mask: str, visible: bool) -> FamilyG
 
 def fit_note(architecture: Architecture, mask: str, weights: str, chinese: bool = False) -> str:
     """What the selected model cannot take of the typed mask and weights, in words ("" when it takes both)."""
-    notes = []
+    return " ".join(f"⚠ {note}" for note in _unit_notes(architecture, mask, weights, chinese))
+
+
+def _unit_notes(architecture: Architecture, mask: Any, weights: Any, chinese: bool) -> list[str]:
+    notes: list[str] = []
     count = len(architecture.modules)
     if isinstance(mask, str) and mask and model_mask(mask, architecture) is None:
         notes.append(
@@ -76,16 +83,44 @@ def fit_note(architecture: Architecture, mask: str, weights: str, chinese: bool 
             "attention module): tick the grid or pick a preset."
         )  # fmt: skip
     try:
-        given = len(floats(weights, "ip_weights"))
-    except SettingsError:
-        given = 0
-    if given and given not in (count, len(architecture.blocks)):
+        typed = floats(floats_text(tuple(weights)) if isinstance(weights, list) else weights, "ip_weights")
+    except (SettingsError, TypeError, ValueError):
+        typed = ()
+    given = len(typed)
+    if given and model_weights(typed, architecture) is None:  # a named curve carries over, as the engine runs it
         blocks = len(architecture.blocks)
         per_block = f"或 {blocks} 个（每个 Transformer 块一个）" if blocks != count else ""
         notes.append(
             f"逐层权重有 {given} 个数字，{architecture.title} 需要 {count} 个（每个注意力模块一个）{per_block}。"
             if chinese else f"The per-layer weights have {given} numbers; {weights_expectation(architecture)}."
         )  # fmt: skip
+    return notes
+
+
+def _acts(scale: Any) -> bool:
+    try:
+        return float(scale) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def every_unit_note(architecture: Architecture, first: tuple[Any, Any], second: tuple[Any, Any, Any],
+                    further: Any, chinese: bool = False) -> str:  # fmt: skip
+    """``fit_note`` for every IP-Adapter unit the request would run: the first (its mask and weights, unnamed as
+    before), the second adapter when its λ is above 0 (its λ, mask and weights), and each further unit of the
+    ``ip_units`` parameter (its layers or preset and weights), each note named after its unit."""
+    notes = _unit_notes(architecture, *first, chinese)
+    named: list[tuple[str, Any, Any]] = []
+    if _acts(second[0]):
+        named.append(("第二个适配器" if chinese else "Second adapter", second[1], second[2]))
+    units = further if isinstance(further, list) else []
+    for number, unit in enumerate(units, start=FIRST_MORE["ip"]):
+        if isinstance(unit, dict) and _acts(unit.get("scale", 1.0)):
+            label = f"IP-Adapter 单元 {number}" if chinese else f"IP-Adapter unit {number}"
+            named.append((label, unit.get("layers", ""), unit.get("weights", "")))
+    for label, mask, weights in named:
+        colon = "：" if chinese else ": "
+        notes += [f"{label}{colon}{note}" for note in _unit_notes(architecture, mask, weights, chinese)]
     return " ".join(f"⚠ {note}" for note in notes)
 
 
@@ -116,15 +151,19 @@ def wire_families(
             toggle.input(from_toggles, inputs=toggles, outputs=mask, **HELPER)
         mask.change(to_toggles, inputs=mask, outputs=toggles, **HELPER)
 
-    def shown(name: str, text: str, typed: str, gradio_request: gr.Request | None = None) -> list[Any]:
+    def shown(name: str, text: str, typed: str, second_scale: Any, second_mask: Any, second_weights: Any,
+              further: Any, gradio_request: gr.Request | None = None) -> list[Any]:  # fmt: skip
         family = architecture_of(name).family
         columns = [gr.Column(visible=family == DEFAULT_ARCHITECTURE.family)]
         columns += [gr.Column(visible=grid.architecture.family == family) for grid in grids]
-        return [*columns, fit_note(architecture_of(name), text, typed, wants_chinese(gradio_request))]
+        second = (second_scale, second_mask, second_weights)
+        chinese = wants_chinese(gradio_request)
+        return [*columns, every_unit_note(architecture_of(name), (text, typed), second, further, chinese)]
 
     outputs = [sd15_column, *(grid.column for grid in grids), note]
-    gr.on([base_model.change, mask.change, weights.change], shown, inputs=[base_model, mask, weights],
-          outputs=outputs, **HELPER)  # fmt: skip
+    others = [fields[name] for name in ("ip2_scale", "ip2_layers", "ip2_weights", UNIT_PARAMS["ip"])]
+    inputs = [base_model, mask, weights, *others]
+    gr.on([control.change for control in inputs], shown, inputs=inputs, outputs=outputs, **HELPER)
 
 
 def preset_mask(name: str, base_model: str, architectures: Mapping[str, Architecture]) -> str | None:

@@ -16,41 +16,23 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from ..architecture.layers import (
-    DEFAULT_ARCHITECTURE,
-    NUM_LAYERS,
-    STAGE_NAMES,
-    STAGE_OF_LAYER,
-    WEIGHT_CURVES,
-    weights_from_mask,
-)
-from ..settings import SettingsError
-from ..settings.values import floats, floats_text
+from ..architecture.layers import DEFAULT_ARCHITECTURE, STAGE_NAMES, WEIGHT_CURVES
+from ..settings.values import floats_text
 from . import components as uc
 from .components import HELPER
 from .errors import user_error
-from .fields import bits_from_mask
 from .helper_errors import helper_box, said_beside_only
+from .weight_grid import ModelChoice, curve_text, grid_row, weight_headers
 
-WEIGHT_HEADERS = [f"L{index} {STAGE_OF_LAYER[index]}" for index in range(NUM_LAYERS)]
 NO_CURVE = "—"
 ADD_MASK = "Add the drawing as the next mask"
 DRAW_MASK = "Draw a mask (paint white where the reference acts)"
 
 
 def shown_weights(text: str, mask: str, *stage_weights: float) -> list[list[float]] | Any:
-    """The grid's one row: the weights typed, else the ones the mask and stage weights stand for."""
-    try:
-        weights = floats(text, "ip_weights")
-    except SettingsError:
-        return gr.skip()
-    if not weights:
-        if bits_from_mask(mask) is None or len(stage_weights) != len(STAGE_NAMES):
-            return gr.skip()
-        weights = weights_from_mask(mask, tuple(float(weight) for weight in stage_weights))
-    if len(weights) != NUM_LAYERS:
-        return gr.skip()
-    return [list(weights)]
+    """The grid's one row on SD 1.5: the weights typed, else the ones the mask and stage weights stand for."""
+    row = grid_row(text, mask, tuple(float(weight) for weight in stage_weights), DEFAULT_ARCHITECTURE)
+    return gr.skip() if row is None else [row]
 
 
 def weights_from_grid(table: Any) -> str | Any:
@@ -103,38 +85,61 @@ def _first_unit_shorthands(mask: str, *stage_weights: float) -> tuple[str, tuple
 
 
 def layer_weights(make: Make, naming: Naming, shorthands: list[Any], meaning: Shorthands = _first_unit_shorthands,
-                  fill_label: str = "From mask and stages") -> gr.Textbox:  # fmt: skip
+                  fill_label: str = "From mask and stages",
+                  model: ModelChoice | None = None) -> gr.Textbox:  # fmt: skip
     """The per-layer weights: a curve, a fill from the unit's shorthands (``meaning`` reads them), a clear, the
-    grid and its text; returns the text (the setting ``ip_weights``)."""
+    grid and its text; returns the text (the setting ``ip_weights``). With ``model`` (the base-model picker) the
+    grid and the curves are the chosen model's modules; without, SD 1.5's."""
     gr.Markdown("**Per-layer weights**: one number per layer (0–3), multiplying λ; empty: the mask × stage weights.")
+    first = model.architecture(model.control.value) if model else DEFAULT_ARCHITECTURE
+    picker = [model.control] if model else []
     with gr.Row(equal_height=True):
         curve = uc.dropdown([NO_CURVE, *WEIGHT_CURVES], value=NO_CURVE, label=naming.label("Curve", "weight curve"),
                             elem_id=naming.id("ip_curve", "curve"), scale=2)  # fmt: skip
         fill = gr.Button(fill_label, size="sm", elem_id=naming.id("ip-weights-fill", "weights-fill"), scale=1)
         clear = gr.Button("Clear", size="sm", elem_id=naming.id("ip-weights-clear", "weights-clear"), scale=1)
 
-    def weights_shown(text: str, *values: Any) -> list[list[float]] | Any:
-        read = meaning(*values)
-        return gr.skip() if read is None else shown_weights(text, read[0], *read[1])
+    def architecture_of(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+        """(the shorthands' values, the chosen model's architecture) from the inputs, the picker last."""
+        return (values[:-1], model.architecture(values[-1])) if model else (values, DEFAULT_ARCHITECTURE)
 
+    def row_of(text: str, *values: Any) -> list[float] | None:
+        shorthand_values, architecture = architecture_of(values)
+        read = meaning(*shorthand_values)
+        return None if read is None else grid_row(text, read[0], tuple(float(w) for w in read[1]), architecture)
+
+    def weights_shown(text: str, *values: Any) -> Any:
+        architecture = architecture_of(values)[1]
+        row = row_of(text, *values)
+        if row is None:
+            return gr.skip()
+        headers = weight_headers(architecture)
+        return gr.Dataframe(value=[row], headers=headers, column_count=len(headers))
+
+    initial = row_of("", *(control.value for control in [*shorthands, *picker]))
     grid = gr.Dataframe(
-        weights_shown("", *(control.value for control in shorthands)),
-        headers=WEIGHT_HEADERS, datatype="number", row_count=1, column_count=NUM_LAYERS, interactive=True,
-        type="array", elem_id=naming.id("ip-weights-grid", "weights-grid"), show_label=False,
+        [initial] if initial else None, headers=weight_headers(first), datatype="number", row_count=1,
+        column_count=len(first.modules), interactive=True, type="array", show_label=False,
+        elem_id=naming.id("ip-weights-grid", "weights-grid"),
         label=naming.label("Per-layer weights grid", "per-layer weights grid"),
     )  # fmt: skip
     text = make("ip_weights", max_lines=1, **naming.named("ip_weights", "weights", "per-layer weights"))
 
     grid.input(weights_from_grid, inputs=grid, outputs=text, **HELPER)
-    for source in (text, *shorthands):
-        source.change(weights_shown, inputs=[text, *shorthands], outputs=grid, **HELPER)
-    curve.input(lambda name: floats_text(WEIGHT_CURVES.get(name, ())) or gr.skip(), curve, text, **HELPER)
+    for source in (text, *shorthands, *picker):
+        source.change(weights_shown, inputs=[text, *shorthands, *picker], outputs=grid, **HELPER)
+
+    def from_curve(name: str, *chosen: Any) -> str | Any:
+        architecture = model.architecture(next(iter(chosen), None)) if model else DEFAULT_ARCHITECTURE
+        return curve_text(name, architecture) or gr.skip()
+
+    curve.input(from_curve, [curve, *picker], text, **HELPER)
 
     def from_shorthands(*values: Any) -> str | Any:
-        row = weights_shown("", *values)
-        return floats_text(tuple(row[0])) if isinstance(row, list) else row
+        row = row_of("", *values)
+        return gr.skip() if row is None else floats_text(tuple(row))
 
-    fill.click(from_shorthands, inputs=shorthands, outputs=text, **HELPER)
+    fill.click(from_shorthands, inputs=[*shorthands, *picker], outputs=text, **HELPER)
     clear.click(lambda: "", outputs=text, **HELPER)
     return text
 
@@ -220,16 +225,18 @@ def negative_reference(naming: Naming) -> gr.Image:
 
 
 def unit_options(make: Make, naming: Naming, shorthands: list[Any], meaning: Shorthands = _first_unit_shorthands,
-                 fill_label: str = "From mask and stages") -> ReferenceOptions:  # fmt: skip
+                 fill_label: str = "From mask and stages",
+                 model: ModelChoice | None = None) -> ReferenceOptions:  # fmt: skip
     """Everything of an IP-Adapter unit beyond its references, variant, λ, layers and window, in the page's order."""
-    weights = layer_weights(make, naming, shorthands, meaning, fill_label)
+    weights = layer_weights(make, naming, shorthands, meaning, fill_label, model)
     combine, reference_weights = several_references(make, naming)
     masks = regions(naming)
     return ReferenceOptions(weights, combine, reference_weights, masks, negative_reference(naming))
 
 
-def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
-    """The first unit's options (recorded in ``fields`` by API parameter) and the second adapter."""
+def reference_options(add: Callable[..., None], fields: dict[str, Any], model: ModelChoice | None = None) -> None:
+    """The first unit's options (recorded in ``fields`` by API parameter) and the second adapter; ``model``:
+    the base-model picker, whose choice the per-layer weights grid follows."""
 
     def make(name: str, **overrides: Any) -> Any:
         add(name, **overrides)
@@ -238,6 +245,6 @@ def reference_options(add: Callable[..., None], fields: dict[str, Any]) -> None:
     title = "More reference options: per-layer weights, several references, regions, negative image, second adapter"
     with gr.Accordion(title, open=False, elem_id="reference-options"):
         shorthands = [fields["ip_layers"], *(fields[f"ip_stage_{stage}"] for stage in STAGE_NAMES)]
-        options = unit_options(make, FIRST_UNIT, shorthands)
+        options = unit_options(make, FIRST_UNIT, shorthands, model=model)
         fields["reference_masks"], fields["negative_reference"] = options.masks, options.negative
         _second_unit(add, fields)

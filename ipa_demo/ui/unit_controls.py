@@ -27,6 +27,7 @@ from .components import HELPER
 from .payloads import META, OWN_CHECK
 from .reference_controls import Naming, unit_options
 from .unit_payloads import checked_units, units_input
+from .weight_grid import ModelChoice
 
 # What each unit form shows, by unit key: the first unit's setting it follows (label, range, help).
 STRUCTURE_SLIDERS = {"controlnet": ("scale", "start", "end"), "t2i": ("scale", "factor")}
@@ -92,7 +93,7 @@ def _preset_meaning(preset: str) -> tuple[str, tuple[float, ...]] | None:
     return (MASK_PRESETS[preset], (1.0,) * len(STAGE_NAMES)) if preset in MASK_PRESETS else None
 
 
-def _ip_form(number: int, limits: Limits) -> UnitForm:
+def _ip_form(number: int, limits: Limits, model: ModelChoice | None = None) -> UnitForm:
     label = f"IP-Adapter unit {number}"
     naming = Naming(label, f"ip-unit-{number}")
     with gr.Group(visible=False) as group:
@@ -115,7 +116,7 @@ def _ip_form(number: int, limits: Limits) -> UnitForm:
         def make(name: str, **overrides: Any) -> Any:
             return uc.control(name, limits, default_values()[name], **overrides)
 
-        options = unit_options(make, naming, [inputs[2]], _preset_meaning, "From the layer preset")
+        options = unit_options(make, naming, [inputs[2]], _preset_meaning, "From the layer preset", model)
         inputs += [options.weights, options.combine, options.reference_weights, options.masks, options.negative]
     return UnitForm("ip", number, group, IP_KEYS, inputs)
 
@@ -205,8 +206,9 @@ class UnitSection:
         return [*self.shown(len(units)), *values]
 
 
-def unit_section(kind: UnitKind, limits: Limits) -> UnitSection:
-    """The closed section of ``kind``'s further units; its ``parameter`` is the API input."""
+def unit_section(kind: UnitKind, limits: Limits, model: ModelChoice | None = None) -> UnitSection:
+    """The closed section of ``kind``'s further units; its ``parameter`` is the API input; ``model``: the
+    base-model picker, whose choice an IP unit's per-layer weights grid follows."""
     first_units = FIRST_MORE[kind] - 1
     slots = max(0, limits.max_units - first_units)
     word = UNIT_WORDS[kind]
@@ -214,7 +216,8 @@ def unit_section(kind: UnitKind, limits: Limits) -> UnitSection:
         parameter = units_input(kind)
         setattr(parameter, OWN_CHECK, lambda payload, check_file: checked_units(kind, payload, check_file))
         count = gr.State(0)
-        forms = [_ip_form(FIRST_MORE[kind] + index, limits) if kind == "ip" else _structure_form(kind, FIRST_MORE[kind] + index)
+        forms = [_ip_form(FIRST_MORE[kind] + index, limits, model) if kind == "ip"
+                 else _structure_form(kind, FIRST_MORE[kind] + index)
                  for index in range(slots)]  # fmt: skip
         with gr.Row():
             add = gr.Button(f"Add another {word} unit", size="sm", interactive=slots > 0, elem_id=f"add-{kind}-unit")

@@ -7,14 +7,18 @@ from pathlib import Path
 import torch
 from diffusers import UNet2DConditionModel
 
-from ipa_demo.architecture import SDXL_CONFIG, describe_folder, describe_unet
+from ipa_demo.architecture import SD15, SDXL, SDXL_CONFIG, describe_folder, describe_unet
 from ipa_demo.engine import Engine
 from ipa_demo.architecture.layers import (
     CROSS_ATTENTION_LAYERS,
     MASK_PRESETS,
     STAGES,
+    WEIGHT_CURVES,
+    curve_name,
     diffusers_scale_dict,
     mask_presets,
+    model_weights,
+    weight_curves,
 )
 from ipa_demo.models.tiny_sdxl import FOLDER, TEXT_HIDDEN, TIME_IDS
 
@@ -80,3 +84,31 @@ def test_diffusers_scale_dict_names_every_block_with_attention() -> None:
         "mid": 6.0,
         "up": {"block_1": [7.0, 8.0, 9.0], "block_2": [10.0, 11.0, 12.0], "block_3": [13.0, 14.0, 15.0]},
     }
+
+
+# --- Weight curves over any architecture's modules (issue 25) ---
+
+
+def _formula_over_modules(formula, count: int) -> tuple[float, ...]:
+    """The curve as the README states it: x = module index / (modules − 1), rounded to 0.01."""
+    return tuple(round(formula(index / (count - 1)), 2) for index in range(count))
+
+
+def test_a_curve_on_sdxl_has_one_weight_per_module_at_its_place_in_execution_order() -> None:
+    curves = weight_curves(SDXL)
+    assert set(curves) == set(WEIGHT_CURVES)
+    assert curves["ease in"] == _formula_over_modules(lambda x: x * x, 11)
+    assert curves["strong middle"] == _formula_over_modules(lambda x: 1 - (2 * x - 1) ** 2, 11)
+    # the mid block (module 4 of down 2+2, mid, up 3+3) is not the curve's middle: x = 0.4 there
+    assert SDXL.modules[4].stage == "mid" and curves["ease in"][4] == 0.16
+    assert curves["strong middle"][5] == 1.0 and SDXL.module_names[5] == "up_blocks.0.attentions.0"
+
+
+def test_a_named_curve_carries_over_by_name_and_anything_else_by_length_only() -> None:
+    for name, curve in WEIGHT_CURVES.items():
+        assert curve_name(curve) == name
+        assert model_weights(curve, SDXL) == weight_curves(SDXL)[name]
+        assert model_weights(weight_curves(SDXL)[name], SD15) == curve
+    assert model_weights(WEIGHT_CURVES["ease out"], SD15) == WEIGHT_CURVES["ease out"]  # SD 1.5: as today
+    assert model_weights((1.0,) * 16, SDXL) is None and curve_name((1.0,) * 16) is None
+    assert model_weights((0.5,) * 70, SDXL) == (0.5,) * 70 and model_weights((0.5,) * 70, SD15) is None

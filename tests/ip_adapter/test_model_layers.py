@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ipa_demo.architecture import SD15, SDXL
-from ipa_demo.architecture.layers import mask_presets
+from ipa_demo.architecture.layers import mask_presets, weight_curves
 from ipa_demo.ip_adapter.model_layers import in_model_terms, unit_layer_scales
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings, SettingsError
 
@@ -87,3 +87,15 @@ def test_in_model_terms_writes_a_named_mask_with_the_models_length() -> None:
     assert in_model_terms(settings, SD15) == settings
     custom = GenerationSettings("x", ip=IPAdapterSettings(mask="1" * 15 + "0"))  # no SDXL bits: left as it was
     assert in_model_terms(custom, SDXL).ip == custom.ip
+
+
+@pytest.mark.parametrize("curve", ["ease in", "weak middle"])
+def test_a_named_curve_is_that_curve_over_the_running_models_modules(curve: str) -> None:
+    sd15_curve, sdxl_curve = weight_curves(SD15)[curve], weight_curves(SDXL)[curve]
+    scales, blocks = unit_layer_scales(IPAdapterSettings(scale=0.5, layer_weights=sd15_curve), SDXL)
+    assert scales == tuple(0.5 * weight for weight in sdxl_curve) and blocks is None
+    assert unit_layer_scales(IPAdapterSettings(scale=0.5, layer_weights=sdxl_curve), SD15)[0] == tuple(
+        0.5 * weight for weight in sd15_curve)  # fmt: skip
+    settings = GenerationSettings("x", ip=IPAdapterSettings(layer_weights=sd15_curve))
+    assert in_model_terms(settings, SDXL).ip.layer_weights == sdxl_curve  # what the PNG says
+    assert in_model_terms(settings, SD15) == settings  # SD 1.5 as today

@@ -111,9 +111,9 @@ def test_the_page_offers_the_configured_base_models_as_a_request_input(
     assert isinstance(picker, gr.Dropdown) and picker.visible and picker.value == "stable-diffusion-v1-5"
     assert picker.choices == [("stable-diffusion-v1-5 (default)", "stable-diffusion-v1-5"), ("tiny-sd15", "tiny-sd15")]
     uses = [fn for fn in demo.fns.values() if picker in fn.inputs]
-    # Besides the requests and their checks, only page helpers read it: the layer grid and presets of the
-    # chosen model's family, neither queued nor public, so neither reaches the engine.
-    page_only = {"from_preset", "shown"}
+    # Besides the requests and their checks, only page helpers read it: the layer grid, presets, per-layer weights
+    # grid and curves of the chosen model's family, none queued nor public, so none reaches the engine.
+    page_only = {"from_preset", "shown", "weights_shown", "from_curve", "from_shorthands"}
     assert uses and all(fn.api_name in ("generate", "inpaint", "compare", "sweep", "injection_maps") or fn.fn is None or
                         fn.fn.__name__ == "explain" or
                         (fn.fn.__name__ in page_only and not fn.queue and fn.api_visibility != "public")

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from ipa_demo.architecture import SDXL
 from ipa_demo.architecture.layers import mask_presets
+from ipa_demo.cli import build_parser
 from ipa_demo.engine import Engine
 from ipa_demo.models.catalog_sdxl import SDXL_BASE, SDXL_CONTROLNETS, SDXL_T2I_ADAPTERS
 from ipa_demo.models.sources import ModelSources
@@ -30,6 +31,7 @@ from ipa_demo.settings import (
     SettingsError,
     T2IAdapterSettings,
 )
+from ipa_demo.settings.arguments import settings_from_args
 from ipa_demo.settings.parameters import parse_parameters, settings_from_parameters
 
 from ..helpers import noise_image
@@ -189,7 +191,8 @@ def test_an_eleven_bit_mask_is_the_eleven_numbers_of_0_and_1(engine, reference) 
 
 def test_sdxl_refuses_sd15_lengths_with_its_own_counts(engine, reference) -> None:
     with pytest.raises(SettingsError, match=r"^ip_weights: SDXL takes 11 numbers \(one per attention module\) or 70 "
-                                            r"\(one per transformer block\), got 16$"):  # fmt: skip
+                                            r"\(one per transformer block\), got 16 \(SD 1.5's; only its named curves "
+                                            r"carry over\)$"):  # fmt: skip
         engine.generate(_settings(IPAdapterSettings(layer_weights=(1.0,) * 16)), [reference])
 
 
@@ -202,3 +205,28 @@ def test_the_png_writes_sdxls_own_lengths_and_reads_them_back(engine, reference)
         assert back.layer_weights == ip.layer_weights and len(back.mask) == 11
         again = engine.generate(replace(_settings(ip), ip=back), [reference])
         assert np.abs(again.pixels - result.pixels).max() == 0.0
+
+
+# --- Weight curves on SDXL (issue 25): one weight per attention module, x = its place in execution order ---
+
+
+def _cli_unit(*flags: str) -> IPAdapterSettings:
+    flags = ("--ip-variant", "base", "--ip-scale", "0.8", *flags)
+    args = build_parser().parse_args(["generate", "--prompt", PROMPT, *flags])
+    return settings_from_args(args).ip
+
+
+@pytest.mark.parametrize("curve", ["strong middle", "ease out"])
+def test_a_curve_equals_its_eleven_module_weights_given_explicitly(engine, reference, curve: str) -> None:
+    formulas = {"strong middle": lambda x: 1 - (2 * x - 1) ** 2, "ease out": lambda x: (1 - x) ** 2}
+    per_module = [round(formulas[curve](index / 10), 2) for index in range(11)]  # README: x = module / 10
+    explicit = _cli_unit("--ip-weights", ",".join(str(weight) for weight in per_module))
+    assert len(explicit.layer_weights) == 11
+    by_curve = engine.generate(_settings(_cli_unit("--ip-curve", curve)), [reference])
+    by_weights = engine.generate(_settings(explicit), [reference])
+    assert np.abs(by_curve.pixels - by_weights.pixels).max() <= 1e-4
+    everywhere = engine.generate(_settings(IPAdapterSettings(scale=0.8)), [reference]).pixels
+    assert np.abs(by_curve.pixels - everywhere).max() * 255 >= 5  # the curve changed the image
+    # the PNG says what ran: SDXL's 11 numbers, and reads back to the same unit
+    pairs = parse_parameters(by_curve.parameters[0]).pairs
+    assert tuple(float(value) for value in pairs["IP weights"].split(",")) == tuple(per_module)

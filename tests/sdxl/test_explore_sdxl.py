@@ -90,5 +90,19 @@ def test_the_page_reads_each_base_models_architecture_from_its_configs(tiny_mode
     engine = SimpleNamespace(base_models=SimpleNamespace(choice=lambda name: choices[name]))
     assert base_model_architecture(engine, "sdxl").module_names == SDXL.module_names
     assert base_model_architecture(engine, "config") == SDXL
-    assert base_model_architecture(engine, "file") == SD15
+    assert base_model_architecture(engine, "file") == SD15  # no such file: the default
     assert base_model_architecture(object(), "anything") == SD15
+
+
+def test_a_curve_axis_on_sdxl_weighs_its_eleven_modules(engine, reference) -> None:
+    """Explore's ip-curve names a curve; on SDXL each cell is that curve over the 11 modules (x = module / 10)."""
+    axis = parse_axis("ip-curve=ease in,weak middle", "--x", SDXL)
+    cells = plan(values_from_settings(BASE), BASE.seed, axis)
+    result = run(engine, cells, axis, parse_axis("seed=5", "--y"), [reference], batch_size=1)
+    formulas = {"ease in": lambda x: x * x, "weak middle": lambda x: (2 * x - 1) ** 2}
+    for item, (name, formula) in zip(result.cells, formulas.items(), strict=True):
+        weights = tuple(round(formula(index / 10), 2) for index in range(11))
+        explicit = GenerationSettings(**{**BASE.__dict__, "ip": IPAdapterSettings(scale=0.8, layer_weights=weights)})
+        assert np.abs(item.pixels - engine.generate(explicit, [reference]).pixels[0]).max() == 0.0, name
+    first, second = (item.pixels for item in result.cells)
+    assert np.abs(first - second).max() > 0, "the curves differ"

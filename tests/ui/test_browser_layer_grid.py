@@ -3,7 +3,9 @@ typed SD 1.5 mask stays as typed with a note beside it saying what SDXL takes (n
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright
 from .test_layer_grid import two_family_engine
 
 expect = playwright.expect
+SCREENSHOTS = Path(tempfile.gettempdir()) / "ipa-demo-layer-grid"
+SCREENSHOTS.mkdir(exist_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +52,45 @@ def test_switching_to_sdxl_shows_its_grid_and_keeps_the_typed_mask(page: Any) ->
     page.locator("#sdxl-layer-6 input").check()  # and the style module
     expect(mask).to_have_value("00010010000")
     expect(page.locator("#ip_preset input[value='style+composition']")).to_be_checked()
+
+
+def _choose(page: Any, control: str, option: str) -> None:
+    page.locator(f"#{control} input").click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_the_weights_grid_and_its_curves_follow_the_chosen_model(page: Any) -> None:
+    """SDXL's grid has its 11 modules as columns; a curve fills SDXL's 11 weights; back on SD 1.5, 16 columns."""
+    options = page.locator("#reference-options")
+    if not options.locator("#ip-weights-grid").is_visible():
+        options.locator("button.label-wrap").first.click()
+    headers = page.locator("#ip-weights-grid thead th")
+    _choose(page, "base_model", "sdxl-model")
+    expect(headers).to_have_count(11)
+    expect(headers.nth(4)).to_have_attribute("title", "L4 mid")
+    _choose(page, "ip_curve", "strong middle")
+    expect(page.locator("#ip_weights input")).to_have_value("0, 0.36, 0.64, 0.84, 0.96, 1, 0.96, 0.84, 0.64, 0.36, 0")
+    expect(page.locator("#layer-fit-note")).not_to_contain_text("per-layer weights")
+    _choose(page, "base_model", "sd15-model")
+    expect(headers).to_have_count(16)  # the typed SDXL curve is that curve on SD 1.5: shown, not refused
+    expect(page.locator("#layer-fit-note")).not_to_contain_text("per-layer weights")
+    expect(page.locator("#ip_weights input")).to_have_value("0, 0.36, 0.64, 0.84, 0.96, 1, 0.96, 0.84, 0.64, 0.36, 0")
+
+
+def test_the_note_beside_the_mask_names_the_second_adapter(page: Any) -> None:
+    options = page.locator("#reference-options")
+    if not options.locator("#ip2_layers").is_visible():
+        options.locator("button.label-wrap").first.click()
+    _choose(page, "base_model", "sdxl-model")
+    page.locator("#ip_preset").get_by_text("all", exact=True).click()
+    second = page.locator("#ip2_layers input")
+    second.fill("1" * 15 + "0")
+    second.press("Tab")
+    note = page.locator("#layer-fit-note")
+    expect(note).not_to_contain_text("Second adapter")  # its λ is 0: it does not act
+    scale = page.locator("#ip2_scale input[type='number']")
+    scale.fill("0.6")
+    scale.press("Enter")
+    expect(note).to_contain_text("Second adapter: The layer mask has 16 bits; SDXL takes 11")
+    note.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "second-adapter-note.png"))

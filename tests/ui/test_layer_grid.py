@@ -9,10 +9,11 @@ import gradio as gr
 import pytest
 
 from ipa_demo.architecture import SD15, SD15_CONFIG, SDXL, SDXL_CONFIG
-from ipa_demo.architecture.layers import mask_presets
+from ipa_demo.architecture.layers import WEIGHT_CURVES, mask_presets
 from ipa_demo.settings import Limits
 from ipa_demo.ui.app import create_app
-from ipa_demo.ui.layer_grid import fit_note, model_mask, preset_mask
+from ipa_demo.settings.values import floats_text
+from ipa_demo.ui.layer_grid import every_unit_note, fit_note, model_mask, preset_mask
 from ipa_demo.ui.zh_cn import ZH_CN
 
 from .test_ui import FakeEngine
@@ -87,3 +88,33 @@ def test_every_word_of_the_sdxl_grid_has_its_chinese() -> None:
     for text in texts:
         if "SDXL" in text:
             assert text in ZH_CN, text[:80]
+
+
+def test_the_note_covers_every_ip_unit_that_would_act() -> None:
+    sixteen, curve = ", ".join(["1"] * 16), floats_text(WEIGHT_CURVES["ease in"])
+    off = (0.0, "1" * 15 + "0", sixteen)
+    assert every_unit_note(SDXL, ("1" * 11, ""), off, []) == ""  # the second adapter is off (λ 0): nothing to say
+    second = every_unit_note(SDXL, ("1" * 11, ""), (0.6, "1" * 15 + "0", curve), [])
+    assert second == ("⚠ Second adapter: The layer mask has 16 bits; SDXL takes 11 (one per attention module): tick "
+                      "the grid or pick a preset.")  # its curve carries over: no word on it  # fmt: skip
+    units = [{"preset": "style", "weights": sixteen, "scale": 0.7}, {"preset": "all", "scale": 0.5},
+             {"layers": "1" * 16, "weights": [0.5] * 16, "scale": 0.0}]  # fmt: skip
+    further = every_unit_note(SDXL, ("1" * 15 + "0", ""), off, units)
+    assert further == (
+        "⚠ The layer mask has 16 bits; SDXL takes 11 (one per attention module): tick the grid or pick a preset. "
+        "⚠ IP-Adapter unit 3: The per-layer weights have 16 numbers; SDXL takes 11 numbers (one per attention "
+        "module) or 70 (one per transformer block).")  # unit 5 has λ 0  # fmt: skip
+    chinese = every_unit_note(SDXL, ("1" * 11, ""), (0.6, "1" * 15 + "0", ""), units, chinese=True)
+    assert "第二个适配器：层蒙版有 16 位" in chinese and "IP-Adapter 单元 3：逐层权重有 16 个数字" in chinese
+    assert every_unit_note(SDXL, ("1" * 11, ""), ("x", None, None), "not a list") == ""  # hostile values: no note
+
+
+def test_the_pages_note_hears_the_second_adapter_and_the_further_units() -> None:
+    demo = create_app(two_family_engine("sdxl-model"), limits=Limits(), with_examples=False)
+    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    note = by_id["layer-fit-note"]
+    for trigger in ("ip2_scale", "ip2_layers", "ip2_weights", "ip_units", "ip_layers", "base_model"):
+        (fn,) = [fn for fn in demo.fns.values() if note in fn.outputs and
+                 any(block_id == by_id[trigger]._id for block_id, _ in fn.targets)]  # fmt: skip
+    *_, said = fn.fn("sdxl-model", "1" * 11, "", 0.5, "1" * 11, ", ".join(["1"] * 16), [])
+    assert said.startswith("⚠ Second adapter: The per-layer weights have 16 numbers")
