@@ -58,9 +58,9 @@ def _inputs(engine: Engine, control_map: Image.Image) -> tuple[torch.Tensor, ...
     return sample, text, pooled, time_ids, pixels
 
 
-def _ours(engine: Engine, control_map: Image.Image, options: ControlNetSettings, guess_mode: bool) -> list[torch.Tensor]:
+def _ours(engine: Engine, control_map: Image.Image, options: ControlNetSettings, guess: bool) -> list[torch.Tensor]:
     layout = BatchLayout(num_images=2, guided=True, device=torch.device("cpu"))
-    guidance = ControlNetGuidance.prepare(engine.controlnet("canny"), control_map, options, layout, guess_mode=guess_mode)
+    guidance = ControlNetGuidance.prepare(engine.controlnet("canny"), control_map, options, layout, guess_mode=guess)
     sample, text, pooled, time_ids, _ = _inputs(engine, control_map)
     added = {"text_embeds": pooled, "time_ids": time_ids}
     with torch.no_grad():
@@ -86,7 +86,7 @@ def test_sdxls_controlnet_has_ten_residuals(engine: Engine, control_map) -> None
 
 
 def test_my_prompt_is_more_important_scales_sdxls_ten_residuals_as_the_extension(engine: Engine, control_map) -> None:
-    soft = _ours(engine, control_map, ControlNetSettings("canny", SCALE, soft=True), guess_mode=False)
+    soft = _ours(engine, control_map, ControlNetSettings("canny", SCALE, soft=True), guess=False)
     theirs = _diffusers(engine, control_map, slice(None))
     assert len(soft) == len(theirs)
     for ours, plain, factor in zip(soft, theirs, EXTENSION_SDXL_FACTORS, strict=True):
@@ -96,7 +96,7 @@ def test_my_prompt_is_more_important_scales_sdxls_ten_residuals_as_the_extension
 
 
 def test_controlnet_is_more_important_on_sdxl_is_soft_on_the_prompts_half_only(engine: Engine, control_map) -> None:
-    residuals = _ours(engine, control_map, ControlNetSettings("canny", SCALE, soft=True), guess_mode=True)
+    residuals = _ours(engine, control_map, ControlNetSettings("canny", SCALE, soft=True), guess=True)
     theirs = _diffusers(engine, control_map, slice(2, None))  # the conditional half and its added conditioning
     assert len(residuals) == len(theirs)
     for ours, plain, factor in zip(residuals, theirs, EXTENSION_SDXL_FACTORS, strict=True):
