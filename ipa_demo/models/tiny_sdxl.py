@@ -21,7 +21,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 from ..architecture import SDXL_CONFIG, read_config, unet_config
 from .sources import ModelSources
 from .tiny_sdxl_file import write_sdxl_single_file
-from .tiny_response import denoising_skip, focused_self_attention
+from .tiny_response import denoising_skip, focused_self_attention, steady_deep_stacks
 from .tiny_sdxl_ip import write_sdxl_ip_adapters
 from .tiny_sdxl_structure import write_sdxl_structure
 
@@ -77,6 +77,7 @@ def write_sdxl_base(models_dir: Path, sd15: Path, seed: Callable[[str], None]) -
     unet = UNet2DConditionModel.from_config(unet_config(SDXL_CONFIG) | tiny_unet)
     denoising_skip(unet)  # a UNet that denoises and a self-attention that tells tokens apart, so that
     focused_self_attention(unet)  # what a conditioner adds shows in the image (tiny_response)
+    steady_deep_stacks(unet)
     unet.save_pretrained(folder / "unet")
     EulerDiscreteScheduler(  # SDXL base's scheduler_config.json
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1, timestep_spacing="leading"
