@@ -110,4 +110,9 @@ _ACCESSIBLE = """
 # The Inpaint tab's editor: its label wraps before the toolbar (about 190 px) that shares its top line.
 _INPAINT = '#inpaint_image label[data-testid="block-label"] { max-width: calc(100% - 210px); white-space: normal; }\n'
 
-CSS = _ORDER + _STICKY + _GALLERIES + _UNCOVERED + _CONTROLS + _ACCESSIBLE + _INPAINT
+# Gradio's readout above a progress bar ("5/20 steps | 0.1s") restarts its timer at each yield of a run: hidden
+# while the bar shows, whose text (``runner.Readout``) has the steps and the seconds since the run began. The
+# queue's "queue: 2/3 | 1.2s" (no bar yet) stays.
+_PROGRESS = ".progress-text.meta-text:has(+ .progress-level) { display: none; }\n"
+
+CSS = _ORDER + _STICKY + _GALLERIES + _UNCOVERED + _CONTROLS + _ACCESSIBLE + _INPAINT + _PROGRESS

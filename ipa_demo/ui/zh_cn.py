@@ -322,6 +322,7 @@ MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
          r"loads them\)(?: \(loaded: (.*)\))?, then encoding the inputs · ",
          r"准备中：载入这次运行需要但尚未载入的模型（启动后的第一次运行会载入它们；已载入：\1），然后编码输入 · "),
         (r"会载入它们；已载入：）", "会载入它们）"),
+        (r" · (\d+)/(\d+) steps · ([\d.]+ s in all)$", r" · \1/\2 步 · \3"),
         (r" s in all$", " 秒（总计）"),
         (r"Draw a mask first: paint white where the reference should act\.", "请先画蒙版：在参考图起作用的地方涂白。"),
         # "Load settings from a PNG": its refusals, and the notes on the models a PNG names (``base_model``)

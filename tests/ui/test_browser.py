@@ -214,7 +214,7 @@ def stop_a_long_run(page) -> None:
     for elem_id, value in (("steps", 150), ("width", 320), ("height", 320)):
         set_slider(page, elem_id, value)
     page.locator("#generate-button").click()
-    progress = page.get_by_text(re.compile(r"Denoising · [\d.]+ s in all - \d")).first  # gr.Progress following the steps
+    progress = page.get_by_text(re.compile(r"Denoising · \d+/\d+ steps · [\d.]+ s in all - \d")).first  # gr.Progress following the steps
     playwright.expect(progress).to_be_visible()
     page.locator("#stop-generate").click()
     playwright.expect(progress).to_be_hidden()

@@ -126,7 +126,7 @@ def test_the_progress_bar_in_chinese() -> None:
     from ipa_demo.ui.runner import Readout
 
     readout = Readout("Denoising", clock=lambda: 0.0)
-    assert localized(readout.step(3, 20), chinese=True) == "去噪 · 0.0 秒（总计）"
+    assert localized(readout.step(3, 20), chinese=True) == "去噪 · 3/20 步 · 0.0 秒（总计）"
     assert localized(readout.preparing(), chinese=True).startswith("准备中：")
     assert not re.search(r"[A-Za-z]{3,}", localized(readout.preparing(), chinese=True))
     assert localized(readout.step(3, 20), chinese=False) == readout.step(3, 20)
