@@ -88,7 +88,7 @@ def _check_ip(number: int, unit: IPAdapterSettings, images: IPUnitImages) -> Non
         raise SettingsError(unit_field("ip", number, "masks"), f"needs one mask per reference ({count}), got {len(images.masks)}")
     if unit.reference_weights and len(unit.reference_weights) != count:
         raise SettingsError(
-            unit_field("ip", number), f"reference_weights: needs one per reference ({count}), got {len(unit.reference_weights)}"
+            unit_field("ip", number), f"reference-weight: needs one weight per reference image ({count}), got {len(unit.reference_weights)}"
         )
 
 

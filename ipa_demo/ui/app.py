@@ -302,6 +302,8 @@ def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency:
     for gallery, seed in ((outputs.gallery, outputs.used_seed), (outputs.compare_gallery, outputs.compare_seed)):
         gallery.change(lambda images: gr.update(visible=bool(images)), inputs=gallery, outputs=seed, **HELPER)
     picked, box = [outputs.gallery, selected], outputs.helper_error
+    # New images make a helper's earlier refusal ("Generate an image first") stale.
+    outputs.gallery.change(lambda: gr.update(value="", visible=False), outputs=box, **HELPER)
     restored = [*controls.components, controls.png_text, outputs.inpaint.blur]
     for button, handler, inputs, targets in (
         (outputs.reuse_seed, handlers.seed_of_selected, picked, [fields["seed"]]),

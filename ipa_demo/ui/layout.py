@@ -36,21 +36,21 @@ _STICKY = ".gradio-container:has(#studio) { overflow: clip; }  /* Gradio's hidde
 
 _GALLERIES = """
 #reference_images { --thumb: 120px; --thumb-min: 96px; --thumb-max: 120px; }
-#output-gallery { --thumb: 300px; --thumb-min: 150px; --thumb-max: 1fr; }
+#output-gallery, #inpaint-gallery { --thumb: 300px; --thumb-min: 150px; --thumb-max: 1fr; }
 #compare-gallery { --thumb: 236px; --thumb-min: 120px; --thumb-max: 1fr; }
 #control-maps { --thumb: 128px; --thumb-min: 110px; --thumb-max: 1fr; }
-:is(#reference_images, #output-gallery, #compare-gallery, #control-maps) .grid-container {
+:is(#reference_images, #output-gallery, #inpaint-gallery, #compare-gallery, #control-maps) .grid-container {
   grid-template-columns: repeat(auto-fit, minmax(min(var(--thumb-min), 100%), var(--thumb-max))) !important;
   grid-template-rows: none !important;
   grid-auto-rows: var(--thumb) !important;
 }
-:is(#reference_images, #output-gallery, #compare-gallery, #control-maps) .thumbnail-item {
+:is(#reference_images, #output-gallery, #inpaint-gallery, #compare-gallery, #control-maps) .thumbnail-item {
   aspect-ratio: auto; height: var(--thumb); display: flex; flex-direction: column;
 }
-:is(#reference_images, #output-gallery, #compare-gallery, #control-maps) .thumbnail-item > img {
+:is(#reference_images, #output-gallery, #inpaint-gallery, #compare-gallery, #control-maps) .thumbnail-item > img {
   flex: 1 1 0; min-height: 0; height: auto; object-fit: contain;
 }
-:is(#reference_images, #output-gallery, #compare-gallery, #control-maps) .caption-label {
+:is(#reference_images, #output-gallery, #inpaint-gallery, #compare-gallery, #control-maps) .caption-label {
   position: static; max-width: none; white-space: normal; border: 0; border-radius: 0; text-align: center;
 }
 """
@@ -110,4 +110,9 @@ _ACCESSIBLE = """
 # The Inpaint tab's editor: its label wraps before the toolbar (about 190 px) that shares its top line.
 _INPAINT = '#inpaint_image label[data-testid="block-label"] { max-width: calc(100% - 210px); white-space: normal; }\n'
 
-CSS = _ORDER + _STICKY + _GALLERIES + _UNCOVERED + _CONTROLS + _ACCESSIBLE + _INPAINT
+# Gradio's readout above a progress bar ("5/20 steps | 0.1s") restarts its timer at each yield of a run: hidden
+# while the bar shows, whose text (``runner.Readout``) has the steps and the seconds since the run began. The
+# queue's "queue: 2/3 | 1.2s" (no bar yet) stays.
+_PROGRESS = ".progress-text.meta-text:has(+ .progress-level) { display: none; }\n"
+
+CSS = _ORDER + _STICKY + _GALLERIES + _UNCOVERED + _CONTROLS + _ACCESSIBLE + _INPAINT + _PROGRESS

@@ -109,11 +109,14 @@ def run_stoppable(
 
 
 class Readout:
-    """What the progress bar says: the phase or the step's label, and the seconds since the run began.
+    """What the progress bar says: the phase or the step's label, the step count and the seconds since the
+    run began ("Denoising · 5/20 steps · 3.1 s in all").
 
-    Gradio's own timer restarts at every yield ("5/20 steps | 0.6s", then "6/20 steps | 0.1s"), so the
-    total is in the text. Before the first step the run is preparing; the first run after start-up
-    spends seconds loading models there, so the text says so and names each model once loaded.
+    Gradio's own readout above the bar ("5/20 steps | 0.6s") restarts its timer at every yield (a heartbeat's
+    "no change" ends the event's pending state, and the next report starts a new one): the layout hides it
+    while the bar shows (``layout._PROGRESS``), so the step count and the total are in this text. Before the
+    first step the run is preparing; the first run after start-up spends seconds loading models there, so
+    the text says so and names each model once loaded.
     """
 
     def __init__(
@@ -131,7 +134,7 @@ class Readout:
 
     def step(self, done: int, total: int) -> str:
         label = self._label if isinstance(self._label, str) else self._label((done, total))
-        return f"{label} · {self._seconds()}"
+        return f"{label} · {done}/{total} steps · {self._seconds()}"
 
     def preparing(self) -> str:
         new = [name for name in self._loaded() if name not in self._before]

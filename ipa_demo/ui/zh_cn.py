@@ -18,6 +18,7 @@ from ..settings.unit_names import UNIT_WORDS
 from . import explainer, explainer_zh
 from .stage_table import module_label
 from .zh_cn_settings import SETTINGS_ZH
+from .zh_cn_units import UNIT_KEY_PATTERNS, UNIT_PARTS, UNIT_REASONS
 
 PAGE: dict[str, str] = {
     # intro and tabs
@@ -283,6 +284,8 @@ MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
         (r": needs (\d+) numbers, got (\d+)$", r"：需要 \1 个数，当前为 \2 个"),
         (r": needs (\d+) numbers on SD 1\.5, (\d+) or (\d+) on SDXL, got (\d+)$",
          r"：SD 1.5 需要 \1 个数，SDXL 需要 \2 或 \3 个，当前为 \4 个"),
+        (r": must be one 0 or 1 per attention module \((\d+) on SD 1\.5, (\d+) on SDXL\), got (.+)$",
+         r"：须为每个注意力模块一个 0 或 1（SD 1.5 为 \1 个，SDXL 为 \2 个），当前为 \3"),
         (r": must not be before (.+) \(([^()]+)\)$", lambda found: f"：不能早于“{_label(found[1])}”（{found[2]}）"),
         (r": must not be below (.+) \(([^()]+)\)$", lambda found: f"：不能低于“{_label(found[1])}”（{found[2]}）"),
         (r": must be above 0 \(0 would run no denoising step\)$", "：须大于 0（为 0 时不会运行任何去噪步）"),
@@ -303,6 +306,8 @@ MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
         (r"nothing is painted yet: paint over the part of the picture to redo", "还没有涂抹：请涂抹图片中要重绘的部分"),
         (r"upload the picture to inpaint first", "请先上传要重绘的图片"),
         (r"\b(IP-Adapter|ControlNet|T2I-Adapter) unit (\d+)", r"\1 单元 \2"),
+        *UNIT_KEY_PATTERNS,
+        *UNIT_REASONS,
         *((rf"单元 (\d+) {key}\b", rf"单元 \1 {said}") for key, said in (
             ("image", "图像"), ("map", "现成的图"), ("masks", "区域蒙版"), ("mask", "区域蒙版"), ("references", "参考图"),
             ("reference", "参考图"), ("negative", "反向参考图"))),  # a unit's image keys
@@ -317,6 +322,7 @@ MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
          r"loads them\)(?: \(loaded: (.*)\))?, then encoding the inputs · ",
          r"准备中：载入这次运行需要但尚未载入的模型（启动后的第一次运行会载入它们；已载入：\1），然后编码输入 · "),
         (r"会载入它们；已载入：）", "会载入它们）"),
+        (r" · (\d+)/(\d+) steps · ([\d.]+ s in all)$", r" · \1/\2 步 · \3"),
         (r" s in all$", " 秒（总计）"),
         (r"Draw a mask first: paint white where the reference should act\.", "请先画蒙版：在参考图起作用的地方涂白。"),
         # "Load settings from a PNG": its refusals, and the notes on the models a PNG names (``base_model``)
@@ -341,14 +347,6 @@ def _settings() -> dict[str, str]:
 
 # Unit forms are numbered; the table covers more than any server shows (``IPA_MAX_UNITS``, default 4).
 MOST_UNITS_TRANSLATED = 32
-_UNIT_PARTS = {
-    "kind": "类型", "image": "图像", "the image is already a map": "图像已是控制图",
-    "region mask (white: acts)": "区域蒙版（白色处生效）", "scale": "强度", "start": "开始", "end": "结束",
-    "factor": "作用步数比例", "reference image(s)": "参考图", "variant": "版本", "layers": "作用层", "λ": "λ",
-    "weight curve": "权重曲线", "per-layer weights": "逐层权重", "per-layer weights grid": "逐层权重表",
-    "several references": "多张参考图", "reference weights": "参考图权重", "region masks": "区域蒙版",
-    "draw a mask": "画蒙版", "negative reference image": "反向参考图",
-}  # fmt: skip
 
 
 def _units() -> dict[str, str]:
@@ -360,7 +358,7 @@ def _units() -> dict[str, str]:
         for number in range(2, MOST_UNITS_TRANSLATED + 1):
             label, chinese = f"{word} unit {number}", f"{word} 单元 {number}"
             table[f"**{label}**"] = f"**{chinese}**"
-            table.update({f"{label}: {part}": f"{chinese}：{said}" for part, said in _UNIT_PARTS.items()})
+            table.update({f"{label}: {part}": f"{chinese}：{said}" for part, said in UNIT_PARTS.items()})
     return table
 
 

@@ -108,7 +108,7 @@ def test_an_ip_unit_needs_one_reference_weight_per_reference() -> None:
     settings = _units(more_ip_units=(IPAdapterSettings(reference_weights=(1.0, 0.5)),))
     with pytest.raises(SettingsError) as caught:
         check_unit_images(settings, UnitImages(ip=(IPUnitImages((IMAGE,)),)))
-    assert caught.value.field == unit_field("ip", 3) and caught.value.reason.startswith("reference_weights:")
+    assert caught.value.field == unit_field("ip", 3) and caught.value.reason.startswith("reference-weight:")  # the key the unit is given by
 
 
 def test_further_units_count_against_the_budget() -> None:

@@ -3,11 +3,13 @@ set-up the walks share (a module's browser, a page opened and ready, axe-core's 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -224,3 +226,30 @@ _CUT_OR_COVERED = r"""() => {
 def cut_or_covered(page: Page) -> dict[str, Any]:
     """{"checked": texts checked, "truncated": [...], "overlaps": [...]} on the page as it is now."""
     return page.evaluate(_CUT_OR_COVERED)
+
+
+def paint_a_band(page: Page, picture: Path) -> None:
+    """Upload the picture into the tab's editor, then one zigzag stroke down the canvas's middle."""
+    page.locator("#inpaint_image input[type=file]").set_input_files(str(picture))
+    page.wait_for_timeout(8000)  # a stroke within ~3 s of the upload, on two busy cores, may land before the
+    # editor holds the picture, and the click then sends no background ("upload the picture first"); the
+    # picture stays in the browser until the click, so there is no request to wait for
+    editor = page.locator("#inpaint_image")
+    expect(editor.get_by_role("button", name="Clear canvas")).to_be_enabled()
+    box = editor.locator(".pixi-target canvas").bounding_box()
+    assert box is not None
+    middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(middle_x - 30, middle_y - 60)
+    page.mouse.down()
+    for row, y in enumerate(range(int(middle_y) - 60, int(middle_y) + 60, 4)):
+        page.mouse.move(middle_x + (30 if row % 2 else -30), y)
+    page.mouse.up()
+
+
+def save_screenshot(shot: bytes, path: Path, colours: int = 256) -> None:
+    """A screenshot as a small PNG for the README: quantised to ``colours`` (a page's flat UI keeps its look;
+    a noise image loses what a tiny model's noise never had)."""
+    with Image.open(io.BytesIO(shot)) as image:
+        image.convert("RGB").quantize(colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            path, optimize=True
+        )

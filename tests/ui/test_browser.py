@@ -5,9 +5,10 @@ button before any image, PNGs the loader cannot use, a bad value far from the bu
 seen where the user looks (a toast, a message beside the button). Then it uploads a reference,
 moves λ, picks a mask preset, generates, follows a 30-step run's progress, sends the output back
 as reference and init image, compares, stops a long run, restores every control from a PNG and
-loads an example; no gallery may crop a single image. Last, a phone: Generate is one screen below
-the prompt. Screenshots go to the test's temporary folder, or to the folder named by
-``IPA_SCREENSHOTS`` (``IPA_SCREENSHOTS=docs`` refreshes the README's pictures).
+loads an example, inpaints a band of the cat; no gallery may crop a single image. Last, a phone:
+Generate is one screen below the prompt. Screenshots go to the test's temporary folder, or to the
+folder named by ``IPA_SCREENSHOTS`` (``IPA_SCREENSHOTS=docs`` refreshes the README's pictures, as
+small palette PNGs).
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ from .browser_checks import (  # after the skip above: it needs playwright
     cropped_images,
     expect_error_toast,
     in_viewport,
+    paint_a_band,
     progress_samples,
+    save_screenshot,
     share_during_run,
 )
 
 PHONE = {"width": 390, "height": 844}
-GALLERIES = ("#reference_images", "#output-gallery", "#compare-gallery", "#control-maps")
+GALLERIES = ("#reference_images", "#output-gallery", "#compare-gallery", "#control-maps")  # and #inpaint-gallery
 
 
 def screenshot_folder(tmp_path: Path) -> Path:
@@ -86,6 +89,7 @@ def test_a_user_generates_compares_stops_and_restores(tiny_models_dir: Path, tmp
         stop_a_long_run(page)
         restore_from_a_png(page, tmp_path)
         load_an_example(page)
+        inpaint(page, shots)
         on_a_phone(browser, url, shots)
         browser.close()
     assert not outside, f"the page fetched from outside the app: {outside[:3]}"
@@ -164,10 +168,11 @@ def generate(page, shots: Path) -> None:
     assert f"Seed: {used_seed.input_value()}," in parameters
     page.wait_for_selector("#before-after img")
     playwright.expect(page.locator("#generate-error")).to_be_hidden()  # the width is fine now
+    playwright.expect(page.locator("#helper-error")).to_be_hidden()  # "Generate an image first" no longer holds
     for gallery in ("#reference_images", "#output-gallery"):  # one image each
         assert not cropped_images(page, gallery), gallery
     page.evaluate("scrollTo(0, 0)")  # the results column sticks where the page is scrolled
-    page.screenshot(path=str(shots / "generate-tab.png"), full_page=True)
+    save_screenshot(page.screenshot(full_page=True), shots / "generate-tab.png")
 
 
 def follow_the_progress_of_a_30_step_run(page) -> None:
@@ -206,7 +211,7 @@ def compare(page, shots: Path) -> None:
     playwright.expect(page.locator("#compare-table")).to_contain_text("similarity")
     assert not cropped_images(page, "#compare-gallery")
     page.evaluate("scrollTo(0, 0)")  # the results column sticks where the page is scrolled
-    page.screenshot(path=str(shots / "compare-tab.png"), full_page=True)
+    save_screenshot(page.screenshot(full_page=True), shots / "compare-tab.png")
 
 
 def stop_a_long_run(page) -> None:
@@ -214,7 +219,7 @@ def stop_a_long_run(page) -> None:
     for elem_id, value in (("steps", 150), ("width", 320), ("height", 320)):
         set_slider(page, elem_id, value)
     page.locator("#generate-button").click()
-    progress = page.get_by_text(re.compile(r"Denoising · [\d.]+ s in all - \d")).first  # gr.Progress following the steps
+    progress = page.get_by_text(re.compile(r"Denoising · \d+/\d+ steps · [\d.]+ s in all - \d")).first  # gr.Progress following the steps
     playwright.expect(progress).to_be_visible()
     page.locator("#stop-generate").click()
     playwright.expect(progress).to_be_hidden()
@@ -269,6 +274,27 @@ def load_an_example(page) -> None:
         assert not cropped_images(page, gallery), gallery
 
 
+def inpaint(page, shots: Path) -> None:
+    """The Inpaint tab: a band painted over the cat, redone; the README shows the tab with both."""
+    for elem_id, value in (("steps", 4), ("width", 256), ("height", 256), ("num_images", 1)):
+        set_slider(page, elem_id, value)
+    page.get_by_role("tab", name="Inpaint").click()
+    paint_a_band(page, ASSETS / "chelsea.jpg")
+    page.locator("#inpaint-button").click()
+    playwright.expect(page.locator("#inpaint-parameters textarea")).to_have_value(re.compile(r"Mask digest: [0-9a-f]"))
+    page.locator("#inpaint-gallery img").first.wait_for()
+    assert not cropped_images(page, "#inpaint-gallery")  # it showed a square result cut to the box's width
+    page.set_viewport_size({"width": 1400, "height": 1700})  # the results column (one screen high) shows both
+    page.evaluate("document.querySelector('#results').scrollTo(0, 0)")
+    page.wait_for_timeout(500)
+    column, gallery = page.locator("#results").bounding_box(), page.locator("#inpaint-gallery").bounding_box()
+    height = gallery["y"] + gallery["height"] + 12 - column["y"]  # from the tabs to the result, nothing cut
+    save_screenshot(page.screenshot(clip={**column, "height": height}), shots / "inpaint-tab.png")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    for elem_id, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_slider(page, elem_id, value)
+
+
 def on_a_phone(browser, url: str, shots: Path) -> None:
     """390×844: Generate is within one screen of the prompt, and a refusal shows beside it."""
     page = browser.new_page(viewport=PHONE)
@@ -278,7 +304,9 @@ def on_a_phone(browser, url: str, shots: Path) -> None:
     prompt.wait_for()
     prompt_top, button_box = prompt.bounding_box()["y"], button.bounding_box()
     assert button_box["y"] + button_box["height"] - prompt_top <= PHONE["height"], (prompt_top, button_box)
-    page.screenshot(path=str(shots / "generate-phone.png"))
+    page.evaluate(f"scrollTo(0, {prompt_top - 8})")  # one screen from the prompt: the tabs and Generate in it
+    save_screenshot(page.screenshot(), shots / "generate-phone.png")
+    page.evaluate("scrollTo(0, 0)")
     button.click()  # λ 0.7 and no reference
     playwright.expect(page.locator("#generate-error")).to_contain_text("Reference image(s)")
     playwright.expect(page.locator("#generate-error")).to_be_in_viewport(ratio=0.95)  # sub-pixel rounding

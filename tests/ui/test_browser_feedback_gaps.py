@@ -1,6 +1,7 @@
 """Small feedback gaps (issue 27, item 8), in Chromium: a helper button's refusal beside it, naming it
 (the queued Generate-tab helpers and the unqueued "Add the drawing as the next mask"); the note Stop
-leaves where the results were, read from the progress bar, in the page's language."""
+leaves where the results were, read from the progress bar, in the page's language; and one steady count of
+seconds during a run (Gradio's own timer, which restarted at each heartbeat, is hidden)."""
 
 from __future__ import annotations
 
@@ -105,5 +106,45 @@ def test_stop_leaves_the_step_it_stopped_at_until_the_next_run(browser: Any, slo
         page.locator("#generate-button").click()
         expect(note).to_have_text("")  # the next run starts without it
         page.locator("#stop-generate").click()
+    finally:
+        page.close()
+
+
+# Every 100 ms from the click until the button has been disabled and is back (or 30 s): the text shown over the gallery.
+_SAMPLE_BAR = """async () => {
+  const bar = () => document.querySelector('#output-gallery').closest('.block').innerText.replace(/\\s+/g, ' ');
+  const button = document.querySelector('#generate-button'), texts = [], clicked = performance.now();
+  let busy = false;
+  button.click();
+  while (!(busy && !button.disabled) && performance.now() - clicked < 30000) {
+    busy ||= button.disabled;
+    texts.push(bar());
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+  return texts;
+}"""
+GRADIO_TIMER = re.compile(r"\|\s*\d+(?:\.\d)?s\b")  # "5/30 steps | 0.1s": Gradio's, restarted at each yield
+TOTAL = re.compile(r"(\d+)/30 steps · (\d+\.\d) s in all")
+
+
+def test_a_run_shows_one_steady_count_of_seconds(browser: Any, slow_url: str) -> None:  # noqa: F811
+    """30 steps of 0.3 s span heartbeats (a yield every 3 s), each of which restarted Gradio's timer: the bar
+    shows the steps and the seconds since the run began, which only grow, and no timer that restarts."""
+    page = open_page(browser, slow_url, DESKTOP, "en-US")
+    try:
+        page.locator("#ip_scale input[type=number]").fill("0")
+        page.locator("#ip_scale input[type=number]").press("Tab")
+        texts = page.evaluate(_SAMPLE_BAR)
+        stepping = [text for text in texts if TOTAL.search(text)]
+        print(f"{len(stepping)} of {len(texts)} samples show the steps; first {stepping[:1]}, last {stepping[-1:]}")
+        assert len(stepping) >= 0.8 * len(texts) and len(stepping) >= 20, texts
+        first, last = texts.index(stepping[0]), len(texts) - texts[::-1].index(stepping[-1])
+        restarting = [text for text in texts[first:last] if GRADIO_TIMER.search(text)]  # from the first step on
+        print("before the steps:", texts[:first])
+        assert not restarting, restarting[:5]
+        seconds = [float(TOTAL.search(text).group(2)) for text in stepping]
+        steps = [int(TOTAL.search(text).group(1)) for text in stepping]
+        assert seconds == sorted(seconds) and steps == sorted(steps), list(zip(steps, seconds))
+        assert seconds[-1] >= 6.0, seconds[-1]  # one count over the whole run, across the heartbeats
     finally:
         page.close()

@@ -28,7 +28,7 @@ from .test_app import launched_app
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
 from .test_browser_inpainting import downloaded
 
-from .browser_checks import DESKTOP, WCAG_AA, launched_chromium, opened_page, serious  # noqa: E402 (needs playwright)
+from .browser_checks import DESKTOP, WCAG_AA, launched_chromium, opened_page, paint_a_band, serious  # noqa: E402 (needs playwright)
 
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
 expect = playwright.expect
@@ -84,24 +84,6 @@ def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def browser(app_url: str) -> Iterator[Any]:
     with launched_chromium(CHROMIUM, CHROMIUM_ARGS) as launched:
         yield launched
-
-
-def paint_a_band(page: Any, picture: Path) -> None:
-    """Upload the picture into the tab's editor, then one zigzag stroke down the canvas's middle."""
-    page.locator("#inpaint_image input[type=file]").set_input_files(str(picture))
-    page.wait_for_timeout(8000)  # a stroke within ~3 s of the upload, on two busy cores, may land before the
-    # editor holds the picture, and the click then sends no background ("upload the picture first"); the
-    # picture stays in the browser until the click, so there is no request to wait for
-    editor = page.locator("#inpaint_image")
-    expect(editor.get_by_role("button", name="Clear canvas")).to_be_enabled()
-    box = editor.locator(".pixi-target canvas").bounding_box()
-    assert box is not None
-    middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(middle_x - 30, middle_y - 60)
-    page.mouse.down()
-    for row, y in enumerate(range(int(middle_y) - 60, int(middle_y) + 60, 4)):
-        page.mouse.move(middle_x + (30 if row % 2 else -30), y)
-    page.mouse.up()
 
 
 def test_a_newcomer_finds_inpaint_paints_and_sees_it_run(browser: Any, app_url: str, tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def test_the_readout_counts_seconds_from_the_start_and_names_what_loaded() -> No
     assert "loaded: ip:base" in readout.preparing() and "sd15" not in readout.preparing()
     assert readout.preparing().startswith("Preparing: loading the models")
     now[0] = 112.0
-    assert readout.step(5, 20) == "Denoising · 12.0 s in all"
+    assert readout.step(5, 20) == "Denoising · 5/20 steps · 12.0 s in all"
     now[0] = 113.5
-    assert readout.step(6, 20) == "Denoising · 13.5 s in all", "no restart between steps"
+    assert readout.step(6, 20) == "Denoising · 6/20 steps · 13.5 s in all", "no restart between steps"
 

@@ -126,7 +126,7 @@ def test_the_progress_bar_in_chinese() -> None:
     from ipa_demo.ui.runner import Readout
 
     readout = Readout("Denoising", clock=lambda: 0.0)
-    assert localized(readout.step(3, 20), chinese=True) == "去噪 · 0.0 秒（总计）"
+    assert localized(readout.step(3, 20), chinese=True) == "去噪 · 3/20 步 · 0.0 秒（总计）"
     assert localized(readout.preparing(), chinese=True).startswith("准备中：")
     assert not re.search(r"[A-Za-z]{3,}", localized(readout.preparing(), chinese=True))
     assert localized(readout.step(3, 20), chinese=False) == readout.step(3, 20)
@@ -141,6 +141,15 @@ def test_the_progress_bar_in_chinese() -> None:
         ({"ip_weights": "1, 2"}, "需要 16 个数"),
         ({"controlnet_units": [{"kind": "depth", "scale": 0.5}]}, "ControlNet 单元 2 图像：这个单元需要一张控制图"),
         ({"ip_units": [{"scale": 0.5}]}, "这个 IP-Adapter 单元需要一张参考图"),
+        # a further unit's key, as the Chinese form labels that control
+        ({"controlnet_units": [{"kind": "depth", "scale": 5, "image": "REF"}]}, "ControlNet 单元 2：强度：须在 0 到 2 之间"),
+        ({"controlnet_units": [{"kind": "depth", "start": 0.8, "end": 0.2, "image": "REF"}]}, "ControlNet 单元 2：结束：不能早于"),
+        ({"t2i_units": [{"kind": "canny", "factor": 3, "image": "REF"}]}, "T2I-Adapter 单元 2：作用步数比例：须在 0 到 1 之间"),
+        ({"ip_units": [{"reference": ["REF"], "scale": 9}]}, "IP-Adapter 单元 3：λ：须在 0 到 3 之间"),
+        ({"ip_units": [{"reference": ["REF"], "stage-down0": 7}]}, "IP-Adapter 单元 3：down0 权重：须在"),
+        ({"ip_units": [{"reference": ["REF"], "layers": "01"}]}, "IP-Adapter 单元 3：层蒙版：须为每个注意力模块一个 0 或 1"),
+        ({"ip_units": [{"reference": ["REF"], "reference-weight": "1, 2"}]}, "IP-Adapter 单元 3：参考图权重：每张参考图需要一个权重"),
+        ({"ip_units": [{"reference": ["REF"], "weights": "1, 2"}]}, "IP-Adapter 单元 3：逐层权重：SD 1.5 需要 16 个数"),
     ],
 )  # fmt: skip
 def test_refusals_that_had_no_chinese_phrase_now_have_one(tmp_path, reference_path, overrides, chinese) -> None:
@@ -151,11 +160,12 @@ def test_refusals_that_had_no_chinese_phrase_now_have_one(tmp_path, reference_pa
     from .test_ui import tiny_request
 
     handlers = Handlers(FakeEngine(), OutputStore(tmp_path), Limits())  # type: ignore[arg-type]
+    overrides = json.loads(json.dumps(overrides).replace('"REF"', json.dumps(reference_path)))  # the unit's images
     values = tiny_request(reference_images=[(reference_path, None)], **overrides)
     request = gr.Request(headers={"accept-language": "zh-CN,zh;q=0.9"})
     notes = [item["message"] for item in handlers.validate_generate(request, **values) if not item["is_valid"]]
     assert len(notes) == 1 and chinese in notes[0], notes
-    assert not re.search(r"\b(?!IP\b|ControlNet\b|Adapter\b|Canny\b|SDXL\b)[A-Za-z]{3,}", notes[0]), notes[0]
+    assert not re.search(r"\b(?!IP\b|ControlNet\b|Adapter\b|Canny\b|SDXL\b|down\d)[A-Za-z]{3,}", notes[0]), notes[0]  # down0: a stage's name
     english = [item["message"] for item in handlers.validate_generate(None, **values) if not item["is_valid"]]
     assert not HAN.search(english[0]), english  # an API caller's stays English
 
