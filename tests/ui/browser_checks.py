@@ -224,3 +224,11 @@ _CUT_OR_COVERED = r"""() => {
 def cut_or_covered(page: Page) -> dict[str, Any]:
     """{"checked": texts checked, "truncated": [...], "overlaps": [...]} on the page as it is now."""
     return page.evaluate(_CUT_OR_COVERED)
+
+
+def expect_editor_shows_picture(editor: Locator) -> None:
+    """Wait until an ImageEditor has set an uploaded picture as its canvas: Gradio 6.31 drops the empty
+    placeholder when it reads the file, then fits the zoom to the picture and selects the brush, whose
+    options ("Brush Size") show only then. A stroke before that may land on no picture."""
+    expect(editor.locator(".empty")).to_have_count(0)
+    expect(editor.get_by_role("button", name="Brush Size")).to_be_visible()

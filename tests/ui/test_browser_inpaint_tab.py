@@ -28,7 +28,14 @@ from .test_app import launched_app
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
 from .test_browser_inpainting import downloaded
 
-from .browser_checks import DESKTOP, WCAG_AA, launched_chromium, opened_page, serious  # noqa: E402 (needs playwright)
+from .browser_checks import (  # noqa: E402 (needs playwright)
+    DESKTOP,
+    WCAG_AA,
+    expect_editor_shows_picture,
+    launched_chromium,
+    opened_page,
+    serious,
+)
 
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
 expect = playwright.expect
@@ -89,11 +96,10 @@ def browser(app_url: str) -> Iterator[Any]:
 def paint_a_band(page: Any, picture: Path) -> None:
     """Upload the picture into the tab's editor, then one zigzag stroke down the canvas's middle."""
     page.locator("#inpaint_image input[type=file]").set_input_files(str(picture))
-    page.wait_for_timeout(8000)  # a stroke within ~3 s of the upload, on two busy cores, may land before the
-    # editor holds the picture, and the click then sends no background ("upload the picture first"); the
-    # picture stays in the browser until the click, so there is no request to wait for
+    # A stroke before the editor holds the picture sends no background ("upload the picture first"); the
+    # picture stays in the browser until the click, so the page's editor is the signal, not a request.
     editor = page.locator("#inpaint_image")
-    expect(editor.get_by_role("button", name="Clear canvas")).to_be_enabled()
+    expect_editor_shows_picture(editor)
     box = editor.locator(".pixi-target canvas").bounding_box()
     assert box is not None
     middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
