@@ -228,14 +228,21 @@ def cut_or_covered(page: Page) -> dict[str, Any]:
     return page.evaluate(_CUT_OR_COVERED)
 
 
+def expect_editor_shows_picture(editor: Locator) -> None:
+    """Wait until an ImageEditor has set an uploaded picture as its canvas: Gradio 6.31 drops the empty
+    placeholder when it reads the file, then fits the zoom to the picture and selects the brush, whose
+    options ("Brush Size") show only then. A stroke before that may land on no picture."""
+    expect(editor.locator(".empty")).to_have_count(0)
+    expect(editor.get_by_role("button", name="Brush Size")).to_be_visible()
+
+
 def paint_a_band(page: Page, picture: Path) -> None:
     """Upload the picture into the tab's editor, then one zigzag stroke down the canvas's middle."""
     page.locator("#inpaint_image input[type=file]").set_input_files(str(picture))
-    page.wait_for_timeout(8000)  # a stroke within ~3 s of the upload, on two busy cores, may land before the
-    # editor holds the picture, and the click then sends no background ("upload the picture first"); the
-    # picture stays in the browser until the click, so there is no request to wait for
+    # A stroke before the editor holds the picture sends no background ("upload the picture first"); the
+    # picture stays in the browser until the click, so the page's editor is the signal, not a request.
     editor = page.locator("#inpaint_image")
-    expect(editor.get_by_role("button", name="Clear canvas")).to_be_enabled()
+    expect_editor_shows_picture(editor)
     box = editor.locator(".pixi-target canvas").bounding_box()
     assert box is not None
     middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

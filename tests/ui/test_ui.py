@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from ipa_demo.ui.examples import EXAMPLES
 from ipa_demo.ui.fields import bits_from_mask, mask_from_bits, parse_request, preset_of
 from ipa_demo.ui.handlers import Handlers, compare_seconds, generate_seconds, validation_for
 from ipa_demo.ui.outputs import OutputStore
+from ipa_demo.ui.runner import SWITCHES
 
 from ..every_setting import EVERY_SETTING_SET
 from ..helpers import noise_image
@@ -259,20 +259,29 @@ def api_request(**overrides: Any) -> dict[str, Any]:
     return {"prompt": "a red bicycle", "steps": 2, "width": 64, "height": 64, "seed": 3, "ip_scale": 0.0, **overrides}
 
 
-def test_stop_frees_the_engine_within_two_steps_and_the_next_run_works(engine) -> None:
+def test_stop_frees_the_engine_within_two_steps_and_the_next_run_works(engine, monkeypatch) -> None:
+    """Counted in steps from the moment the cancel reached the server's stop switches, not in seconds from
+    the client's call: on two loaded cores the cancel's own round trip once took longer than two steps."""
     probe = ProbeEngine(engine)
+    stops: list[int] = []  # steps done when a cancel had flipped the switches
+    flip = SWITCHES.stop
+
+    def recorded_stop(session: str) -> None:
+        flip(session)
+        stops.append(len(probe.step_times))
+
+    monkeypatch.setattr(SWITCHES, "stop", recorded_stop)
     with served(create_app(probe, with_examples=False), **launch_options()) as url:  # as app.py serves it
         client = Client(url, verbose=False)
         job = client.submit(**api_request(steps=150, width=384, height=384), api_name="/generate")
         wait_for(lambda: len(probe.step_times) >= 4 or job.done(), 120, "the long run's first steps")
         assert not job.done(), job.exception()
-        step = statistics.median(np.diff(probe.step_times))
-        stopped_at = time.monotonic()
         job.cancel()  # what the Stop button does: POST /cancel for this event
-        wait_for(lambda: probe.active == 0, 30, "the engine to be free")
-        freed_after = probe.returned_at[-1] - stopped_at
-        print(f"step {step:.3f} s, engine free {freed_after:.3f} s after Stop")
-        assert freed_after <= 2 * step, f"engine busy {freed_after:.3f} s after Stop; a step takes {step:.3f} s"
+        wait_for(lambda: probe.active == 0, 60, "the engine to be free")
+        assert stops, "the cancel never reached the stop switches (the run ended some other way)"
+        after = len(probe.step_times) - stops[0]
+        print(f"{stops[0]} steps when the cancel reached the server, {after} after it")
+        assert after <= 1, f"{after} steps ran after the Stop reached the server: at most the one in progress may"
         assert len(probe.step_times) < 40
 
         gallery, used_seed, *_ = client.predict(**api_request(seed=8), api_name="/generate")
