@@ -64,7 +64,7 @@ def _layer_grid(
     bits = bits_from_mask(values["ip_layers"]) or []
     with gr.Column(elem_id="layer-grid"):
         add_explainer(families)
-        with gr.Column(visible=families[0] == DEFAULT_ARCHITECTURE) as sd15:
+        with gr.Column(visible=families[0].family == DEFAULT_ARCHITECTURE.family) as sd15:
             gr.Markdown(
                 "Where the reference counts: one row per stage of the UNet, in the order the picture passes "
                 "them. Tick the layers that get the reference; the slider weighs the whole stage.",
@@ -87,7 +87,7 @@ def _layer_grid(
                     name = f"ip_stage_{stage}"
                     weights[name] = control(name, limits, values[name], show_label=False, info=None, min_width=160)
         others = [family_grid(family, values["ip_layers"], index == 0)
-                  for index, family in enumerate(families) if family != DEFAULT_ARCHITECTURE]  # fmt: skip
+                  for index, family in enumerate(families) if family.family != DEFAULT_ARCHITECTURE.family]  # fmt: skip
     return weights, toggles, sd15, others
 
 

@@ -69,7 +69,7 @@ def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
 def explainer_text(architecture: Architecture) -> str:
     count = len(architecture.modules)
     style, composition = architecture.style, architecture.composition
-    weighing = "the sliders weigh a whole stage" if architecture == DEFAULT_ARCHITECTURE else (
+    weighing = "the sliders weigh a whole stage" if architecture.family == DEFAULT_ARCHITECTURE.family else (
         "Per-layer weights weigh each module (or each transformer block)")  # the stage sliders are SD 1.5's
     return f"""\
 **How IP-Adapter steers.** IP-Adapter reads your reference with a CLIP image encoder and turns it \

@@ -53,7 +53,7 @@ def _stage_at(architecture: Architecture, modules: tuple[int, ...]) -> str:
 def explainer_text(architecture: Architecture) -> str:
     count = len(architecture.modules)
     style, composition = architecture.style, architecture.composition
-    weighing = "滑块给整个阶段加权" if architecture == DEFAULT_ARCHITECTURE else "“逐层权重”给每个模块（或每个 Transformer 块）加权"
+    weighing = "滑块给整个阶段加权" if architecture.family == DEFAULT_ARCHITECTURE.family else "“逐层权重”给每个模块（或每个 Transformer 块）加权"
     return f"""\
 **IP-Adapter 如何起作用。** IP-Adapter 用 CLIP 图像编码器读取你的参考图，把它变成几个*图像 token*。\
 在每一步中，UNet（把噪声逐步变成图片的网络）会在 {count} 个位置读取提示词（它的交叉注意力层，\

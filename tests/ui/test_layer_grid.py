@@ -3,7 +3,9 @@ and a note, never a rewrite, when the typed mask or weights do not fit the model
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
+from unittest.mock import patch
 
 import gradio as gr
 import pytest
@@ -54,6 +56,29 @@ def test_a_server_with_sdxl_has_its_grid_of_11_modules_shown_for_its_model(first
 def test_a_server_with_sd15_only_has_no_sdxl_grid() -> None:
     demo = create_app(FakeEngine(), limits=Limits(), with_examples=False)  # type: ignore[arg-type]
     assert checkboxes(demo, "sdxl-layer-") == {} and len(checkboxes(demo, "layer-")) == 16
+
+
+def test_an_sd15_model_of_another_size_keeps_the_stage_grid_and_gets_no_second_one() -> None:
+    """A fine-tune (or the tiny twin) describes itself with other feature sizes than SD 1.5's defaults: it is
+    still SD 1.5, with the stage sliders, never a second grid of its 16 layers beside them."""
+    engine = two_family_engine("sd15-model")
+    small = replace(SD15, latent_size=8)
+    assert small != SD15 and small.family == SD15.family
+    engine.base_models.names = ("sd15-model",)  # type: ignore[attr-defined]
+    with patch("ipa_demo.ui.base_model.describe_path", return_value=small):
+        demo = create_app(engine, limits=Limits(), with_examples=False)
+    family_grids = [block for block in demo.blocks.values()
+                    if (getattr(block, "elem_id", None) or "").startswith("layer-grid-")]  # fmt: skip
+    assert not family_grids
+    around_the_toggles = [block for block in demo.blocks.values() if isinstance(block, gr.Column)
+                          and any(getattr(child, "elem_id", None) == "layer-0"
+                                  for child in _descendants(block))]  # fmt: skip
+    assert around_the_toggles and all(block.visible for block in around_the_toggles)  # the stage grid's own too
+
+
+def _descendants(block: gr.Blocks) -> list[gr.Blocks]:
+    children = list(getattr(block, "children", []))
+    return children + [grand for child in children for grand in _descendants(child)]
 
 
 def test_a_mask_is_read_for_each_model_never_rewritten() -> None:
