@@ -5,6 +5,13 @@
 busy while running, the bar with steps) and two more things. The button is greyed in the browser at the
 click, by an event with no server round trip: before, it stayed clickable for seconds while the server
 read the editor's images for the refusal check. And the bar shows the percentage done.
+
+The events read ``sent``, a hidden copy of the editor that a browser-only step fills once per click.
+Gradio 6.31's page asks an input that has had a loading status (any input of an event that completed)
+for its value again on every status message of every event; a shown ImageEditor answers by reading its
+canvas back from WebGL and uploading background, layers and composite anew (36 sets in a 40-step run,
+the page stalled up to 1.6 s). A hidden component is not mounted: the page answers with the value it
+holds. ``/inpaint`` takes the copy under the editor's name, so the API is unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +50,16 @@ from .inpaint_handler import (
 DEFAULT_STRENGTH = 0.75  # A1111's denoising strength for img2img and inpainting
 # Greys the button at the click, in the browser: a js-only event's returned update sets its props.
 BUSY_AT_ONCE = "() => ({__type__: 'update', interactive: false})"
+# The editor's value (its files uploaded once, by the page's read of it) into the hidden copy.
+COPY = "(value) => value"
+
+
+def _editor(**options: Any) -> gr.ImageEditor:
+    return gr.ImageEditor(
+        label=EDITOR_LABEL, type="filepath", sources=("upload", "clipboard"),
+        brush=gr.Brush(colors=["#ffffff"], default_size=24, color_mode="fixed"), eraser=gr.Eraser(default_size=24),
+        transforms=(), layers=False, height=300, **options,
+    )  # fmt: skip
 
 
 class InpaintTab:
@@ -50,11 +67,8 @@ class InpaintTab:
 
     def __init__(self, limits: Limits) -> None:
         gr.Markdown(INTRO, elem_id="inpaint-intro")
-        self.editor = gr.ImageEditor(
-            label=EDITOR_LABEL, type="filepath", sources=("upload", "clipboard"),
-            brush=gr.Brush(colors=["#ffffff"], default_size=24, color_mode="fixed"), eraser=gr.Eraser(default_size=24),
-            transforms=(), layers=False, height=300, elem_id=EDITOR,
-        )  # fmt: skip
+        self.editor = _editor(elem_id=EDITOR)
+        self.sent = _editor(visible=False)  # what the events read: see the module's note
         with gr.Row():
             self.blur = uc.slider(
                 0, MAX_MASK_BLUR, value=DEFAULT_MASK_BLUR, step=1, label="Mask blur",
@@ -93,7 +107,7 @@ class InpaintTab:
 
     @property
     def inputs(self) -> dict[str, Any]:
-        return {EDITOR: self.editor, BLUR: self.blur, STRENGTH: self.strength, CONTENT: self.content,
+        return {EDITOR: self.sent, BLUR: self.blur, STRENGTH: self.strength, CONTENT: self.content,
                 AREA: self.area, PADDING: self.padding}  # fmt: skip
 
     @property
@@ -111,6 +125,7 @@ def wire_inpaint(tab: InpaintTab, handlers: Handlers, controls: Controls, gpu: d
     places = {**places_of(controls.fields), **places_of(tab.inputs)}
     inpainter = Inpainter(handlers, places)
     tab.button.click(None, js=BUSY_AT_ONCE, outputs=tab.button, **HELPER)
+    tab.button.click(None, js=COPY, inputs=tab.editor, outputs=tab.sent, **HELPER)  # before the events that read it
     explain, accordions = request_check(inpainter.check, places)
     checking = tab.button.click(explain, inputs_kwargs=inputs, outputs=[tab.error, *accordions], **QUEUED_HELPER)
     checking.failure(enable, outputs=tab.button, **HELPER)  # refused: the click sends nothing more
