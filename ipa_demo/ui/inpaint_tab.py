@@ -12,6 +12,8 @@ for its value again on every status message of every event; a shown ImageEditor 
 canvas back from WebGL and uploading background, layers and composite anew (36 sets in a 40-step run,
 the page stalled up to 1.6 s). A hidden component is not mounted: the page answers with the value it
 holds. ``/inpaint`` takes the copy under the editor's name, so the API is unchanged.
+The cost: Gradio's validator marks the input it refuses under that input, and the copy is not shown, so a
+refusal about the picture is said in the box beside the button only (the other controls keep their mark).
 """
 
 from __future__ import annotations
