@@ -219,7 +219,9 @@ def create_app(
         if with_examples:  # after the controls it fills, below the references
             with first:
                 add_examples(controls)
-        _wire_feedback(handlers, controls, outputs)  # first: the page sends nothing after a refused request
+        for button in _reading_controls(outputs):  # first: the painted mask into the copy that events read
+            controls.send_mask_on(button)
+        _wire_feedback(handlers, controls, outputs)  # then: the page sends nothing after a refused request
         _clear_stop_notes(outputs)
         _wire(handlers, controls, outputs, concurrency)
         wire_inpaint(outputs.inpaint, handlers, controls, {"concurrency_id": GPU_QUEUE, "concurrency_limit": concurrency})
@@ -242,9 +244,17 @@ def _serve_api(demo: gr.Blocks, engine: EngineLike, limits: Limits, api: ApiOpti
         attach(demo, routes, api.max_body_bytes)
 
 
+def _reading_controls(outputs: Outputs) -> list[gr.Button]:
+    """The buttons whose events read the settings (``controls.fields``)."""
+    explore = outputs.explore
+    return [outputs.generate, outputs.compare, explore.button, explore.maps_button, outputs.inpaint.button]
+
+
 def _input_names(controls: Controls) -> dict[int, str]:
-    """How an error names each control: its label, and the API parameter behind it."""
-    return {component._id: f"{component.label} ({name})" for name, component in controls.fields.items()}
+    """How an error names each control: its label, and the API parameter behind it (the shown mask editor's
+    too, which events do not read but whose uploads are checked)."""
+    pairs = [*controls.fields.items(), ("mask_image", controls.shown("mask_image"))]
+    return {component._id: f"{component.label} ({name})" for name, component in pairs}
 
 
 def _wire(handlers: Handlers, controls: Controls, outputs: Outputs, concurrency: int) -> None:
@@ -351,6 +361,6 @@ def _wire_feedback(handlers: Handlers, controls: Controls, outputs: Outputs) -> 
         (explore.maps_button, explore.maps_error, InjectionMaps(handlers).check, fields),
     ]
     for button, box, check, inputs in checks:
-        explain, accordions = request_check(check, places_of(inputs))
-        button.click(explain, inputs_kwargs=inputs, outputs=[box, *accordions], **QUEUED_HELPER)
+        explain, flags, open_flagged = request_check(check, places_of(inputs))
+        open_flagged(button.click(explain, inputs_kwargs=inputs, outputs=[box, *flags], **QUEUED_HELPER))
         box.change(None, js=scroll_into_view(box), **HELPER)  # a button at the screen's edge has it below

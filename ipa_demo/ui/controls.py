@@ -22,6 +22,7 @@ from ..settings.values import PARAMS, default_values
 from . import components as uc
 from .base_model import picker_choices
 from .components import HELPER, control
+from .editor_copy import COPY, copy_on_click
 from .explainer import add_explainer, stage_title
 from .fields import bits_from_mask, mask_from_bits, preset_of
 from .layer_grid import FamilyGrid, family_grid, preset_mask, wire_families
@@ -41,10 +42,23 @@ class Controls:
     png_file: gr.File
     png_text: gr.Textbox
     unit_sections: list[UnitSection] = field(default_factory=list)  # further units, a section per kind
+    # The mask editor the user paints on; ``fields["mask_image"]`` is its hidden copy, what events read.
+    mask_editor: gr.ImageEditor | None = None
+
+    def shown(self, name: str) -> Any:
+        """The component the user sees for an API parameter: what an event that sets a value writes."""
+        return self.mask_editor if name == "mask_image" and self.mask_editor is not None else self.fields[name]
 
     @property
     def components(self) -> list[Any]:
-        return [self.fields[name] for name in PARAMS]
+        """The shown component of each API parameter, in PARAMS order (what restoring settings writes)."""
+        return [self.shown(name) for name in PARAMS]
+
+    def send_mask_on(self, button: gr.Button) -> None:
+        """Each click of ``button`` copies the shown mask into the one its events read (see ``editor_copy``);
+        call it before the button's other listeners."""
+        if self.mask_editor is not None:
+            copy_on_click(button, self.mask_editor, self.fields["mask_image"])
 
 
 def _window(prefix: str, limits: Limits, values: dict[str, Any]) -> tuple[gr.Slider, gr.Slider]:
@@ -175,7 +189,8 @@ def build_controls(
                     elem_id="init_image",
                 )
                 add("strength")
-            fields["mask_image"] = inpainting_mask_editor(fields["init_image"])
+            mask_editor = inpainting_mask_editor(fields["init_image"])
+            fields["mask_image"] = _mask_editor(visible=False)  # what events read: see ``editor_copy``
 
         with gr.Accordion("Reference-only", open=False):
             with gr.Row():
@@ -199,7 +214,9 @@ def build_controls(
             )
             png_text = gr.Textbox(label="Parameters found", lines=3, interactive=False, elem_id="png-text")
 
-    controls = Controls({name: fields[name] for name in PARAMS}, mask, toggles, preset, png_file, png_text, sections)
+    controls = Controls(
+        {name: fields[name] for name in PARAMS}, mask, toggles, preset, png_file, png_text, sections, mask_editor
+    )
     _wire_mask(controls, architectures)
     if other_grids:
         wire_families(other_grids, sd15_grid, fields, fit_note, architectures)
@@ -207,9 +224,8 @@ def build_controls(
     return controls
 
 
-def inpainting_mask_editor(init_image: gr.Image) -> gr.ImageEditor:
-    """Paint on the init image where it should be redone; an empty editor means plain img2img."""
-    editor = gr.ImageEditor(
+def _mask_editor(**options: Any) -> gr.ImageEditor:
+    return gr.ImageEditor(
         label="Inpainting mask: paint over what to redo (the init image is the canvas)",
         type="filepath",
         brush=gr.Brush(colors=["#ffffff"], default_size=24, color_mode="fixed"),
@@ -218,9 +234,18 @@ def inpainting_mask_editor(init_image: gr.Image) -> gr.ImageEditor:
         sources=(),
         layers=False,
         height=300,
-        elem_id="mask_image",
+        **options,
     )
-    init_image.change(lambda path: path, inputs=init_image, outputs=editor, **HELPER)
+
+
+def inpainting_mask_editor(init_image: gr.Image) -> gr.ImageEditor:
+    """Paint on the init image where it should be redone; an empty editor means plain img2img."""
+    editor = _mask_editor(elem_id="mask_image")
+    # Through a hidden editor: the output of a server event is asked for its value on every later status
+    # message (see ``editor_copy``), and a shown editor answers by uploading its canvas anew.
+    staged = _mask_editor(visible=False)
+    changed = init_image.change(lambda path: path, inputs=init_image, outputs=staged, **HELPER)
+    changed.then(None, js=COPY, inputs=staged, outputs=editor, **HELPER)
     return editor
 
 

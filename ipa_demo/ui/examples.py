@@ -99,7 +99,7 @@ def add_examples(controls: Controls, examples: tuple[Example, ...] = EXAMPLES) -
     shown = [EXAMPLE_PARAMS.index("reference_images"), EXAMPLE_PARAMS.index("prompt")]
     gr.Examples(
         examples=example_rows(examples),
-        inputs=[controls.fields[name] for name in EXAMPLE_PARAMS],
+        inputs=[controls.shown(name) for name in EXAMPLE_PARAMS],  # the mask: the editor on show
         label="Examples (each fills in every setting)",
         example_labels=[example.label for example in examples],
         visible_columns=shown,

@@ -23,10 +23,16 @@ import gradio as gr
 
 from ..settings import SettingsError
 from ..settings.values import param_for_field
+from .components import HELPER
 from .errors import user_error
 from .translation import label_in, localized, wants_chinese
 
 # Private helper events that can fail: queued, so that their error becomes a toast.
+# Each flagged accordion opened, the others left as they are (a js-only event: no loading status).
+OPEN_FLAGGED = """(...flags) => {
+  const updates = flags.map(flag => flag ? {__type__: 'update', open: true} : {__type__: 'update'});
+  return updates.length === 1 ? updates[0] : updates;
+}"""
 QUEUED_HELPER: dict[str, Any] = {"queue": True, "show_progress": "hidden", "api_visibility": "private"}
 _API_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")  # ip_scale, control_image; not plain words
 
@@ -119,27 +125,36 @@ def scroll_into_view(box: gr.Markdown) -> str:
 
 def request_check(
     check: Callable[[dict[str, Any]], SettingsError | None], places: Mapping[str, Place]
-) -> tuple[Callable[..., Iterator[list[Any]]], list[Any]]:
-    """The event function that explains a refused request, and its outputs (box first)."""
+) -> tuple[Callable[..., Iterator[list[Any]]], list[Any], Callable[[Any], None]]:
+    """The event function that explains a refused request; its outputs after the box (one hidden flag per
+    accordion: open the one that holds the refused control); and what opens the flagged accordions after
+    the check's ``event``. The page opens them, so no accordion is a server event's output: Gradio 6.31
+    asks every component inside such an output for its value on each later status message, and a shown
+    ImageEditor inside answers by uploading its canvas anew (see ``editor_copy``)."""
     accordions = list({id(p.accordion): p.accordion for p in places.values() if p.accordion is not None}.values())
+    flags = [gr.Checkbox(False, visible=False) for _ in accordions]
 
     def explain(gradio_request: gr.Request | None = None, **values: Any) -> Iterator[list[Any]]:
         error = check(values)
         if error is None:
-            yield [gr.update(value="", visible=False), *(gr.skip() for _ in accordions)]
+            yield [gr.update(value="", visible=False), *(False for _ in accordions)]
             return
         chinese = wants_chinese(gradio_request)  # this private event answers the page only
         message, param = in_words(error, places, chinese)
         holder = places[param].accordion if param else None
         # Emptied first, so that the same message twice is still a change (which scrolls it into view).
-        yield [gr.update(value="", visible=False), *(gr.skip() for _ in accordions)]
+        yield [gr.update(value="", visible=False), *(False for _ in accordions)]
         yield [
             gr.update(value=localized(f"**Not started.** {message}", chinese), visible=True),
-            *(gr.update(open=True) if accordion is holder else gr.skip() for accordion in accordions),
+            *(accordion is holder for accordion in accordions),
         ]
         raise user_error(message)
 
-    return explain, accordions
+    def open_flagged(event: Any) -> None:
+        if accordions:
+            event.then(None, js=OPEN_FLAGGED, inputs=flags, outputs=accordions, **HELPER)
+
+    return explain, flags, open_flagged
 
 
 def busy_while_running(handler: Callable[..., Iterator[tuple[Any, ...]]], width: int) -> Callable[..., Any]:

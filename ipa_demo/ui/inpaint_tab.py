@@ -6,14 +6,10 @@ busy while running, the bar with steps) and two more things. The button is greye
 click, by an event with no server round trip: before, it stayed clickable for seconds while the server
 read the editor's images for the refusal check. And the bar shows the percentage done.
 
-The events read ``sent``, a hidden copy of the editor that a browser-only step fills once per click.
-Gradio 6.31's page asks an input that has had a loading status (any input of an event that completed)
-for its value again on every status message of every event; a shown ImageEditor answers by reading its
-canvas back from WebGL and uploading background, layers and composite anew (36 sets in a 40-step run,
-the page stalled up to 1.6 s). A hidden component is not mounted: the page answers with the value it
-holds. ``/inpaint`` takes the copy under the editor's name, so the API is unchanged.
-The cost: Gradio's validator marks the input it refuses under that input, and the copy is not shown, so a
-refusal about the picture is said in the box beside the button only (the other controls keep their mark).
+The events read ``sent``, a hidden copy of the editor that a browser-only step fills once per click
+(``editor_copy``: before, a 40-step run uploaded the editor's images 36 times and stalled the page up to
+1.6 s). ``/inpaint`` takes the copy under the editor's name, so the API is unchanged. A refusal about the
+picture is said in the box beside the button only (the other controls keep their mark).
 """
 
 from __future__ import annotations
@@ -31,6 +27,7 @@ from .explainer import INPAINT_EDITOR_LABEL as EDITOR_LABEL
 from .explainer import INPAINT_INTRO as INTRO
 from .components import HELPER
 from .controls import Controls, control
+from .editor_copy import copy_on_click
 from .feedback import QUEUED_HELPER, busy_while_running, enable, error_box, places_of, request_check, scroll_into_view
 from .handlers import Handlers, generate_seconds, optional_images
 from .inpaint_handler import (
@@ -52,8 +49,6 @@ from .inpaint_handler import (
 DEFAULT_STRENGTH = 0.75  # A1111's denoising strength for img2img and inpainting
 # Greys the button at the click, in the browser: a js-only event's returned update sets its props.
 BUSY_AT_ONCE = "() => ({__type__: 'update', interactive: false})"
-# The editor's value (its files uploaded once, by the page's read of it) into the hidden copy.
-COPY = "(value) => value"
 
 
 def _editor(**options: Any) -> gr.ImageEditor:
@@ -127,9 +122,10 @@ def wire_inpaint(tab: InpaintTab, handlers: Handlers, controls: Controls, gpu: d
     places = {**places_of(controls.fields), **places_of(tab.inputs)}
     inpainter = Inpainter(handlers, places)
     tab.button.click(None, js=BUSY_AT_ONCE, outputs=tab.button, **HELPER)
-    tab.button.click(None, js=COPY, inputs=tab.editor, outputs=tab.sent, **HELPER)  # before the events that read it
-    explain, accordions = request_check(inpainter.check, places)
-    checking = tab.button.click(explain, inputs_kwargs=inputs, outputs=[tab.error, *accordions], **QUEUED_HELPER)
+    copy_on_click(tab.button, tab.editor, tab.sent)  # before the events that read it
+    explain, flags, open_flagged = request_check(inpainter.check, places)
+    checking = tab.button.click(explain, inputs_kwargs=inputs, outputs=[tab.error, *flags], **QUEUED_HELPER)
+    open_flagged(checking)
     checking.failure(enable, outputs=tab.button, **HELPER)  # refused: the click sends nothing more
     tab.error.change(None, js=scroll_into_view(tab.error), **HELPER)
     inpainting = tab.button.click(
