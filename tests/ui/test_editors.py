@@ -44,7 +44,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def editors(demo: gr.Blocks) -> dict[str, gr.ImageEditor]:
-    return {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.ImageEditor)}
+    """Every editor, by elem_id; a hidden copy (which has none) by its id."""
+    return {block.elem_id or str(block._id): block for block in demo.blocks.values() if isinstance(block, gr.ImageEditor)}
 
 
 @pytest.fixture
