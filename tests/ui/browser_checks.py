@@ -234,6 +234,17 @@ def expect_editor_shows_picture(editor: Locator) -> None:
     options ("Brush Size") show only then. A stroke before that may land on no picture."""
     expect(editor.locator(".empty")).to_have_count(0)
     expect(editor.get_by_role("button", name="Brush Size")).to_be_visible()
+    # Under load the zoom can still be fitting: a stroke placed from the canvas's box would then land
+    # elsewhere on the picture. Wait until the box and the zoom read the same twice, 300 ms apart.
+    canvas, zoom = editor.locator(".pixi-target canvas"), editor.get_by_text("%", exact=False)
+    last = None
+    for _ in range(40):
+        now = (canvas.bounding_box(), zoom.first.inner_text() if zoom.count() else "")
+        if now == last:
+            return
+        last = now
+        editor.page.wait_for_timeout(300)
+    raise AssertionError(f"the editor's canvas never settled: {last}")
 
 
 def paint_a_band(page: Page, picture: Path) -> None:
