@@ -50,6 +50,13 @@ def model_mask(mask: str, architecture: Architecture) -> str | None:
     return None
 
 
+def chosen_architecture(architectures: Mapping[str, Architecture], name: object) -> Architecture:
+    """The named base model's architecture; the first model's for an unknown name (what a request naming
+    none runs); SD 1.5's for a server that lists none."""
+    found = architectures.get(name) if isinstance(name, str) else None
+    return found or next(iter(architectures.values()), DEFAULT_ARCHITECTURE)
+
+
 def family_grid(architecture: Architecture, mask: str, visible: bool) -> FamilyGrid:
     """A grid of another family than SD 1.5: toggles per module in stage rows, no stage sliders."""
     bits = model_mask(mask, architecture) or "0" * len(architecture.modules)
@@ -134,9 +141,6 @@ def wire_families(
     """Toggles write the mask; the mask redraws the toggles; the base model picks the grid and the note."""
     mask, weights, base_model = fields["ip_layers"], fields["ip_weights"], fields["base_model"]
 
-    def architecture_of(name: str) -> Architecture:
-        return architectures.get(name) or next(iter(architectures.values()), DEFAULT_ARCHITECTURE)
-
     for grid in grids:
         toggles = grid.toggles
 
@@ -153,12 +157,12 @@ def wire_families(
 
     def shown(name: str, text: str, typed: str, second_scale: Any, second_mask: Any, second_weights: Any,
               further: Any, gradio_request: gr.Request | None = None) -> list[Any]:  # fmt: skip
-        family = architecture_of(name).family
-        columns = [gr.Column(visible=family == DEFAULT_ARCHITECTURE.family)]
-        columns += [gr.Column(visible=grid.architecture.family == family) for grid in grids]
+        architecture = chosen_architecture(architectures, name)
+        columns = [gr.Column(visible=architecture.family == DEFAULT_ARCHITECTURE.family)]
+        columns += [gr.Column(visible=grid.architecture.family == architecture.family) for grid in grids]
         second = (second_scale, second_mask, second_weights)
         chinese = wants_chinese(gradio_request)
-        return [*columns, every_unit_note(architecture_of(name), (text, typed), second, further, chinese)]
+        return [*columns, every_unit_note(architecture, (text, typed), second, further, chinese)]
 
     outputs = [sd15_column, *(grid.column for grid in grids), note]
     others = [fields[name] for name in ("ip2_scale", "ip2_layers", "ip2_weights", UNIT_PARAMS["ip"])]
@@ -168,6 +172,5 @@ def wire_families(
 
 def preset_mask(name: str, base_model: str, architectures: Mapping[str, Architecture]) -> str | None:
     """A preset's bits for the selected base model (its own length)."""
-    architecture = architectures.get(base_model) or next(iter(architectures.values()), DEFAULT_ARCHITECTURE)
-    return mask_presets(architecture).get(name)
+    return mask_presets(chosen_architecture(architectures, base_model)).get(name)
 

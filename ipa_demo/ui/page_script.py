@@ -7,6 +7,10 @@
   loses focus (500 in Steps became 150 and ran 150 steps without a word). The clamp is the slider's
   own ``blur`` listener; a capturing listener on the window stops the blur before it reaches it. The
   typed value is kept, and the event's validator refuses it by the control's label, naming the limit.
+- Image editors: an editor builds its drawing surface (two PixiJS canvases) only when first shown,
+  and a picture dropped or chosen before that is lost with a page error, leaving the editor unable
+  to take a picture until the page is reloaded (on a busy machine, half a second or more after the
+  Inpaint tab is opened). Such a file waits, and is handed to the editor once both canvases are in.
 - Keyboard: Ctrl+Enter (⌘+Enter) in the prompts presses Generate, as in other SD front ends; a
   multi-line Gradio textbox has no key that submits.
 """
@@ -24,6 +28,31 @@ PAGE_SCRIPT = """() => {
       event.stopPropagation();
     }
   }, true);
+  const editorOf = element => {
+    const block = element?.closest?.('.block');
+    return block?.querySelector('.pixi-target') ? block : null;
+  };
+  const surfaceMissing = editor => !editor.querySelector('.pixi-target canvas')
+    || !editor.querySelector('.pixi-target-crop canvas');
+  const handOver = (editor, files) => {
+    if (surfaceMissing(editor)) { setTimeout(() => handOver(editor, files), 50); return; }
+    const input = editor.querySelector('input[type=file]');
+    const transfer = new DataTransfer();
+    files.forEach(file => transfer.items.add(file));
+    input.files = transfer.files;
+    requestAnimationFrame(() => input.dispatchEvent(new Event('change', {bubbles: true})));
+  };
+  const holdUntilDrawable = (event, files) => {
+    const editor = editorOf(event.target);
+    if (!editor || !surfaceMissing(editor) || !files?.length) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    handOver(editor, [...files]);  // read now: a drop's files are gone once its event ends
+  };
+  document.addEventListener('change', event => {
+    if (event.target instanceof HTMLInputElement && event.target.type === 'file') holdUntilDrawable(event, event.target.files);
+  }, true);
+  document.addEventListener('drop', event => holdUntilDrawable(event, event.dataTransfer?.files), true);
   document.addEventListener('keydown', event => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)
         && event.target.closest?.('#prompt, #negative_prompt')) {

@@ -169,11 +169,17 @@ def hold_queue_size(
     policy = clients or ClientPolicy.from_env()
     validating: Counter[tuple[str, bool]] = Counter()
 
+    def queued_or_running() -> list[Any]:
+        # Not ``event_ids_to_events``: Gradio drops an event from it only after its run's clean-up (iterators,
+        # a pandas summary of the analytics), which on a loaded server lags the answer the client already has,
+        # so a page sending its quick requests one after another was refused for requests long answered.
+        waiting = [event for line in queue.event_queue_per_concurrency_id.values() for event in line.queue]
+        return waiting + [event for jobs in queue.active_jobs if jobs for event in jobs]
+
     def held_by(client: str, generating: bool) -> int:
-        events = list(queue.event_ids_to_events.values())  # queued or running, until Gradio is done with them
         mine = sum(
             policy.client_of(event.request) == client and (event.fn.concurrency_id == gpu_group) == generating
-            for event in events
+            for event in queued_or_running()
         )
         return validating[client, generating] + mine
 

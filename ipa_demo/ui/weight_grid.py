@@ -18,7 +18,7 @@ from ..architecture import Architecture
 from ..architecture.layers import DEFAULT_ARCHITECTURE, model_weights, weight_curves, weights_from_mask
 from ..settings import SettingsError
 from ..settings.values import floats, floats_text
-from .layer_grid import model_mask
+from .layer_grid import chosen_architecture, model_mask
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,7 @@ class ModelChoice:
 
     def architecture(self, name: object) -> Architecture:
         """The named model's; the first model's for an unknown name (what a request naming none runs)."""
-        found = self.architectures.get(name) if isinstance(name, str) else None
-        return found or next(iter(self.architectures.values()), DEFAULT_ARCHITECTURE)
+        return chosen_architecture(self.architectures, name)
 
 
 def weight_headers(architecture: Architecture) -> list[str]:

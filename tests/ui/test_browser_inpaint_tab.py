@@ -14,6 +14,7 @@ Screenshots go where test_browser puts its own (``IPA_SCREENSHOTS``).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,9 @@ from .test_app import launched_app
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
 from .test_browser_inpainting import downloaded
 
-from .browser_checks import DESKTOP, WCAG_AA, launched_chromium, opened_page, paint_a_band, serious  # noqa: E402 (needs playwright)
+from .browser_checks import (  # noqa: E402 (needs playwright)
+    DESKTOP, WCAG_AA, expect_editor_shows_picture, launched_chromium, opened_page, paint_a_band, serious,
+)
 
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
 expect = playwright.expect
@@ -159,3 +162,44 @@ def test_axe_finds_no_serious_violation_on_the_inpaint_tab(browser: Any, app_url
     page.close()
     assert not found, found
     assert not covered, f"the editor's label lies under its toolbar's {covered}"
+
+
+@pytest.mark.parametrize("how", ["chosen", "dropped"])
+def test_a_picture_given_before_the_editor_can_draw_waits_for_it(browser: Any, app_url: str, tmp_path: Path, how: str) -> None:
+    """The editor builds its drawing surface when the tab is first shown; a picture chosen or dropped before
+    that was lost with a page error and the editor took no picture until a reload. Here the surface's
+    renderer arrives 2 s late (a busy machine), and the picture is given the moment the editor shows."""
+    picture = tmp_path / "picture.png"
+    noise_image(SIZE, SIZE, seed=3).save(picture)
+    page = open_page(browser, app_url, DESKTOP)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route(re.compile(r"/assets/WebGLRenderer-[^/]*\.js$"), lambda route: (time.sleep(2), route.continue_()))
+    surface_was_there = page.evaluate(_OPEN_TAB_AND_GIVE, [how, list(picture.read_bytes())])
+    assert not surface_was_there, "the surface was there before the picture: nothing was tested"
+    expect_editor_shows_picture(page.locator("#inpaint_image"))
+    assert not errors, errors
+    page.close()
+
+
+# Opens the Inpaint tab and, the frame its editor shows, gives it a PNG (its bytes): chosen in the file
+# input (as the file dialog does) or dropped on the editor (as a file dragged from the desktop). Whether
+# the editor's surface was already there.
+_OPEN_TAB_AND_GIVE = """async ([how, bytes]) => {
+  [...document.querySelectorAll('button[role=tab]')].find(tab => tab.textContent.trim() === 'Inpaint').click();
+  let input = null;
+  while (!(input = document.querySelector('#inpaint_image input[type=file]'))) {
+    await new Promise(resolve => requestAnimationFrame(resolve));
+  }
+  const surface = !!document.querySelector('#inpaint_image .pixi-target canvas');
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([new Uint8Array(bytes)], 'picture.png', {type: 'image/png'}));
+  if (how === 'chosen') {
+    input.files = transfer.files;
+    input.dispatchEvent(new Event('change', {bubbles: true}));
+  } else {
+    document.querySelector('#inpaint_image .image-container')
+      .dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: transfer}));
+  }
+  return surface;
+}"""

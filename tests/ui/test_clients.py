@@ -14,9 +14,10 @@ from ipa_demo.settings import SettingsError
 from ipa_demo.settings.values import PARAMS
 from ipa_demo.ui.app import create_app, launch_options
 from ipa_demo.ui.clients import ClientPolicy, max_queued_per_client
+from ipa_demo.ui.server_guard import HELPERS_PER_CLIENT
 
 from .test_app import served
-from .test_red_team import default_data, events
+from .test_red_team import call, default_data, events
 from .test_security import HeldEngine, request, serves
 from .test_ui import wait_for
 
@@ -123,3 +124,23 @@ def test_the_cap_counts_generations_so_the_page_stays_usable_while_two_run(defau
         assert accepted(burst(url, client, each=1)["page"]) == 0
         engine.gate.set()
         serves(url)
+
+
+def test_quick_requests_answered_one_after_another_are_never_refused_while_gradio_cleans_up(default_cap: None) -> None:
+    """Gradio forgets an event only after its clean-up (iterators, an analytics summary), which on a loaded
+    server lags the answer; a page's quick requests sent one after another must not count the answered ones.
+    Here each clean-up takes a second, so the old count refused the fifth request."""
+    demo = create_app(HeldEngine(), with_examples=False)  # type: ignore[arg-type]
+    queue, reset_iterators = demo._queue, demo._queue.reset_iterators
+
+    async def slow_reset(event_id: str) -> None:
+        await asyncio.sleep(1)
+        await reset_iterators(event_id)
+
+    queue.reset_iterators = slow_reset  # type: ignore[method-assign]
+    with served(demo, **launch_options()) as url:
+        gpu = {"generate", "compare", "sweep", "injection_maps"}
+        helper, inputs = next((e, i) for e, i in events(url) if e["queue"] and e.get("api_name") not in gpu)
+        answers = [call(url, helper, default_data(inputs), session="page") for _ in range(HELPERS_PER_CLIENT + 2)]
+        assert not [answer for answer in answers if "quick requests" in answer], answers
+        assert len(queue.event_ids_to_events) > 0, "the clean-up did not lag: the test tells nothing apart"
