@@ -270,6 +270,8 @@ def _save_checkpoint(
         shutil.rmtree(partial, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(partial))  # every process: DeepSpeed writes its own optimizer shard
+    # Each process also writes its random states there: the folder is renamed only once all have.
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         save_adapter(accelerator.unwrap_model(model).adapter, unet, partial / ADAPTER_FILE)
         shutil.rmtree(final, ignore_errors=True)

@@ -10,8 +10,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,6 +28,7 @@ from ipa_demo.models.catalog import IMAGE_ENCODER, IP_ADAPTERS, SD15
 from ipa_demo.models.loading import load_image_encoder, load_stable_diffusion
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.settings import GenerationSettings, IPAdapterSettings
+from ipa_demo.training import loop as training_loop
 from ipa_demo.training.loop import ADAPTER_FILE, LOSS_LOG, TrainResult, train
 from ipa_demo.training.options import TrainOptions
 
@@ -179,3 +183,47 @@ def test_the_shipped_zero2_config_is_deepspeed_stage_2() -> None:
     assert config.deepspeed_config["zero_stage"] == 2
     # Left to the command's flags, so accelerate cannot take a second, disagreeing value from the file.
     assert "gradient_accumulation_steps" not in config.deepspeed_config
+
+
+class _Process:
+    """One of two processes for ``_save_checkpoint``: a barrier for ``wait_for_everyone``; the second
+    process writes its random states a moment later than the first, as a busy rank does."""
+
+    def __init__(self, index: int, barrier: threading.Barrier) -> None:
+        self.index, self.is_main_process, self.barrier = index, index == 0, barrier
+
+    def wait_for_everyone(self) -> None:
+        self.barrier.wait(timeout=30)
+
+    def save_state(self, folder: str) -> None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        time.sleep(0.5 * self.index)
+        (Path(folder) / f"random_states_{self.index}.pkl").write_bytes(b"state")
+
+    def unwrap_model(self, model: object) -> object:
+        return model
+
+
+def test_a_checkpoint_is_renamed_only_after_every_process_wrote_its_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first process renamed the checkpoint's folder while the second still wrote into it: the second
+    then failed ("Parent directory step-00000003.partial does not exist"), in a clean CI run."""
+    monkeypatch.setattr(training_loop, "save_adapter", lambda adapter, unet, path: path.write_bytes(b"adapter"))
+    options = SimpleNamespace(checkpoints_dir=tmp_path / "checkpoints", keep_checkpoints=0)
+    barrier, failures = threading.Barrier(2), []
+
+    def run(index: int) -> None:
+        try:
+            model = SimpleNamespace(adapter=None)
+            training_loop._save_checkpoint(_Process(index, barrier), model, None, options, 3)  # type: ignore[arg-type]
+        except Exception as error:  # noqa: BLE001 (the failure is what the test reports)
+            failures.append(f"process {index}: {error!r}")
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    folder = options.checkpoints_dir / "step-00000003"
+    assert sorted(path.name for path in folder.iterdir()) == [ADAPTER_FILE, "random_states_0.pkl", "random_states_1.pkl"]

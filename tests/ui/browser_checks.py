@@ -254,13 +254,21 @@ def paint_a_band(page: Page, picture: Path) -> None:
     # picture stays in the browser until the click, so the page's editor is the signal, not a request.
     editor = page.locator("#inpaint_image")
     expect_editor_shows_picture(editor)
+    zigzag(page, editor, across=(-30, 30), down=(-60, 60))
+
+
+def zigzag(page: Page, editor: Locator, across: tuple[int, int], down: tuple[int, int]) -> None:
+    """One brush stroke on the editor's canvas: rows 4 px apart, each from side to side; ``across`` and
+    ``down`` are offsets in screen pixels from the canvas's middle."""
     box = editor.locator(".pixi-target canvas").bounding_box()
     assert box is not None
     middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(middle_x - 30, middle_y - 60)
+    left, right = middle_x + across[0], middle_x + across[1]
+    page.mouse.move(left, middle_y + down[0])
     page.mouse.down()
-    for row, y in enumerate(range(int(middle_y) - 60, int(middle_y) + 60, 4)):
-        page.mouse.move(middle_x + (30 if row % 2 else -30), y)
+    for row, y in enumerate(range(int(middle_y) + down[0], int(middle_y) + down[1], 4)):
+        page.mouse.move(left if row % 2 else right, y)  # the brush is wider than the rows are apart
+        page.mouse.move(right if row % 2 else left, y)
     page.mouse.up()
 
 

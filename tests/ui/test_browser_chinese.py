@@ -21,7 +21,7 @@ from ipa_demo.settings import SettingsError
 from ipa_demo.ui.app import create_app, launch_options
 
 from .test_app import served
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright
+from .test_browser import PHONE, TIMEOUT_MS, playwright
 from .test_ui import FakeEngine
 
 DESKTOP = {"width": 1366, "height": 768}
@@ -100,14 +100,6 @@ def untranslated(page: Any) -> list[str]:
 def app_url() -> Iterator[str]:
     with served(create_app(DescribedEngine(), with_examples=True), **launch_options()) as url:  # type: ignore[arg-type]
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url: str) -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def open_page(browser: Any, url: str, viewport: dict[str, int], locale: str) -> Any:

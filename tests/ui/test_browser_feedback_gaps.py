@@ -17,7 +17,7 @@ from ipa_demo.ui.stop_note import stop_message
 
 from .test_app import served
 from .test_browser import playwright
-from .test_browser_chinese import DESKTOP, DescribedEngine, app_url, browser, open_page, shot  # noqa: F401 (fixtures)
+from .test_browser_chinese import DESKTOP, DescribedEngine, app_url, open_page, shot  # noqa: F401 (fixtures)
 
 expect = playwright.expect
 

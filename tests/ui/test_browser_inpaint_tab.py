@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,11 @@ import pytest
 from PIL import Image
 
 from ..helpers import noise_image
-from .test_app import launched_app
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
+from .test_browser import PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
 from .test_browser_inpainting import downloaded
 
 from .browser_checks import (  # noqa: E402 (needs playwright)
-    DESKTOP, WCAG_AA, expect_editor_shows_picture, launched_chromium, opened_page, paint_a_band, serious,
+    DESKTOP, WCAG_AA, expect_editor_shows_picture, opened_page, paint_a_band, serious,
 )
 
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
@@ -75,18 +73,6 @@ _LABEL_UNDER_TOOLBAR = """(root) => {
       && box.bottom > label.top;
   }).map(button => button.getAttribute('aria-label') || button.title || button.textContent.trim());
 }"""
-
-
-@pytest.fixture(scope="module")
-def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with launched_app(tiny_models_dir, tmp_path_factory.mktemp("inpaint-tab") / "app.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url: str) -> Iterator[Any]:
-    with launched_chromium(CHROMIUM, CHROMIUM_ARGS) as launched:
-        yield launched
 
 
 def test_a_newcomer_finds_inpaint_paints_and_sees_it_run(browser: Any, app_url: str, tmp_path: Path) -> None:

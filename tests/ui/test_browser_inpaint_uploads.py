@@ -14,7 +14,6 @@ main thread's long tasks. The run's result is still the picture outside the band
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,11 @@ import pytest
 from PIL import Image
 
 from ..helpers import noise_image
-from .test_app import launched_app
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, set_slider
+from .test_browser import TIMEOUT_MS, set_slider
 from .test_browser_inpaint_tab import _CLICK_AND_SAMPLE
 from .test_browser_inpainting import downloaded
 
-from .browser_checks import DESKTOP, launched_chromium, opened_page, paint_a_band  # noqa: E402 (needs playwright)
+from .browser_checks import DESKTOP, opened_page, paint_a_band  # noqa: E402 (needs playwright)
 
 SIZE, STEPS, SEED = 256, 40, 4242
 UPLOADS_PER_CLICK = 3  # background, one layer, composite
@@ -42,18 +40,6 @@ _WATCH_LONG_TASKS = """() => {
   new PerformanceObserver(list => list.getEntries().forEach(entry => window.__longTasks.push(entry.duration)))
     .observe({type: 'longtask'});
 }"""
-
-
-@pytest.fixture(scope="module")
-def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with launched_app(tiny_models_dir, tmp_path_factory.mktemp("inpaint-uploads") / "app.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url: str) -> Iterator[Any]:
-    with launched_chromium(CHROMIUM, CHROMIUM_ARGS) as launched:
-        yield launched
 
 
 def test_one_inpaint_run_uploads_the_editor_once_and_keeps_the_page_responsive(

@@ -33,7 +33,7 @@ from .test_browser import ASSETS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwrigh
 
 expect = playwright.expect
 # after test_browser, which skips without a browser
-from .browser_checks import expect_editor_shows_picture, expect_error_toast
+from .browser_checks import expect_editor_shows_picture, expect_error_toast, zigzag
 
 # The init image's side: its PNG (noise, 1.2 MB) is over 1 MiB, as a photo's may be. Not larger: the page
 # encodes and uploads the editor's background, layer and composite at this size for each event that
@@ -136,15 +136,7 @@ def paint_a_band(page: Any, init_path: Path) -> None:
         page.locator("#init_image input[type=file]").set_input_files(str(init_path))
     editor = page.locator("#mask_image")
     expect_editor_shows_picture(editor)
-    box = editor.locator(".pixi-target canvas").bounding_box()
-    assert box is not None
-    middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(middle_x - 90, middle_y - 40)
-    page.mouse.down()
-    for row, y in enumerate(range(int(middle_y) - 40, int(middle_y) + 40, 4)):
-        page.mouse.move(middle_x - 90 if row % 2 else middle_x - 10, y)  # rows 4 px apart, brush wider
-        page.mouse.move(middle_x - 10 if row % 2 else middle_x - 90, y)
-    page.mouse.up()
+    zigzag(page, editor, across=(-90, -10), down=(-40, 40))
 
 
 def generate(page: Any) -> Image.Image:

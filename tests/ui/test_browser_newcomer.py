@@ -15,22 +15,19 @@ Screenshots go where test_browser puts its own (``IPA_SCREENSHOTS``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .test_app import launched_app
-from .test_browser import ASSETS, CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
+from .test_browser import ASSETS, PHONE, TIMEOUT_MS, playwright, screenshot_folder, set_slider
 
 from .browser_checks import (  # noqa: E402 (needs playwright)
     DESKTOP,
     WCAG_AA,
     cut_or_covered,
     in_viewport,
-    launched_chromium,
     opened_page,
     progress_samples,
     serious,
@@ -42,18 +39,6 @@ expect = playwright.expect
 
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
 open_page = partial(opened_page, timeout_ms=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="module")
-def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with launched_app(tiny_models_dir, tmp_path_factory.mktemp("newcomer") / "app.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url: str) -> Iterator[Any]:
-    with launched_chromium(CHROMIUM, CHROMIUM_ARGS) as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

@@ -13,19 +13,12 @@ from PIL import Image
 from ipa_demo.architecture.layers import WEIGHT_CURVES
 from ipa_demo.settings.values import floats_text
 
-from .test_app import launched_app
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright, set_slider
 
 from .browser_checks import WCAG_AA, serious  # noqa: E402 (needs playwright)
 
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python")
 expect = playwright.expect
-
-
-@pytest.fixture(scope="module")
-def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with launched_app(tiny_models_dir, tmp_path_factory.mktemp("units") / "app.log") as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
