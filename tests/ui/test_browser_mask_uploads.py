@@ -16,7 +16,6 @@ composite). The mask still reaches the engine: the painted part of the output ch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,39 +23,14 @@ import pytest
 from PIL import Image, ImageChops
 
 from ..helpers import noise_image
-from .test_app import launched_app
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright, set_slider
+from .test_browser import TIMEOUT_MS, playwright, set_slider
 from .test_browser_inpainting import Traffic, downloaded, the_painted_part_changed_most
 
-from .browser_checks import DESKTOP, expect_editor_shows_picture, launched_chromium, opened_page  # noqa: E402 (needs playwright)
+from .browser_checks import DESKTOP, expect_editor_shows_picture, opened_page, zigzag  # noqa: E402 (needs playwright)
 
 expect = playwright.expect
 INIT, SIZE, STEPS, SEED = 256, 128, 20, 31
 UPLOADS_PER_CLICK = 3  # background, one layer, composite
-
-
-@pytest.fixture(scope="module")
-def app_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with launched_app(tiny_models_dir, tmp_path_factory.mktemp("mask-uploads") / "app.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url: str) -> Iterator[Any]:
-    with launched_chromium(CHROMIUM, CHROMIUM_ARGS) as launched:
-        yield launched
-
-
-def zigzag(page: Any, box: dict[str, float] | None) -> None:
-    """One stroke left of the canvas's middle, rows 4 px apart (the brush is wider)."""
-    assert box is not None
-    middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(middle_x - 90, middle_y - 40)
-    page.mouse.down()
-    for row, y in enumerate(range(int(middle_y) - 40, int(middle_y) + 40, 4)):
-        page.mouse.move(middle_x - 90 if row % 2 else middle_x - 10, y)
-        page.mouse.move(middle_x - 10 if row % 2 else middle_x - 90, y)
-    page.mouse.up()
 
 
 def painted(layers: list[dict[str, Any]]) -> Image.Image:
@@ -79,7 +53,7 @@ def test_one_generate_run_uploads_the_painted_mask_once(browser: Any, app_url: s
     expect_editor_shows_picture(page.locator("#mask_image"))
     page.wait_for_timeout(1000)  # the canvas settles (its picture comes by a second, browser-only step)
     page.locator("#mask_image").scroll_into_view_if_needed()  # the mouse reaches only what is on screen
-    zigzag(page, page.locator("#mask_image .pixi-target canvas").bounding_box())
+    zigzag(page, page.locator("#mask_image"), across=(-90, -10), down=(-40, 40))
     for elem_id, value in (("steps", STEPS), ("width", SIZE), ("height", SIZE), ("strength", 1)):
         set_slider(page, elem_id, value)
     page.locator("#seed input").fill(str(SEED))
