@@ -3,7 +3,7 @@
 bit-identical to txt2img, the reference matters, no state stays in the UNet, the fast single call
 equals writing then reading, and it runs beside IP-Adapter and the structure units.
 
-The community file is not in the wheel and cannot be fetched here: ``reference_xl`` is our own rewrite
+The community file is not in the wheel and cannot be fetched here: ``community_reference`` is our own rewrite
 of its computation, built as that file is (replaced forwards), not as the engine is (processors and
 hooks). Behaviours of the community pipeline it follows, each reached by a case below: its
 ``attention_auto_machine_weight`` rule (transformer blocks widest first by ``norm1``, block i of n
@@ -48,8 +48,8 @@ from ipa_demo.settings import (
 )
 from ipa_demo.unet_call import UNetCall
 
+from ..community_reference import community_reference
 from ..helpers import noise_image
-from .reference_xl import community_xl_reference
 
 PLAIN = GenerationSettings(
     prompt="a cat on a sofa", negative_prompt="ugly", seed=5, width=64, height=64, steps=3, guidance=5.0,
@@ -91,7 +91,7 @@ def community(pipe: StableDiffusionXLPipeline, settings: GenerationSettings, pic
     options = settings.reference_only
     attn, adain = MODES[options.mode]
     pipe.scheduler = make_scheduler(settings.scheduler, pipe.scheduler.config)
-    return community_xl_reference(
+    return community_reference(
         pipe, prompt=settings.prompt, negative_prompt=settings.negative_prompt or None, ref_image=picture,
         height=settings.height, width=settings.width, steps=settings.steps, guidance=settings.guidance,
         generators=[torch.Generator().manual_seed(seed) for seed in settings.image_seeds],

@@ -1,21 +1,23 @@
-"""SDXL reference-only as diffusers' community ``StableDiffusionXLReferencePipeline`` computes it
-(``examples/community/stable_diffusion_xl_reference.py``), rewritten for these tests.
+"""Reference-only as diffusers' two community pipelines compute it, rewritten for these tests:
+``StableDiffusionReferencePipeline`` (``examples/community/stable_diffusion_reference.py``) for SD 1.5
+and ``StableDiffusionXLReferencePipeline`` (``stable_diffusion_xl_reference.py``) for SDXL.
 
-That pipeline is not in the diffusers wheel and nothing here reaches the Hub, so the parity tests
-compare the engine with this rewrite, written for this project from a reading of that file. It is
-built the way the community file is, not the way the engine is: it replaces the forwards of the
+Those pipelines are not in the diffusers wheel and nothing here reaches the Hub, so the parity tests
+compare the engine with this rewrite, written for this project from a reading of those files. It is
+built the way the community files are, not the way the engine is: it replaces the forwards of the
 UNet's transformer blocks and of its down, mid and up blocks for one run (the engine uses attention
 processors and forward hooks that read a per-call context), and writes its own denoising loop over
-``StableDiffusionXLPipeline``'s stock pieces (``encode_prompt``, ``prepare_latents``,
-``_get_add_time_ids``, the scheduler). The community behaviours it follows:
+the stock pipeline's pieces (``encode_prompt``, ``prepare_latents``, on SDXL ``_get_add_time_ids``,
+the scheduler). The community behaviours it follows:
 
 - the reference image is resized to the generation size with Lanczos, scaled to [-1, 1], encoded by
   the VAE and sampled with image i's generator after the initial latents were drawn, times the
-  VAE's scaling factor, then doubled under CFG (rows [unconditional ; conditional]);
-- every step, before the step's UNet call: noise of that doubled shape from the generator (so under
-  CFG each half's reference has its own noise), ``add_noise`` at t, ``scale_model_input``, and a
-  "write" UNet call with the step's text embeddings and its ``added_cond_kwargs`` (pooled text, time
-  ids); then the "read" call of the generated latents;
+  VAE's scaling factor;
+- every step, before the step's UNet call: noise from the generators, ``add_noise`` at t,
+  ``scale_model_input``, and a "write" UNet call with the step's text embeddings (on SDXL with its
+  ``added_cond_kwargs``: pooled text, time ids); then the "read" call of the generated latents. The
+  two files differ in the noise under CFG: SD 1.5's draws one noise per image and doubles the noised
+  reference (both halves alike); SDXL's doubles the reference first and draws noise for each half;
 - ``reference_attn``: every ``BasicTransformerBlock``, ordered widest first by ``norm1``'s size
   (ties in module order); block i of n reads when ``attention_auto_machine_weight > i / n``. Write
   keeps norm1's output; read runs attn1 over [own tokens ; kept tokens], and under CFG with
@@ -26,9 +28,8 @@ processors and forward hooks that read a per-call context), and writes its own d
   ``≥ 2 w / n``. Write keeps the per-channel mean and (population) variance; read renormalises to
   them with each std floored at sqrt(1e-6), blended by ``style_fidelity`` as above.
 
-Like the community file, one generator list of length 1 under CFG, or any number without CFG (it
-draws the doubled noise from a list of generators one row each, so a batch under CFG would need
-twice as many generators as images and fails).
+Like the files, one generator per image; the SDXL file under CFG draws a noise row per half from the
+list of generators, so it takes one image there (two images would need four generators, and fail).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from functools import partial
 
 import numpy as np
 import torch
-from diffusers import StableDiffusionXLPipeline
+from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
@@ -180,7 +181,7 @@ class _Patched:
         return self.renormalise("mid", type(block).forward(block, *args, **kwargs))
 
 
-def _patch(pipe: StableDiffusionXLPipeline, attn: bool, adain: bool, patched: _Patched) -> None:
+def _patch(pipe: StableDiffusionPipeline | StableDiffusionXLPipeline, attn: bool, adain: bool, patched: _Patched) -> None:
     unet = pipe.unet
     if attn:
         blocks = [module for module in _depth_first(unet) if isinstance(module, BasicTransformerBlock)]
@@ -204,8 +205,8 @@ def _patch(pipe: StableDiffusionXLPipeline, attn: bool, adain: bool, patched: _P
 
 
 @torch.no_grad()
-def community_xl_reference(
-    pipe: StableDiffusionXLPipeline,
+def community_reference(
+    pipe: StableDiffusionPipeline | StableDiffusionXLPipeline,
     *,
     prompt: str,
     negative_prompt: str | None,
@@ -223,10 +224,22 @@ def community_xl_reference(
 ) -> np.ndarray:
     """The pipeline's output as float images in [0, 1], (n, h, w, 3); ``pipe``'s UNet is left as it was."""
     device, images, guided = pipe.unet.device, len(generators), guidance > 1.0
-    embeds, negative, pooled, negative_pooled = pipe.encode_prompt(
+    xl = isinstance(pipe, StableDiffusionXLPipeline)
+    encoded = pipe.encode_prompt(
         prompt=prompt, device=device, num_images_per_prompt=images, do_classifier_free_guidance=guided,
         negative_prompt=negative_prompt,
     )  # fmt: skip
+    embeds, negative = encoded[0], encoded[1]
+    text = torch.cat([negative, embeds]) if guided else embeds
+    added = None
+    if xl:
+        pooled, negative_pooled = encoded[2], encoded[3]
+        time_ids = pipe._get_add_time_ids(
+            (height, width), (0, 0), (height, width), dtype=embeds.dtype,
+            text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim,
+        )  # fmt: skip
+        time_ids = torch.cat([time_ids] * (2 if guided else 1)).to(device).repeat(images, 1)
+        added = {"text_embeds": torch.cat([negative_pooled, pooled]) if guided else pooled, "time_ids": time_ids}
     pixels = np.asarray(ref_image.convert("RGB").resize((width, height), Image.LANCZOS), dtype=np.float32) / 255.0
     ref = torch.from_numpy((pixels - 0.5) / 0.5).permute(2, 0, 1)[None].repeat(images, 1, 1, 1).to(device)
     scheduler = pipe.scheduler
@@ -236,18 +249,10 @@ def community_xl_reference(
     ref_latents = torch.cat(
         [pipe.vae.encode(ref[i : i + 1]).latent_dist.sample(generator=generators[i]) for i in range(images)]
     ) * pipe.vae.config.scaling_factor  # fmt: skip
-    if guided:
+    noise_each_half = xl and guided
+    if noise_each_half:
         ref_latents = torch.cat([ref_latents] * 2)
     step_kwargs = pipe.prepare_extra_step_kwargs(generators, 0.0)
-    time_ids = pipe._get_add_time_ids(
-        (height, width), (0, 0), (height, width), dtype=embeds.dtype,
-        text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim,
-    )  # fmt: skip
-    text, pooled_text = embeds, pooled
-    if guided:
-        text, pooled_text = torch.cat([negative, embeds]), torch.cat([negative_pooled, pooled])
-    time_ids = torch.cat([time_ids] * (2 if guided else 1)).to(device).repeat(images, 1)
-    added = {"text_embeds": pooled_text, "time_ids": time_ids}
     unconditional = torch.tensor([True] * images + [False] * images) if guided else None
     patched = _Patched(attention_auto_machine_weight, gn_auto_machine_weight, style_fidelity, unconditional)
     _patch(pipe, reference_attn, reference_adain, patched)
@@ -256,6 +261,8 @@ def community_xl_reference(
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2) if guided else latents, timestep)
             noise = randn_tensor(ref_latents.shape, generator=generators, device=device, dtype=ref_latents.dtype)
             ref_noisy = scheduler.add_noise(ref_latents, noise, timestep.reshape(1))
+            if guided and not noise_each_half:
+                ref_noisy = torch.cat([ref_noisy] * 2)
             ref_noisy = scheduler.scale_model_input(ref_noisy, timestep)
             patched.mode = "write"
             pipe.unet(ref_noisy, timestep, encoder_hidden_states=text, added_cond_kwargs=added, return_dict=False)
