@@ -34,17 +34,23 @@ PAGE_SCRIPT = """() => {
   };
   const surfaceMissing = editor => !editor.querySelector('.pixi-target canvas')
     || !editor.querySelector('.pixi-target-crop canvas');
-  const handOver = (editor, files) => {
-    if (surfaceMissing(editor)) { setTimeout(() => handOver(editor, files), 50); return; }
+  const handedOver = new WeakSet();
+  const handOver = (editor, files, since = performance.now()) => {
+    if (surfaceMissing(editor) && performance.now() - since < 60000) {  // a browser without WebGL never builds it
+      setTimeout(() => handOver(editor, files, since), 50);
+      return;
+    }
     const input = editor.querySelector('input[type=file]');
     const transfer = new DataTransfer();
     files.forEach(file => transfer.items.add(file));
     input.files = transfer.files;
-    requestAnimationFrame(() => input.dispatchEvent(new Event('change', {bubbles: true})));
+    const change = new Event('change', {bubbles: true});
+    handedOver.add(change);
+    requestAnimationFrame(() => input.dispatchEvent(change));
   };
   const holdUntilDrawable = (event, files) => {
     const editor = editorOf(event.target);
-    if (!editor || !surfaceMissing(editor) || !files?.length) return;
+    if (!editor || handedOver.has(event) || !surfaceMissing(editor) || !files?.length) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     handOver(editor, [...files]);  // read now: a drop's files are gone once its event ends
