@@ -36,7 +36,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from dataclasses import replace
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -45,7 +47,50 @@ from diffusers.models.attention import BasicTransformerBlock
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
+from ipa_demo.schedulers import make_scheduler
+from ipa_demo.settings import GenerationSettings, ReferenceOnlySettings
+
+from .helpers import noise_image
+
 _EPS = 1e-6
+PipelineT = TypeVar("PipelineT", StableDiffusionPipeline, StableDiffusionXLPipeline)
+MODES = {"attn": (True, False), "adain": (False, True), "attn+adain": (True, True)}  # ours -> the pipelines' flags
+
+
+def with_reference(settings: GenerationSettings, **options: object) -> GenerationSettings:
+    """``settings`` with exact reference-only, attn+adain unless ``options`` say otherwise."""
+    chosen = ReferenceOnlySettings(**{"mode": "attn+adain", **options})  # type: ignore[arg-type]
+    return replace(settings, reference_only=chosen)
+
+
+def frozen(pipe: PipelineT) -> PipelineT:
+    """``pipe`` with every model frozen, as the engine loads them: on the CPU that picks the same attention kernel."""
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.requires_grad_(False)
+    return pipe
+
+
+def reference_picture() -> Image.Image:
+    """At the generation's size: the pipelines stretch a reference, the engine crops it as A1111 does."""
+    return noise_image(64, 64, seed=21)
+
+
+def parity_cases(plain: GenerationSettings, *, batch_under_cfg: bool) -> dict[str, GenerationSettings]:
+    """The cases the engine must equal a community pipeline in: every mode, fidelity 0 and 1, a partial
+    weight, a scheduler that draws its own noise, batches (under CFG only where the pipeline takes one)."""
+    cases = {
+        "attn": with_reference(plain, mode="attn"),
+        "adain": with_reference(plain, mode="adain"),
+        "attn+adain": with_reference(plain),
+        "fidelity-0": with_reference(plain, fidelity=0.0),
+        "fidelity-1-euler-a": with_reference(replace(plain, scheduler="Euler a"), fidelity=1.0),
+        "weight-0.6": with_reference(plain, weight=0.6),
+        "no-cfg-2-images": with_reference(replace(plain, guidance=1.0, num_images=2)),
+    }
+    if batch_under_cfg:
+        cases["cfg-2-images"] = with_reference(replace(plain, num_images=2))
+    return cases
 
 
 def _depth_first(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
@@ -138,16 +183,14 @@ class _Patched:
              encoder_hidden_states: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
              cross_attention_kwargs: dict | None = None, encoder_attention_mask: torch.Tensor | None = None,
              **_: object) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:  # fmt: skip
+        cross = {"encoder_hidden_states": encoder_hidden_states, "cross_attention_kwargs": cross_attention_kwargs,
+                 "attention_mask": attention_mask, "encoder_attention_mask": encoder_attention_mask}  # fmt: skip
         outputs: tuple[torch.Tensor, ...] = ()
         attentions = getattr(block, "attentions", None) or [None] * len(block.resnets)
         for index, (resnet, attention) in enumerate(zip(block.resnets, attentions, strict=True)):
             hidden_states = resnet(hidden_states, temb)
             if attention is not None:
-                hidden_states = attention(
-                    hidden_states, encoder_hidden_states=encoder_hidden_states,
-                    cross_attention_kwargs=cross_attention_kwargs, attention_mask=attention_mask,
-                    encoder_attention_mask=encoder_attention_mask, return_dict=False,
-                )[0]  # fmt: skip
+                hidden_states = attention(hidden_states, **cross, return_dict=False)[0]
             hidden_states = self.renormalise(f"{name}.{index}", hidden_states)
             outputs += (hidden_states,)
         if block.downsamplers is not None:
@@ -161,16 +204,14 @@ class _Patched:
            encoder_hidden_states: torch.Tensor | None = None, cross_attention_kwargs: dict | None = None,
            upsample_size: int | None = None, attention_mask: torch.Tensor | None = None,
            encoder_attention_mask: torch.Tensor | None = None, **_: object) -> torch.Tensor:  # fmt: skip
+        cross = {"encoder_hidden_states": encoder_hidden_states, "cross_attention_kwargs": cross_attention_kwargs,
+                 "attention_mask": attention_mask, "encoder_attention_mask": encoder_attention_mask}  # fmt: skip
         skips = list(res_hidden_states_tuple)
         attentions = getattr(block, "attentions", None) or [None] * len(block.resnets)
         for index, (resnet, attention) in enumerate(zip(block.resnets, attentions, strict=True)):
             hidden_states = resnet(torch.cat([hidden_states, skips.pop()], dim=1), temb)
             if attention is not None:
-                hidden_states = attention(
-                    hidden_states, encoder_hidden_states=encoder_hidden_states,
-                    cross_attention_kwargs=cross_attention_kwargs, attention_mask=attention_mask,
-                    encoder_attention_mask=encoder_attention_mask, return_dict=False,
-                )[0]  # fmt: skip
+                hidden_states = attention(hidden_states, **cross, return_dict=False)[0]
             hidden_states = self.renormalise(f"{name}.{index}", hidden_states)
         if block.upsamplers is not None:
             for upsampler in block.upsamplers:
@@ -278,3 +319,19 @@ def community_reference(
         patched.restore()
     decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
     return pipe.image_processor.postprocess(decoded, output_type="np")
+
+
+def community_run(
+    pipe: StableDiffusionPipeline | StableDiffusionXLPipeline, settings: GenerationSettings, picture: Image.Image
+) -> np.ndarray:
+    """What the community pipeline makes of ``settings`` (its scheduler, seeds and reference options)."""
+    options = settings.reference_only
+    attn, adain = MODES[options.mode]
+    pipe.scheduler = make_scheduler(settings.scheduler, pipe.scheduler.config)
+    return community_reference(
+        pipe, prompt=settings.prompt, negative_prompt=settings.negative_prompt or None, ref_image=picture,
+        height=settings.height, width=settings.width, steps=settings.steps, guidance=settings.guidance,
+        generators=[torch.Generator().manual_seed(seed) for seed in settings.image_seeds],
+        reference_attn=attn, reference_adain=adain, style_fidelity=options.fidelity,
+        attention_auto_machine_weight=options.weight, gn_auto_machine_weight=options.weight,
+    )  # fmt: skip

@@ -37,7 +37,6 @@ from ipa_demo.models.catalog_sdxl import SDXL_BASE
 from ipa_demo.models.sources import ModelSources
 from ipa_demo.reference_only.guidance import NOISE_EACH_GUIDANCE_HALF, adain_points_for, attention_layers_for
 from ipa_demo.reference_only.state import BanksFilled, ReferencePass, activate
-from ipa_demo.schedulers import make_scheduler
 from ipa_demo.sdxl.text import SizeConditioning
 from ipa_demo.settings import (
     ControlNetSettings,
@@ -48,21 +47,13 @@ from ipa_demo.settings import (
 )
 from ipa_demo.unet_call import UNetCall
 
-from ..community_reference import community_reference
+from ..community_reference import MODES, community_run, frozen, parity_cases, reference_picture, with_reference
 from ..helpers import noise_image
 
 PLAIN = GenerationSettings(
     prompt="a cat on a sofa", negative_prompt="ugly", seed=5, width=64, height=64, steps=3, guidance=5.0,
     scheduler="Euler", ip=IPAdapterSettings(scale=0.0),
 )  # fmt: skip
-MODES = {"attn": (True, False), "adain": (False, True), "attn+adain": (True, True)}  # ours -> the pipeline's flags
-
-
-def with_reference(settings: GenerationSettings = PLAIN, **options: object) -> GenerationSettings:
-    chosen = ReferenceOnlySettings(**{"mode": "attn+adain", **options})  # type: ignore[arg-type]
-    return replace(settings, reference_only=chosen)
-
-
 @pytest.fixture(scope="module")
 def engine(tiny_models_dir: Path) -> Engine:
     return Engine(ModelSources(tiny_models_dir), base_model=SDXL_BASE.repo_id)
@@ -70,16 +61,12 @@ def engine(tiny_models_dir: Path) -> Engine:
 
 @pytest.fixture(scope="module")
 def pipe(tiny_models_dir: Path) -> StableDiffusionXLPipeline:
-    pipe = StableDiffusionXLPipeline.from_pretrained(ModelSources(tiny_models_dir).local_path(SDXL_BASE))
-    for component in pipe.components.values():  # frozen as the engine's: the same CPU attention kernel
-        if isinstance(component, torch.nn.Module):
-            component.requires_grad_(False)
-    return pipe
+    return frozen(StableDiffusionXLPipeline.from_pretrained(ModelSources(tiny_models_dir).local_path(SDXL_BASE)))
 
 
 @pytest.fixture(scope="module")
 def picture():
-    return noise_image(64, 64, seed=21)  # the generation's size: the pipeline stretches, the engine crops
+    return reference_picture()
 
 
 @pytest.fixture(scope="module")
@@ -87,35 +74,14 @@ def plain(engine: Engine, picture) -> np.ndarray:
     return engine.generate(PLAIN, [picture]).pixels
 
 
-def community(pipe: StableDiffusionXLPipeline, settings: GenerationSettings, picture) -> np.ndarray:
-    options = settings.reference_only
-    attn, adain = MODES[options.mode]
-    pipe.scheduler = make_scheduler(settings.scheduler, pipe.scheduler.config)
-    return community_reference(
-        pipe, prompt=settings.prompt, negative_prompt=settings.negative_prompt or None, ref_image=picture,
-        height=settings.height, width=settings.width, steps=settings.steps, guidance=settings.guidance,
-        generators=[torch.Generator().manual_seed(seed) for seed in settings.image_seeds],
-        reference_attn=attn, reference_adain=adain, style_fidelity=options.fidelity,
-        attention_auto_machine_weight=options.weight, gn_auto_machine_weight=options.weight,
-    )  # fmt: skip
-
-
-PARITY = {
-    "attn": with_reference(PLAIN, mode="attn"),
-    "adain": with_reference(PLAIN, mode="adain"),
-    "attn+adain": with_reference(PLAIN),
-    "fidelity-0": with_reference(PLAIN, fidelity=0.0),
-    "fidelity-1-euler-a": with_reference(replace(PLAIN, scheduler="Euler a"), fidelity=1.0),
-    "weight-0.6": with_reference(PLAIN, weight=0.6),
-    "no-cfg-2-images": with_reference(replace(PLAIN, guidance=1.0, num_images=2)),
-}
+PARITY = parity_cases(PLAIN, batch_under_cfg=False)  # the SDXL file takes one image under CFG
 
 
 @pytest.mark.parametrize("case", PARITY)
 def test_exact_mode_equals_the_community_pipeline(engine, pipe, picture, case: str) -> None:
     settings = PARITY[case]
     ours = engine.generate(settings, [picture]).pixels
-    theirs = community(pipe, settings, picture)
+    theirs = community_run(pipe, settings, picture)
     assert ours.shape == theirs.shape
     assert np.abs(ours - theirs).max() <= 1e-4
     if settings.guidance > 1.0:  # the reference acted: the parity is not of txt2img
@@ -127,29 +93,29 @@ def test_the_parity_can_fail_the_reference_noise_of_each_half_matters(engine, pi
     """Drawn once for both CFG halves (SD 1.5's pipeline), the reference's noise would not equal SDXL's."""
     monkeypatch.setitem(NOISE_EACH_GUIDANCE_HALF, "sdxl", False)
     settings = PARITY["attn+adain"]
-    assert np.abs(engine.generate(settings, [picture]).pixels - community(pipe, settings, picture)).max() > 1e-3
+    assert np.abs(engine.generate(settings, [picture]).pixels - community_run(pipe, settings, picture)).max() > 1e-3
 
 
 @pytest.mark.parametrize("options", [{"weight": 0.0}, {"mode": "off"}, {"start": 0.5, "end": 0.5}])
 def test_inactive_reference_is_bit_identical_to_txt2img(engine, picture, plain, options) -> None:
-    assert np.array_equal(engine.generate(with_reference(**options), [picture]).pixels, plain)
+    assert np.array_equal(engine.generate(with_reference(PLAIN, **options), [picture]).pixels, plain)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_fast_mode_changes_the_image(engine, picture, plain, mode: str) -> None:
-    pixels = engine.generate(with_reference(mode=mode, fast=True), [picture]).pixels
+    pixels = engine.generate(with_reference(PLAIN, mode=mode, fast=True), [picture]).pixels
     assert np.abs(pixels - plain).max() * 255 >= 2
 
 
 def test_the_reference_image_matters(engine, picture) -> None:
-    first = engine.generate(with_reference(), [picture]).pixels
-    other = engine.generate(with_reference(), [noise_image(64, 64, seed=77)]).pixels
+    first = engine.generate(with_reference(PLAIN), [picture]).pixels
+    other = engine.generate(with_reference(PLAIN), [noise_image(64, 64, seed=77)]).pixels
     assert np.abs(first - other).max() * 255 >= 2
 
 
 def test_no_state_is_left_in_the_unet(engine, picture, plain) -> None:
-    engine.generate(with_reference(fidelity=0.9), [picture])
-    engine.generate(with_reference(fidelity=0.9, fast=True), [picture])
+    engine.generate(with_reference(PLAIN, fidelity=0.9), [picture])
+    engine.generate(with_reference(PLAIN, fidelity=0.9, fast=True), [picture])
     assert np.array_equal(engine.generate(PLAIN, [picture]).pixels, plain)
 
 
@@ -203,7 +169,7 @@ def test_the_single_call_equals_writing_then_reading_with_the_added_conditioning
 @pytest.mark.parametrize("fast", [False, True])
 def test_works_with_ip_adapter_controlnet_t2i_and_batches(engine, picture, fast: bool) -> None:
     settings = replace(
-        with_reference(fast=fast),
+        with_reference(PLAIN, fast=fast),
         num_images=2,
         ip=IPAdapterSettings(scale=0.6, variant="vit-h"),
         controlnet=ControlNetSettings(kind="canny"),
