@@ -48,11 +48,21 @@ def test_a_refusal_names_the_control_by_label_and_where_it_is(page: dict[str, An
     assert message == "Reference image(s): IP-Adapter needs one (or set “λ (image prompt weight)” to 0)"
 
 
+class _Event:
+    """Stands for the check's click event: records what ``open_flagged`` chains after it."""
+
+    def then(self, fn: Any, **kwargs: Any) -> None:
+        self.then_kwargs = kwargs
+
+
 def test_the_check_explains_opens_the_accordion_and_raises_a_toast(page: dict[str, Any]) -> None:
     places = places_of(page["fields"])
     verdicts = {"ok": None, "bad": SettingsError("width", "must be a multiple of 8, got 65")}
-    explain, flags, _ = request_check(lambda values: verdicts[values["prompt"]], places)
+    explain, flags, open_flagged = request_check(lambda values: verdicts[values["prompt"]], places)
     assert len(flags) == 1 and flags[0].visible is False  # the Sampling accordion's, for the page to open it
+    check = _Event()
+    open_flagged(check)
+    assert check.then_kwargs["inputs"] == flags and check.then_kwargs["outputs"] == [page["sampling"]]
 
     (box, flag), *rest = list(explain(prompt="ok"))
     assert box["visible"] is False and flag is False and not rest
