@@ -75,6 +75,20 @@ _LABEL_UNDER_TOOLBAR = """(root) => {
 }"""
 
 
+def painted_inpaint_page(browser: Any, url: str, picture: Path, *, size: int, steps: int, seed: int) -> Any:
+    """A desktop page set for a text-only run (λ 0) of ``steps`` at ``size``² with ``seed``, on the Inpaint
+    tab, with a band painted over ``picture``."""
+    page = open_page(browser, url, DESKTOP)
+    page.locator("#prompt textarea").fill("a red bicycle")
+    set_slider(page, "ip_scale", 0)
+    for elem_id, value in (("steps", steps), ("width", size), ("height", size)):
+        set_slider(page, elem_id, value)
+    page.locator("#seed input").fill(str(seed))
+    page.get_by_role("tab", name="Inpaint").click()
+    paint_a_band(page, picture)
+    return page
+
+
 def test_a_newcomer_finds_inpaint_paints_and_sees_it_run(browser: Any, app_url: str, tmp_path: Path) -> None:
     shots = screenshot_folder(tmp_path)
     for name, viewport in WIDTHS.items():  # a fresh page names the mode, in view, without a click
@@ -88,14 +102,7 @@ def test_a_newcomer_finds_inpaint_paints_and_sees_it_run(browser: Any, app_url: 
 
     picture = tmp_path / "picture.png"
     noise_image(SIZE, SIZE, seed=11).save(picture)
-    page = open_page(browser, app_url, DESKTOP)
-    page.locator("#prompt textarea").fill("a red bicycle")
-    set_slider(page, "ip_scale", 0)
-    for elem_id, value in (("steps", STEPS), ("width", SIZE), ("height", SIZE)):
-        set_slider(page, elem_id, value)
-    page.locator("#seed input").fill(str(SEED))
-    page.get_by_role("tab", name="Inpaint").click()
-    paint_a_band(page, picture)
+    page = painted_inpaint_page(browser, app_url, picture, size=SIZE, steps=STEPS, seed=SEED)
     page.screenshot(path=str(shots / "inpaint-painted-desktop.png"))
 
     run = page.evaluate(_CLICK_AND_SAMPLE, ["#inpaint-button", "#inpaint-gallery", "#inpaint-parameters textarea", str(SEED)])

@@ -18,15 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from ..helpers import noise_image
-from .test_browser import TIMEOUT_MS, set_slider
-from .test_browser_inpaint_tab import _CLICK_AND_SAMPLE
+from .test_browser_inpaint_tab import _CLICK_AND_SAMPLE, painted_inpaint_page  # after test_browser's skip rules
 from .test_browser_inpainting import downloaded
-
-from .browser_checks import DESKTOP, opened_page, paint_a_band  # noqa: E402 (needs playwright)
 
 SIZE, STEPS, SEED = 256, 40, 4242
 UPLOADS_PER_CLICK = 3  # background, one layer, composite
@@ -47,14 +43,7 @@ def test_one_inpaint_run_uploads_the_editor_once_and_keeps_the_page_responsive(
 ) -> None:
     picture = tmp_path / "picture.png"
     noise_image(SIZE, SIZE, seed=5).save(picture)
-    page = opened_page(browser, app_url, DESKTOP, timeout_ms=TIMEOUT_MS)
-    page.locator("#prompt textarea").fill("a red bicycle")
-    set_slider(page, "ip_scale", 0)
-    for elem_id, value in (("steps", STEPS), ("width", SIZE), ("height", SIZE)):
-        set_slider(page, elem_id, value)
-    page.locator("#seed input").fill(str(SEED))
-    page.get_by_role("tab", name="Inpaint").click()
-    paint_a_band(page, picture)
+    page = painted_inpaint_page(browser, app_url, picture, size=SIZE, steps=STEPS, seed=SEED)
     page.wait_for_timeout(500)  # the stroke's own work is done before the count starts
 
     requests: list[str] = []
